@@ -1,0 +1,1 @@
+"""Empathic Credit cloud service: Litestar API, store, arq workers, push."""

@@ -1,0 +1,27 @@
+"""Every Redis key, queue name, header and route prefix the cloud uses, in one place."""
+
+from typing import Final
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+RETRY_AFTER_HEADER: Final = "Retry-After"
+
+API_PREFIX: Final = "/v1"
+SYNC_PATH: Final = "/v1/sync"
+ENROLL_PATH: Final = "/v1/devices/enroll"
+TOKEN_PATH: Final = "/v1/devices/token"
+ADMIN_PREFIX: Final = "/v1/admin"
+HEALTH_LIVE_PATH: Final = "/health/live"
+HEALTH_READY_PATH: Final = "/health/ready"
+OPENAPI_PATH: Final = "/schema"
+
+QUEUE_NAME: Final = "ec:queue"
+"""arq queue every worker listens on."""
+REDIS_KEY_PREFIX: Final = "ec:"
+RATE_LIMIT_STORE: Final = "ec:ratelimit"
+
+JWT_ISSUER: Final = "empathic-credit"
+JWT_AUDIENCE_DEVICE: Final = "ec-device"
+JWT_ALGORITHM: Final = "HS256"
+
+DEFAULT_ADMIN_TOKEN: Final = "dev-admin-token"
+DEFAULT_JWT_SECRET: Final = "dev-jwt-secret-change-me-0123456789abcdef"

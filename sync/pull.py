@@ -1,0 +1,91 @@
+"""Cursor encoding and the pull paging rule, as pure functions.
+
+A cursor is the user's change-log version the device has applied, encoded as an opaque
+string. Versions come from a per-user counter incremented inside the writing transaction,
+so they commit in order and a device never skips a change.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Final, Generic, TypeVar
+
+import msgspec
+
+from sync.limits import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PROTOCOL_VERSION
+
+_PREFIX: Final = "v1."
+
+
+class InvalidCursor(ValueError):
+    """A cursor string this server did not issue."""
+
+
+def encode_cursor(version: int) -> str:
+    """Opaque cursor for a change-log version (``0`` = nothing applied yet)."""
+    if version < 0:
+        raise ValueError("version must be >= 0")
+    return f"{_PREFIX}{version}"
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """Version a cursor stands for; ``None`` means from the beginning."""
+    if cursor is None:
+        return 0
+    if not cursor.startswith(_PREFIX):
+        raise InvalidCursor(cursor)
+    digits = cursor[len(_PREFIX) :]
+    if not digits.isdigit() or len(digits) > 18:
+        raise InvalidCursor(cursor)
+    return int(digits)
+
+
+def clamp_pull_limit(requested: int) -> int:
+    """Requested page size within ``0..MAX_PULL_LIMIT``; ``0`` means push-only."""
+    if requested < 0:
+        return DEFAULT_PULL_LIMIT
+    return min(requested, MAX_PULL_LIMIT)
+
+
+T = TypeVar("T")
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True):
+    items: tuple[T, ...]
+    version: int
+    """Version the new cursor stands for."""
+    has_more: bool
+
+
+def page_changes(after_version: int, fetched: Sequence[tuple[int, T]], limit: int) -> Page[T]:
+    """Cut one page from ``fetched``: the (version, item) rows with version > ``after_version``.
+
+    The store fetches ``limit + 1`` rows in ascending version order; the extra row only tells
+    whether more remain. The new cursor is the last version on the page, or the old one when
+    the page is empty, so a replayed page never moves the cursor backwards.
+    """
+    rows = [r for r in fetched if r[0] > after_version]
+    for (a, _), (b, _) in itertools.pairwise(rows):
+        if b <= a:
+            raise ValueError("changes must be in strictly ascending version order")
+    page = rows[:limit]
+    version = page[-1][0] if page else after_version
+    return Page(tuple(item for _, item in page), version, len(rows) > limit)
+
+
+CHANGE_SINCE_PROTOCOL: Final[dict[str, int]] = {
+    "OfferUpsert": 1,
+    "OfferRemoved": 1,
+    "ProfileUpdate": 1,
+    "Notice": 1,
+    "ConsentState": 1,
+    "ModelRelease": 1,
+    "Wipe": 1,
+}
+"""First protocol version that knows each change type; the server sends a client only what it knows."""
+
+
+def change_known_to(change_type: str, protocol: int = PROTOCOL_VERSION) -> bool:
+    since = CHANGE_SINCE_PROTOCOL.get(change_type)
+    return since is not None and since <= protocol

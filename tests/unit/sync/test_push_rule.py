@@ -1,0 +1,47 @@
+"""Table-driven tests of the exactly-once push rule."""
+
+import pytest
+
+from sync.push import Action, acknowledged_outbox, is_rolled_back, plan_push
+
+D, P = Action.DUPLICATE, Action.PROCESS
+
+CASES = [
+    # (last_seq, pushed seqs, expected actions, new last_seq, expected_seq)
+    (0, [], [], 0, None),
+    (0, [1, 2, 3], [P, P, P], 3, None),
+    (3, [1, 2, 3], [D, D, D], 3, None),
+    (2, [1, 2, 3, 4], [D, D, P, P], 4, None),
+    (0, [2, 3], [], 0, 1),
+    (2, [3, 5, 6], [P], 3, 4),
+    (2, [3, 3, 4], [P, D, P], 4, None),
+    (5, [6, 2, 7], [P, D, P], 7, None),
+    (1, [4], [], 1, 2),
+]
+
+
+@pytest.mark.parametrize(("last", "seqs", "actions", "new_last", "expected"), CASES)
+def test_plan_push(last, seqs, actions, new_last, expected):
+    plan = plan_push(last, seqs)
+    assert [s.action for s in plan.steps] == actions
+    assert [s.seq for s in plan.steps] == seqs[: len(actions)]
+    assert plan.last_seq == new_last
+    assert plan.expected_seq == expected
+
+
+def test_negative_last_seq_is_refused():
+    with pytest.raises(ValueError):
+        plan_push(-1, [1])
+
+
+@pytest.mark.parametrize(
+    ("acked", "outbox", "deletable"),
+    [(0, [1, 2], []), (2, [1, 2, 3], [1, 2]), (9, [4, 5], [4, 5])],
+)
+def test_acknowledged_outbox(acked, outbox, deletable):
+    assert acknowledged_outbox(acked, outbox) == deletable
+
+
+@pytest.mark.parametrize(("reply", "highest", "rolled"), [(0, 0, False), (5, 5, False), (6, 5, True)])
+def test_rollback_detection(reply, highest, rolled):
+    assert is_rolled_back(reply, highest) is rolled
