@@ -8,7 +8,7 @@
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
 | ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
 | ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
-| ``JWT_SECRET`` / ``JWT_KID`` | HS256 key and its key id for device access tokens | a development value / ``k1`` |
+| ``JWT_SECRET`` / ``JWT_KID`` | HS256 key and key id of device access tokens | dev value / ``k1`` |
 | ``ACCESS_TOKEN_TTL_S`` | device access token lifetime | ``900`` |
 | ``REFRESH_TOKEN_TTL_S`` | sliding refresh token lifetime | ``7776000`` (90 days) |
 | ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays its answer within this | ``60`` |
