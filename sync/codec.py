@@ -20,6 +20,7 @@ from sync.messages import (
     Mutation,
     Problem,
     RefreshRequest,
+    Seq,
     SyncEnvelope,
     SyncReply,
     SyncReplyEnvelope,
@@ -47,9 +48,13 @@ class _TagOnly(msgspec.Struct):
 
 
 class _SeqOnly(msgspec.Struct):
-    """Lenient view of a mutation, used to learn the seq of one that failed to decode."""
+    """Lenient view of a mutation, used to learn the seq of one that failed to decode.
 
-    seq: int
+    The seq itself must still be a valid :data:`Seq`: a result cannot echo seq 0 or a negative
+    one (clients would fail to decode the reply), so such a mutation makes the envelope invalid.
+    """
+
+    seq: Seq
 
 
 _msgpack_encoder: Final = msgspec.msgpack.Encoder()
@@ -120,7 +125,10 @@ def decode_mutation(raw: msgspec.Raw | bytes, media: MediaType = MediaType.MSGPA
 
 
 def peek_seq(raw: msgspec.Raw | bytes, media: MediaType = MediaType.MSGPACK) -> int | None:
-    """The ``seq`` of a mutation that may be invalid otherwise; ``None`` if it has no integer seq."""
+    """The ``seq`` of a mutation that may be invalid otherwise.
+
+    ``None`` when it has no integer seq in ``1..2**53`` (the server then answers 400 invalid_body).
+    """
     try:
         view: _SeqOnly = _decode("seq_only", bytes(raw), media)
     except CodecError:

@@ -10,6 +10,7 @@ retyped, and no wire type forbids unknown fields, so old readers skip new fields
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -90,6 +91,22 @@ class SubmitAggregate(Mutation, kw_only=True):
     levels: Levels
     mechanism: Mechanism
     model_version: Id
+
+    def __post_init__(self) -> None:
+        # The pattern admits calendar-impossible days such as 2024-02-30; refuse them here so
+        # msgspec reports them as a validation error of this one mutation.
+        try:
+            date.fromisoformat(self.day)
+        except ValueError:
+            raise ValueError(f"`day` is not a calendar date: {self.day!r}") from None
+        # A level is one of the mechanism's k outcomes; one at or above k cannot be debiased.
+        for name in ("stress", "valence", "arousal"):
+            level: int = getattr(self.levels, name)
+            k: int = getattr(self.mechanism, name).k
+            if level >= k:
+                raise ValueError(
+                    f"`levels.{name}` is {level}, but the mechanism releases it over k={k} levels"
+                )
 
 
 class AcceptOffer(Mutation, kw_only=True):

@@ -36,7 +36,11 @@ def decode_cursor(cursor: str | None) -> int:
     if not cursor.startswith(_PREFIX):
         raise InvalidCursor(cursor)
     digits = cursor[len(_PREFIX) :]
-    if not digits.isdigit() or len(digits) > 18:
+    # ASCII only: str.isdigit() also admits digits such as "²" that int() refuses. Only the
+    # canonical form encode_cursor() emits is accepted (no sign, no leading zeros).
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        raise InvalidCursor(cursor)
+    if len(digits) > 1 and digits[0] == "0":
         raise InvalidCursor(cursor)
     return int(digits)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 BACKOFF_BASE_S = 1.0
@@ -38,10 +39,14 @@ def parse_retry_after(value: str | None, now_s: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII only: str.isdigit() also admits digits such as "²" that float() refuses.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        # A "-0000" zone yields a naive datetime; HTTP dates are always UTC (RFC 9110 §5.6.7).
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now_s)

@@ -17,7 +17,17 @@ CASES = [
     (2, [3, 3, 4], [P, D, P], 4, None),
     (5, [6, 2, 7], [P, D, P], 7, None),
     (1, [4], [], 1, 2),
+    (3, [1, 5], [D], 3, 4),  # a gap right after duplicates
+    (0, [1, 2, 4, 3], [P, P], 2, 3),  # nothing after a gap is looked at, even a seq that would fit
+    (0, [1, 1, 2], [P, D, P], 2, None),  # a repeated seq within one batch is a duplicate
+    (2**53 - 1, [2**53], [P], 2**53, None),  # the largest seq
 ]
+
+
+def test_steps_carry_push_positions() -> None:
+    plan = plan_push(1, [1, 2, 3, 9])
+    assert [(s.index, s.seq) for s in plan.steps] == [(0, 1), (1, 2), (2, 3)]
+    assert (plan.last_seq, plan.expected_seq) == (3, 4)
 
 
 @pytest.mark.parametrize(("last", "seqs", "actions", "new_last", "expected"), CASES)
