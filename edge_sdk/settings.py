@@ -1,0 +1,74 @@
+"""Typed settings of one :class:`~edge_sdk.client.EdgeClient`.
+
+The clock and the random source are injectable so tests drive time and jitter exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_sdk.errors import InvalidSettings
+from sync.codec import MediaType
+from sync.limits import DEFAULT_PULL_LIMIT, MAX_BODY_BYTES, MAX_MUTATIONS, MAX_PULL_LIMIT
+from sync.messages import Platform
+from sync.timing import BACKOFF_BASE_S, BACKOFF_CAP_S
+
+
+def wall_clock_ms() -> int:
+    """The device's wall clock as integer Unix epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+_BODY_MARGIN_BYTES = 16 * 1024
+"""Room left under the cloud's body limit for the envelope around the pushed mutations."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EdgeSettings:
+    """Where the cloud is, where the store lives, and how the sync client paces itself."""
+
+    base_url: str
+    """Cloud API root, e.g. ``https://api.example.com``; paths such as ``/v1/sync`` are appended."""
+    db_path: str | Path
+    """SQLite file of the local store (created on first open)."""
+    platform: Platform = Platform.ANDROID
+    app_version: str = ""
+    pull_limit: int = DEFAULT_PULL_LIMIT
+    """Most changes asked for per exchange (the cloud clamps it to its own maximum)."""
+    push_batch: int = MAX_MUTATIONS
+    """Most mutations pushed per exchange (the protocol allows at most 500)."""
+    push_max_bytes: int = MAX_BODY_BYTES - _BODY_MARGIN_BYTES
+    """Most bytes of encoded mutations pushed per exchange, so a request stays under 1 MiB."""
+    max_exchanges: int = 1000
+    """Most exchanges one ``sync()`` makes before returning (outcome ``more_pending``)."""
+    backoff_base_s: float = BACKOFF_BASE_S
+    backoff_cap_s: float = BACKOFF_CAP_S
+    media_type: MediaType = MediaType.MSGPACK
+    timeout_s: float = 15.0
+    """Per-request timeout of the HTTP transport."""
+    refresh_margin_ms: int = 30_000
+    """Refresh the access token this long before it expires (on the cloud's clock)."""
+    clock_ms: Callable[[], int] = wall_clock_ms
+    """Device wall clock in epoch ms; tests pass a fake."""
+    random: Callable[[], float] = field(default_factory=lambda: random.Random().random)
+    """Uniform in ``[0, 1)``, used for backoff jitter only (never for secrets)."""
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise InvalidSettings(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        if not 1 <= self.push_batch <= MAX_MUTATIONS:
+            raise InvalidSettings(f"push_batch must be in 1..{MAX_MUTATIONS}")
+        if not 1 <= self.pull_limit <= MAX_PULL_LIMIT:
+            raise InvalidSettings(f"pull_limit must be in 1..{MAX_PULL_LIMIT}")
+        if not 1024 <= self.push_max_bytes <= MAX_BODY_BYTES:
+            raise InvalidSettings(f"push_max_bytes must be in 1024..{MAX_BODY_BYTES}")
+        if self.max_exchanges < 1:
+            raise InvalidSettings("max_exchanges must be >= 1")
+        if not 0 < self.backoff_base_s <= self.backoff_cap_s:
+            raise InvalidSettings("backoff needs 0 < backoff_base_s <= backoff_cap_s")
+        if self.timeout_s <= 0:
+            raise InvalidSettings("timeout_s must be > 0")

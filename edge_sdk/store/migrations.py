@@ -1,0 +1,124 @@
+"""Schema of the local store, as migrations registered with sqlite-utils' ``Migrations``.
+
+sqlite-utils (4.x) records each applied migration in ``_sqlite_migrations`` in the same
+transaction as the migration itself, so a crash mid-migration leaves it pending, never half
+applied. A schema change is a new function appended here; applied ones are never edited.
+
+Binary columns hold msgspec msgpack: outbox rows hold a mutation exactly as
+:func:`sync.codec.encode_mutation` produced it, mirror rows hold the pulled wire struct.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET: Final = "edge_sdk"
+
+migrations = Migrations(MIGRATION_SET)
+
+_INITIAL: Final = (
+    """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        mutation BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE mirror_offers (
+        offer_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        offer BLOB NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE mirror_profile (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        profile BLOB NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE mirror_notices (
+        notice_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE mirror_consent (
+        scope TEXT PRIMARY KEY,
+        granted INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE mirror_models (
+        model_version TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        url TEXT NOT NULL,
+        version INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE rejections (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        code TEXT,
+        detail TEXT,
+        rejected_at INTEGER NOT NULL
+    )
+    """,
+    # Single-row tables: the CHECK keeps a bug from ever creating a second identity.
+    """
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        device_id TEXT,
+        user_id TEXT,
+        cursor TEXT,
+        last_seq_acked INTEGER NOT NULL DEFAULT 0,
+        highest_seq_allocated INTEGER NOT NULL DEFAULT 0,
+        skew_ms INTEGER NOT NULL DEFAULT 0,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_sync_at INTEGER,
+        next_sync_hint_at INTEGER,
+        last_error TEXT
+    )
+    """,
+    "INSERT INTO sync_state (id) VALUES (1)",
+    """
+    CREATE TABLE credentials (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        base_url TEXT NOT NULL,
+        access_token TEXT NOT NULL,
+        access_expires_at INTEGER NOT NULL,
+        refresh_token TEXT NOT NULL,
+        refresh_expires_at INTEGER NOT NULL
+    )
+    """,
+)
+
+
+@migrations(name="0001_initial")
+def initial(db: Database) -> None:
+    """Outbox, mirror tables, sync state and credentials."""
+    for statement in _INITIAL:
+        db.execute(statement)
+
+
+KNOWN_MIGRATIONS: Final = ("0001_initial",)
+"""Names of every migration this build registers, in order (a store with others is from a newer SDK)."""

@@ -1,0 +1,188 @@
+"""The local mirror of the cloud's state: applying pulled changes and reading them back.
+
+Functions here run inside a transaction opened by :class:`~edge_sdk.store.local.LocalStore`.
+Each row remembers the change-log version that wrote it and an older change never overwrites
+a newer one, so replaying a page (a lost reply, a reset cursor) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+import msgspec
+from sqlite_utils import Database
+
+from sync.messages import (
+    AnyChange,
+    ConsentState,
+    ModelRelease,
+    Notice,
+    Offer,
+    OfferRemoved,
+    OfferUpsert,
+    Profile,
+    ProfileUpdate,
+    Wipe,
+)
+
+MIRROR_TABLES: Final = (
+    "mirror_offers",
+    "mirror_profile",
+    "mirror_notices",
+    "mirror_consent",
+    "mirror_models",
+)
+
+_offer_decoder: Final = msgspec.msgpack.Decoder(Offer)
+_profile_decoder: Final = msgspec.msgpack.Decoder(Profile)
+_encoder: Final = msgspec.msgpack.Encoder()
+
+
+class Applied(Enum):
+    YES = "yes"
+    STALE = "stale"
+    """An older version than the row already holds; ignored."""
+    WIPE = "wipe"
+    """A ``Wipe``: the caller erases the whole store."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    offer: Offer
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    profile: Profile
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRow:
+    notice_id: str
+    kind: str
+    title: str
+    body: str
+    created_at: int
+    version: int
+    acked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    model_version: str
+    sha256: str
+    url: str
+    version: int
+
+
+def clear(db: Database) -> None:
+    for table in MIRROR_TABLES:
+        db.execute(f"DELETE FROM {table}")  # noqa: S608 (table names are module constants)
+
+
+def _newer(db: Database, table: str, key_column: str, key: str | int, version: int) -> bool:
+    # Table and column names come from the callers below, never from data.
+    sql = f"SELECT version FROM {table} WHERE {key_column} = ?"  # noqa: S608
+    row = db.execute(sql, [key]).fetchone()
+    return row is None or int(row[0]) <= version
+
+
+def apply_change(db: Database, change: AnyChange) -> Applied:
+    """Apply one known change to the mirror."""
+    if isinstance(change, Wipe):
+        return Applied.WIPE
+    if isinstance(change, OfferUpsert):
+        offer = change.offer
+        if not _newer(db, "mirror_offers", "offer_id", offer.offer_id, change.version):
+            return Applied.STALE
+        db.execute(
+            "INSERT OR REPLACE INTO mirror_offers (offer_id, status, expires_at, updated_at, version, offer) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                offer.offer_id,
+                str(offer.status),
+                offer.expires_at,
+                offer.updated_at,
+                change.version,
+                _encoder.encode(offer),
+            ],
+        )
+    elif isinstance(change, OfferRemoved):
+        if not _newer(db, "mirror_offers", "offer_id", change.offer_id, change.version):
+            return Applied.STALE
+        db.execute("DELETE FROM mirror_offers WHERE offer_id = ?", [change.offer_id])
+    elif isinstance(change, ProfileUpdate):
+        if not _newer(db, "mirror_profile", "id", 1, change.version):
+            return Applied.STALE
+        db.execute(
+            "INSERT OR REPLACE INTO mirror_profile (id, version, profile) VALUES (1, ?, ?)",
+            [change.version, _encoder.encode(change.profile)],
+        )
+    elif isinstance(change, Notice):
+        if not _newer(db, "mirror_notices", "notice_id", change.notice_id, change.version):
+            return Applied.STALE
+        # ON CONFLICT keeps ``acked``: a re-sent notice must not look unread again.
+        db.execute(
+            "INSERT INTO mirror_notices (notice_id, kind, title, body, created_at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET kind = excluded.kind, "
+            "title = excluded.title, body = excluded.body, created_at = excluded.created_at, "
+            "version = excluded.version",
+            [change.notice_id, change.kind, change.title, change.body, change.created_at, change.version],
+        )
+    elif isinstance(change, ConsentState):
+        newest = db.execute("SELECT MAX(version) FROM mirror_consent").fetchone()[0]
+        if newest is not None and int(newest) > change.version:
+            return Applied.STALE
+        # The change carries the full scope map: scopes absent from it are not granted.
+        db.execute("DELETE FROM mirror_consent")
+        for scope, granted in change.scopes.items():
+            db.execute(
+                "INSERT INTO mirror_consent (scope, granted, version) VALUES (?, ?, ?)",
+                [str(scope), int(granted), change.version],
+            )
+    elif isinstance(change, ModelRelease):
+        if not _newer(db, "mirror_models", "model_version", change.model_version, change.version):
+            return Applied.STALE
+        db.execute(
+            "INSERT OR REPLACE INTO mirror_models (model_version, sha256, url, version) VALUES (?, ?, ?, ?)",
+            [change.model_version, change.sha256, change.url, change.version],
+        )
+    return Applied.YES
+
+
+def mark_notice_acked(db: Database, notice_id: str) -> None:
+    db.execute("UPDATE mirror_notices SET acked = 1 WHERE notice_id = ?", [notice_id])
+
+
+def read_offers(db: Database) -> list[OfferRow]:
+    rows = db.execute("SELECT offer, version FROM mirror_offers ORDER BY updated_at, offer_id").fetchall()
+    return [OfferRow(_offer_decoder.decode(r[0]), int(r[1])) for r in rows]
+
+
+def read_profile(db: Database) -> ProfileRow | None:
+    row = db.execute("SELECT profile, version FROM mirror_profile WHERE id = 1").fetchone()
+    return ProfileRow(_profile_decoder.decode(row[0]), int(row[1])) if row else None
+
+
+def read_notices(db: Database) -> list[NoticeRow]:
+    rows = db.execute(
+        "SELECT notice_id, kind, title, body, created_at, version, acked FROM mirror_notices "
+        "ORDER BY version, notice_id"
+    ).fetchall()
+    return [NoticeRow(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), bool(r[6])) for r in rows]
+
+
+def read_consent(db: Database) -> dict[str, bool]:
+    rows = db.execute("SELECT scope, granted FROM mirror_consent ORDER BY scope").fetchall()
+    return {str(r[0]): bool(r[1]) for r in rows}
+
+
+def read_models(db: Database) -> list[ModelRow]:
+    rows = db.execute(
+        "SELECT model_version, sha256, url, version FROM mirror_models ORDER BY version"
+    ).fetchall()
+    return [ModelRow(r[0], r[1], r[2], int(r[3])) for r in rows]
