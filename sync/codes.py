@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     ENROLLMENT_CODE_USED = "enrollment_code_used"
     ADMIN_UNAUTHORIZED = "admin_unauthorized"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     VALIDATION_FAILED = "validation_failed"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"

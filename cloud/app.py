@@ -1,0 +1,75 @@
+"""The application factory: wiring only (``uvicorn --factory cloud.app:create_app``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from redis.asyncio import Redis
+
+from cloud.constants import OPENAPI_PATH
+from cloud.domain.admin.controllers import AdminController
+from cloud.domain.admin.services import AdminService
+from cloud.domain.devices.controllers import DeviceController
+from cloud.domain.devices.services import DeviceService
+from cloud.domain.health.controllers import HealthController
+from cloud.domain.sync.controllers import SyncController
+from cloud.domain.sync.services import SyncService
+from cloud.problems import EXCEPTION_HANDLERS
+from cloud.request_context import configure_logging, request_id_middleware
+from cloud.services import Services
+from cloud.settings import Settings, load_settings
+from cloud.store import open_store
+from sync.limits import MAX_BODY_BYTES
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API. Settings come from the environment unless given; production refuses defaults."""
+    settings = settings or load_settings()
+    settings.check()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = await open_store(settings.database)
+        redis: Redis | None = None
+        try:
+            applied = await store.migrate()
+            if applied:
+                logger.info("applied migrations: %s", ", ".join(applied))
+            if settings.redis.url:
+                redis = Redis.from_url(settings.redis.url)
+            else:
+                logger.warning("REDIS_URL unset: /health/ready reports Redis down")
+            app.state.services = Services(
+                settings=settings,
+                store=store,
+                redis=redis,
+                devices=DeviceService(store, settings.auth),
+                sync=SyncService(store, settings.api.next_sync_after_s),
+                admin=AdminService(store, settings.auth),
+            )
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await store.close()
+
+    app = Litestar(
+        route_handlers=[HealthController, DeviceController, SyncController, AdminController],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="Empathic Credit cloud", version="1", path=OPENAPI_PATH),
+        debug=False,
+        # Logging is configured by configure_logging() (request ids in every line), not by Litestar.
+        logging_config=None,
+    )
+    # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id too.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

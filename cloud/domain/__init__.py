@@ -1,0 +1,1 @@
+"""Cloud code by domain: thin controllers, services holding the logic, schemas for admin JSON."""

@@ -1,0 +1,1 @@
+"""The operator API: users, enrollment codes, devices, notices and the server's view of a user."""

@@ -1,0 +1,1 @@
+"""Device enrollment, refresh-token rotation and access-token (JWT) issue and verification."""

@@ -1,0 +1,102 @@
+"""Access JWTs (HS256 through PyJWT directly) and opaque refresh tokens.
+
+PyJWT is used rather than Litestar's ``Token.encode`` because the ``kid`` header must be set,
+so keys can be rotated later. Verification pins the algorithm list (an ``alg: none`` or RS/HS
+confusion token is refused), requires every claim, and checks issuer and audience.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+
+import jwt
+import msgspec
+
+from cloud.constants import JWT_ALGORITHM, JWT_AUDIENCE_DEVICE, JWT_ISSUER
+from cloud.errors import TokenExpired, TokenInvalid
+from cloud.settings import AuthSettings
+
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+
+
+class DeviceClaims(msgspec.Struct, frozen=True, kw_only=True):
+    """What a verified access token says."""
+
+    device_id: str
+    user_id: str
+    expires_at_ms: int
+
+
+def hash_secret(value: str) -> str:
+    """SHA-256 hex of a high-entropy secret (refresh token, enrollment code) for storage."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class TokenIssuer:
+    """Issues and verifies a device's tokens with the keys from settings."""
+
+    def __init__(self, auth: AuthSettings) -> None:
+        self._auth = auth
+        self._keys = {auth.jwt_kid: auth.jwt_secret}
+
+    def issue_access(self, device_id: str, user_id: str, now_ms: int) -> tuple[str, int]:
+        """A signed access token and its expiry (epoch ms)."""
+        iat = now_ms // 1000
+        exp = iat + self._auth.access_ttl_s
+        claims = {
+            "iss": JWT_ISSUER,
+            "aud": JWT_AUDIENCE_DEVICE,
+            "sub": device_id,
+            "uid": user_id,
+            "iat": iat,
+            "exp": exp,
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(
+            claims, self._auth.jwt_secret, algorithm=JWT_ALGORITHM, headers={"kid": self._auth.jwt_kid}
+        )
+        return token, exp * 1000
+
+    def verify_access(self, token: str) -> DeviceClaims:
+        """Verified claims; ``TokenExpired`` or ``TokenInvalid`` otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise TokenInvalid("malformed token") from exc
+        key = self._keys.get(str(header.get("kid")))
+        if key is None:
+            raise TokenInvalid("unknown key id")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[JWT_ALGORITHM],
+                audience=JWT_AUDIENCE_DEVICE,
+                issuer=JWT_ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.InvalidTokenError as exc:
+            raise TokenInvalid(type(exc).__name__) from exc
+        device_id, user_id = claims.get("sub"), claims.get("uid")
+        if not isinstance(device_id, str) or not isinstance(user_id, str):
+            raise TokenInvalid("missing subject")
+        return DeviceClaims(device_id=device_id, user_id=user_id, expires_at_ms=int(claims["exp"]) * 1000)
+
+    def successor_refresh_token(self, presented: str) -> str:
+        """The refresh token that replaces ``presented``, derived rather than random.
+
+        Deriving it (HMAC under the server key) lets a replay within the grace period get the
+        same new token back without the store ever holding a refresh token in the clear.
+        """
+        mac = hmac.new(self._auth.jwt_secret.encode(), b"refresh-successor:" + presented.encode(), "sha256")
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")

@@ -1,0 +1,24 @@
+"""``POST /v1/sync``: authenticate, read the body, hand it to :class:`SyncService`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+
+from cloud.constants import SYNC_PATH
+from cloud.services import services_of
+from cloud.wire import read_body, request_media, wire_response
+
+
+class SyncController(Controller):
+    tags = ["sync"]
+
+    @post(SYNC_PATH, status_code=200, summary="Push mutations and pull changes in one exchange")
+    async def sync(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Body ``SyncRequest`` (msgpack or JSON) with a device bearer token; answers ``SyncReply``."""
+        services = services_of(request)
+        claims = services.devices.authenticate(request.headers.get("authorization"))
+        media = request_media(request)
+        reply = await services.sync.exchange(claims, await read_body(request), media)
+        return wire_response(reply, media)

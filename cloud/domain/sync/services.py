@@ -1,0 +1,111 @@
+"""The sync exchange (DESIGN §4): decode, check, apply the push in one transaction, pull a page.
+
+The envelope is decoded first and each mutation on its own, so a mutation that fails
+validation is rejected alone (and still advances ``last_seq``) while a request whose envelope
+is broken changes nothing. Every check that can fail the whole request runs before the store
+is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cloud.clock import now_ms
+from cloud.domain.devices.tokens import DeviceClaims
+from cloud.errors import (
+    DeviceMismatch,
+    InvalidBody,
+    InvalidCursorError,
+    TooManyMutations,
+    UnsupportedProtocol,
+)
+from cloud.store.protocol import Store
+from cloud.store.records import PushItem
+from sync.codec import CodecError, MediaType, decode_change, decode_envelope, decode_mutation, peek_seq
+from sync.limits import MAX_MUTATIONS, SUPPORTED_PROTOCOLS
+from sync.messages import AnyChange, MutationResult, SyncEnvelope, SyncReply
+from sync.pull import (
+    InvalidCursor,
+    change_known_to,
+    clamp_pull_limit,
+    decode_cursor,
+    encode_cursor,
+    page_changes,
+)
+from sync.timing import clock_skew_ms
+
+
+class SyncService:
+    def __init__(self, store: Store, next_sync_after_s: int, clock: Callable[[], int] = now_ms) -> None:
+        self._store = store
+        self._next_sync_after_s = next_sync_after_s
+        self._clock = clock
+
+    @staticmethod
+    def decode(body: bytes, media: MediaType) -> SyncEnvelope:
+        try:
+            return decode_envelope(body, media)
+        except CodecError as exc:
+            raise InvalidBody(str(exc)) from exc
+
+    @staticmethod
+    def _items(envelope: SyncEnvelope, media: MediaType) -> list[PushItem]:
+        items: list[PushItem] = []
+        for index, raw in enumerate(envelope.push):
+            seq = peek_seq(raw, media)
+            if seq is None or seq < 1:
+                # Without a seq the exactly-once rule cannot place the mutation: the request is broken.
+                raise InvalidBody(f"push[{index}] has no valid integer seq")
+            try:
+                items.append(PushItem(seq=seq, mutation=decode_mutation(raw, media)))
+            except CodecError as exc:
+                items.append(PushItem(seq=seq, mutation=None, error=str(exc)[:200]))
+        return items
+
+    async def exchange(self, claims: DeviceClaims, body: bytes, media: MediaType) -> SyncReply:
+        """Run one exchange for the authenticated device; raises an ``ApiError`` on a bad request."""
+        envelope = self.decode(body, media)
+        if envelope.protocol not in SUPPORTED_PROTOCOLS:
+            raise UnsupportedProtocol(f"protocol {envelope.protocol} is not supported")
+        if envelope.device_id != claims.device_id:
+            raise DeviceMismatch("device_id differs from the token's device")
+        if len(envelope.push) > MAX_MUTATIONS:
+            raise TooManyMutations(f"at most {MAX_MUTATIONS} mutations per request")
+        try:
+            after_version = decode_cursor(envelope.cursor)
+        except InvalidCursor as exc:
+            raise InvalidCursorError() from exc
+        limit = clamp_pull_limit(envelope.pull_limit)
+        items = self._items(envelope, media)
+        now = self._clock()
+        outcome = await self._store.sync(
+            device_id=claims.device_id,
+            items=items,
+            skew_ms=clock_skew_ms(envelope.device_time, now),
+            after_version=after_version,
+            pull_limit=limit,
+            now=now,
+        )
+        page = page_changes(after_version, [(c.version, c) for c in outcome.changes], limit)
+        changes: list[AnyChange] = []
+        for stored in page.items:
+            # Older clients get only the change types their protocol knows; the cursor still moves past.
+            if not change_known_to(stored.type, envelope.protocol):
+                continue
+            change = decode_change(stored.body)
+            if change is not None:
+                changes.append(change)
+        return SyncReply(
+            protocol=envelope.protocol,
+            last_seq=outcome.last_seq,
+            results=[
+                MutationResult(seq=r.seq, status=r.status, code=r.code, detail=r.detail)
+                for r in outcome.results
+            ],
+            expected_seq=outcome.expected_seq,
+            changes=changes,
+            cursor=encode_cursor(page.version),
+            has_more=page.has_more,
+            server_time=now,
+            next_sync_after_s=self._next_sync_after_s,
+        )

@@ -1,0 +1,155 @@
+"""One named exception per failure the API reports, each carrying its HTTP status and stable code.
+
+Services and the store raise these; :mod:`cloud.problems` turns any of them into an
+``application/problem+json`` answer. Tests can tell failures apart by class or by ``code``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sync.codes import ErrorCode
+
+
+class ApiError(Exception):
+    """Base of every failure with a problem+json answer."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+
+
+class InvalidBody(ApiError):
+    status = 400
+    code = ErrorCode.INVALID_BODY
+    title = "Request body could not be decoded"
+
+
+class ValidationFailed(ApiError):
+    status = 400
+    code = ErrorCode.VALIDATION_FAILED
+    title = "Request failed validation"
+
+
+class UnsupportedProtocol(ApiError):
+    status = 400
+    code = ErrorCode.UNSUPPORTED_PROTOCOL
+    title = "Unsupported protocol version"
+
+
+class InvalidCursorError(ApiError):
+    status = 400
+    code = ErrorCode.INVALID_CURSOR
+    title = "Cursor was not issued by this server"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    title = "Unsupported media type"
+
+
+class TooManyMutations(ApiError):
+    status = 413
+    code = ErrorCode.TOO_MANY_MUTATIONS
+    title = "Too many mutations in one request"
+
+
+class BodyTooLarge(ApiError):
+    status = 413
+    code = ErrorCode.BODY_TOO_LARGE
+    title = "Request body too large"
+
+
+class TokenMissing(ApiError):
+    status = 401
+    code = ErrorCode.TOKEN_MISSING
+    title = "Bearer token missing"
+
+
+class TokenInvalid(ApiError):
+    status = 401
+    code = ErrorCode.TOKEN_INVALID
+    title = "Bearer token invalid"
+
+
+class TokenExpired(ApiError):
+    status = 401
+    code = ErrorCode.TOKEN_EXPIRED
+    title = "Bearer token expired"
+
+
+class DeviceMismatch(ApiError):
+    status = 403
+    code = ErrorCode.DEVICE_MISMATCH
+    title = "Request names another device"
+
+
+class DeviceRevoked(ApiError):
+    status = 403
+    code = ErrorCode.DEVICE_REVOKED
+    title = "Device revoked"
+
+
+class RefreshInvalid(ApiError):
+    status = 401
+    code = ErrorCode.REFRESH_INVALID
+    title = "Refresh token invalid"
+
+
+class RefreshReused(ApiError):
+    status = 401
+    code = ErrorCode.REFRESH_REUSED
+    title = "Refresh token reused; the device's tokens are revoked"
+
+
+class EnrollmentCodeInvalid(ApiError):
+    status = 401
+    code = ErrorCode.ENROLLMENT_CODE_INVALID
+    title = "Enrollment code unknown"
+
+
+class EnrollmentCodeExpired(ApiError):
+    status = 401
+    code = ErrorCode.ENROLLMENT_CODE_EXPIRED
+    title = "Enrollment code expired"
+
+
+class EnrollmentCodeUsed(ApiError):
+    status = 401
+    code = ErrorCode.ENROLLMENT_CODE_USED
+    title = "Enrollment code already used"
+
+
+class AdminUnauthorized(ApiError):
+    status = 401
+    code = ErrorCode.ADMIN_UNAUTHORIZED
+    title = "Admin token missing or wrong"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = ErrorCode.NOT_FOUND
+    title = "Not found"
+
+
+class UserNotFound(NotFound):
+    title = "User not found"
+
+
+class DeviceNotFound(NotFound):
+    title = "Device not found"
+
+
+class Unavailable(ApiError):
+    status = 503
+    code = ErrorCode.UNAVAILABLE
+    title = "Service unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

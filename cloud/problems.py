@@ -1,0 +1,122 @@
+"""Every error answer as ``application/problem+json`` with a stable ``code`` and the request id.
+
+Handlers cover our named exceptions (:mod:`cloud.errors`) and the ones Litestar raises itself
+(unknown route, wrong method, body over ``request_max_body_size``, failed parameter or body
+validation), so a client never sees another error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from cloud.constants import RETRY_AFTER_HEADER
+from cloud.errors import ApiError, UnsupportedProtocol
+from cloud.request_context import current_request_id
+from sync.codec import PROBLEM_JSON
+from sync.codes import ErrorCode
+from sync.limits import SUPPORTED_PROTOCOLS
+from sync.messages import Problem
+
+logger = logging.getLogger(__name__)
+
+_encoder: Final = msgspec.json.Encoder()
+
+# Litestar's own exceptions, by status, mapped to our codes.
+_HTTP_CODES: Final[dict[int, str]] = {
+    400: ErrorCode.VALIDATION_FAILED,
+    401: ErrorCode.TOKEN_MISSING,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.BODY_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    supported_protocols: list[int] | None = None,
+    retry_after_s: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    """Build the problem+json answer; ``Retry-After`` goes in a header and the body alike."""
+    problem = Problem(
+        title=title,
+        status=status,
+        code=str(code),
+        detail=detail,
+        request_id=current_request_id(),
+        supported_protocols=supported_protocols,
+        retry_after_s=retry_after_s,
+    )
+    out_headers = dict(headers or {})
+    if retry_after_s is not None:
+        out_headers[RETRY_AFTER_HEADER] = str(retry_after_s)
+    return Response(
+        _encoder.encode(problem), status_code=status, media_type=PROBLEM_JSON, headers=out_headers
+    )
+
+
+def _log(request: Request[Any, Any, Any], status: int, code: str) -> None:
+    # One line per refused request, so an operator can follow a request id from a client report.
+    logger.info("%s %s -> %d %s", request.method, request.url.path, status, code)
+
+
+def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
+    _log(request, exc.status, exc.code)
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        supported_protocols=list(SUPPORTED_PROTOCOLS) if isinstance(exc, UnsupportedProtocol) else None,
+        retry_after_s=getattr(exc, "retry_after_s", None),
+    )
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, ErrorCode.INTERNAL)
+    _log(request, status, code)
+    detail = exc.detail
+    extra = getattr(exc, "extra", None)
+    if status == 400 and extra:
+        # Validation errors list which field failed; say so without echoing the value back.
+        detail = (
+            "; ".join(f"{e.get('key', '?')}: {e.get('message', '')}" for e in extra if isinstance(e, dict))
+            or detail
+        )
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    return problem_response(status, code, _title(status), detail, headers=headers)
+
+
+def _internal(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(500, ErrorCode.INTERNAL, "Internal error")
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
+    ApiError: _api_error,
+    HTTPException: _http_exception,
+    Exception: _internal,
+}

@@ -1,0 +1,163 @@
+"""The job queue: a small facade over arq, the only module (with the worker entry) that imports it.
+
+arq is in maintenance mode; keeping it behind this module means replacing it touches two files.
+Jobs and results are serialised with msgspec msgpack, never pickle, so nothing read from Redis can
+execute code. A job takes one payload (anything msgspec can encode: a Struct, a dict, scalars);
+the job function receives it decoded as plain builtins (a Struct arrives as a dict; use
+``msgspec.convert`` to get the Struct back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+import msgspec
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job, ResultNotFound, SerializationError
+from arq.worker import Worker, func
+
+from cloud.constants import QUEUE_NAME
+
+JobFunction = Callable[..., Awaitable[Any]]
+"""``async def job(ctx: dict[str, Any], payload: Any) -> Any``."""
+
+
+class QueueError(RuntimeError):
+    """Base of the queue's failures."""
+
+
+class JobFailed(QueueError):
+    """The job ran and raised; ``error`` is the exception's class name."""
+
+    def __init__(self, job_id: str, error: str, message: str) -> None:
+        super().__init__(f"job {job_id} failed: {error}: {message}")
+        self.job_id = job_id
+        self.error = error
+        self.message = message
+
+
+class JobNotFound(QueueError):
+    """No such job queued and no result kept for it."""
+
+
+class JobTimeout(QueueError):
+    """The job's result did not appear in time."""
+
+
+def _enc_hook(obj: Any) -> Any:
+    # arq stores a failed job's exception as its result; keep its class and message as data.
+    if isinstance(obj, BaseException):
+        return {"error": type(obj).__name__, "message": str(obj)}
+    if isinstance(obj, timedelta):
+        return obj.total_seconds()
+    raise NotImplementedError(f"cannot serialise {type(obj).__name__} in a job")
+
+
+_encoder: Final = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+_decoder: Final = msgspec.msgpack.Decoder(dict[str, Any])
+
+
+def job_serializer(data: dict[str, Any]) -> bytes:
+    """arq ``job_serializer``: msgpack through msgspec."""
+    return _encoder.encode(data)
+
+
+def job_deserializer(data: bytes) -> dict[str, Any]:
+    """arq ``job_deserializer``: msgpack through msgspec, never pickle."""
+    return _decoder.decode(data)
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    """arq connection settings from a ``redis://`` / ``rediss://`` / ``unix://`` URL."""
+    settings = RedisSettings.from_dsn(redis_url)
+    # Fail fast at start-up rather than arq's default five one-second retries.
+    settings.conn_retries = 2
+    return settings
+
+
+class Queue:
+    """Enqueue jobs and read their results."""
+
+    def __init__(self, redis: ArqRedis, queue_name: str) -> None:
+        self._redis = redis
+        self.queue_name = queue_name
+
+    async def enqueue(self, function_name: str, payload: Any, job_id: str | None = None) -> str | None:
+        """Queue ``function_name(payload)``; returns the job id, or ``None`` if ``job_id`` is
+        already queued or its result still kept (the dedupe that makes a second enqueue a no-op)."""
+        job = await self._redis.enqueue_job(
+            function_name, payload, _job_id=job_id, _queue_name=self.queue_name
+        )
+        return None if job is None else job.job_id
+
+    async def result(self, job_id: str, timeout_s: float = 10.0, poll_s: float = 0.05) -> Any:
+        """Wait for a job's result; raises :class:`JobFailed`, :class:`JobNotFound` or :class:`JobTimeout`."""
+        job = Job(job_id, self._redis, _queue_name=self.queue_name, _deserializer=job_deserializer)
+        try:
+            return await job.result(timeout=timeout_s, poll_delay=poll_s)
+        except TimeoutError as exc:
+            raise JobTimeout(f"job {job_id}: no result after {timeout_s} s") from exc
+        except ResultNotFound as exc:
+            raise JobNotFound(f"job {job_id} is neither queued nor has a kept result") from exc
+        except SerializationError as exc:
+            detail = exc.args[0] if exc.args else {}
+            if isinstance(detail, dict):
+                raise JobFailed(job_id, str(detail.get("error")), str(detail.get("message"))) from None
+            raise JobFailed(job_id, "unknown", str(detail)) from None
+
+    async def close(self) -> None:
+        await self._redis.aclose(close_connection_pool=True)
+
+
+async def create_queue(redis_url: str, queue_name: str = QUEUE_NAME) -> Queue:
+    """Connect to Redis (PING included) and return a :class:`Queue`."""
+    redis = await create_pool(
+        redis_settings(redis_url),
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+        default_queue_name=queue_name,
+    )
+    return Queue(redis, queue_name)
+
+
+def build_worker(
+    redis_url: str,
+    functions: Sequence[JobFunction],
+    *,
+    ctx: dict[str, Any] | None = None,
+    on_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    queue_name: str = QUEUE_NAME,
+    job_timeout_s: float = 60.0,
+    keep_result_s: float = 3600.0,
+    max_tries: int = 5,
+) -> Worker:
+    """An arq worker with msgspec serialisers; call ``run()`` in a process of its own.
+
+    The caller sets a fresh event loop first: arq picks up the current loop when constructed.
+    """
+    return Worker(
+        functions=[func(f, name=f.__name__) for f in functions],  # type: ignore[arg-type]
+        queue_name=queue_name,
+        redis_settings=redis_settings(redis_url),
+        ctx=ctx,
+        # arq's StartupShutdown protocol is exactly this call signature; mypy cannot see it.
+        on_startup=on_startup,  # type: ignore[arg-type]
+        on_shutdown=on_shutdown,  # type: ignore[arg-type]
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+        job_timeout=job_timeout_s,
+        keep_result=keep_result_s,
+        max_tries=max_tries,
+        poll_delay=0.1,
+    )
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A fresh loop set as current, for :func:`build_worker` outside any running loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop

@@ -1,0 +1,98 @@
+"""Request ids: one per request, echoed in ``X-Request-ID``, in every log line and every problem.
+
+A plain ASGI middleware (not a Litestar ``AbstractMiddleware``) keeps the per-request cost to a
+header scan and a context-variable set; the context variable is what log records and problem
+answers read, so nothing has to pass the id around.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Final
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloud.constants import REQUEST_ID_HEADER
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_HEADER_BYTES: Final = REQUEST_ID_HEADER.lower().encode("latin-1")
+# An incoming id is echoed only if it is short and plain, so it cannot forge log lines or headers.
+_VALID_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, or ``None`` outside a request."""
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == _HEADER_BYTES:
+            text = value.decode("latin-1")
+            return text if _VALID_ID.match(text) else None
+    return None
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Wrap ``app`` so every HTTP response carries ``X-Request-ID``."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or new_request_id()
+        token = _request_id.set(request_id)
+        header = (_HEADER_BYTES, request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != _HEADER_BYTES]
+                headers.append(header)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            _request_id.reset(token)
+
+    return middleware
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` (``-`` outside a request) so formats can print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get() or "-"
+        return True
+
+
+LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Give the root logger a handler whose lines carry the request id; idempotent."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if getattr(handler, "_ec_request_id", False):
+            return
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler._ec_request_id = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    # uvicorn's own loggers keep their handlers; the filter gives their records the id too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        for existing in logging.getLogger(name).handlers:
+            existing.addFilter(RequestIdFilter())

@@ -1,0 +1,284 @@
+"""``python -m cloud.runner`` (what ``make run`` calls): the whole cloud on one machine.
+
+Order of start-up: settings → ``DATA_DIR`` → a free API port → Redis (the embedded one under
+``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations, once → API (uvicorn) and arq
+worker as child processes → wait for ``/health/ready`` → a demo user and enrollment code through
+the admin API → print the URLs and a ready-to-paste enrollment command. Ctrl-C or SIGTERM stops
+worker, API and Redis in that order and exits 0; a child that dies on its own stops the rest and
+exits 1; invalid settings exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Final
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_READY_PATH, OPENAPI_PATH
+from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
+from cloud.settings import InsecureSettings, Settings, load_settings
+from cloud.store import UnsupportedDatabase, open_store
+from sync.codec import MediaType, encode
+from sync.messages import EnrollRequest, Platform
+
+READY_TIMEOUT_S: Final = 60.0
+STOP_TIMEOUT_S: Final = 10.0
+POLL_S: Final = 0.1
+READY_LINE: Final = "Empathic Credit cloud is ready"
+"""Printed once everything answers; tests and scripts wait for it."""
+
+_DOC_PATHS: Final = ("/swagger", "/scalar", "/redoc", "/elements", "/rapidoc", "")
+"""OpenAPI UIs Litestar can serve under the schema path; the first that answers is printed."""
+
+
+class RunnerError(RuntimeError):
+    """The cloud could not be started or a part of it stopped on its own."""
+
+
+class ChildExited(RunnerError):
+    """A child process (API or worker) exited while it should be serving."""
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived while starting up."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+
+
+@dataclass(frozen=True)
+class Demo:
+    user_id: str
+    code: str
+    expires_at: int
+    curl: str
+
+
+class _Signals:
+    """Turns SIGINT/SIGTERM into a flag the main loop polls, so shutdown runs in normal code."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise StopRequested(signal.Signals(self.received).name)
+
+
+async def _migrate(settings: Settings) -> None:
+    store = await open_store(settings.database)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=redis_url,
+        DATABASE_URL=settings.database.url,
+        DATA_DIR=str(settings.data_dir),
+        HOST=settings.api.host,
+        PORT=str(settings.api.port),
+    )
+    return env
+
+
+def _check_port_free(host: str, port: int) -> None:
+    # uvicorn would only say "address already in use" after everything else started. SO_REUSEADDR
+    # as uvicorn sets it: connections of a previous run in TIME_WAIT do not block, a listener does.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = f"{exc.strerror}; set PORT to a free port"
+            raise RunnerError(f"cannot listen on {host}:{port} ({reason})") from exc
+
+
+def _check_children(children: list[Child]) -> None:
+    for child in children:
+        code = child.proc.poll()
+        if code is not None:
+            raise ChildExited(f"the {child.name} process exited unexpectedly with code {code}")
+
+
+def _wait_ready(base_url: str, children: list[Child], signals: _Signals) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last = "no answer yet"
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            signals.check()
+            _check_children(children)
+            try:
+                reply = client.get(base_url + HEALTH_READY_PATH)
+                if reply.status_code == 200:
+                    return
+                last = f"HTTP {reply.status_code}: {reply.text[:200]}"
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(POLL_S)
+    raise RunnerError(f"{base_url}{HEALTH_READY_PATH} not ready after {READY_TIMEOUT_S:.0f} s ({last})")
+
+
+def _create_demo(base_url: str, admin_token: str) -> Demo:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=5.0) as client:
+        user = client.post(f"{ADMIN_PREFIX}/users", json={"external_ref": None})
+        if user.status_code != 201:
+            raise RunnerError(f"creating the demo user failed: HTTP {user.status_code} {user.text[:300]}")
+        user_id = str(user.json()["user_id"])
+        code = client.post(f"{ADMIN_PREFIX}/users/{user_id}/enrollment-codes", json={})
+        if code.status_code != 201:
+            detail = f"HTTP {code.status_code} {code.text[:300]}"
+            raise RunnerError(f"creating an enrollment code failed: {detail}")
+        body = code.json()
+    request = EnrollRequest(code=str(body["code"]), platform=Platform.ANDROID, app_version="demo")
+    payload = encode(request, MediaType.JSON).decode()
+    curl = shlex.join(
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            base_url + ENROLL_PATH,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            payload,
+        ]
+    )
+    return Demo(user_id=user_id, code=request.code, expires_at=int(body["expires_at"]), curl=curl)
+
+
+def _docs_url(base_url: str) -> tuple[str, str | None]:
+    """(docs UI URL, OpenAPI JSON URL or None), from what the running app really serves."""
+    ui = base_url + OPENAPI_PATH
+    spec: str | None = None
+    with httpx.Client(timeout=2.0) as client:
+        for suffix in _DOC_PATHS:
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(base_url + OPENAPI_PATH + suffix).status_code == 200:
+                    ui = base_url + OPENAPI_PATH + suffix
+                    break
+        with contextlib.suppress(httpx.TransportError):
+            if client.get(base_url + OPENAPI_PATH + "/openapi.json").status_code == 200:
+                spec = base_url + OPENAPI_PATH + "/openapi.json"
+    return ui, spec
+
+
+def _print_ready(
+    console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo
+) -> None:
+    docs, spec = _docs_url(base_url)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("API", base_url)
+    table.add_row("OpenAPI docs", docs)
+    if spec:
+        table.add_row("OpenAPI JSON", spec)
+    table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
+    table.add_row("Database", settings.database.url)
+    table.add_row("Demo user", demo.user_id)
+    expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table.add_row("Enrollment code", f"{demo.code} (one use, expires {expires})")
+    console.print(table)
+    console.print("Enroll a demo device:", style="bold")
+    # soft_wrap: the command must stay on one line, whatever the terminal width, to be pasted.
+    console.print(demo.curl, soft_wrap=True, markup=False, highlight=False)
+    console.print(f"{READY_LINE}. Press Ctrl-C to stop.", style="bold green", soft_wrap=True)
+
+
+def _stop_all(children: list[Child], redis: EmbeddedRedis | None, console: Console) -> None:
+    # Worker first (stop taking jobs), then the API, then Redis, which both of them use.
+    for child in children:
+        code = stop_process(child.proc, timeout_s=STOP_TIMEOUT_S)
+        # uvicorn re-raises the SIGTERM it handled once shut down: a negative code is a signal.
+        how = f"on {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        console.print(f"stopped {child.name} ({how})", highlight=False)
+    if redis is not None:
+        redis.stop(timeout_s=STOP_TIMEOUT_S)
+        console.print("stopped embedded Redis", highlight=False)
+
+
+def run(settings: Settings, console: Console, signals: _Signals) -> int:
+    """Start everything, serve until a signal, stop everything; returns the exit code."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    redis: EmbeddedRedis | None = None
+    children: list[Child] = []
+    try:
+        _check_port_free(settings.api.host, settings.api.port)
+        if settings.redis.url is None:
+            redis = EmbeddedRedis(settings.data_dir / "redis")
+            redis_url = redis.start()
+        else:
+            redis_url = settings.redis.url
+        signals.check()
+        asyncio.run(_migrate(settings))
+        signals.check()
+        env = _child_env(settings, redis_url)
+        api_cmd = [sys.executable, "-m", "uvicorn", "--factory", "cloud.app:create_app"]
+        api_cmd += ["--host", settings.api.host, "--port", str(settings.api.port)]
+        # Listed in stop order: the worker goes first.
+        children.append(Child("worker", popen_child([sys.executable, "-m", "cloud.workers"], env=env)))
+        children.append(Child("API", popen_child(api_cmd, env=env)))
+        base_url = f"http://{settings.api.host}:{settings.api.port}"
+        _wait_ready(base_url, children, signals)
+        demo = _create_demo(base_url, settings.auth.admin_token)
+        _print_ready(console, settings, base_url, redis_url, redis is not None, demo)
+        while True:
+            signals.check()
+            _check_children(children)
+            if redis is not None and not redis.running:
+                raise ChildExited("the embedded Redis exited unexpectedly")
+            time.sleep(POLL_S)
+    except StopRequested as stop:
+        console.print(f"{stop.args[0]} received, stopping…", highlight=False)
+        return 0
+    except (RunnerError, EmbeddedRedisError, UnsupportedDatabase) as exc:
+        console.print(f"error: {exc}; stopping.", style="bold red", highlight=False)
+        return 1
+    finally:
+        _stop_all(children, redis, console)
+
+
+def main() -> int:
+    console = Console(highlight=False)
+    signals = _Signals()
+    signals.install()
+    try:
+        settings = load_settings()
+    except (InsecureSettings, ValueError) as exc:
+        console.print(f"error: {exc}", style="bold red", highlight=False)
+        return 2
+    return run(settings, console, signals)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The services the handlers use, built once at start-up and kept in ``app.state.services``.
+
+Handlers look them up with :func:`services_of` instead of through Litestar's dependency
+injection: no per-request resolution, and no reliance on DI markers that differ between the
+Litestar versions this project supports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from redis.asyncio import Redis
+
+from cloud.domain.admin.services import AdminService
+from cloud.domain.devices.services import DeviceService
+from cloud.domain.sync.services import SyncService
+from cloud.settings import Settings
+from cloud.store import Store
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    redis: Redis | None
+    devices: DeviceService
+    sync: SyncService
+    admin: AdminService
+
+
+def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
+    services: Services = connection.app.state.services
+    return services

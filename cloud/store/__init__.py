@@ -1,0 +1,21 @@
+"""The cloud's persistent store: a Protocol (:mod:`cloud.store.protocol`) and its backends."""
+
+from __future__ import annotations
+
+from cloud.settings import DatabaseSettings
+from cloud.store.protocol import Store
+from cloud.store.sqlite import SqliteStore, open_sqlite_store
+
+
+class UnsupportedDatabase(ValueError):
+    """``DATABASE_URL`` names a backend this build does not provide."""
+
+
+async def open_store(settings: DatabaseSettings) -> Store:
+    """Open the store ``settings`` names; call ``await store.migrate()`` before serving."""
+    if settings.is_sqlite:
+        return await open_sqlite_store(settings.sqlite_path)
+    raise UnsupportedDatabase(f"no store backend for {settings.url.split(':', 1)[0]!r}")
+
+
+__all__ = ["SqliteStore", "Store", "UnsupportedDatabase", "open_store"]

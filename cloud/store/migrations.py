@@ -1,0 +1,131 @@
+"""Registered, ordered schema migrations for the SQLite backend.
+
+A migration is applied once, in order, and recorded in ``schema_migrations`` in the same
+transaction as its DDL, so a crash mid-migration leaves the schema either before or after it.
+Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+
+class Migration(msgspec.Struct, frozen=True):
+    name: str
+    sql: str
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        "0001_initial",
+        """
+        CREATE TABLE users (
+            user_id      TEXT PRIMARY KEY,
+            external_ref TEXT,
+            -- Change-log counter: incremented inside the writing transaction, so versions of
+            -- one user commit in order and a device's cursor never skips a change.
+            version      INTEGER NOT NULL DEFAULT 0,
+            created_at   INTEGER NOT NULL
+        );
+        CREATE TABLE devices (
+            device_id    TEXT PRIMARY KEY,
+            user_id      TEXT NOT NULL REFERENCES users(user_id),
+            platform     TEXT NOT NULL,
+            app_version  TEXT NOT NULL DEFAULT '',
+            last_seq     INTEGER NOT NULL DEFAULT 0,
+            skew_ms      INTEGER NOT NULL DEFAULT 0,
+            revoked      INTEGER NOT NULL DEFAULT 0,
+            revoked_at   INTEGER,
+            created_at   INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL
+        );
+        CREATE INDEX devices_user ON devices(user_id);
+        CREATE TABLE enrollment_codes (
+            code_hash  TEXT PRIMARY KEY,
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            expires_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            used_at    INTEGER,
+            device_id  TEXT
+        );
+        CREATE TABLE refresh_tokens (
+            token_hash  TEXT PRIMARY KEY,
+            device_id   TEXT NOT NULL REFERENCES devices(device_id),
+            issued_at   INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL,
+            spent_at    INTEGER,
+            replaced_by TEXT,
+            -- The answer given when this token was spent, kept only until the successor is
+            -- itself spent, so a device whose reply was lost can replay within the grace period.
+            successor   BLOB,
+            revoked_at  INTEGER
+        );
+        CREATE INDEX refresh_tokens_device ON refresh_tokens(device_id);
+        CREATE TABLE aggregates (
+            aggregate_id  INTEGER PRIMARY KEY,
+            device_id     TEXT NOT NULL REFERENCES devices(device_id),
+            user_id       TEXT NOT NULL REFERENCES users(user_id),
+            seq           INTEGER NOT NULL,
+            day           TEXT NOT NULL,
+            tz_offset_min INTEGER NOT NULL,
+            window_bucket INTEGER NOT NULL,
+            levels        TEXT NOT NULL,
+            mechanism     TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            created_at    INTEGER NOT NULL,
+            received_at   INTEGER NOT NULL,
+            body          BLOB NOT NULL,
+            UNIQUE (device_id, day)
+        );
+        CREATE INDEX aggregates_user ON aggregates(user_id);
+        CREATE TABLE change_log (
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            version    INTEGER NOT NULL,
+            type       TEXT NOT NULL,
+            body       BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, version)
+        ) WITHOUT ROWID;
+        CREATE TABLE consent (
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            scope      TEXT NOT NULL,
+            granted    INTEGER NOT NULL,
+            device_id  TEXT,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, scope)
+        );
+        CREATE TABLE push_tokens (
+            device_id  TEXT PRIMARY KEY REFERENCES devices(device_id),
+            token      TEXT NOT NULL,
+            platform   TEXT NOT NULL,
+            active     INTEGER NOT NULL DEFAULT 1,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE notices (
+            notice_id  TEXT PRIMARY KEY,
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            version    INTEGER NOT NULL,
+            kind       TEXT NOT NULL,
+            title      TEXT NOT NULL,
+            body       TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            acked_at   INTEGER,
+            acked_by   TEXT
+        );
+        CREATE INDEX notices_user ON notices(user_id);
+        CREATE TABLE outbox (
+            outbox_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind       TEXT NOT NULL,
+            payload    BLOB NOT NULL,
+            state      TEXT NOT NULL DEFAULT 'pending',
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_state ON outbox(state, updated_at);
+        """,
+    ),
+)

@@ -1,0 +1,119 @@
+"""The store interface every backend implements; tests/conformance runs one suite against each.
+
+Each method is one transaction. Methods are shaped by use case rather than by table so a
+backend can run a whole request's writes as one unit (for SQLite: one call on the connection's
+thread, see :mod:`cloud.store.sqlite`). Times are epoch milliseconds passed in by the caller,
+so tests control the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from cloud.store.records import (
+    DeviceRecord,
+    PushItem,
+    RefreshGrant,
+    RotationOutcome,
+    SyncOutcome,
+    UserRecord,
+    UserView,
+)
+
+
+class Store(Protocol):
+    async def migrate(self) -> list[str]:
+        """Apply pending registered migrations in order; returns the names applied now."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        ...
+
+    # --- users and enrollment ----------------------------------------------------
+
+    async def create_user(self, user_id: str, external_ref: str | None, now: int) -> UserRecord: ...
+
+    async def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    async def create_enrollment_code(self, user_id: str, code_hash: str, expires_at: int, now: int) -> None:
+        """Store a one-time code (hashed). Raises :class:`cloud.errors.UserNotFound`."""
+        ...
+
+    async def enroll_device(
+        self,
+        *,
+        code_hash: str,
+        device_id: str,
+        platform: str,
+        app_version: str,
+        refresh: RefreshGrant,
+        now: int,
+    ) -> DeviceRecord:
+        """Spend the code, create the device and its first refresh token, atomically.
+
+        Raises ``EnrollmentCodeInvalid`` / ``EnrollmentCodeExpired`` / ``EnrollmentCodeUsed``
+        (from :mod:`cloud.errors`) and changes nothing then.
+        """
+        ...
+
+    # --- devices and refresh tokens ---------------------------------------------
+
+    async def get_device(self, device_id: str) -> DeviceRecord | None: ...
+
+    async def list_devices(self, user_id: str | None = None) -> list[DeviceRecord]: ...
+
+    async def revoke_device(self, device_id: str, now: int) -> DeviceRecord:
+        """Mark the device revoked and revoke its refresh tokens. Raises ``DeviceNotFound``."""
+        ...
+
+    async def rotate_refresh(
+        self,
+        *,
+        device_id: str,
+        presented_hash: str,
+        successor: RefreshGrant,
+        cached_successor: bytes,
+        grace_ms: int,
+        now: int,
+    ) -> RotationOutcome:
+        """Spend a refresh token and store its successor; see :class:`RotationKind` for outcomes.
+
+        ``cached_successor`` is kept with the spent token so a replay within ``grace_ms`` gets
+        the same answer. A ``REUSED`` outcome has already revoked the device's tokens (committed).
+        """
+        ...
+
+    # --- sync ---------------------------------------------------------------------
+
+    async def sync(
+        self,
+        *,
+        device_id: str,
+        items: Sequence[PushItem],
+        skew_ms: int,
+        after_version: int,
+        pull_limit: int,
+        now: int,
+    ) -> SyncOutcome:
+        """Apply a push under the exactly-once rule and read the next page of changes.
+
+        The push, ``last_seq`` and the clock skew are written in one transaction. Raises
+        ``DeviceNotFound`` / ``DeviceRevoked`` and then changes nothing.
+        """
+        ...
+
+    # --- admin --------------------------------------------------------------------
+
+    async def append_notice(
+        self, *, user_id: str, notice_id: str, kind: str, title: str, body: str, now: int
+    ) -> int:
+        """Store a notice and append its ``Notice`` change; returns the new user version."""
+        ...
+
+    async def user_view(self, user_id: str) -> UserView:
+        """The server's view of a user; raises ``UserNotFound``."""
+        ...

@@ -1,0 +1,1 @@
+"""arq worker process: ``python -m cloud.workers``."""

@@ -1,0 +1,67 @@
+"""The arq worker: job functions, start-up (migrations) and the process entry point.
+
+Jobs take ``(ctx, payload)``; ``ctx["store"]`` is the cloud store opened at start-up, after its
+migrations ran, so no job ever sees an old schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from cloud.queue import JobFunction, build_worker, new_event_loop
+from cloud.settings import load_settings
+from cloud.workers.settings import RedisNotConfigured, WorkerSettings
+
+log = logging.getLogger("cloud.workers")
+
+
+async def ping(ctx: dict[str, Any], payload: Any) -> Any:
+    """Return the payload unchanged and record nothing: proves a job round-trips through the queue."""
+    return payload
+
+
+FUNCTIONS: tuple[JobFunction, ...] = (ping,)
+"""Every job the worker runs, registered under the function's name."""
+
+
+async def on_startup(ctx: dict[str, Any]) -> None:
+    """Open the store and run its migrations before the first job is taken."""
+    from cloud.store import open_store  # the store pulls in the database drivers; only workers need them
+
+    settings: WorkerSettings = ctx["worker_settings"]
+    store = await open_store(settings.database)
+    await store.migrate()
+    ctx["store"] = store
+    log.info("worker ready on queue %s", settings.queue_name)
+
+
+async def on_shutdown(ctx: dict[str, Any]) -> None:
+    store = ctx.pop("store", None)
+    if store is not None:
+        await store.close()
+
+
+def main() -> int:
+    """Run one worker until SIGINT or SIGTERM; returns the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = WorkerSettings.from_settings(load_settings())
+    except RedisNotConfigured as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    new_event_loop()
+    worker = build_worker(
+        settings.redis_url,
+        FUNCTIONS,
+        ctx={"worker_settings": settings},
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        queue_name=settings.queue_name,
+        job_timeout_s=settings.job_timeout_s,
+        keep_result_s=settings.keep_result_s,
+        max_tries=settings.max_tries,
+    )
+    worker.run()
+    return 0

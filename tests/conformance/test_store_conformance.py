@@ -1,0 +1,337 @@
+"""Behaviour every :class:`cloud.store.Store` backend must have (run per backend by the conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from cloud.errors import (
+    DeviceNotFound,
+    DeviceRevoked,
+    EnrollmentCodeExpired,
+    EnrollmentCodeInvalid,
+    EnrollmentCodeUsed,
+    InvalidCursorError,
+    UserNotFound,
+)
+from cloud.store import Store, open_store
+from cloud.store.records import PushItem, RefreshGrant, RotationKind, RotationOutcome, SyncOutcome
+from sync.codec import decode_change
+from sync.messages import (
+    AcceptOffer,
+    AckNotice,
+    ConsentScope,
+    ConsentState,
+    FieldMechanism,
+    Levels,
+    Mechanism,
+    Mutation,
+    Notice,
+    Platform,
+    RegisterPushToken,
+    SetConsent,
+    SubmitAggregate,
+    Withdrawn,
+)
+from tests.conformance.conftest import database_settings
+
+pytestmark = pytest.mark.anyio
+
+NOW = 1_700_000_000_000
+DAY_MS = 86_400_000
+
+
+def aggregate(seq: int, day: str = "2024-01-01") -> SubmitAggregate:
+    m = FieldMechanism(k=4, epsilon=1.0)
+    return SubmitAggregate(
+        seq=seq,
+        created_at=NOW,
+        day=day,
+        tz_offset_min=0,
+        window_bucket=2,
+        levels=Levels(stress=0, valence=1, arousal=2),
+        mechanism=Mechanism(stress=m, valence=m, arousal=m),
+        model_version="m1",
+    )
+
+
+def item(mutation: Mutation) -> PushItem:
+    return PushItem(seq=mutation.seq, mutation=mutation)
+
+
+async def enrolled(
+    store: Store, user_id: str = "usr_1", device_id: str = "dev_1", refresh_hash: str = "rt0"
+) -> str:
+    if await store.get_user(user_id) is None:
+        await store.create_user(user_id, None, NOW)
+    await store.create_enrollment_code(user_id, f"code-{device_id}", NOW + DAY_MS, NOW)
+    await store.enroll_device(
+        code_hash=f"code-{device_id}",
+        device_id=device_id,
+        platform="android",
+        app_version="1.0",
+        refresh=RefreshGrant(token_hash=refresh_hash, expires_at=NOW + 90 * DAY_MS),
+        now=NOW,
+    )
+    return device_id
+
+
+async def sync(
+    store: Store, device_id: str, items: list[PushItem], after: int = 0, limit: int = 100
+) -> SyncOutcome:
+    return await store.sync(
+        device_id=device_id, items=items, skew_ms=5, after_version=after, pull_limit=limit, now=NOW + 1
+    )
+
+
+# --- migrations and lifecycle -----------------------------------------------------------
+
+
+async def test_migrate_is_idempotent(store: Store) -> None:
+    assert await store.migrate() == []
+    await store.ping()
+
+
+async def test_data_survives_reopen(backend: str, tmp_path: Path) -> None:
+    settings = database_settings(backend, tmp_path)
+    first = await open_store(settings)
+    assert await first.migrate() != []
+    await enrolled(first)
+    await sync(first, "dev_1", [item(aggregate(1))])
+    await first.close()
+    second = await open_store(settings)
+    try:
+        assert await second.migrate() == []
+        device = await second.get_device("dev_1")
+        assert device is not None and device.last_seq == 1
+    finally:
+        await second.close()
+
+
+# --- users and enrollment ---------------------------------------------------------------
+
+
+async def test_create_and_get_user(store: Store) -> None:
+    created = await store.create_user("usr_a", "ref", NOW)
+    assert await store.get_user("usr_a") == created
+    assert created.version == 0
+    assert await store.get_user("usr_missing") is None
+
+
+async def test_enrollment_code_for_unknown_user(store: Store) -> None:
+    with pytest.raises(UserNotFound):
+        await store.create_enrollment_code("usr_missing", "h", NOW + 1, NOW)
+
+
+async def test_enroll_device(store: Store) -> None:
+    await enrolled(store)
+    device = await store.get_device("dev_1")
+    assert device is not None
+    assert (device.user_id, device.platform, device.last_seq, device.revoked) == (
+        "usr_1",
+        "android",
+        0,
+        False,
+    )
+    assert [d.device_id for d in await store.list_devices("usr_1")] == ["dev_1"]
+    assert await store.list_devices("usr_other") == []
+
+
+@pytest.mark.parametrize(
+    ("code_hash", "now", "error"),
+    [
+        ("unknown", NOW, EnrollmentCodeInvalid),
+        ("code-dev_1", NOW, EnrollmentCodeUsed),
+        ("late", NOW + DAY_MS, EnrollmentCodeExpired),
+    ],
+)
+async def test_enroll_rejections_change_nothing(
+    store: Store, code_hash: str, now: int, error: type[Exception]
+) -> None:
+    await enrolled(store)
+    await store.create_enrollment_code("usr_1", "late", NOW + DAY_MS, NOW)
+    with pytest.raises(error):
+        await store.enroll_device(
+            code_hash=code_hash,
+            device_id="dev_2",
+            platform="ios",
+            app_version="",
+            refresh=RefreshGrant(token_hash="rt-x", expires_at=NOW + DAY_MS),
+            now=now,
+        )
+    assert await store.get_device("dev_2") is None
+    assert [d.device_id for d in await store.list_devices("usr_1")] == ["dev_1"]
+
+
+# --- refresh rotation ---------------------------------------------------------------------
+
+
+async def rotate(
+    store: Store, presented: str, successor: str, now: int = NOW, grace_ms: int = 60_000
+) -> RotationOutcome:
+    return await store.rotate_refresh(
+        device_id="dev_1",
+        presented_hash=presented,
+        successor=RefreshGrant(token_hash=successor, expires_at=now + 90 * DAY_MS),
+        cached_successor=f"pair-{successor}".encode(),
+        grace_ms=grace_ms,
+        now=now,
+    )
+
+
+async def test_rotation_replay_and_reuse(store: Store) -> None:
+    await enrolled(store)
+    assert (await rotate(store, "rt0", "rt1")).kind is RotationKind.ROTATED
+    replay = await rotate(store, "rt0", "rt1-other", NOW + 30_000)
+    assert replay.kind is RotationKind.REPLAYED and replay.cached_successor == b"pair-rt1"
+    assert (await rotate(store, "rt1", "rt2", NOW + 40_000)).kind is RotationKind.ROTATED
+    # rt0 is now two rotations old: reuse revokes everything, rt2 included.
+    assert (await rotate(store, "rt0", "rt9", NOW + 41_000)).kind is RotationKind.REUSED
+    assert (await rotate(store, "rt2", "rt3", NOW + 42_000)).kind is RotationKind.INVALID
+
+
+async def test_replay_after_grace_is_reuse(store: Store) -> None:
+    await enrolled(store)
+    await rotate(store, "rt0", "rt1")
+    assert (await rotate(store, "rt0", "rtx", NOW + 60_001)).kind is RotationKind.REUSED
+    assert (await rotate(store, "rt1", "rt2", NOW + 60_002)).kind is RotationKind.INVALID
+
+
+async def test_rotation_rejections(store: Store) -> None:
+    await enrolled(store)
+    assert (await rotate(store, "unknown", "rt1")).kind is RotationKind.INVALID
+    assert (await rotate(store, "rt0", "rt1", NOW + 91 * DAY_MS)).kind is RotationKind.INVALID
+    await store.revoke_device("dev_1", NOW)
+    assert (await rotate(store, "rt0", "rt1")).kind is RotationKind.DEVICE_REVOKED
+
+
+async def test_revoke_unknown_device(store: Store) -> None:
+    with pytest.raises(DeviceNotFound):
+        await store.revoke_device("dev_missing", NOW)
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+async def test_exactly_once_rule(store: Store) -> None:
+    await enrolled(store)
+    first = await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
+    assert first.last_seq == 2 and [r.status for r in first.results] == ["applied", "applied"]
+    second = await sync(store, "dev_1", [item(aggregate(2, "2024-01-02")), item(aggregate(4, "2024-01-04"))])
+    assert second.last_seq == 2 and second.expected_seq == 3
+    assert [r.status for r in second.results] == ["duplicate"]
+    view = await store.user_view("usr_1")
+    assert [a.seq for a in view.aggregates] == [1, 2]
+    device = await store.get_device("dev_1")
+    assert device is not None and device.skew_ms == 5 and device.last_seen_at == NOW + 1
+
+
+async def test_invalid_and_refused_mutations_advance_last_seq(store: Store) -> None:
+    await enrolled(store)
+    outcome = await sync(
+        store,
+        "dev_1",
+        [
+            PushItem(seq=1, mutation=None, error="bad"),
+            item(aggregate(2, "2024-01-01")),
+            item(aggregate(3, "2024-01-01")),
+            item(AckNotice(seq=4, created_at=NOW, notice_id="ntc_missing")),
+            item(AcceptOffer(seq=5, created_at=NOW, offer_id="off")),
+            item(Withdrawn(seq=6, created_at=NOW)),
+            item(RegisterPushToken(seq=7, created_at=NOW, token="t", platform=Platform.IOS)),
+        ],
+    )
+    assert outcome.last_seq == 7
+    assert [(r.status, r.code) for r in outcome.results] == [
+        ("rejected", "invalid_mutation"),
+        ("applied", None),
+        ("rejected", "duplicate_day"),
+        ("rejected", "unknown_notice"),
+        ("rejected", "unknown_offer"),
+        ("applied", None),
+        ("applied", None),
+    ]
+    assert outcome.results[0].detail == "bad"
+
+
+async def test_consent_appends_full_state_for_other_devices(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
+    await sync(
+        store, "dev_1", [item(SetConsent(seq=1, created_at=NOW, scope=ConsentScope.PUSH, granted=True))]
+    )
+    grant = SetConsent(seq=1, created_at=NOW, scope=ConsentScope.INFERENCE, granted=False)
+    outcome = await sync(store, "dev_2", [item(grant)])
+    changes = [decode_change(c.body) for c in outcome.changes]
+    assert [c.version for c in changes if c is not None] == [1, 2]
+    last = changes[-1]
+    assert isinstance(last, ConsentState)
+    assert last.scopes == {ConsentScope.PUSH: True, ConsentScope.INFERENCE: False}
+    view = await store.user_view("usr_1")
+    assert view.user.version == 2 and view.consent == {"inference": False, "push": True}
+
+
+async def test_notices_page_and_ack(store: Store) -> None:
+    await enrolled(store)
+    versions = [
+        await store.append_notice(user_id="usr_1", notice_id=f"n{i}", kind="k", title="t", body="b", now=NOW)
+        for i in range(5)
+    ]
+    assert versions == [1, 2, 3, 4, 5]
+    page = await sync(store, "dev_1", [], after=1, limit=2)
+    assert [c.version for c in page.changes] == [2, 3, 4]  # limit + 1: the extra row says "more"
+    notice = decode_change(page.changes[0].body)
+    assert isinstance(notice, Notice) and notice.notice_id == "n1"
+    acked = await sync(store, "dev_1", [item(AckNotice(seq=1, created_at=NOW, notice_id="n1"))], after=5)
+    assert acked.results[0].status == "applied" and acked.changes == []
+    view = await store.user_view("usr_1")
+    assert [n.acked_at is not None for n in view.notices] == [False, True, False, False, False]
+
+
+async def test_notice_for_unknown_user(store: Store) -> None:
+    with pytest.raises(UserNotFound):
+        await store.append_notice(user_id="usr_missing", notice_id="n", kind="k", title="t", body="", now=NOW)
+    with pytest.raises(UserNotFound):
+        await store.user_view("usr_missing")
+
+
+async def test_failed_sync_changes_nothing(store: Store) -> None:
+    await enrolled(store)
+    with pytest.raises(InvalidCursorError):
+        await sync(store, "dev_1", [item(aggregate(1))], after=7)
+    with pytest.raises(DeviceNotFound):
+        await sync(store, "dev_missing", [item(aggregate(1))])
+    await store.revoke_device("dev_1", NOW)
+    with pytest.raises(DeviceRevoked):
+        await sync(store, "dev_1", [item(aggregate(1))])
+    device = await store.get_device("dev_1")
+    assert device is not None and device.last_seq == 0 and device.skew_ms == 0
+    assert (await store.user_view("usr_1")).aggregates == []
+
+
+async def test_concurrent_replays_store_each_mutation_once(store: Store) -> None:
+    await enrolled(store)
+    batch = [item(aggregate(i + 1, f"2024-01-{i + 1:02d}")) for i in range(10)]
+    outcomes = await asyncio.gather(*(sync(store, "dev_1", batch) for _ in range(20)))
+    applied = sum(1 for o in outcomes for r in o.results if r.status == "applied")
+    assert applied == 10
+    assert all(o.last_seq == 10 for o in outcomes)
+    assert [a.seq for a in (await store.user_view("usr_1")).aggregates] == list(range(1, 11))
+
+
+async def test_aggregate_is_stored_as_received(store: Store) -> None:
+    await enrolled(store)
+    sent = aggregate(1, "2024-05-06")
+    await sync(store, "dev_1", [item(sent)])
+    [stored] = (await store.user_view("usr_1")).aggregates
+    assert stored.levels == msgspec.to_builtins(sent.levels)
+    assert stored.mechanism == msgspec.to_builtins(sent.mechanism)
+    assert (stored.day, stored.tz_offset_min, stored.window_bucket, stored.model_version) == (
+        "2024-05-06",
+        0,
+        2,
+        "m1",
+    )

@@ -1,0 +1,46 @@
+"""A server killed with ``kill -9`` and started again on the same data keeps every commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from sync.codec import MediaType, encode
+from sync.messages import ConsentScope, RefreshRequest, SetConsent
+from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
+
+
+def test_kill_9_between_syncs_loses_nothing(redis_url: str, tmp_path: Path) -> None:
+    with LiveServer(tmp_path, redis_url) as server:
+        tokens = server.new_device()
+        first = sync_ok(
+            server,
+            tokens,
+            [
+                sample_aggregate(1, day_of(0)),
+                SetConsent(seq=2, created_at=1, scope=ConsentScope.SHARE_AGGREGATES, granted=True),
+            ],
+        )
+        assert first.last_seq == 2
+        port = server.port
+
+        server.restart(hard=True)
+
+        assert server.port == port
+        # The same tokens still work: the signing key comes from settings, not process memory.
+        again = sync_ok(server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(3, day_of(1))])
+        assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (3, "applied")]
+        assert again.last_seq == 3
+        view = server.user_view(tokens.user_id)
+        assert [a["seq"] for a in view["aggregates"]] == [1, 3]
+        assert view["consent"] == {"share_aggregates": True} and view["version"] == 1
+        # A refresh token issued before the crash rotates after a (graceful) restart too.
+        server.restart(hard=False)
+        body = encode(
+            RefreshRequest(device_id=tokens.device_id, refresh_token=tokens.refresh_token), MediaType.JSON
+        )
+        response = httpx.post(
+            f"{server.base_url}/v1/devices/token", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 200, response.text

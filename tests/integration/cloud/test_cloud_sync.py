@@ -1,0 +1,198 @@
+"""``POST /v1/sync`` over HTTP against a real server: happy paths, the exactly-once rule, paging."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.codec import MediaType
+from sync.codes import RejectionCode, ResultStatus
+from sync.messages import (
+    AcceptOffer,
+    AckNotice,
+    ConsentScope,
+    ConsentState,
+    DeclineOffer,
+    Notice,
+    Platform,
+    RegisterPushToken,
+    SetConsent,
+    Withdrawn,
+)
+from sync.pull import encode_cursor
+from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
+
+
+@pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
+def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaType) -> None:
+    tokens = live_server.new_device()
+    version = live_server.add_notice(tokens.user_id, title="welcome")
+    reply = sync_ok(
+        live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))], media
+    )
+    assert reply.last_seq == 2
+    assert [(r.seq, r.status) for r in reply.results] == [(1, "applied"), (2, "applied")]
+    assert reply.expected_seq is None
+    assert len(reply.changes) == 1
+    notice = reply.changes[0]
+    assert isinstance(notice, Notice) and notice.title == "welcome" and notice.version == version
+    assert reply.cursor == encode_cursor(version)
+    assert reply.has_more is False
+    assert reply.server_time > 0 and reply.next_sync_after_s > 0
+
+    view = live_server.user_view(tokens.user_id)
+    assert [(a["seq"], a["day"]) for a in view["aggregates"]] == [(1, day_of(0)), (2, day_of(1))]
+    assert view["aggregates"][0]["levels"] == {"stress": 1, "valence": 2, "arousal": 3}
+    assert live_server.device(tokens.device_id, tokens.user_id)["last_seq"] == 2
+
+
+def test_replayed_push_is_duplicate_and_stored_once(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    batch = [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))]
+    sync_ok(live_server, tokens, batch)
+    again = sync_ok(live_server, tokens, [*batch, sample_aggregate(3, day_of(2))])
+    assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (2, "duplicate"), (3, "applied")]
+    assert again.last_seq == 3
+    assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 3
+
+
+def test_gap_stops_processing_and_names_expected_seq(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    reply = sync_ok(live_server, tokens, [sample_aggregate(3, day_of(2)), sample_aggregate(4, day_of(3))])
+    assert reply.last_seq == 1
+    assert reply.expected_seq == 2
+    assert reply.results == []
+    assert [a["seq"] for a in live_server.user_view(tokens.user_id)["aggregates"]] == [1]
+    assert live_server.device(tokens.device_id, tokens.user_id)["last_seq"] == 1
+
+
+def test_gap_after_processed_mutations_keeps_them(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(5, day_of(4))])
+    assert reply.last_seq == 1 and reply.expected_seq == 2
+    assert [(r.seq, r.status) for r in reply.results] == [(1, "applied")]
+
+
+def test_duplicate_day_is_rejected_and_advances_last_seq(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(0))])
+    assert reply.last_seq == 2
+    assert reply.results[1].status == ResultStatus.REJECTED
+    assert reply.results[1].code == RejectionCode.DUPLICATE_DAY
+    aggregates = live_server.user_view(tokens.user_id)["aggregates"]
+    assert [(a["seq"], a["day"]) for a in aggregates] == [(1, day_of(0))]
+
+
+def test_other_mutation_types(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    live_server.add_notice(tokens.user_id, title="n")
+    notice_id = live_server.user_view(tokens.user_id)["notices"][0]["notice_id"]
+    reply = sync_ok(
+        live_server,
+        tokens,
+        [
+            RegisterPushToken(seq=1, created_at=1, token="fcm-token", platform=Platform.ANDROID),
+            AckNotice(seq=2, created_at=1, notice_id=notice_id),
+            AckNotice(seq=3, created_at=1, notice_id="ntc_unknown"),
+            AcceptOffer(seq=4, created_at=1, offer_id="off_1"),
+            DeclineOffer(seq=5, created_at=1, offer_id="off_1"),
+            Withdrawn(seq=6, created_at=1, original_type="SubmitAggregate"),
+        ],
+    )
+    assert [(r.seq, r.status, r.code) for r in reply.results] == [
+        (1, "applied", None),
+        (2, "applied", None),
+        (3, "rejected", RejectionCode.UNKNOWN_NOTICE),
+        (4, "rejected", RejectionCode.UNKNOWN_OFFER),
+        (5, "rejected", RejectionCode.UNKNOWN_OFFER),
+        (6, "applied", None),
+    ]
+    assert reply.last_seq == 6
+
+
+def test_a_notice_of_another_user_cannot_be_acked(live_server: LiveServer) -> None:
+    owner = live_server.new_device()
+    live_server.add_notice(owner.user_id)
+    notice_id = live_server.user_view(owner.user_id)["notices"][0]["notice_id"]
+    stranger = live_server.new_device()
+    reply = sync_ok(live_server, stranger, [AckNotice(seq=1, created_at=1, notice_id=notice_id)])
+    assert reply.results[0].code == RejectionCode.UNKNOWN_NOTICE
+
+
+def test_two_devices_of_one_user_see_each_others_consent(live_server: LiveServer) -> None:
+    user_id = live_server.create_user()
+    phone = live_server.new_device(user_id)
+    tablet = live_server.new_device(user_id, Platform.IOS)
+    first = sync_ok(
+        live_server,
+        phone,
+        [SetConsent(seq=1, created_at=1, scope=ConsentScope.SHARE_AGGREGATES, granted=True)],
+    )
+    assert first.results[0].status == "applied"
+    pulled = sync_ok(live_server, tablet)
+    states = [c for c in pulled.changes if isinstance(c, ConsentState)]
+    assert [s.scopes for s in states] == [{ConsentScope.SHARE_AGGREGATES: True}]
+
+    revoke = SetConsent(seq=1, created_at=2, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    sync_ok(live_server, tablet, [revoke], cursor=pulled.cursor)
+    again = sync_ok(live_server, phone, cursor=first.cursor)
+    assert [c.scopes for c in again.changes if isinstance(c, ConsentState)] == [
+        {ConsentScope.SHARE_AGGREGATES: False}
+    ]
+    assert live_server.user_view(user_id)["consent"] == {"share_aggregates": False}
+
+
+def test_devices_of_other_users_see_nothing(live_server: LiveServer) -> None:
+    owner = live_server.new_device()
+    live_server.add_notice(owner.user_id)
+    sync_ok(live_server, owner, [SetConsent(seq=1, created_at=1, scope=ConsentScope.PUSH, granted=True)])
+    stranger = live_server.new_device()
+    assert sync_ok(live_server, stranger).changes == []
+
+
+@pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
+def test_paging_with_small_pull_limit(live_server: LiveServer, media: MediaType) -> None:
+    tokens = live_server.new_device()
+    versions = [live_server.add_notice(tokens.user_id, title=f"n{i}") for i in range(5)]
+    cursor: str | None = None
+    seen: list[int] = []
+    pages = 0
+    while True:
+        reply = sync_ok(live_server, tokens, media=media, cursor=cursor, pull_limit=2)
+        pages += 1
+        seen += [c.version for c in reply.changes]
+        assert len(reply.changes) <= 2
+        cursor = reply.cursor
+        if not reply.has_more:
+            break
+    assert seen == versions
+    assert pages == 3
+    # Replaying the last page changes nothing and never moves the cursor backwards.
+    replay = sync_ok(live_server, tokens, media=media, cursor=cursor, pull_limit=2)
+    assert replay.changes == [] and replay.cursor == cursor and replay.has_more is False
+
+
+def test_pull_limit_zero_is_push_only(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    live_server.add_notice(tokens.user_id)
+    reply = sync_ok(live_server, tokens, [sample_aggregate(1)], pull_limit=0)
+    assert reply.last_seq == 1 and reply.changes == [] and reply.has_more is True
+    assert reply.cursor == encode_cursor(0)
+
+
+def test_skew_is_measured_from_device_time(live_server: LiveServer) -> None:
+    import time
+
+    tokens = live_server.new_device()
+    ahead = time.time_ns() // 1_000_000 + 3_600_000
+    sync_ok(live_server, tokens, device_time=ahead)
+    skew = live_server.device(tokens.device_id, tokens.user_id)["skew_ms"]
+    assert 3_590_000 < skew <= 3_600_000
+
+
+def test_offline_month_syncs_in_one_request(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    reply = sync_ok(live_server, tokens, [sample_aggregate(i + 1, day_of(i)) for i in range(30)])
+    assert reply.last_seq == 30
+    assert all(r.status == "applied" for r in reply.results)
+    assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 30

@@ -1,0 +1,194 @@
+"""``python -m cloud.runner`` end to end: start, enroll with the printed command, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud.embedded_redis import free_port, popen_child, stop_process
+from cloud.runner import READY_LINE
+from sync.codec import MediaType, decode_tokens
+
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Runner:
+    proc: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    def start_reading(self) -> None:
+        # Read continuously so the children, which share this pipe, never block on a full one.
+        def pump() -> None:
+            assert self.proc.stdout is not None
+            for raw in self.proc.stdout:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader drain what is left
+                pytest.fail(f"runner exited with {self.proc.returncode} before {text!r}:\n{self.output}")
+            time.sleep(0.05)
+        pytest.fail(f"no {text!r} after {timeout_s} s:\n{self.output}")
+
+    def finish(self, timeout_s: float = 30.0) -> int:
+        code = self.proc.wait(timeout=timeout_s)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        return code
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is gone for every purpose here.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[Runner]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1", COLUMNS="80")
+    proc = popen_child(
+        [sys.executable, "-m", "cloud.runner"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    started = Runner(proc=proc, port=port, data_dir=tmp_path / "data")
+    started.start_reading()
+    try:
+        yield started
+    finally:
+        if proc.poll() is None:
+            stop_process(proc, timeout_s=20)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
+    runner.wait_for(READY_LINE)
+    base = f"http://127.0.0.1:{runner.port}"
+    assert httpx.get(base + "/health/ready").status_code == 200
+    assert base in runner.output
+
+    # The printed command, executed as printed (parsed the way a shell would).
+    curl = next(line for line in runner.lines if line.startswith("curl "))
+    argv = shlex.split(curl)
+    url = argv[argv.index("POST") + 1]
+    header = argv[argv.index("-H") + 1]
+    body = argv[argv.index("-d") + 1]
+    name, value = header.split(": ", 1)
+    reply = httpx.post(url, content=body.encode(), headers={name: value})
+    assert reply.status_code == 201, reply.text
+    tokens = decode_tokens(reply.content, MediaType.JSON)
+    assert tokens.device_id and tokens.access_token and tokens.refresh_token
+    # The code was one-time: the same command now fails.
+    assert httpx.post(url, content=body.encode(), headers={name: value}).status_code == 401
+
+    redis_pid = int((runner.data_dir / "redis" / "redis.pid").read_text())
+    children = _children(runner.proc.pid)
+    assert len(children) == 3  # Redis, worker, API
+    assert redis_pid in children
+    assert (runner.data_dir / "cloud.sqlite3").exists()
+
+    runner.proc.send_signal(signal.SIGINT)
+    assert runner.finish() == 0, runner.output
+    assert "SIGINT received" in runner.output
+    assert not _port_open(runner.port)
+    for pid in children:
+        assert not _alive(pid), f"child {pid} still running:\n{runner.output}"
+    assert "Traceback" not in runner.output, runner.output
+
+
+def test_runner_stops_everything_when_a_child_dies(runner: Runner) -> None:
+    runner.wait_for(READY_LINE)
+    children = _children(runner.proc.pid)
+    redis_pid = int((runner.data_dir / "redis" / "redis.pid").read_text())
+    worker_or_api = [pid for pid in children if pid != redis_pid]
+    assert len(worker_or_api) == 2
+    os.kill(worker_or_api[0], signal.SIGKILL)
+    assert runner.finish() == 1, runner.output
+    assert "exited unexpectedly with code -9" in runner.output
+    assert not _port_open(runner.port)
+    for pid in children:
+        assert not _alive(pid), f"child {pid} still running:\n{runner.output}"
+
+
+def test_runner_refuses_default_secrets_in_production(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("ADMIN_TOKEN", "JWT_SECRET")}
+    env.update(ENV="production", DATA_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "cloud.runner"], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert b"ADMIN_TOKEN must be set in production" in done.stdout
+    assert not (tmp_path / "redis").exists()
+
+
+def test_runner_refuses_postgresql_until_it_exists(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DATA_DIR=str(tmp_path), DATABASE_URL="postgresql://127.0.0.1:5432/test", PORT=str(free_port()))
+    done = subprocess.run(
+        [sys.executable, "-m", "cloud.runner"], env=env, capture_output=True, timeout=60, check=False
+    )
+    out = done.stdout.decode()
+    assert done.returncode == 1, out
+    assert "no store backend for 'postgresql'" in out
+    # The embedded Redis it had started is stopped again.
+    assert "stopped embedded Redis" in out
+    assert not (tmp_path / "redis" / "redis.pid").exists()
+
+
+def test_runner_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(DATA_DIR=str(tmp_path), PORT=str(port), HOST="127.0.0.1")
+        done = subprocess.run(
+            [sys.executable, "-m", "cloud.runner"], env=env, capture_output=True, timeout=60, check=False
+        )
+    out = done.stdout.decode()
+    assert done.returncode == 1, out
+    assert f"cannot listen on 127.0.0.1:{port}" in out
+    assert not (tmp_path / "redis").exists()  # refused before starting anything

@@ -1,0 +1,1 @@
+"""Test support shared by integration, chaos and benchmark code."""
