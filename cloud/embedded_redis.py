@@ -118,7 +118,8 @@ class EmbeddedRedis:
     host: Final = "127.0.0.1"
 
     def __init__(self, data_dir: Path, *, port: int | None = None, startup_timeout_s: float = 10.0) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute: redis-server runs with the data folder as its working directory.
+        self.data_dir = Path(data_dir).resolve()
         self._requested_port = port
         self._startup_timeout_s = startup_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None

@@ -91,3 +91,11 @@ def test_session_fixture_answers(redis_url: str) -> None:
         assert client.ping() is True
     finally:
         client.close()
+
+
+def test_relative_data_dir_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make run` passes DATA_DIR=data: a relative folder must not be resolved twice.
+    monkeypatch.chdir(tmp_path)
+    with EmbeddedRedis(Path("data") / "redis") as server:
+        assert ping("127.0.0.1", server.port or 0)
+        assert (tmp_path / "data" / "redis" / "redis.conf").exists()
