@@ -125,6 +125,17 @@ class EnrollmentCodeUsed(ApiError):
     title = "Enrollment code already used"
 
 
+class ReplacesDeviceInvalid(ApiError):
+    """``replaces_device_id`` names a device that does not exist or belongs to another user.
+
+    Both cases get the same answer so a code holder learns nothing about other users' devices.
+    """
+
+    status = 403
+    code = ErrorCode.REPLACES_DEVICE_INVALID
+    title = "Replaced device is not the user's"
+
+
 class AdminUnauthorized(ApiError):
     status = 401
     code = ErrorCode.ADMIN_UNAUTHORIZED

@@ -55,7 +55,8 @@ class EdgeClient:
         ``settings.base_url``. Tests and the chaos harness pass their own.
     :param reenroll: returns a fresh enrollment code. When the cloud shows the store was
         rolled back (:class:`~edge_sdk.errors.DeviceStateRolledBack`), ``sync()`` re-enrolls
-        with it, re-queues every pending mutation under the new identity and reports the
+        with it, naming the old identity (the cloud revokes it and keeps aggregates unique
+        across both), re-queues every pending mutation under the new identity and reports the
         rollback in its outcome. Without it, ``sync()`` raises the exception.
     """
 

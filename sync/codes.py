@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     ENROLLMENT_CODE_INVALID = "enrollment_code_invalid"
     ENROLLMENT_CODE_EXPIRED = "enrollment_code_expired"
     ENROLLMENT_CODE_USED = "enrollment_code_used"
+    REPLACES_DEVICE_INVALID = "replaces_device_invalid"
+    """``EnrollRequest.replaces_device_id`` names no device of the enrollment code's user."""
     ADMIN_UNAUTHORIZED = "admin_unauthorized"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -44,7 +46,9 @@ class RejectionCode(StrEnum):
     OFFER_EXPIRED = "offer_expired"
     CONSENT_MISSING = "consent_missing"
     DUPLICATE_DAY = "duplicate_day"
-    """A second ``SubmitAggregate`` for a (device, day) that already has one."""
+    """A second ``SubmitAggregate`` for a day the device's lineage already has one for.
+
+    A lineage is a device and every device that replaced it on re-enrollment."""
     UNKNOWN_NOTICE = "unknown_notice"
 
 

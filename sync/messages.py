@@ -83,7 +83,7 @@ class Mutation(Wire, kw_only=True):
 
 
 class SubmitAggregate(Mutation, kw_only=True):
-    """One privacy-protected daily aggregate; at most one per (device, day)."""
+    """One privacy-protected daily aggregate; at most one per (device lineage, day)."""
 
     day: Day
     tz_offset_min: TzOffsetMin
@@ -213,6 +213,8 @@ class Notice(Change, kw_only=True):
     title: Annotated[str, msgspec.Meta(max_length=200)]
     body: Annotated[str, msgspec.Meta(max_length=2000)]
     created_at: EpochMs
+    acked: bool = False
+    """The user acknowledged it on one of their devices; the cloud re-sends the notice when acked."""
 
 
 class ConsentState(Change, kw_only=True):
@@ -317,6 +319,11 @@ class EnrollRequest(Wire, kw_only=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     platform: Platform
     app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    replaces_device_id: Id | None = None
+    """Set when re-enrolling a store restored from a backup: the identity it held before.
+
+    The new device continues that device's lineage (aggregates stay unique per lineage and
+    day) and the old device is revoked."""
 
 
 class RefreshRequest(Wire, kw_only=True):

@@ -128,4 +128,43 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX outbox_state ON outbox(state, updated_at);
         """,
     ),
+    Migration(
+        "0002_device_lineage",
+        """
+        -- A lineage is a device and every device that replaced it on re-enrollment (a store
+        -- restored from a backup); a first device's lineage id is its own id.
+        ALTER TABLE devices ADD COLUMN lineage_id TEXT;
+        ALTER TABLE devices ADD COLUMN replaces_device_id TEXT;
+        UPDATE devices SET lineage_id = device_id WHERE lineage_id IS NULL;
+        CREATE INDEX devices_lineage ON devices(lineage_id);
+        -- Aggregates become unique per (lineage, day), so a re-enrolled store re-sending what the
+        -- old identity already delivered stores nothing twice. SQLite cannot drop a table
+        -- constraint, so the table is rebuilt (nothing references it).
+        CREATE TABLE aggregates_v2 (
+            aggregate_id  INTEGER PRIMARY KEY,
+            device_id     TEXT NOT NULL REFERENCES devices(device_id),
+            lineage_id    TEXT NOT NULL,
+            user_id       TEXT NOT NULL REFERENCES users(user_id),
+            seq           INTEGER NOT NULL,
+            day           TEXT NOT NULL,
+            tz_offset_min INTEGER NOT NULL,
+            window_bucket INTEGER NOT NULL,
+            levels        TEXT NOT NULL,
+            mechanism     TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            created_at    INTEGER NOT NULL,
+            received_at   INTEGER NOT NULL,
+            body          BLOB NOT NULL,
+            UNIQUE (lineage_id, day)
+        );
+        INSERT INTO aggregates_v2 (aggregate_id, device_id, lineage_id, user_id, seq, day, tz_offset_min,
+            window_bucket, levels, mechanism, model_version, created_at, received_at, body)
+        SELECT aggregate_id, device_id, device_id, user_id, seq, day, tz_offset_min, window_bucket,
+            levels, mechanism, model_version, created_at, received_at, body
+        FROM aggregates;
+        DROP TABLE aggregates;
+        ALTER TABLE aggregates_v2 RENAME TO aggregates;
+        CREATE INDEX aggregates_user ON aggregates(user_id);
+        """,
+    ),
 )

@@ -52,11 +52,16 @@ class Store(Protocol):
         app_version: str,
         refresh: RefreshGrant,
         now: int,
+        replaces_device_id: str | None = None,
     ) -> DeviceRecord:
         """Spend the code, create the device and its first refresh token, atomically.
 
-        Raises ``EnrollmentCodeInvalid`` / ``EnrollmentCodeExpired`` / ``EnrollmentCodeUsed``
-        (from :mod:`cloud.errors`) and changes nothing then.
+        With ``replaces_device_id`` (a store restored from a backup re-enrolling), that device
+        must belong to the code's user: the new device joins its lineage and the old one is
+        revoked in the same transaction. A first device's lineage is its own id.
+
+        Raises ``EnrollmentCodeInvalid`` / ``EnrollmentCodeExpired`` / ``EnrollmentCodeUsed`` /
+        ``ReplacesDeviceInvalid`` (from :mod:`cloud.errors`) and changes nothing then.
         """
         ...
 
@@ -111,7 +116,11 @@ class Store(Protocol):
     async def append_notice(
         self, *, user_id: str, notice_id: str, kind: str, title: str, body: str, now: int
     ) -> int:
-        """Store a notice and append its ``Notice`` change; returns the new user version."""
+        """Store a notice and append its ``Notice`` change; returns the new user version.
+
+        Acknowledging it (``AckNotice`` in :meth:`sync`) appends the same notice again with
+        ``acked`` set, once.
+        """
         ...
 
     async def user_view(self, user_id: str) -> UserView:

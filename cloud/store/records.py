@@ -27,6 +27,8 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     revoked: bool
     created_at: int
     last_seen_at: int
+    lineage_id: str
+    """The device's own id, or the lineage of the device it replaced when re-enrolling."""
 
 
 class RefreshGrant(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,6 +90,7 @@ class SyncOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
     device_id: str
+    lineage_id: str
     seq: int
     day: str
     tz_offset_min: int
@@ -102,6 +105,7 @@ class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
 class NoticeRecord(msgspec.Struct, frozen=True, kw_only=True):
     notice_id: str
     version: int
+    """Version of the notice's latest ``Notice`` change (the acknowledged one once acked)."""
     kind: str
     title: str
     body: str

@@ -31,6 +31,7 @@ from cloud.errors import (
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,
     InvalidCursorError,
+    ReplacesDeviceInvalid,
     UserNotFound,
 )
 from cloud.store.migrations import MIGRATIONS
@@ -48,21 +49,9 @@ from cloud.store.records import (
     UserRecord,
     UserView,
 )
-from sync.codec import encode
-from sync.codes import RejectionCode, ResultStatus
-from sync.messages import (
-    AcceptOffer,
-    AckNotice,
-    Change,
-    ConsentScope,
-    ConsentState,
-    DeclineOffer,
-    Notice,
-    RegisterPushToken,
-    SetConsent,
-    SubmitAggregate,
-    Withdrawn,
-)
+from cloud.store.sqlite_mutations import append_change, apply_mutation, consent_map
+from sync.codes import ResultStatus
+from sync.messages import Notice
 from sync.push import Action, plan_push
 
 T = TypeVar("T")
@@ -70,9 +59,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS: Final = 5000
 
 _DEVICE_COLUMNS: Final = (
-    "device_id, user_id, platform, app_version, last_seq, skew_ms, revoked, created_at, last_seen_at"
+    "device_id, user_id, platform, app_version, last_seq, skew_ms, revoked, created_at, last_seen_at,"
+    " lineage_id"
 )
-_json_encoder: Final = msgspec.json.Encoder()
 
 
 def _device(row: Sequence[Any]) -> DeviceRecord:
@@ -86,6 +75,7 @@ def _device(row: Sequence[Any]) -> DeviceRecord:
         revoked=bool(row[6]),
         created_at=row[7],
         last_seen_at=row[8],
+        lineage_id=row[9],
     )
 
 
@@ -128,92 +118,20 @@ def _read_tx(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) ->
         conn.execute("COMMIT")
 
 
-def _append_change(conn: sqlite3.Connection, user_id: str, build: Callable[[int], Change], now: int) -> int:
-    """Take the user's next version (row-serialised counter) and append the change built for it."""
-    row = conn.execute(
-        "UPDATE users SET version = version + 1 WHERE user_id = ? RETURNING version", (user_id,)
+def _revoke(conn: sqlite3.Connection, device_id: str, now: int) -> Sequence[Any] | None:
+    """Revoke the device and its refresh tokens; the device row, or ``None`` if there is none."""
+    row: Sequence[Any] | None = conn.execute(
+        "UPDATE devices SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"  # noqa: S608
+        f" WHERE device_id = ? RETURNING {_DEVICE_COLUMNS}",
+        (now, device_id),
     ).fetchone()
-    if row is None:
-        raise UserNotFound(user_id)
-    version: int = row[0]
-    change = build(version)
-    conn.execute(
-        "INSERT INTO change_log (user_id, version, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-        (user_id, version, type(change).__name__, encode(change), now),
-    )
-    return version
-
-
-def _consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
-    """Every scope the user has ever set (granted or revoked); devices mirror this whole map."""
-    rows = conn.execute("SELECT scope, granted FROM consent WHERE user_id = ? ORDER BY scope", (user_id,))
-    return {scope: bool(granted) for scope, granted in rows}
-
-
-def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemResult:
-    return ItemResult(seq=seq, status=ResultStatus.REJECTED, code=code, detail=detail)
-
-
-def _apply(conn: sqlite3.Connection, user_id: str, device_id: str, item: PushItem, now: int) -> ItemResult:
-    """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error."""
-    m = item.mutation
-    seq = item.seq
-    if m is None:
-        return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
-    if isinstance(m, SubmitAggregate):
-        cur = conn.execute(
-            "INSERT INTO aggregates (device_id, user_id, seq, day, tz_offset_min, window_bucket, levels,"
-            " mechanism, model_version, created_at, received_at, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, day) DO NOTHING",
-            (
-                device_id,
-                user_id,
-                seq,
-                m.day,
-                m.tz_offset_min,
-                m.window_bucket,
-                _json_encoder.encode(m.levels),
-                _json_encoder.encode(m.mechanism),
-                m.model_version,
-                m.created_at,
-                now,
-                encode(m),
-            ),
-        )
-        if cur.rowcount == 0:
-            return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
-    elif isinstance(m, SetConsent):
+    if row is not None:
         conn.execute(
-            "INSERT INTO consent (user_id, scope, granted, device_id, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (user_id, scope) DO UPDATE SET granted = excluded.granted,"
-            " device_id = excluded.device_id, updated_at = excluded.updated_at",
-            (user_id, m.scope.value, int(m.granted), device_id, now),
+            "UPDATE refresh_tokens SET revoked_at = ?, successor = NULL"
+            " WHERE device_id = ? AND revoked_at IS NULL",
+            (now, device_id),
         )
-        scopes = {ConsentScope(k): v for k, v in _consent_map(conn, user_id).items()}
-        _append_change(conn, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
-    elif isinstance(m, RegisterPushToken):
-        conn.execute(
-            "INSERT INTO push_tokens (device_id, token, platform, active, updated_at) VALUES (?, ?, ?, 1, ?)"
-            " ON CONFLICT (device_id) DO UPDATE SET token = excluded.token, platform = excluded.platform,"
-            " active = 1, updated_at = excluded.updated_at",
-            (device_id, m.token, m.platform.value, now),
-        )
-    elif isinstance(m, AckNotice):
-        cur = conn.execute(
-            "UPDATE notices SET acked_at = COALESCE(acked_at, ?), acked_by = COALESCE(acked_by, ?)"
-            " WHERE notice_id = ? AND user_id = ?",
-            (now, device_id, m.notice_id, user_id),
-        )
-        if cur.rowcount == 0:
-            return _rejected(seq, RejectionCode.UNKNOWN_NOTICE)
-    elif isinstance(m, AcceptOffer | DeclineOffer):
-        # Offers do not exist yet; the mutation still follows the exactly-once rule.
-        return _rejected(seq, RejectionCode.UNKNOWN_OFFER)
-    elif isinstance(m, Withdrawn):
-        pass
-    else:  # a mutation type this server build does not handle
-        return _rejected(seq, RejectionCode.INVALID_MUTATION, f"unhandled {type(m).__name__}")
-    return ItemResult(seq=seq, status=ResultStatus.APPLIED)
+    return row
 
 
 class SqliteStore:
@@ -327,6 +245,7 @@ class SqliteStore:
         app_version: str,
         refresh: RefreshGrant,
         now: int,
+        replaces_device_id: str | None = None,
     ) -> DeviceRecord:
         def tx(conn: sqlite3.Connection) -> DeviceRecord:
             row = conn.execute(
@@ -339,14 +258,30 @@ class SqliteStore:
                 raise EnrollmentCodeUsed()
             if expires_at <= now:
                 raise EnrollmentCodeExpired()
+            lineage_id = device_id
+            if replaces_device_id is not None:
+                old = conn.execute(
+                    "SELECT user_id, lineage_id FROM devices WHERE device_id = ?",
+                    (replaces_device_id,),
+                ).fetchone()
+                if old is None or old[0] != user_id:
+                    raise ReplacesDeviceInvalid()
+                lineage_id = old[1]
+                # A lineage has one live device: the replaced one (possibly revoked already by an
+                # earlier re-enrollment whose reply was lost) and any such orphan stop here.
+                members = conn.execute(
+                    "SELECT device_id FROM devices WHERE lineage_id = ? AND revoked = 0", (lineage_id,)
+                ).fetchall()
+                for (member,) in members:
+                    _revoke(conn, member, now)
             conn.execute(
                 "UPDATE enrollment_codes SET used_at = ?, device_id = ? WHERE code_hash = ?",
                 (now, device_id, code_hash),
             )
             conn.execute(
-                "INSERT INTO devices (device_id, user_id, platform, app_version, created_at, last_seen_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (device_id, user_id, platform, app_version, now, now),
+                "INSERT INTO devices (device_id, user_id, platform, app_version, created_at, last_seen_at,"
+                " lineage_id, replaces_device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device_id, user_id, platform, app_version, now, now, lineage_id, replaces_device_id),
             )
             conn.execute(
                 "INSERT INTO refresh_tokens (token_hash, device_id, issued_at, expires_at)"
@@ -363,6 +298,7 @@ class SqliteStore:
                 revoked=False,
                 created_at=now,
                 last_seen_at=now,
+                lineage_id=lineage_id,
             )
 
         return await self._write(tx)
@@ -397,18 +333,9 @@ class SqliteStore:
 
     async def revoke_device(self, device_id: str, now: int) -> DeviceRecord:
         def tx(conn: sqlite3.Connection) -> DeviceRecord:
-            row = conn.execute(
-                "UPDATE devices SET revoked = 1, revoked_at = COALESCE(revoked_at, ?)"  # noqa: S608
-                f" WHERE device_id = ? RETURNING {_DEVICE_COLUMNS}",
-                (now, device_id),
-            ).fetchone()
+            row = _revoke(conn, device_id, now)
             if row is None:
                 raise DeviceNotFound(f"no device {device_id}")
-            conn.execute(
-                "UPDATE refresh_tokens SET revoked_at = ?, successor = NULL"
-                " WHERE device_id = ? AND revoked_at IS NULL",
-                (now, device_id),
-            )
             return _device(row)
 
         return await self._write(tx)
@@ -485,13 +412,13 @@ class SqliteStore:
     ) -> SyncOutcome:
         def tx(conn: sqlite3.Connection) -> SyncOutcome:
             row = conn.execute(
-                "SELECT d.user_id, d.last_seq, d.revoked, u.version FROM devices d"
-                " JOIN users u ON u.user_id = d.user_id WHERE d.device_id = ?",
+                "SELECT d.user_id, d.last_seq, d.revoked, u.version, d.lineage_id"
+                " FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.device_id = ?",
                 (device_id,),
             ).fetchone()
             if row is None:
                 raise DeviceNotFound(f"no device {device_id}")
-            user_id, last_seq, revoked, version = row
+            user_id, last_seq, revoked, version, lineage_id = row
             if revoked:
                 raise DeviceRevoked()
             if after_version > version:
@@ -502,7 +429,8 @@ class SqliteStore:
                 if step.action is Action.DUPLICATE:
                     results.append(ItemResult(seq=step.seq, status=ResultStatus.DUPLICATE))
                 else:
-                    results.append(_apply(conn, user_id, device_id, items[step.index], now))
+                    item = items[step.index]
+                    results.append(apply_mutation(conn, user_id, device_id, lineage_id, item, now))
             conn.execute(
                 "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
                 (plan.last_seq, skew_ms, now, device_id),
@@ -528,7 +456,7 @@ class SqliteStore:
         self, *, user_id: str, notice_id: str, kind: str, title: str, body: str, now: int
     ) -> int:
         def tx(conn: sqlite3.Connection) -> int:
-            version = _append_change(
+            version = append_change(
                 conn,
                 user_id,
                 lambda v: Notice(
@@ -571,6 +499,7 @@ class SqliteStore:
             aggregates = [
                 AggregateRecord(
                     device_id=r[0],
+                    lineage_id=r[10],
                     seq=r[1],
                     day=r[2],
                     tz_offset_min=r[3],
@@ -583,7 +512,7 @@ class SqliteStore:
                 )
                 for r in conn.execute(
                     "SELECT device_id, seq, day, tz_offset_min, window_bucket, levels, mechanism,"
-                    " model_version, created_at, received_at FROM aggregates WHERE user_id = ?"
+                    " model_version, created_at, received_at, lineage_id FROM aggregates WHERE user_id = ?"
                     " ORDER BY device_id, seq",
                     (user_id,),
                 )
@@ -598,7 +527,7 @@ class SqliteStore:
             ]
             return UserView(
                 user=_user(row),
-                consent=_consent_map(conn, user_id),
+                consent=consent_map(conn, user_id),
                 notices=notices,
                 aggregates=aggregates,
                 devices=devices,

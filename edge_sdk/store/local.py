@@ -58,6 +58,9 @@ class SyncState:
     next_sync_hint_at: int | None
     """When the cloud suggested syncing again (``next_sync_after_s`` of the last reply)."""
     last_error: str | None
+    replacing_device_id: str | None = None
+    """Set while re-enrolling after a rollback: the identity being replaced (see
+    :meth:`LocalStore.begin_replacement`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,7 @@ class ApplyResult:
 
 _STATE_COLUMNS = (
     "device_id, user_id, cursor, last_seq_acked, highest_seq_allocated, skew_ms, "
-    "consecutive_failures, next_attempt_at, last_sync_at, next_sync_hint_at, last_error"
+    "consecutive_failures, next_attempt_at, last_sync_at, next_sync_hint_at, last_error, replacing_device_id"
 )
 
 
@@ -217,6 +220,21 @@ class LocalStore:
             self._write_credentials(db, tokens, base_url)
             return True
 
+    def begin_replacement(self) -> str | None:
+        """Record, before asking the cloud, that this store's identity is being replaced.
+
+        The cloud revokes the replaced identity when it enrolls the new one, so if that answer
+        is lost (or the process dies before :meth:`reenroll`) the store must never sync as the
+        old identity again: the next ``sync()`` re-enrolls at once. Returns the identity being
+        replaced (the one recorded earlier, if a previous attempt did not finish).
+        """
+        with self.atomic() as db:
+            state = self.state()
+            if state.replacing_device_id is None and state.device_id is not None:
+                db.execute("UPDATE sync_state SET replacing_device_id = ? WHERE id = 1", [state.device_id])
+                return state.device_id
+            return state.replacing_device_id
+
     def reenroll(self, tokens: TokenPair, base_url: str) -> int:
         """Take a new device identity after a rollback, keeping every pending mutation.
 
@@ -236,7 +254,7 @@ class LocalStore:
             db.execute(
                 "UPDATE sync_state SET device_id = ?, user_id = ?, cursor = NULL, last_seq_acked = 0, "
                 "highest_seq_allocated = ?, consecutive_failures = 0, next_attempt_at = NULL, "
-                "last_error = NULL WHERE id = 1",
+                "last_error = NULL, replacing_device_id = NULL WHERE id = 1",
                 [tokens.device_id, tokens.user_id, len(rows)],
             )
             mirror.clear(db)
@@ -362,7 +380,7 @@ class LocalStore:
                     )
                     rejected.append(rejection)
                 elif row.type == AckNotice.__name__:
-                    # The cloud sends no change for an acknowledgement, so the mirror keeps it.
+                    # Shown acked at once; the cloud's acked ``Notice`` change follows in a page.
                     ack = decode_mutation(row.mutation)
                     if isinstance(ack, AckNotice):
                         mirror.mark_notice_acked(db, ack.notice_id)

@@ -120,5 +120,11 @@ def initial(db: Database) -> None:
         db.execute(statement)
 
 
-KNOWN_MIGRATIONS: Final = ("0001_initial",)
+@migrations(name="0002_replacing_device")
+def replacing_device(db: Database) -> None:
+    """The identity a rolled-back store is replacing, kept until the new identity is stored."""
+    db.execute("ALTER TABLE sync_state ADD COLUMN replacing_device_id TEXT")
+
+
+KNOWN_MIGRATIONS: Final = ("0001_initial", "0002_replacing_device")
 """Names of every migration this build registers, in order (a store with others is from a newer SDK)."""

@@ -125,13 +125,23 @@ def apply_change(db: Database, change: AnyChange) -> Applied:
     elif isinstance(change, Notice):
         if not _newer(db, "mirror_notices", "notice_id", change.notice_id, change.version):
             return Applied.STALE
-        # ON CONFLICT keeps ``acked``: a re-sent notice must not look unread again.
+        # The change is the truth, ``acked`` included: the cloud re-sends a notice with
+        # ``acked`` set when any of the user's devices acknowledges it, so a rebuilt mirror
+        # and the user's other devices end with the same state as the cloud.
         db.execute(
-            "INSERT INTO mirror_notices (notice_id, kind, title, body, created_at, version) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET kind = excluded.kind, "
+            "INSERT INTO mirror_notices (notice_id, kind, title, body, created_at, version, acked) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notice_id) DO UPDATE SET kind = excluded.kind, "
             "title = excluded.title, body = excluded.body, created_at = excluded.created_at, "
-            "version = excluded.version",
-            [change.notice_id, change.kind, change.title, change.body, change.created_at, change.version],
+            "version = excluded.version, acked = excluded.acked",
+            [
+                change.notice_id,
+                change.kind,
+                change.title,
+                change.body,
+                change.created_at,
+                change.version,
+                int(change.acked),
+            ],
         )
     elif isinstance(change, ConsentState):
         newest = db.execute("SELECT MAX(version) FROM mirror_consent").fetchone()[0]
@@ -155,6 +165,12 @@ def apply_change(db: Database, change: AnyChange) -> Applied:
 
 
 def mark_notice_acked(db: Database, notice_id: str) -> None:
+    """Show a notice acked once the cloud confirmed this device's ``AckNotice``.
+
+    Only a bridge until the cloud's acked ``Notice`` change is applied (it may come in a later
+    page, or after a crash between the two transactions); the cloud never un-acks, so this
+    cannot leave the mirror different from the cloud once that change is pulled.
+    """
     db.execute("UPDATE mirror_notices SET acked = 1 WHERE notice_id = ?", [notice_id])
 
 

@@ -78,10 +78,17 @@ class DeviceAuth:
         except CodecError as exc:
             raise ProtocolError(f"undecodable token pair: {exc}", status=response.status) from exc
 
-    def request_enrollment(self, code: str) -> TokenPair:
-        """Trade an enrollment code for a new device identity (stores nothing)."""
+    def request_enrollment(self, code: str, replaces_device_id: str | None = None) -> TokenPair:
+        """Trade an enrollment code for a new device identity (stores nothing).
+
+        ``replaces_device_id`` is the identity a restored store held: the cloud continues its
+        lineage (so nothing it already delivered is stored twice) and revokes it.
+        """
         request = EnrollRequest(
-            code=code, platform=self._settings.platform, app_version=self._settings.app_version
+            code=code,
+            platform=self._settings.platform,
+            app_version=self._settings.app_version,
+            replaces_device_id=replaces_device_id,
         )
         response = self._post(ENROLL_PATH, encode(request, self._settings.media_type))
         if response.status in (200, 201):

@@ -17,7 +17,8 @@ One ``sync()``:
   errors and 5xx backs off exponentially with full jitter, persisted in the store.
 
 A reply acknowledging a seq above the highest this store allocated raises
-:class:`DeviceStateRolledBack`; with a re-enrollment provider the engine takes a new identity,
+:class:`DeviceStateRolledBack`; with a re-enrollment provider the engine takes a new identity
+that replaces the old one (same lineage on the cloud, so no aggregate is stored twice),
 re-queues what was pending and syncs on, reporting the rollback in the outcome.
 """
 
@@ -94,6 +95,10 @@ class SyncEngine:
             outcome = SyncOutcome(SyncStatus.SYNCED)
             try:
                 try:
+                    if state.replacing_device_id is not None and self._reenroll is not None:
+                        # An earlier re-enrollment did not finish: the cloud may already have
+                        # revoked the old identity, so never sync with it again.
+                        self._reenroll_replacing(outcome)
                     hint = self._run(outcome)
                 except DeviceStateRolledBack as exc:
                     if self._reenroll is None:
@@ -131,11 +136,19 @@ class SyncEngine:
         outcome.error = exc
 
     def _recover_from_rollback(self, exc: DeviceStateRolledBack, outcome: SyncOutcome) -> None:
+        outcome.rolled_back = exc
+        self._reenroll_replacing(outcome)
+
+    def _reenroll_replacing(self, outcome: SyncOutcome) -> None:
+        """Enroll a new identity that replaces the store's current (rolled-back) one."""
         assert self._reenroll is not None
-        tokens = self._auth.request_enrollment(self._reenroll())
+        # Recorded before asking: the cloud revokes the old identity as it enrolls the new one.
+        old_device_id = self._store.begin_replacement()
+        # Naming the old identity puts the new one in its lineage, so an aggregate the old
+        # identity already delivered is refused as duplicate_day rather than stored twice.
+        tokens = self._auth.request_enrollment(self._reenroll(), replaces_device_id=old_device_id)
         crashpoint("after-reenroll-before-store")
         outcome.requeued = self._store.reenroll(tokens, self._settings.base_url)
-        outcome.rolled_back = exc
         outcome.reenrolled_device_id = tokens.device_id
 
     # --- the exchange loop -------------------------------------------------------

@@ -40,6 +40,8 @@ class SyncOutcome:
     rolled_back: DeviceStateRolledBack | None = None
     """Set when this call detected a rollback and re-enrolled the device."""
     reenrolled_device_id: str | None = None
+    """The new identity when this call re-enrolled (after a rollback, or finishing one an
+    earlier call started)."""
     requeued: int = 0
     """Pending mutations renumbered under the new identity after a rollback."""
 

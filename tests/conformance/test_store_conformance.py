@@ -15,6 +15,7 @@ from cloud.errors import (
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,
     InvalidCursorError,
+    ReplacesDeviceInvalid,
     UserNotFound,
 )
 from cloud.store import Store, open_store
@@ -63,7 +64,11 @@ def item(mutation: Mutation) -> PushItem:
 
 
 async def enrolled(
-    store: Store, user_id: str = "usr_1", device_id: str = "dev_1", refresh_hash: str = "rt0"
+    store: Store,
+    user_id: str = "usr_1",
+    device_id: str = "dev_1",
+    refresh_hash: str = "rt0",
+    replaces: str | None = None,
 ) -> str:
     if await store.get_user(user_id) is None:
         await store.create_user(user_id, None, NOW)
@@ -75,6 +80,7 @@ async def enrolled(
         app_version="1.0",
         refresh=RefreshGrant(token_hash=refresh_hash, expires_at=NOW + 90 * DAY_MS),
         now=NOW,
+        replaces_device_id=replaces,
     )
     return device_id
 
@@ -164,6 +170,82 @@ async def test_enroll_rejections_change_nothing(
         )
     assert await store.get_device("dev_2") is None
     assert [d.device_id for d in await store.list_devices("usr_1")] == ["dev_1"]
+
+
+async def test_replacing_device_joins_its_lineage_and_revokes_it(store: Store) -> None:
+    await enrolled(store)
+    old = await store.get_device("dev_1")
+    assert old is not None and old.lineage_id == "dev_1"
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b", replaces="dev_1")
+    new, old = await store.get_device("dev_2"), await store.get_device("dev_1")
+    assert new is not None and (new.lineage_id, new.revoked) == ("dev_1", False)
+    assert old is not None and old.revoked
+    assert (await rotate(store, "rt0", "rt1")).kind is RotationKind.DEVICE_REVOKED
+    # The lineage continues through a second replacement.
+    await enrolled(store, device_id="dev_3", refresh_hash="rt-c", replaces="dev_2")
+    third = await store.get_device("dev_3")
+    assert third is not None and third.lineage_id == "dev_1"
+
+
+async def test_replacing_a_revoked_device_again_revokes_the_unused_one(store: Store) -> None:
+    # The answer to the first re-enrollment was lost: the device asks again for the same old id.
+    await enrolled(store)
+    await enrolled(store, device_id="dev_lost", refresh_hash="rt-b", replaces="dev_1")
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-c", replaces="dev_1")
+    devices = {d.device_id: d for d in await store.list_devices("usr_1")}
+    assert {d: (r.lineage_id, r.revoked) for d, r in devices.items()} == {
+        "dev_1": ("dev_1", True),
+        "dev_lost": ("dev_1", True),
+        "dev_2": ("dev_1", False),
+    }
+
+
+@pytest.mark.parametrize("replaces", ["dev_other", "dev_missing"])
+async def test_replacing_a_device_not_of_the_user_changes_nothing(store: Store, replaces: str) -> None:
+    await enrolled(store)
+    await enrolled(store, user_id="usr_2", device_id="dev_other", refresh_hash="rt-o")
+    await store.create_enrollment_code("usr_1", "code-x", NOW + DAY_MS, NOW)
+    with pytest.raises(ReplacesDeviceInvalid):
+        await store.enroll_device(
+            code_hash="code-x",
+            device_id="dev_2",
+            platform="ios",
+            app_version="",
+            refresh=RefreshGrant(token_hash="rt-x", expires_at=NOW + DAY_MS),
+            now=NOW,
+            replaces_device_id=replaces,
+        )
+    assert await store.get_device("dev_2") is None
+    assert not any(d.revoked for d in await store.list_devices())
+    # The code was not spent.
+    await store.enroll_device(
+        code_hash="code-x",
+        device_id="dev_2",
+        platform="ios",
+        app_version="",
+        refresh=RefreshGrant(token_hash="rt-x", expires_at=NOW + DAY_MS),
+        now=NOW,
+    )
+
+
+async def test_aggregates_are_unique_per_lineage_and_day(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_sibling", refresh_hash="rt-s")
+    await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b", replaces="dev_1")
+    outcome = await sync(store, "dev_2", [item(aggregate(1, "2024-01-02")), item(aggregate(2, "2024-01-03"))])
+    assert outcome.last_seq == 2
+    assert [(r.status, r.code) for r in outcome.results] == [("rejected", "duplicate_day"), ("applied", None)]
+    # Another device of the same user is another lineage: its day is its own.
+    sibling = await sync(store, "dev_sibling", [item(aggregate(1, "2024-01-02"))])
+    assert sibling.results[0].status == "applied"
+    view = await store.user_view("usr_1")
+    assert sorted((a.lineage_id, a.device_id, a.day) for a in view.aggregates) == [
+        ("dev_1", "dev_1", "2024-01-01"),
+        ("dev_1", "dev_1", "2024-01-02"),
+        ("dev_1", "dev_2", "2024-01-03"),
+        ("dev_sibling", "dev_sibling", "2024-01-02"),
+    ]
 
 
 # --- refresh rotation ---------------------------------------------------------------------
@@ -286,9 +368,41 @@ async def test_notices_page_and_ack(store: Store) -> None:
     notice = decode_change(page.changes[0].body)
     assert isinstance(notice, Notice) and notice.notice_id == "n1"
     acked = await sync(store, "dev_1", [item(AckNotice(seq=1, created_at=NOW, notice_id="n1"))], after=5)
-    assert acked.results[0].status == "applied" and acked.changes == []
+    assert acked.results[0].status == "applied"
+    # The acknowledgement is a change of its own, pulled in the same transaction.
+    [change] = [decode_change(c.body) for c in acked.changes]
+    assert isinstance(change, Notice) and change.version == 6
+    assert msgspec.structs.replace(change, version=notice.version, acked=False) == notice
+    assert change.acked is True
     view = await store.user_view("usr_1")
-    assert [n.acked_at is not None for n in view.notices] == [False, True, False, False, False]
+    assert view.user.version == 6
+    assert [(n.notice_id, n.version, n.acked_at is not None) for n in view.notices] == [
+        ("n0", 1, False),
+        ("n2", 3, False),
+        ("n3", 4, False),
+        ("n4", 5, False),
+        ("n1", 6, True),
+    ]
+
+
+async def test_acking_an_acked_notice_appends_nothing(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
+    await store.append_notice(user_id="usr_1", notice_id="n", kind="k", title="t", body="b", now=NOW)
+    first = await sync(store, "dev_1", [item(AckNotice(seq=1, created_at=NOW, notice_id="n"))], after=1)
+    assert [c.version for c in first.changes] == [2]
+    again = await sync(
+        store,
+        "dev_2",
+        [
+            item(AckNotice(seq=1, created_at=NOW, notice_id="n")),
+            item(AckNotice(seq=2, created_at=NOW, notice_id="n")),
+        ],
+        after=2,
+    )
+    assert [r.status for r in again.results] == ["applied", "applied"] and again.changes == []
+    view = await store.user_view("usr_1")
+    assert view.user.version == 2 and [n.version for n in view.notices] == [2]
 
 
 async def test_notice_for_unknown_user(store: Store) -> None:

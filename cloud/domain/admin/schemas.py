@@ -39,6 +39,8 @@ class DeviceOut(msgspec.Struct, kw_only=True):
     revoked: bool
     created_at: int
     last_seen_at: int
+    lineage_id: str
+    """The device's own id, or that of the device it replaced (and its predecessors)."""
 
 
 class CreateNotice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -54,6 +56,7 @@ class NoticeCreated(msgspec.Struct, kw_only=True):
 
 class AggregateOut(msgspec.Struct, kw_only=True):
     device_id: str
+    lineage_id: str
     seq: int
     day: str
     tz_offset_min: int

@@ -33,6 +33,7 @@ def device_out(d: DeviceRecord) -> DeviceOut:
         revoked=d.revoked,
         created_at=d.created_at,
         last_seen_at=d.last_seen_at,
+        lineage_id=d.lineage_id,
     )
 
 
@@ -94,6 +95,7 @@ class AdminService:
                     title=n.title,
                     body=n.body,
                     created_at=n.created_at,
+                    acked=n.acked_at is not None,
                 )
                 for n in view.notices
             ],
@@ -102,6 +104,7 @@ class AdminService:
             aggregates=[
                 AggregateOut(
                     device_id=a.device_id,
+                    lineage_id=a.lineage_id,
                     seq=a.seq,
                     day=a.day,
                     tz_offset_min=a.tz_offset_min,

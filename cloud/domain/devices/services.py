@@ -57,7 +57,11 @@ class DeviceService:
         )
 
     async def enroll(self, request: EnrollRequest) -> TokenPair:
-        """Trade a one-time code for a new device identity and its first token pair."""
+        """Trade a one-time code for a new device identity and its first token pair.
+
+        ``replaces_device_id`` (re-enrollment of a restored store) continues that device's
+        lineage and revokes it; it must be a device of the code's user.
+        """
         now = self._clock()
         refresh = new_refresh_token()
         device_id = new_device_id()
@@ -70,6 +74,7 @@ class DeviceService:
                 token_hash=hash_secret(refresh), expires_at=now + self._auth.refresh_ttl_s * 1000
             ),
             now=now,
+            replaces_device_id=request.replaces_device_id,
         )
         return self._pair(device.device_id, device.user_id, refresh, now)
 

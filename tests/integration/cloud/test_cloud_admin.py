@@ -115,7 +115,9 @@ def test_create_code_list_revoke_and_view(live_server: LiveServer) -> None:
         "revoked",
         "created_at",
         "last_seen_at",
+        "lineage_id",
     }
+    assert devices[0]["lineage_id"] == tokens.device_id  # a first device starts its own lineage
     all_devices = live_server.admin.get("/v1/admin/devices").json()
     assert tokens.device_id in {d["device_id"] for d in all_devices}
 
@@ -133,5 +135,5 @@ def test_create_code_list_revoke_and_view(live_server: LiveServer) -> None:
     assert view["user_id"] == user_id and view["version"] == 1
     assert view["offers"] == [] and view["profile"] is None and view["consent"] == {}
     [n] = view["notices"]
-    assert n["type"] == "Notice" and n["title"] == "hi" and n["version"] == 1
+    assert n["type"] == "Notice" and n["title"] == "hi" and n["version"] == 1 and n["acked"] is False
     assert view["devices"][0]["revoked"] is True

@@ -6,12 +6,13 @@ import time
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from sync.codec import MediaType, decode_tokens, encode
-from sync.codes import ErrorCode
+from sync.codes import ErrorCode, RejectionCode
 from sync.messages import EnrollRequest, Platform, RefreshRequest, TokenPair
-from tests.support.live_server import LiveServer, sync_ok
+from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> None:
@@ -176,3 +177,87 @@ def test_just_spent_token_after_grace_is_a_reuse(redis_url: str, tmp_path: Any) 
         assert _refresh(server, first.device_id, first.refresh_token).status_code == 200
         time.sleep(0.01)
         _problem(_refresh(server, first.device_id, first.refresh_token), 401, ErrorCode.REFRESH_REUSED)
+
+
+# --- re-enrollment that replaces a device (a store restored from a backup) --------------------
+
+
+def _reenroll(
+    server: LiveServer, code: str, replaces: str, media: MediaType = MediaType.JSON
+) -> httpx.Response:
+    request = EnrollRequest(code=code, platform=Platform.ANDROID, replaces_device_id=replaces)
+    return _post(server, "/v1/devices/enroll", encode(request, media), media)
+
+
+@pytest.mark.parametrize("media", [MediaType.JSON, MediaType.MSGPACK])
+def test_replacing_own_device_continues_its_lineage(live_server: LiveServer, media: MediaType) -> None:
+    user_id = live_server.create_user()
+    old = live_server.new_device(user_id)
+    first = sync_ok(live_server, old, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))])
+    assert first.last_seq == 2
+
+    response = _reenroll(live_server, live_server.enrollment_code(user_id), old.device_id, media)
+    assert response.status_code == 201, response.text
+    new = decode_tokens(response.content, media)
+    assert new.user_id == user_id and new.device_id != old.device_id
+    devices = {d["device_id"]: d for d in _devices(live_server, user_id)}
+    assert devices[old.device_id]["revoked"] is True
+    assert devices[new.device_id]["revoked"] is False
+    assert devices[new.device_id]["lineage_id"] == devices[old.device_id]["lineage_id"] == old.device_id
+    # The replaced identity is dead: no sync, no refresh.
+    _problem(
+        post_sync(live_server, old.access_token, sync_body(old.device_id)), 403, ErrorCode.DEVICE_REVOKED
+    )
+    _problem(_refresh(live_server, old.device_id, old.refresh_token), 403, ErrorCode.DEVICE_REVOKED)
+
+    # The restored store re-queues day 1 (delivered by the old identity after the backup) and day 2.
+    reply = sync_ok(live_server, new, [sample_aggregate(1, day_of(1)), sample_aggregate(2, day_of(2))])
+    assert reply.last_seq == 2
+    assert [(r.seq, r.status, r.code) for r in reply.results] == [
+        (1, "rejected", RejectionCode.DUPLICATE_DAY),
+        (2, "applied", None),
+    ]
+    aggregates = live_server.user_view(user_id)["aggregates"]
+    assert sorted((a["day"], a["device_id"], a["lineage_id"]) for a in aggregates) == [
+        (day_of(0), old.device_id, old.device_id),
+        (day_of(1), old.device_id, old.device_id),
+        (day_of(2), new.device_id, old.device_id),
+    ]
+    assert live_server.device(new.device_id, user_id)["last_seq"] == 2
+
+
+def test_replacing_again_after_a_lost_reply_revokes_the_unused_device(live_server: LiveServer) -> None:
+    user_id = live_server.create_user()
+    old = live_server.new_device(user_id)
+    lost = _reenroll(live_server, live_server.enrollment_code(user_id), old.device_id)
+    assert lost.status_code == 201
+    retried = _reenroll(live_server, live_server.enrollment_code(user_id), old.device_id)
+    assert retried.status_code == 201, retried.text
+    new = decode_tokens(retried.content, MediaType.JSON)
+    live = [d["device_id"] for d in _devices(live_server, user_id) if not d["revoked"]]
+    assert live == [new.device_id]
+    assert sync_ok(live_server, new).last_seq == 0
+
+
+@pytest.mark.parametrize("whose", ["other_user", "unknown"])
+def test_replacing_a_device_that_is_not_the_users_is_403(live_server: LiveServer, whose: str) -> None:
+    user_id = live_server.create_user()
+    mine = live_server.new_device(user_id)
+    stranger = live_server.new_device()
+    target = stranger.device_id if whose == "other_user" else "dev_no_such_device"
+    code = live_server.enrollment_code(user_id)
+    _problem(_reenroll(live_server, code, target), 403, ErrorCode.REPLACES_DEVICE_INVALID)
+    # Nothing changed: no device created or revoked, and the code is still unspent.
+    assert [d["device_id"] for d in _devices(live_server, user_id)] == [mine.device_id]
+    assert sync_ok(live_server, stranger).last_seq == 0
+    assert sync_ok(live_server, mine).last_seq == 0
+    assert _enroll(live_server, code).status_code == 201
+
+
+def test_replaces_device_id_out_of_range_is_400(live_server: LiveServer) -> None:
+    code = live_server.enrollment_code(live_server.create_user())
+    body = msgspec.json.encode(
+        {"type": "EnrollRequest", "code": code, "platform": "ios", "replaces_device_id": "x" * 65}
+    )
+    _problem(_post(live_server, "/v1/devices/enroll", body), 400, ErrorCode.INVALID_BODY)
+    assert _enroll(live_server, code).status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from sync.codec import MediaType
@@ -196,3 +197,44 @@ def test_offline_month_syncs_in_one_request(live_server: LiveServer) -> None:
     assert reply.last_seq == 30
     assert all(r.status == "applied" for r in reply.results)
     assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 30
+
+
+def test_ack_reaches_the_users_other_devices_once(live_server: LiveServer) -> None:
+    user_id = live_server.create_user()
+    phone = live_server.new_device(user_id)
+    tablet = live_server.new_device(user_id, Platform.IOS)
+    created = live_server.add_notice(user_id, title="limit raised")
+    tablet_first = sync_ok(live_server, tablet)
+    [unread] = tablet_first.changes
+    assert isinstance(unread, Notice) and unread.acked is False
+
+    ack = sync_ok(live_server, phone, [AckNotice(seq=1, created_at=1, notice_id=unread.notice_id)])
+    assert ack.results[0].status == "applied"
+    # The acked notice is a new change, pulled by the acking device in the same reply.
+    assert [(c.version, getattr(c, "acked", None)) for c in ack.changes] == [
+        (created, False),
+        (created + 1, True),
+    ]
+
+    pulled = sync_ok(live_server, tablet, cursor=tablet_first.cursor)
+    [acked] = pulled.changes
+    assert isinstance(acked, Notice) and acked.acked is True and acked.version == created + 1
+    assert msgspec.structs.replace(acked, version=unread.version, acked=False) == unread
+
+    # Acking again, from either device, is applied and appends nothing.
+    again = sync_ok(
+        live_server,
+        tablet,
+        [AckNotice(seq=1, created_at=2, notice_id=unread.notice_id)],
+        cursor=pulled.cursor,
+    )
+    assert again.results[0].status == "applied" and again.changes == []
+    phone_again = sync_ok(
+        live_server, phone, [AckNotice(seq=2, created_at=3, notice_id=unread.notice_id)], cursor=ack.cursor
+    )
+    assert phone_again.results[0].status == "applied" and phone_again.changes == []
+
+    # The admin view shows the notice exactly as a device mirrors it after applying the log.
+    view = live_server.user_view(user_id)
+    assert view["version"] == created + 1
+    assert view["notices"] == [msgspec.to_builtins(acked)]

@@ -80,6 +80,8 @@ class FakeDevice:
     just_spent: str | None = None
     current_pair: TokenPair | None = None
     revoked: bool = False
+    replaces: str | None = None
+    """The ``replaces_device_id`` it enrolled with."""
     mutations: list[Any] = field(default_factory=list)
     """Every mutation processed (applied or rejected), in order."""
 
@@ -91,6 +93,7 @@ class FakeUser:
     """(version, msgpack change); raw so tests can add change types this build does not know."""
     consent: dict[ConsentScope, bool] = field(default_factory=dict)
     acked: set[str] = field(default_factory=set)
+    notices: dict[str, Notice] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -137,12 +140,11 @@ class FakeCloud:
         return version
 
     def add_notice(self, user_id: str, notice_id: str) -> int:
-        return self.append_change(
-            user_id,
-            Notice(
-                version=1, notice_id=notice_id, kind="info", title=f"T {notice_id}", body="b", created_at=1
-            ),
+        notice = Notice(
+            version=1, notice_id=notice_id, kind="info", title=f"T {notice_id}", body="b", created_at=1
         )
+        self.users[user_id].notices[notice_id] = notice
+        return self.append_change(user_id, notice)
 
     def only_device(self) -> FakeDevice:
         (device,) = self.devices.values()
@@ -215,7 +217,15 @@ class FakeCloud:
             user_id = self.codes.pop(enroll.code, None)
             if user_id is None:
                 return self.problem(401, "enrollment_code_invalid")
-            device = FakeDevice(device_id=f"d{next(self._ids)}", user_id=user_id)
+            replaced = self.devices.get(enroll.replaces_device_id or "")
+            if enroll.replaces_device_id is not None:
+                if replaced is None or replaced.user_id != user_id:
+                    self.codes[enroll.code] = user_id  # a refusal leaves the code unspent
+                    return self.problem(403, "replaces_device_invalid")
+                replaced.revoked = True
+            device = FakeDevice(
+                device_id=f"d{next(self._ids)}", user_id=user_id, replaces=enroll.replaces_device_id
+            )
             self.devices[device.device_id] = device
             return self._reply(201, self._issue(device), request)
         if request.path == REFRESH_PATH:
@@ -270,7 +280,12 @@ class FakeCloud:
                 user.consent[mutation.scope] = mutation.granted
                 self.append_change(user.user_id, ConsentState(version=1, scopes=dict(user.consent)))
             elif isinstance(mutation, AckNotice):
-                user.acked.add(mutation.notice_id)
+                notice = user.notices.get(mutation.notice_id)
+                if notice is None:
+                    status, code = "rejected", "unknown_notice"
+                elif mutation.notice_id not in user.acked:
+                    user.acked.add(mutation.notice_id)
+                    self.append_change(user.user_id, msgspec.structs.replace(notice, acked=True))
             elif type(mutation).__name__ in ("AcceptOffer", "DeclineOffer"):
                 status, code = "rejected", "unknown_offer"
             results.append(MutationResult(seq=step.seq, status=status, code=code))

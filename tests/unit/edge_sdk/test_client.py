@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from edge_sdk.settings import EdgeSettings
 from sync.messages import (
     ConsentState,
     ModelRelease,
+    Notice,
     Offer,
     OfferRemoved,
     OfferUpsert,
@@ -158,6 +160,59 @@ def test_notice_overlay_and_ack_kept_after_sync(enrolled: EdgeClient, cloud: Fak
     assert cloud.users["u1"].acked == {"n1"}
     views = {n.notice_id: n for n in enrolled.notices()}
     assert (views["n1"].acked, views["n1"].pending) == (True, False)
+
+
+def test_rebuilt_mirror_keeps_acked(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    cloud.add_notice("u1", "n1")
+    cloud.add_notice("u1", "n2")
+    enrolled.sync()
+    enrolled.ack_notice("n1")
+    enrolled.sync()
+    # The mirror is rebuilt from the change log (an invalid cursor, a re-enrollment): the
+    # acknowledgement comes back as the cloud's acked Notice change, not from local memory.
+    enrolled.store.reset_cursor()
+    assert enrolled.notices() == []
+    enrolled.sync()
+    rows = {r.notice_id: r for r in enrolled.store.mirror_notices()}
+    assert (rows["n1"].acked, rows["n1"].version) == (True, 3)
+    assert (rows["n2"].acked, rows["n2"].version) == (False, 2)
+    assert {n.notice_id: (n.acked, n.pending) for n in enrolled.notices()} == {
+        "n1": (True, False),
+        "n2": (False, False),
+    }
+
+
+def test_ack_on_another_device_reaches_the_mirror(
+    enrolled: EdgeClient, make_client: MakeClient, cloud: FakeCloud, tmp_path: Path
+) -> None:
+    cloud.add_notice("u1", "n1")
+    tablet = make_client(path=tmp_path / "tablet.db")
+    tablet.enroll(cloud.new_code("u1"))
+    enrolled.sync()
+    tablet.sync()
+    tablet.ack_notice("n1")
+    tablet.sync()
+    assert [n.acked for n in enrolled.notices()] == [False]
+    enrolled.sync()
+    assert [(n.acked, n.pending) for n in enrolled.notices()] == [(True, False)]
+    assert enrolled.store.mirror_notices() == tablet.store.mirror_notices()
+
+
+def test_notice_change_is_the_truth_for_acked(enrolled: EdgeClient) -> None:
+    from edge_sdk.store import mirror
+
+    def notice(version: int, acked: bool) -> Notice:
+        return Notice(
+            version=version, notice_id="n1", kind="k", title="t", body="b", created_at=1, acked=acked
+        )
+
+    with enrolled.store.atomic() as db:
+        assert mirror.apply_change(db, notice(2, True)) is mirror.Applied.YES
+        assert mirror.apply_change(db, notice(1, False)) is mirror.Applied.STALE
+    assert [(r.acked, r.version) for r in enrolled.store.mirror_notices()] == [(True, 2)]
+    with enrolled.store.atomic() as db:
+        assert mirror.apply_change(db, notice(3, False)) is mirror.Applied.YES
+    assert [(r.acked, r.version) for r in enrolled.store.mirror_notices()] == [(False, 3)]
 
 
 def test_consent_overlay(enrolled: EdgeClient, cloud: FakeCloud) -> None:

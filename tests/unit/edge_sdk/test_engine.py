@@ -19,8 +19,8 @@ from edge_sdk.errors import (
     TransportError,
 )
 from edge_sdk.sync_client.outcome import SyncStatus
-from edge_sdk.sync_client.transport import REFRESH_PATH, SYNC_PATH, TransportResponse
-from sync.codec import MediaType, decode_request
+from edge_sdk.sync_client.transport import ENROLL_PATH, REFRESH_PATH, SYNC_PATH, TransportResponse
+from sync.codec import MediaType, decode_enroll, decode_request
 from sync.messages import SubmitAggregate, Wipe, Withdrawn
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate, day_of
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud, LoseReply
@@ -469,6 +469,45 @@ def test_rollback_reenrolls_and_requeues_pending(
     days = {m.day for d in cloud.devices.values() for m in d.mutations}
     # Nothing the device ever created is lost on the cloud side.
     assert days == {day_of(i) for i in range(8)}
+    # The new identity names the one it replaces, which the cloud revoked.
+    assert new_device.replaces == old_device
+    assert cloud.devices[old_device].revoked  # type: ignore[index]
+    assert client.store.state().replacing_device_id is None
+
+
+def _enroll_requests(cloud: FakeCloud) -> list[str | None]:
+    """``replaces_device_id`` of every enrollment request, in order."""
+    return [
+        decode_enroll(r.body, MediaType(r.content_type)).replaces_device_id
+        for r in cloud.requests
+        if r.path == ENROLL_PATH
+    ]
+
+
+def test_reenrollment_after_a_lost_reply_never_syncs_as_the_revoked_identity(
+    make_client: MakeClient, cloud: FakeCloud, db_path: Path, tmp_path: Path
+) -> None:
+    client = _rolled_back_client(make_client, cloud, db_path, tmp_path, reenroll=lambda: cloud.new_code("u1"))
+    old_device = client.status().device_id
+    # The rollback is detected; the cloud enrolls the replacement (revoking the old identity),
+    # but its answer never arrives.
+    cloud.script = [lambda: None, LoseReply()]
+    outcome = client.sync()
+    assert outcome.status is SyncStatus.RETRY_SCHEDULED
+    assert client.store.state().replacing_device_id == old_device
+    assert client.status().device_id == old_device
+    syncs_before = len(cloud.sync_requests())
+
+    outcome = client.sync(force=True)
+    assert outcome.status is SyncStatus.SYNCED
+    new_device = client.status().device_id
+    assert outcome.reenrolled_device_id == new_device != old_device
+    # Straight to a second enrollment for the same old identity; no request as the old one.
+    assert _enroll_requests(cloud)[-2:] == [old_device, old_device]
+    first_after = decode_request(cloud.sync_requests()[syncs_before].body)
+    assert first_after.device_id == new_device
+    assert client.status().pending == 0 and client.store.state().replacing_device_id is None
+    assert {m.day for m in cloud.devices[new_device].mutations} == {day_of(i) for i in (2, 6, 7)}  # type: ignore[index]
 
 
 def test_reply_above_highest_allocated_never_deletes(enrolled: EdgeClient, cloud: FakeCloud) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from edge_sdk.errors import InvalidMutation, StoreError
@@ -159,6 +160,29 @@ def test_reenroll_renumbers_pending_from_one(db_path: Path) -> None:
         0,
         None,
     )
+    store.close()
+
+
+def test_replacement_is_recorded_until_the_new_identity_is_stored(db_path: Path) -> None:
+    store = open_store(db_path)
+    assert store.begin_replacement() is None  # no identity yet: nothing to replace
+    pair = TokenPair(
+        device_id="d1",
+        user_id="u",
+        access_token="a",
+        access_expires_at=1,
+        refresh_token="r",
+        refresh_expires_at=2,
+    )
+    store.set_enrollment(pair, "http://x")
+    assert store.begin_replacement() == "d1"
+    store.close()
+    store = open_store(db_path)  # survives a restart
+    assert store.state().replacing_device_id == "d1"
+    assert store.begin_replacement() == "d1"  # a second attempt replaces the same identity
+    store.reenroll(msgspec.structs.replace(pair, device_id="d2"), "http://x")
+    state = store.state()
+    assert (state.device_id, state.replacing_device_id) == ("d2", None)
     store.close()
 
 

@@ -1,0 +1,158 @@
+"""Applying one pushed mutation inside the sync transaction, and appending to the change log.
+
+Plain functions over the ``sqlite3`` connection, called from :class:`cloud.store.sqlite.SqliteStore`
+inside its one-call transactions (see that module for why).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+
+from cloud.errors import UserNotFound
+from cloud.store.records import ItemResult, PushItem
+from sync.codec import encode
+from sync.codes import RejectionCode, ResultStatus
+from sync.messages import (
+    AcceptOffer,
+    AckNotice,
+    Change,
+    ConsentScope,
+    ConsentState,
+    DeclineOffer,
+    Notice,
+    RegisterPushToken,
+    SetConsent,
+    SubmitAggregate,
+    Withdrawn,
+)
+
+_json_encoder: Final = msgspec.json.Encoder()
+
+
+def append_change(conn: sqlite3.Connection, user_id: str, build: Callable[[int], Change], now: int) -> int:
+    """Take the user's next version (row-serialised counter) and append the change built for it."""
+    row = conn.execute(
+        "UPDATE users SET version = version + 1 WHERE user_id = ? RETURNING version", (user_id,)
+    ).fetchone()
+    if row is None:
+        raise UserNotFound(user_id)
+    version: int = row[0]
+    change = build(version)
+    conn.execute(
+        "INSERT INTO change_log (user_id, version, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        (user_id, version, type(change).__name__, encode(change), now),
+    )
+    return version
+
+
+def consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
+    """Every scope the user has ever set (granted or revoked); devices mirror this whole map."""
+    rows = conn.execute("SELECT scope, granted FROM consent WHERE user_id = ? ORDER BY scope", (user_id,))
+    return {scope: bool(granted) for scope, granted in rows}
+
+
+def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemResult:
+    return ItemResult(seq=seq, status=ResultStatus.REJECTED, code=code, detail=detail)
+
+
+def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_id: str, now: int) -> bool:
+    """Mark the notice acked and append its acked ``Notice`` change; ``False`` if the user has none.
+
+    The change is what carries the acknowledgement to the user's other devices and survives a
+    device rebuilding its mirror. Acking an acked notice changes nothing and appends nothing.
+    """
+    row = conn.execute(
+        "SELECT kind, title, body, created_at, acked_at FROM notices WHERE notice_id = ? AND user_id = ?",
+        (notice_id, user_id),
+    ).fetchone()
+    if row is None:
+        return False
+    kind, title, body, created_at, acked_at = row
+    if acked_at is not None:
+        return True
+    version = append_change(
+        conn,
+        user_id,
+        lambda v: Notice(
+            version=v,
+            notice_id=notice_id,
+            kind=kind,
+            title=title,
+            body=body,
+            created_at=created_at,
+            acked=True,
+        ),
+        now,
+    )
+    # ``version`` follows the latest change so the admin view matches what devices mirror.
+    conn.execute(
+        "UPDATE notices SET acked_at = ?, acked_by = ?, version = ? WHERE notice_id = ?",
+        (now, device_id, version, notice_id),
+    )
+    return True
+
+
+def apply_mutation(
+    conn: sqlite3.Connection, user_id: str, device_id: str, lineage_id: str, item: PushItem, now: int
+) -> ItemResult:
+    """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error."""
+    m = item.mutation
+    seq = item.seq
+    if m is None:
+        return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
+    if isinstance(m, SubmitAggregate):
+        cur = conn.execute(
+            "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min, window_bucket,"
+            " levels, mechanism, model_version, created_at, received_at, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lineage_id, day) DO NOTHING",
+            (
+                device_id,
+                lineage_id,
+                user_id,
+                seq,
+                m.day,
+                m.tz_offset_min,
+                m.window_bucket,
+                _json_encoder.encode(m.levels),
+                _json_encoder.encode(m.mechanism),
+                m.model_version,
+                m.created_at,
+                now,
+                encode(m),
+            ),
+        )
+        if cur.rowcount == 0:
+            # Per lineage: a store restored from a backup re-sends under its new identity what
+            # the old one may already have delivered.
+            return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
+    elif isinstance(m, SetConsent):
+        conn.execute(
+            "INSERT INTO consent (user_id, scope, granted, device_id, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id, scope) DO UPDATE SET granted = excluded.granted,"
+            " device_id = excluded.device_id, updated_at = excluded.updated_at",
+            (user_id, m.scope.value, int(m.granted), device_id, now),
+        )
+        scopes = {ConsentScope(k): v for k, v in consent_map(conn, user_id).items()}
+        append_change(conn, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
+    elif isinstance(m, RegisterPushToken):
+        conn.execute(
+            "INSERT INTO push_tokens (device_id, token, platform, active, updated_at) VALUES (?, ?, ?, 1, ?)"
+            " ON CONFLICT (device_id) DO UPDATE SET token = excluded.token, platform = excluded.platform,"
+            " active = 1, updated_at = excluded.updated_at",
+            (device_id, m.token, m.platform.value, now),
+        )
+    elif isinstance(m, AckNotice):
+        if not _ack_notice(conn, user_id, device_id, m.notice_id, now):
+            return _rejected(seq, RejectionCode.UNKNOWN_NOTICE)
+    elif isinstance(m, AcceptOffer | DeclineOffer):
+        # Offers do not exist yet; the mutation still follows the exactly-once rule.
+        return _rejected(seq, RejectionCode.UNKNOWN_OFFER)
+    elif isinstance(m, Withdrawn):
+        pass
+    else:  # a mutation type this server build does not handle
+        return _rejected(seq, RejectionCode.INVALID_MUTATION, f"unhandled {type(m).__name__}")
+    return ItemResult(seq=seq, status=ResultStatus.APPLIED)

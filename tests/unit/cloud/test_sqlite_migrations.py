@@ -1,0 +1,61 @@
+"""The SQLite store's registered migrations carry data written under an older schema forward."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from cloud.store.migrations import MIGRATIONS
+from cloud.store.sqlite import _split_statements, open_sqlite_store
+
+
+def _database_at_first_migration(path: Path) -> None:
+    """A store file as a build that knew only ``0001_initial`` left it, with one aggregate."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for statement in _split_statements(MIGRATIONS[0].sql):
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES ('0001_initial', datetime('now'))")
+    conn.execute("INSERT INTO users (user_id, version, created_at) VALUES ('usr_1', 0, 1)")
+    conn.execute(
+        "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at)"
+        " VALUES ('dev_1', 'usr_1', 'ios', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO aggregates (device_id, user_id, seq, day, tz_offset_min, window_bucket, levels,"
+        " mechanism, model_version, created_at, received_at, body)"
+        " VALUES ('dev_1', 'usr_1', 1, '2024-01-01', 0, 1, '{}', '{}', 'm1', 1, 2, x'00')"
+    )
+    conn.close()
+
+
+def test_lineage_migration_keeps_devices_and_aggregates(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _database_at_first_migration(path)
+
+    async def migrate() -> None:
+        store = await open_sqlite_store(path)
+        try:
+            assert await store.migrate() == [m.name for m in MIGRATIONS[1:]]
+            device = await store.get_device("dev_1")
+            assert device is not None and device.lineage_id == "dev_1"
+            [aggregate] = (await store.user_view("usr_1")).aggregates
+            assert (aggregate.device_id, aggregate.lineage_id, aggregate.day) == (
+                "dev_1",
+                "dev_1",
+                "2024-01-01",
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(migrate())
+    conn = sqlite3.connect(path)
+    try:
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(aggregates)")}
+        assert "aggregates_user" in indexes
+        unique = [r[1] for r in conn.execute("PRAGMA index_list(aggregates)") if r[2] == 1]
+        columns = [[c[2] for c in conn.execute(f"PRAGMA index_info({name})")] for name in unique]
+        assert columns == [["lineage_id", "day"]]
+    finally:
+        conn.close()
