@@ -16,8 +16,6 @@ OPENAPI_PATH: Final = "/schema"
 
 QUEUE_NAME: Final = "ec:queue"
 """arq queue every worker listens on."""
-REDIS_KEY_PREFIX: Final = "ec:"
-RATE_LIMIT_STORE: Final = "ec:ratelimit"
 
 JWT_ISSUER: Final = "empathic-credit"
 JWT_AUDIENCE_DEVICE: Final = "ec-device"

@@ -47,6 +47,19 @@ class InvalidCursorError(ApiError):
     title = "Cursor was not issued by this server"
 
 
+class SeqConflict(ApiError):
+    """A pushed mutation reuses a seq the server already processed, with other content.
+
+    The device's store was restored from a backup and is allocating seqs again: answering
+    ``duplicate`` would make it delete new mutations the server never stored. The whole request
+    is refused and nothing of it is kept; the device must re-enroll (spec §5.2, §6.5).
+    """
+
+    status = 409
+    code = ErrorCode.SEQ_CONFLICT
+    title = "Sequence number already used for another mutation"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE

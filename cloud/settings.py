@@ -9,11 +9,21 @@
 | ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
 | ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
 | ``JWT_SECRET`` / ``JWT_KID`` | HS256 key and key id of device access tokens | dev value / ``k1`` |
+| ``REFRESH_DERIVATION_KEY`` | key refresh-token successors are derived under (*) | from ``JWT_SECRET`` |
 | ``ACCESS_TOKEN_TTL_S`` | device access token lifetime | ``900`` |
 | ``REFRESH_TOKEN_TTL_S`` | sliding refresh token lifetime | ``7776000`` (90 days) |
-| ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays its answer within this | ``60`` |
+| ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays the same pair within this (**) | ``60`` |
 | ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
 | ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
+
+In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
+non-default and at least 32 characters long.
+
+(*) Separate from ``JWT_SECRET`` so that rotating the signing key does not change the successor a
+replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, set it to the old
+``JWT_SECRET`` first.
+
+(**) Later, while the successor is unused, a replay gets that successor with a new access token.
 """
 
 from __future__ import annotations
@@ -22,8 +32,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET
+
+MIN_SECRET_CHARS: Final = 32
+"""Shortest admin token and signing/derivation key accepted in production."""
 
 
 class InsecureSettings(RuntimeError):
@@ -66,6 +80,12 @@ class AuthSettings:
     admin_token: str
     jwt_secret: str
     jwt_kid: str = "k1"
+    refresh_derivation_key: str | None = None
+    """Key for deriving refresh-token successors; ``None`` = derive from ``jwt_secret``.
+
+    Separate so that rotating the JWT signing key does not change the successor a replayed
+    refresh token derives (see :meth:`cloud.domain.devices.tokens.TokenIssuer.successor_refresh_token`).
+    """
     access_ttl_s: int = 900
     refresh_ttl_s: int = 90 * 24 * 3600
     refresh_reuse_grace_s: int = 60
@@ -98,8 +118,15 @@ class Settings:
             return
         if self.auth.admin_token == DEFAULT_ADMIN_TOKEN:
             raise InsecureSettings("ADMIN_TOKEN must be set in production")
-        if self.auth.jwt_secret == DEFAULT_JWT_SECRET or len(self.auth.jwt_secret) < 32:
-            raise InsecureSettings("JWT_SECRET must be set (>= 32 characters) in production")
+        if len(self.auth.admin_token) < MIN_SECRET_CHARS:
+            raise InsecureSettings(f"ADMIN_TOKEN must be >= {MIN_SECRET_CHARS} characters in production")
+        if self.auth.jwt_secret == DEFAULT_JWT_SECRET or len(self.auth.jwt_secret) < MIN_SECRET_CHARS:
+            raise InsecureSettings(f"JWT_SECRET must be set (>= {MIN_SECRET_CHARS} characters) in production")
+        key = self.auth.refresh_derivation_key
+        if key is not None and (key == DEFAULT_JWT_SECRET or len(key) < MIN_SECRET_CHARS):
+            raise InsecureSettings(
+                f"REFRESH_DERIVATION_KEY, when set, must be >= {MIN_SECRET_CHARS} characters in production"
+            )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             admin_token=env.get("ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN,
             jwt_secret=env.get("JWT_SECRET") or DEFAULT_JWT_SECRET,
             jwt_kid=env.get("JWT_KID") or "k1",
+            refresh_derivation_key=env.get("REFRESH_DERIVATION_KEY") or None,
             access_ttl_s=_int(env, "ACCESS_TOKEN_TTL_S", 900),
             refresh_ttl_s=_int(env, "REFRESH_TOKEN_TTL_S", 90 * 24 * 3600),
             refresh_reuse_grace_s=_int(env, "REFRESH_REUSE_GRACE_S", 60),

@@ -54,10 +54,11 @@ class EdgeClient:
     :param transport: the network adapter; defaults to :class:`HttpTransport` at
         ``settings.base_url``. Tests and the chaos harness pass their own.
     :param reenroll: returns a fresh enrollment code. When the cloud shows the store was
-        rolled back (:class:`~edge_sdk.errors.DeviceStateRolledBack`), ``sync()`` re-enrolls
-        with it, naming the old identity (the cloud revokes it and keeps aggregates unique
-        across both), re-queues every pending mutation under the new identity and reports the
-        rollback in its outcome. Without it, ``sync()`` raises the exception.
+        rolled back (:class:`~edge_sdk.errors.DeviceStateRolledBack`) or no longer accepts the
+        identity (:class:`~edge_sdk.errors.DeviceRevoked`), ``sync()`` re-enrolls with it,
+        naming the old identity (the cloud revokes it and keeps aggregates unique across both),
+        re-queues every pending mutation under the new identity and reports it in its outcome.
+        Without it, ``sync()`` raises the exception.
     """
 
     def __init__(
@@ -101,9 +102,13 @@ class EdgeClient:
         """Trade a one-time enrollment code for this device's identity; returns the device id.
 
         Needs the network. Raises :class:`~edge_sdk.errors.EnrollmentFailed` for a refused code,
-        :class:`~edge_sdk.errors.AlreadyEnrolled` if the store has an identity, and
+        :class:`~edge_sdk.errors.AlreadyEnrolled` if the store has a usable identity, and
         :class:`~edge_sdk.errors.TransportError` when the cloud cannot be reached.
         Mutations written before enrolling are kept and pushed by the first sync.
+
+        After :class:`~edge_sdk.errors.DeviceRevoked` (``status().identity_lost`` is set) this
+        enrolls a new identity that replaces the lost one: the cloud keeps both in one lineage
+        and the pending mutations are re-queued under the new identity.
         """
         return self._auth.enroll(code).device_id
 
@@ -112,7 +117,8 @@ class EdgeClient:
 
         Network failures and busy answers do not raise: the outcome says when the next attempt
         is due, and until then ``sync()`` returns at once unless ``force`` is true.
-        Raises :class:`~edge_sdk.errors.NotEnrolled`, :class:`~edge_sdk.errors.DeviceRevoked`,
+        Raises :class:`~edge_sdk.errors.NotEnrolled`, :class:`~edge_sdk.errors.DeviceRevoked`
+        (without a re-enrollment provider; the loss is stored, so later calls raise it at once),
         :class:`~edge_sdk.errors.DeviceStateRolledBack` (without a re-enrollment provider),
         :class:`~edge_sdk.errors.AuthenticationFailed` and :class:`~edge_sdk.errors.ProtocolError`.
         """
@@ -241,6 +247,7 @@ class EdgeClient:
             skew_ms=state.skew_ms,
             last_error=state.last_error,
             rejected=len(self._store.rejections()),
+            identity_lost=state.identity_lost,
         )
 
 

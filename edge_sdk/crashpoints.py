@@ -10,11 +10,10 @@ The local steps of one ``sync()`` exchange, and the points between them:
    -- ``before-send`` --
 2. send the request (the cloud may commit; nothing local changes)
    -- ``after-push-before-ack`` --
-3. transaction: delete acknowledged outbox rows, record rejections, save ``last_seq`` and skew
-   -- ``after-ack-before-apply`` --
-4. transaction: apply pulled changes and save the new cursor (one transaction, per the protocol)
-   -- ``after-apply-before-next`` -- (then back to 1 for the next exchange, or on to 5)
-5. transaction: record the attempt's outcome (success: clear backoff, ``last_sync_at``)
+3. transaction: rollback check, delete acknowledged outbox rows, record rejections, apply the
+   pulled changes, save ``last_seq``, skew and the new cursor (one transaction, per the protocol)
+   -- ``after-apply-before-next`` -- (then back to 1 for the next exchange, or on to 4)
+4. transaction: record the attempt's outcome (success: clear backoff, ``last_sync_at``)
    -- ``after-failure-before-backoff`` -- sits between a failed send and saving the backoff.
 
 Token refresh: (a) send ``POST /v1/devices/token`` -- ``after-refresh-before-store`` -- (b)
@@ -24,11 +23,12 @@ A point before (a) is ``before-send`` of the request that got the 401.
 Enrollment: (a) send ``POST /v1/devices/enroll`` -- ``after-enroll-before-store`` -- (b)
 transaction: store identity and tokens.
 
-Re-enrollment after a rollback: (a) send the enrollment -- ``after-reenroll-before-store`` --
-(b) transaction: new identity, outbox renumbered, cursor and mirror reset --
-``after-reenroll-before-resync`` -- (c) the sync starts again under the new identity.
+Re-enrollment after a rollback or a lost identity: (a) send the enrollment --
+``after-reenroll-before-store`` -- (b) transaction: new identity, outbox renumbered, cursor and
+mirror reset -- ``after-reenroll-before-resync`` -- (c) the sync starts again under the new
+identity.
 
-Ten points in all; :data:`CRASHPOINTS` lists them and the chaos harness enumerates it.
+Nine points in all; :data:`CRASHPOINTS` lists them and the chaos harness enumerates it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from typing import Final
 CRASHPOINTS: Final[tuple[str, ...]] = (
     "before-send",
     "after-push-before-ack",
-    "after-ack-before-apply",
     "after-apply-before-next",
     "after-failure-before-backoff",
     "after-refresh-before-store",

@@ -45,7 +45,10 @@ class EnrollmentFailed(EdgeError):
 class DeviceRevoked(EdgeError):
     """The cloud no longer accepts this device (revoked, or its refresh tokens were revoked on reuse).
 
-    The host app must enroll again with a fresh code; pending mutations stay in the outbox.
+    The store records the loss and discards its tokens; ``sync()`` raises this at once, without
+    the network, until the device re-enrolls: with a re-enrollment provider ``sync()`` does it
+    itself, otherwise the host app calls ``enroll()`` with a fresh code. Pending mutations and the
+    mirror are kept and the outbox is re-queued under the new identity.
     """
 
     def __init__(self, code: str, detail: str | None = None) -> None:
@@ -64,18 +67,28 @@ class AuthenticationFailed(EdgeError):
 
 
 class DeviceStateRolledBack(EdgeError):
-    """The cloud acknowledged a seq above the highest this store ever allocated.
+    """The cloud has seen this device's seqs beyond what this store holds: it was restored from an
+    older copy (a phone backup).
 
-    The store was restored from an older copy (a phone backup): new mutations would reuse seqs
-    the cloud already processed and be dropped as duplicates, so the device must re-enroll.
+    Two answers show it: a reply acknowledging a seq above the highest this store ever allocated
+    (``last_seq`` is set), or ``409 seq_conflict``, the cloud having processed a different mutation
+    at a seq this store is pushing (``last_seq`` is ``None``). New mutations would reuse seqs the
+    cloud already processed and be dropped as duplicates, so the device must re-enroll.
     """
 
-    def __init__(self, last_seq: int, highest_seq_allocated: int) -> None:
-        super().__init__(
-            f"cloud acknowledged seq {last_seq} but this store only allocated up to {highest_seq_allocated}"
-        )
+    def __init__(self, last_seq: int | None, highest_seq_allocated: int, detail: str | None = None) -> None:
+        if last_seq is None:
+            message = (
+                "cloud processed a different mutation at a seq this store is pushing (seq_conflict); "
+                f"this store allocated up to {highest_seq_allocated}"
+            )
+        else:
+            message = f"cloud acknowledged seq {last_seq} but this store only allocated up to "
+            message += str(highest_seq_allocated)
+        super().__init__(message + (f": {detail}" if detail else ""))
         self.last_seq = last_seq
         self.highest_seq_allocated = highest_seq_allocated
+        self.detail = detail
 
 
 class ProtocolError(EdgeError):

@@ -24,7 +24,7 @@ def wall_clock_ms() -> int:
 
 
 _BODY_MARGIN_BYTES = 16 * 1024
-"""Room left under the cloud's body limit for the envelope around the pushed mutations."""
+"""Room left under the cloud's body limit by default, so a proxy adding a little never tips it over."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +42,8 @@ class EdgeSettings:
     push_batch: int = MAX_MUTATIONS
     """Most mutations pushed per exchange (the protocol allows at most 500)."""
     push_max_bytes: int = MAX_BODY_BYTES - _BODY_MARGIN_BYTES
-    """Most bytes of encoded mutations pushed per exchange, so a request stays under 1 MiB."""
+    """Most bytes of one encoded sync request (envelope and mutations, in ``media_type``), so a
+    request stays under the cloud's 1 MiB; a request always carries at least one mutation."""
     max_exchanges: int = 1000
     """Most exchanges one ``sync()`` makes before returning (outcome ``more_pending``)."""
     backoff_base_s: float = BACKOFF_BASE_S
@@ -50,8 +51,8 @@ class EdgeSettings:
     media_type: MediaType = MediaType.MSGPACK
     timeout_s: float = 15.0
     """Per-request timeout of the HTTP transport."""
-    refresh_margin_ms: int = 30_000
-    """Refresh the access token this long before it expires (on the cloud's clock)."""
+    refresh_margin_ms: int = 60_000
+    """Refresh the access token this long before it expires (on the cloud's clock; protocol §4.2)."""
     clock_ms: Callable[[], int] = wall_clock_ms
     """Device wall clock in epoch ms; tests pass a fake."""
     random: Callable[[], float] = field(default_factory=lambda: random.Random().random)

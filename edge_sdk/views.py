@@ -59,3 +59,6 @@ class StatusView(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     rejected: int
     """Mutations the cloud refused so far (see ``EdgeClient.rejections()``)."""
+    identity_lost: str | None = None
+    """Why the cloud stopped accepting this identity (e.g. ``device_revoked``): ``sync()`` raises
+    :class:`~edge_sdk.errors.DeviceRevoked` until the device enrolls again."""

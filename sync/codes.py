@@ -13,6 +13,8 @@ class ErrorCode(StrEnum):
     TOO_MANY_MUTATIONS = "too_many_mutations"
     BODY_TOO_LARGE = "body_too_large"
     INVALID_CURSOR = "invalid_cursor"
+    SEQ_CONFLICT = "seq_conflict"
+    """A pushed mutation reuses a processed seq with other content: the device's store was rolled back."""
     DEVICE_MISMATCH = "device_mismatch"
     """The request names a device other than the one its token was issued to."""
     TOKEN_MISSING = "token_missing"

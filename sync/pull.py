@@ -13,7 +13,7 @@ from typing import Final, Generic, TypeVar
 
 import msgspec
 
-from sync.limits import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PROTOCOL_VERSION
+from sync.limits import MAX_PULL_LIMIT, PROTOCOL_VERSION
 
 _PREFIX: Final = "v1."
 
@@ -46,9 +46,13 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def clamp_pull_limit(requested: int) -> int:
-    """Requested page size within ``0..MAX_PULL_LIMIT``; ``0`` means push-only."""
+    """Requested page size capped at ``MAX_PULL_LIMIT``; ``0`` means push-only.
+
+    A negative ``pull_limit`` never gets here: the request's envelope refuses it (``ge=0``), so
+    the server answers ``400 invalid_body`` as the spec says; calling this with one is a defect.
+    """
     if requested < 0:
-        return DEFAULT_PULL_LIMIT
+        raise ValueError("pull_limit must be >= 0")
     return min(requested, MAX_PULL_LIMIT)
 
 

@@ -56,11 +56,6 @@ def plan_push(last_seq: int, seqs: Sequence[int]) -> PushPlan:
     return PushPlan(tuple(steps), current, None)
 
 
-def acknowledged_outbox(last_seq_acked: int, outbox_seqs: Sequence[int]) -> list[int]:
-    """Outbox seqs a device may delete once the server reports ``last_seq_acked``."""
-    return [s for s in outbox_seqs if s <= last_seq_acked]
-
-
 def is_rolled_back(reply_last_seq: int, highest_allocated: int) -> bool:
     """A server that has seen more seqs than the device ever allocated means the store was restored."""
     return reply_last_seq > highest_allocated

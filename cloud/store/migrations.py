@@ -167,4 +167,19 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX aggregates_user ON aggregates(user_id);
         """,
     ),
+    Migration(
+        "0003_mutation_digests",
+        """
+        -- One row per processed (device, seq): a digest of the mutation's content. A later push
+        -- of a processed seq with another digest comes from a store restored from a backup and is
+        -- refused (seq_conflict) instead of being answered "duplicate". Seqs processed before
+        -- this migration have no row and stay plain duplicates.
+        CREATE TABLE mutation_digests (
+            device_id TEXT NOT NULL REFERENCES devices(device_id),
+            seq       INTEGER NOT NULL,
+            digest    BLOB NOT NULL,
+            PRIMARY KEY (device_id, seq)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )

@@ -87,8 +87,14 @@ class Store(Protocol):
     ) -> RotationOutcome:
         """Spend a refresh token and store its successor; see :class:`RotationKind` for outcomes.
 
-        ``cached_successor`` is kept with the spent token so a replay within ``grace_ms`` gets
-        the same answer. A ``REUSED`` outcome has already revoked the device's tokens (committed).
+        ``cached_successor`` is kept with the spent token until its successor is spent. Presenting
+        the spent token again while its successor is unused (neither spent nor revoked) is
+        ``REPLAYED`` with that cache, at any age; after ``grace_ms`` the outcome says
+        ``reissue_access``. ``successor`` is what the service derives for the presented token
+        now: if its hash differs from the stored successor's (the derivation key changed), the
+        unused successor is re-keyed to it. An unused successor that has expired is ``INVALID``.
+        Any other spent token is ``REUSED``, which has already revoked the device's tokens
+        (committed).
         """
         ...
 
@@ -106,8 +112,11 @@ class Store(Protocol):
     ) -> SyncOutcome:
         """Apply a push under the exactly-once rule and read the next page of changes.
 
-        The push, ``last_seq`` and the clock skew are written in one transaction. Raises
-        ``DeviceNotFound`` / ``DeviceRevoked`` and then changes nothing.
+        The push, ``last_seq``, a digest per processed mutation and the clock skew are written in
+        one transaction. A duplicate (``seq <= last_seq``) whose stored digest differs from the
+        pushed one raises ``SeqConflict`` (a ``Withdrawn`` never does). Raises
+        ``DeviceNotFound`` / ``DeviceRevoked`` / ``InvalidCursorError`` / ``SeqConflict`` and then
+        changes nothing.
         """
         ...
 

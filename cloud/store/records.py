@@ -42,9 +42,10 @@ class RotationKind(StrEnum):
     ROTATED = "rotated"
     """The presented token was live: it is now spent and the new one stored."""
     REPLAYED = "replayed"
-    """The presented token was spent within the grace period: answer with its cached successor."""
+    """The most recently spent token, whose successor is still unused: answer with that successor
+    (the cached pair within the grace period, else with a new access token)."""
     REUSED = "reused"
-    """An older spent token: every refresh token of the device was revoked."""
+    """A spent token whose successor was used, or an older one: the device's tokens were revoked."""
     INVALID = "invalid"
     """Unknown, expired or revoked token."""
     DEVICE_REVOKED = "device_revoked"
@@ -54,6 +55,9 @@ class RotationOutcome(msgspec.Struct, frozen=True, kw_only=True):
     kind: RotationKind
     cached_successor: bytes | None = None
     """For ``REPLAYED``: what the service cached when it rotated (opaque to the store)."""
+    reissue_access: bool = False
+    """For ``REPLAYED`` after the grace period: the cached access token may have expired, so the
+    answer carries a newly issued one (the refresh token is the same successor)."""
 
 
 class PushItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +65,11 @@ class PushItem(msgspec.Struct, frozen=True, kw_only=True):
 
     seq: int
     mutation: Mutation | None
+    digest: bytes
+    """SHA-256 of the mutation's canonical encoding (:mod:`cloud.domain.sync.digest`).
+
+    Kept per processed (device, seq); a later push of that seq with another digest is a
+    ``SeqConflict``."""
     error: str | None = None
 
 

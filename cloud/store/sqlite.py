@@ -32,6 +32,8 @@ from cloud.errors import (
     EnrollmentCodeUsed,
     InvalidCursorError,
     ReplacesDeviceInvalid,
+    SeqConflict,
+    Unavailable,
     UserNotFound,
 )
 from cloud.store.migrations import MIGRATIONS
@@ -51,12 +53,14 @@ from cloud.store.records import (
 )
 from cloud.store.sqlite_mutations import append_change, apply_mutation, consent_map
 from sync.codes import ResultStatus
-from sync.messages import Notice
+from sync.messages import Notice, Withdrawn
 from sync.push import Action, plan_push
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS: Final = 5000
+BUSY_RETRY_AFTER_S: Final = 1
+"""``Retry-After`` of the ``503 unavailable`` answered when the lock stayed taken past ``busy_timeout``."""
 
 _DEVICE_COLUMNS: Final = (
     "device_id, user_id, platform, app_version, last_seq, skew_ms, revoked, created_at, last_seen_at,"
@@ -98,24 +102,36 @@ def _split_statements(script: str) -> list[str]:
     return statements
 
 
-def _write_tx(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+def _in_tx(begin: str, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    conn.execute(begin)
     try:
         result = fn(conn)
+        # COMMIT inside the try: a COMMIT that fails (a deferred constraint, SQLITE_BUSY, I/O)
+        # leaves the transaction open, and the one shared connection would refuse every later BEGIN.
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
+
+
+def _write_tx(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    return _in_tx("BEGIN IMMEDIATE", fn, conn)
 
 
 def _read_tx(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
     # A read transaction gives multi-statement reads one consistent snapshot.
-    conn.execute("BEGIN")
-    try:
-        return fn(conn)
-    finally:
-        conn.execute("COMMIT")
+    return _in_tx("BEGIN", fn, conn)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held the lock past ``busy_timeout``."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    message = str(exc)
+    return "database is locked" in message or "database is busy" in message
 
 
 def _revoke(conn: sqlite3.Connection, device_id: str, now: int) -> Sequence[Any] | None:
@@ -132,6 +148,26 @@ def _revoke(conn: sqlite3.Connection, device_id: str, now: int) -> Sequence[Any]
             (now, device_id),
         )
     return row
+
+
+def _check_duplicate(conn: sqlite3.Connection, device_id: str, item: PushItem) -> None:
+    """Refuse a processed seq pushed again with other content (a store restored from a backup).
+
+    A ``Withdrawn`` is exempt: a device replaces a pending mutation it takes back with one under
+    the same seq, and when the original was already processed (its reply was lost) the
+    withdrawal simply came too late. It carries no data, so nothing is lost by skipping it.
+    Seqs processed before digests were kept have no row and stay plain duplicates.
+    """
+    if isinstance(item.mutation, Withdrawn):
+        return
+    row = conn.execute(
+        "SELECT digest FROM mutation_digests WHERE device_id = ? AND seq = ?", (device_id, item.seq)
+    ).fetchone()
+    if row is not None and bytes(row[0]) != item.digest:
+        raise SeqConflict(
+            f"seq {item.seq} was already processed with other content: the device's store was"
+            " restored from a backup; re-enroll with replaces_device_id"
+        )
 
 
 class SqliteStore:
@@ -162,7 +198,14 @@ class SqliteStore:
             raise RuntimeError("store is not open")
         # ``_execute`` is untyped in aiosqlite; binding it first keeps the call itself typed.
         execute: Callable[..., Awaitable[T]] = db._execute
-        return await execute(fn, db._conn)
+        try:
+            return await execute(fn, db._conn)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                # Another process (a second API worker, an operator's sqlite3 shell) held the
+                # write lock for all of busy_timeout: a temporary condition, not a server fault.
+                raise Unavailable("database busy, retry later", retry_after_s=BUSY_RETRY_AFTER_S) from exc
+            raise
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(lambda conn: _write_tx(fn, conn))
@@ -383,12 +426,35 @@ class SqliteStore:
                 )
                 return RotationOutcome(kind=RotationKind.ROTATED)
             nxt = conn.execute(
-                "SELECT spent_at, revoked_at FROM refresh_tokens WHERE token_hash = ?", (replaced_by,)
+                "SELECT spent_at, revoked_at, expires_at FROM refresh_tokens"
+                " WHERE token_hash = ? AND device_id = ?",
+                (replaced_by, device_id),
             ).fetchone()
-            just_spent = nxt is not None and nxt[0] is None and nxt[1] is None
-            if revoked_at is None and just_spent and cached is not None and now - spent_at <= grace_ms:
-                return RotationOutcome(kind=RotationKind.REPLAYED, cached_successor=bytes(cached))
-            # An older token came back: it may have been stolen, so nothing of this device's stays valid.
+            # The most recently spent token, whose successor nobody has used: the device most
+            # likely never received the reply that carried the successor (a lost reply followed by
+            # any time offline), so it gets that successor, not a revocation.
+            successor_unused = nxt is not None and nxt[0] is None and nxt[1] is None
+            if revoked_at is None and successor_unused and cached is not None:
+                if nxt[2] <= now:
+                    return RotationOutcome(kind=RotationKind.INVALID)  # the successor has expired
+                if replaced_by != successor.token_hash:
+                    # The derivation key changed since the rotation: the successor derived now is
+                    # not the stored one. Nobody used the stored one, so it is re-keyed in place.
+                    conn.execute(
+                        "UPDATE refresh_tokens SET token_hash = ? WHERE token_hash = ?",
+                        (successor.token_hash, replaced_by),
+                    )
+                    conn.execute(
+                        "UPDATE refresh_tokens SET replaced_by = ? WHERE token_hash = ?",
+                        (successor.token_hash, presented_hash),
+                    )
+                return RotationOutcome(
+                    kind=RotationKind.REPLAYED,
+                    cached_successor=bytes(cached),
+                    reissue_access=now - spent_at > grace_ms,
+                )
+            # The successor was used (or the token is older still): a spent token coming back after
+            # that may have been stolen, so nothing of this device's stays valid.
             conn.execute(
                 "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?), successor = NULL"
                 " WHERE device_id = ?",
@@ -426,11 +492,19 @@ class SqliteStore:
             plan = plan_push(last_seq, [item.seq for item in items])
             results: list[ItemResult] = []
             for step in plan.steps:
+                item = items[step.index]
                 if step.action is Action.DUPLICATE:
+                    # Raises SeqConflict, which rolls this whole transaction back.
+                    _check_duplicate(conn, device_id, item)
                     results.append(ItemResult(seq=step.seq, status=ResultStatus.DUPLICATE))
                 else:
-                    item = items[step.index]
                     results.append(apply_mutation(conn, user_id, device_id, lineage_id, item, now))
+                    # OR REPLACE: a row at an unprocessed seq could only be left over from data
+                    # restored from a backup; what is processed now is the truth.
+                    conn.execute(
+                        "INSERT OR REPLACE INTO mutation_digests (device_id, seq, digest) VALUES (?, ?, ?)",
+                        (device_id, item.seq, item.digest),
+                    )
             conn.execute(
                 "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
                 (plan.last_seq, skew_ms, now, device_id),

@@ -35,6 +35,7 @@ from sync.messages import (
     MutationResult,
     TokenPair,
 )
+from sync.push import is_rolled_back
 
 BUSY_TIMEOUT_S = 5.0
 
@@ -59,8 +60,11 @@ class SyncState:
     """When the cloud suggested syncing again (``next_sync_after_s`` of the last reply)."""
     last_error: str | None
     replacing_device_id: str | None = None
-    """Set while re-enrolling after a rollback: the identity being replaced (see
-    :meth:`LocalStore.begin_replacement`)."""
+    """Set while re-enrolling after a rollback or a lost identity: the identity being replaced
+    (see :meth:`LocalStore.begin_replacement`)."""
+    identity_lost: str | None = None
+    """Set when the cloud stopped accepting this identity (the error code, e.g. ``device_revoked``):
+    its tokens are discarded and it never syncs again; cleared by re-enrollment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +98,24 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
-class AckResult:
+class ReplyResult:
+    """What :meth:`LocalStore.apply_reply` did with one sync reply."""
+
     deleted: int
+    """Outbox rows the reply acknowledged."""
     rejected: tuple[Rejection, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyResult:
     applied: int
+    """Changes applied to the mirror."""
     skipped: int
+    """Changes older than the mirror, left out."""
     wiped: bool
+    """A ``Wipe`` erased the store."""
 
 
 _STATE_COLUMNS = (
     "device_id, user_id, cursor, last_seq_acked, highest_seq_allocated, skew_ms, "
-    "consecutive_failures, next_attempt_at, last_sync_at, next_sync_hint_at, last_error, replacing_device_id"
+    "consecutive_failures, next_attempt_at, last_sync_at, next_sync_hint_at, last_error, "
+    "replacing_device_id, identity_lost"
 )
 
 
@@ -254,12 +261,24 @@ class LocalStore:
             db.execute(
                 "UPDATE sync_state SET device_id = ?, user_id = ?, cursor = NULL, last_seq_acked = 0, "
                 "highest_seq_allocated = ?, consecutive_failures = 0, next_attempt_at = NULL, "
-                "last_error = NULL, replacing_device_id = NULL WHERE id = 1",
+                "last_error = NULL, replacing_device_id = NULL, identity_lost = NULL WHERE id = 1",
                 [tokens.device_id, tokens.user_id, len(rows)],
             )
             mirror.clear(db)
             self._write_credentials(db, tokens, base_url)
             return len(rows)
+
+    def lose_identity(self, code: str) -> None:
+        """Record that the cloud no longer accepts this identity and discard its tokens.
+
+        Outbox and mirror stay: the app keeps working offline, and a re-enrollment naming this
+        identity (:meth:`begin_replacement`, :meth:`reenroll`) re-queues what is pending.
+        """
+        with self.atomic() as db:
+            if self.state().device_id is None:
+                return
+            db.execute("DELETE FROM credentials")
+            db.execute("UPDATE sync_state SET identity_lost = ? WHERE id = 1", [code])
 
     def wipe(self) -> None:
         """Erase everything: outbox, mirror, rejections, credentials and identity."""
@@ -350,66 +369,90 @@ class LocalStore:
             rows = self._query(sql, names)
         return [decode_mutation(r[0]) for r in rows]
 
-    def acknowledge(
-        self, last_seq: int, results: Sequence[MutationResult], skew_ms: int, now_ms: int
-    ) -> AckResult:
-        """Delete outbox rows up to ``last_seq``, record refusals, save ``last_seq`` and skew.
+    def apply_reply(
+        self,
+        *,
+        last_seq: int,
+        results: Sequence[MutationResult],
+        changes: Sequence[AnyChange] | None,
+        cursor: str | None,
+        skew_ms: int,
+        now_ms: int,
+    ) -> ReplyResult:
+        """Everything one sync reply changes locally, in one transaction (protocol §6.2).
+
+        Checks for a rollback first, then deletes the outbox rows up to ``last_seq``, records
+        refusals, saves ``last_seq`` and skew, applies ``changes`` in order, saves ``cursor`` and
+        clears the backoff state. With ``changes=None`` (the reply carried a change this build
+        knows but cannot decode) only the acknowledgement is applied; cursor, mirror and backoff
+        state stay.
+        A ``Wipe`` erases everything (cursor included) and ends the page there.
 
         Raises :class:`DeviceStateRolledBack` (changing nothing) when ``last_seq`` is above
         the highest seq this store ever allocated.
         """
         with self.atomic() as db:
             state = self.state()
-            if last_seq > state.highest_seq_allocated:
+            if is_rolled_back(last_seq, state.highest_seq_allocated):
                 raise DeviceStateRolledBack(last_seq, state.highest_seq_allocated)
-            by_seq = {r.seq: r for r in results}
-            rows = self._outbox_rows(
-                db, "SELECT seq, type, mutation, created_at FROM outbox WHERE seq <= ?", [last_seq]
-            )
-            rejected: list[Rejection] = []
-            for row in rows:
-                result = by_seq.get(row.seq)
-                if result is not None and result.status == ResultStatus.REJECTED:
-                    rejection = Rejection(
-                        state.device_id, row.seq, row.type, result.code, result.detail, now_ms
-                    )
-                    db.execute(
-                        "INSERT INTO rejections (device_id, seq, type, code, detail, rejected_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [state.device_id, row.seq, row.type, result.code, result.detail, now_ms],
-                    )
-                    rejected.append(rejection)
-                elif row.type == AckNotice.__name__:
-                    # Shown acked at once; the cloud's acked ``Notice`` change follows in a page.
-                    ack = decode_mutation(row.mutation)
-                    if isinstance(ack, AckNotice):
-                        mirror.mark_notice_acked(db, ack.notice_id)
-            db.execute("DELETE FROM outbox WHERE seq <= ?", [last_seq])
+            deleted, rejected = self._acknowledge(db, state, last_seq, results, now_ms)
             db.execute(
                 "UPDATE sync_state SET last_seq_acked = MAX(last_seq_acked, ?), skew_ms = ? WHERE id = 1",
                 [last_seq, skew_ms],
             )
-            return AckResult(len(rows), tuple(rejected))
-
-    def apply_page(self, changes: Sequence[AnyChange], cursor: str | None) -> ApplyResult:
-        """Apply one page of pulled changes and save its cursor in one transaction.
-
-        A ``Wipe`` erases everything (cursor included) and ends the page there.
-        """
-        with self.atomic() as db:
+            if changes is None:
+                # A reply the engine reports as failed: the backoff state stays, so a cloud
+                # sending the same broken change again meets a growing delay.
+                return ReplyResult(deleted, rejected, 0, 0, wiped=False)
+            db.execute(
+                "UPDATE sync_state SET consecutive_failures = 0, next_attempt_at = NULL, last_error = NULL "
+                "WHERE id = 1"
+            )
             applied = skipped = 0
             for change in changes:
                 outcome = mirror.apply_change(db, change)
                 if outcome is mirror.Applied.WIPE:
                     _wipe(db)
-                    return ApplyResult(applied, skipped, wiped=True)
+                    return ReplyResult(deleted, rejected, applied, skipped, wiped=True)
                 if outcome is mirror.Applied.YES:
                     applied += 1
                 else:
                     skipped += 1
             if cursor is not None:
                 db.execute("UPDATE sync_state SET cursor = ? WHERE id = 1", [cursor])
-            return ApplyResult(applied, skipped, wiped=False)
+            return ReplyResult(deleted, rejected, applied, skipped, wiped=False)
+
+    def _acknowledge(
+        self,
+        db: Database,
+        state: SyncState,
+        last_seq: int,
+        results: Sequence[MutationResult],
+        now_ms: int,
+    ) -> tuple[int, tuple[Rejection, ...]]:
+        """Delete outbox rows up to ``last_seq`` and record refusals (inside a transaction)."""
+        by_seq = {r.seq: r for r in results}
+        rows = self._outbox_rows(
+            db, "SELECT seq, type, mutation, created_at FROM outbox WHERE seq <= ?", [last_seq]
+        )
+        rejected: list[Rejection] = []
+        for row in rows:
+            result = by_seq.get(row.seq)
+            if result is not None and result.status == ResultStatus.REJECTED:
+                rejection = Rejection(state.device_id, row.seq, row.type, result.code, result.detail, now_ms)
+                db.execute(
+                    "INSERT INTO rejections (device_id, seq, type, code, detail, rejected_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [state.device_id, row.seq, row.type, result.code, result.detail, now_ms],
+                )
+                rejected.append(rejection)
+            elif row.type == AckNotice.__name__:
+                # Shown acked at once; the cloud's acked ``Notice`` change follows in a page.
+                ack = decode_mutation(row.mutation)
+                if isinstance(ack, AckNotice):
+                    mirror.mark_notice_acked(db, ack.notice_id)
+        db.execute("DELETE FROM outbox WHERE seq <= ?", [last_seq])
+        return len(rows), tuple(rejected)
 
     def rejections(self) -> list[Rejection]:
         rows = self._query(

@@ -126,5 +126,11 @@ def replacing_device(db: Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN replacing_device_id TEXT")
 
 
-KNOWN_MIGRATIONS: Final = ("0001_initial", "0002_replacing_device")
+@migrations(name="0003_identity_lost")
+def identity_lost(db: Database) -> None:
+    """Why the cloud stopped accepting this identity (its tokens are discarded), until re-enrollment."""
+    db.execute("ALTER TABLE sync_state ADD COLUMN identity_lost TEXT")
+
+
+KNOWN_MIGRATIONS: Final = ("0001_initial", "0002_replacing_device", "0003_identity_lost")
 """Names of every migration this build registers, in order (a store with others is from a newer SDK)."""

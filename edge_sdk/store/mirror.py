@@ -168,8 +168,8 @@ def mark_notice_acked(db: Database, notice_id: str) -> None:
     """Show a notice acked once the cloud confirmed this device's ``AckNotice``.
 
     Only a bridge until the cloud's acked ``Notice`` change is applied (it may come in a later
-    page, or after a crash between the two transactions); the cloud never un-acks, so this
-    cannot leave the mirror different from the cloud once that change is pulled.
+    page, or the reply's changes may have been left out as undecodable); the cloud never
+    un-acks, so this cannot leave the mirror different from the cloud once that change is pulled.
     """
     db.execute("UPDATE mirror_notices SET acked = 1 WHERE notice_id = ?", [notice_id])
 

@@ -4,11 +4,17 @@ Refreshes are serialised by a lock: two callers that both saw the same access to
 make one refresh between them (the second finds a new token stored and uses it), because
 presenting an already rotated refresh token again outside the cloud's grace window revokes
 the device.
+
+A refused refresh (``refresh_reused``, ``refresh_invalid``, ``device_revoked``) loses the
+identity for good: the store discards the tokens and records the loss before
+:class:`DeviceRevoked` is raised, so nothing ever presents them again, and the next enrollment
+replaces the lost identity (:meth:`DeviceAuth.replace_identity`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from edge_sdk.crashpoints import crashpoint
 from edge_sdk.errors import (
@@ -102,13 +108,34 @@ class DeviceAuth:
         )
 
     def enroll(self, code: str) -> TokenPair:
-        """Enroll this store's device; raises :class:`AlreadyEnrolled` if it has an identity."""
-        if self._store.state().device_id is not None:
-            raise AlreadyEnrolled("this store already holds a device identity")
+        """Enroll this store's device; raises :class:`AlreadyEnrolled` if it has a usable identity.
+
+        A store whose identity was lost (:class:`DeviceRevoked`) or is being replaced enrolls a
+        new identity that replaces it (:meth:`replace_identity`).
+        """
+        state = self._store.state()
+        if state.device_id is not None:
+            if state.identity_lost is None and state.replacing_device_id is None:
+                raise AlreadyEnrolled("this store already holds a device identity")
+            return self.replace_identity(lambda: code)[0]
         tokens = self.request_enrollment(code)
         crashpoint("after-enroll-before-store")
         self._store.set_enrollment(tokens, self._settings.base_url)
         return tokens
+
+    def replace_identity(self, code: Callable[[], str]) -> tuple[TokenPair, int]:
+        """Enroll a new identity replacing the store's current (rolled-back or lost) one.
+
+        Returns the new pair and how many pending mutations were re-queued under it.
+        """
+        # Recorded before asking: the cloud revokes the old identity as it enrolls the new one.
+        old_device_id = self._store.begin_replacement()
+        # Naming the old identity puts the new one in its lineage, so an aggregate the old
+        # identity already delivered is refused as duplicate_day rather than stored twice.
+        tokens = self.request_enrollment(code(), replaces_device_id=old_device_id)
+        crashpoint("after-reenroll-before-store")
+        requeued = self._store.reenroll(tokens, self._settings.base_url)
+        return tokens, requeued
 
     def access_token(self) -> str:
         """A usable access token, refreshed first if it expires within the margin (cloud clock)."""
@@ -145,6 +172,8 @@ class DeviceAuth:
             raise_if_unavailable(response, self._settings.clock_ms())
             reason, detail = error_code(response)
             if reason in _REVOKED_CODES:
+                # The identity is gone for good (protocol §4.3): never present these tokens again.
+                self._store.lose_identity(reason)
                 raise DeviceRevoked(reason, detail)
             raise ProtocolError(
                 f"unexpected refresh answer HTTP {response.status}", status=response.status, code=reason

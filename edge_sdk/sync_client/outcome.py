@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from edge_sdk.errors import DeviceStateRolledBack, EdgeError
+from edge_sdk.errors import DeviceRevoked, DeviceStateRolledBack, EdgeError
 from edge_sdk.store.local import Rejection
 
 
@@ -39,11 +39,13 @@ class SyncOutcome:
     """Why the attempt failed (``RETRY_SCHEDULED``)."""
     rolled_back: DeviceStateRolledBack | None = None
     """Set when this call detected a rollback and re-enrolled the device."""
+    revoked: DeviceRevoked | None = None
+    """Set when this call lost the identity (revoked device, refused refresh) and re-enrolled."""
     reenrolled_device_id: str | None = None
-    """The new identity when this call re-enrolled (after a rollback, or finishing one an
-    earlier call started)."""
+    """The new identity when this call re-enrolled (after a rollback or a lost identity, or
+    finishing a re-enrollment an earlier call started)."""
     requeued: int = 0
-    """Pending mutations renumbered under the new identity after a rollback."""
+    """Pending mutations renumbered under the new identity after a re-enrollment."""
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
 from cloud.errors import (
     DeviceNotFound,
     DeviceRevoked,
@@ -16,11 +17,12 @@ from cloud.errors import (
     EnrollmentCodeUsed,
     InvalidCursorError,
     ReplacesDeviceInvalid,
+    SeqConflict,
     UserNotFound,
 )
 from cloud.store import Store, open_store
 from cloud.store.records import PushItem, RefreshGrant, RotationKind, RotationOutcome, SyncOutcome
-from sync.codec import decode_change
+from sync.codec import MediaType, decode_change
 from sync.messages import (
     AcceptOffer,
     AckNotice,
@@ -60,7 +62,11 @@ def aggregate(seq: int, day: str = "2024-01-01") -> SubmitAggregate:
 
 
 def item(mutation: Mutation) -> PushItem:
-    return PushItem(seq=mutation.seq, mutation=mutation)
+    return PushItem(seq=mutation.seq, mutation=mutation, digest=mutation_digest(mutation))
+
+
+def invalid_item(seq: int, raw: bytes = b'{"seq": 1, "type": "Nonsense"}', error: str = "bad") -> PushItem:
+    return PushItem(seq=seq, mutation=None, digest=invalid_mutation_digest(raw, MediaType.JSON), error=error)
 
 
 async def enrolled(
@@ -267,19 +273,62 @@ async def rotate(
 async def test_rotation_replay_and_reuse(store: Store) -> None:
     await enrolled(store)
     assert (await rotate(store, "rt0", "rt1")).kind is RotationKind.ROTATED
-    replay = await rotate(store, "rt0", "rt1-other", NOW + 30_000)
-    assert replay.kind is RotationKind.REPLAYED and replay.cached_successor == b"pair-rt1"
+    # The service derives the same successor for the same presented token.
+    replay = await rotate(store, "rt0", "rt1", NOW + 30_000)
+    assert replay == RotationOutcome(kind=RotationKind.REPLAYED, cached_successor=b"pair-rt1")
     assert (await rotate(store, "rt1", "rt2", NOW + 40_000)).kind is RotationKind.ROTATED
-    # rt0 is now two rotations old: reuse revokes everything, rt2 included.
-    assert (await rotate(store, "rt0", "rt9", NOW + 41_000)).kind is RotationKind.REUSED
+    # rt0's successor has been used: rt0 coming back is a reuse, and revokes everything, rt2 included.
+    assert (await rotate(store, "rt0", "rt1", NOW + 41_000)).kind is RotationKind.REUSED
     assert (await rotate(store, "rt2", "rt3", NOW + 42_000)).kind is RotationKind.INVALID
 
 
-async def test_replay_after_grace_is_reuse(store: Store) -> None:
+async def test_replay_after_grace_with_unused_successor_reissues_access(store: Store) -> None:
+    # A lost refresh reply, then a month offline: the device still holds only rt0.
     await enrolled(store)
     await rotate(store, "rt0", "rt1")
-    assert (await rotate(store, "rt0", "rtx", NOW + 60_001)).kind is RotationKind.REUSED
-    assert (await rotate(store, "rt1", "rt2", NOW + 60_002)).kind is RotationKind.INVALID
+    late = NOW + 30 * DAY_MS
+    replay = await rotate(store, "rt0", "rt1", late)
+    assert replay == RotationOutcome(
+        kind=RotationKind.REPLAYED, cached_successor=b"pair-rt1", reissue_access=True
+    )
+    # Replaying spent nothing: the successor is live and rotates normally.
+    assert (await rotate(store, "rt1", "rt2", late + 1)).kind is RotationKind.ROTATED
+    device = await store.get_device("dev_1")
+    assert device is not None and not device.revoked
+
+
+@pytest.mark.parametrize("age_ms", [10_000, DAY_MS], ids=["within-grace", "after-grace"])
+async def test_spent_token_whose_successor_was_used_is_reuse(store: Store, age_ms: int) -> None:
+    await enrolled(store)
+    await rotate(store, "rt0", "rt1")
+    assert (await rotate(store, "rt1", "rt2", NOW + 1_000)).kind is RotationKind.ROTATED
+    # rt0's successor rt1 has been used (spent): rt0 coming back is a reuse at any age.
+    assert (await rotate(store, "rt0", "rt1", NOW + age_ms)).kind is RotationKind.REUSED
+    # Every token of the device is revoked: the live one and the most recently spent one too.
+    assert (await rotate(store, "rt2", "rt3", NOW + age_ms)).kind is RotationKind.INVALID
+    assert (await rotate(store, "rt1", "rt2", NOW + age_ms)).kind is RotationKind.REUSED
+
+
+async def test_replay_with_expired_successor_is_invalid_and_revokes_nothing(store: Store) -> None:
+    await enrolled(store)
+    await rotate(store, "rt0", "rt1")  # rt1 expires at NOW + 90 days
+    assert (await rotate(store, "rt0", "rt1", NOW + 91 * DAY_MS)).kind is RotationKind.INVALID
+    device = await store.get_device("dev_1")
+    assert device is not None and not device.revoked
+    # Still the replay it was before expiry (nothing was revoked or spent by the refusal).
+    assert (await rotate(store, "rt0", "rt1", NOW + DAY_MS)).kind is RotationKind.REPLAYED
+
+
+async def test_replay_with_another_derived_successor_rekeys_the_unused_one(store: Store) -> None:
+    # The derivation key changed between the rotation and the replay.
+    await enrolled(store)
+    await rotate(store, "rt0", "rt1")
+    replay = await rotate(store, "rt0", "rt1-new", NOW + 5_000)
+    assert replay.kind is RotationKind.REPLAYED and replay.cached_successor == b"pair-rt1"
+    assert (await rotate(store, "rt1", "rt2", NOW + 6_000)).kind is RotationKind.INVALID
+    assert (await rotate(store, "rt1-new", "rt2", NOW + 7_000)).kind is RotationKind.ROTATED
+    # The chain continues from the re-keyed token: rt0 is now two rotations old.
+    assert (await rotate(store, "rt0", "rt1-new", NOW + 8_000)).kind is RotationKind.REUSED
 
 
 async def test_rotation_rejections(store: Store) -> None:
@@ -311,13 +360,108 @@ async def test_exactly_once_rule(store: Store) -> None:
     assert device is not None and device.skew_ms == 5 and device.last_seen_at == NOW + 1
 
 
+async def state(store: Store, device_id: str = "dev_1", user_id: str = "usr_1") -> tuple[object, ...]:
+    """Everything a sync could change, for "nothing changed" checks."""
+    return (await store.get_device(device_id), await store.user_view(user_id))
+
+
+async def test_same_content_resent_is_duplicate(store: Store) -> None:
+    await enrolled(store)
+    batch = [
+        item(aggregate(1, "2024-01-01")),
+        invalid_item(2),
+        item(SetConsent(seq=3, created_at=NOW, scope=ConsentScope.PUSH, granted=True)),
+    ]
+    await sync(store, "dev_1", batch)
+    before = (await store.user_view("usr_1")).user.version
+    again = await sync(store, "dev_1", batch)
+    assert [(r.seq, r.status) for r in again.results] == [
+        (1, "duplicate"),
+        (2, "duplicate"),
+        (3, "duplicate"),
+    ]
+    assert again.last_seq == 3
+    assert (await store.user_view("usr_1")).user.version == before
+
+
+async def test_other_content_at_a_processed_seq_is_a_conflict_and_changes_nothing(store: Store) -> None:
+    await enrolled(store)
+    await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
+    before = await state(store)
+    # A store restored from a backup holding only seq 1 allocates seq 2 again for new data. The
+    # new mutations ahead of it in the batch are processed first, then rolled back with the rest.
+    restored = [
+        item(aggregate(3, "2024-01-03")),
+        item(SetConsent(seq=4, created_at=NOW, scope=ConsentScope.PUSH, granted=True)),
+        item(aggregate(2, "2024-01-09")),
+    ]
+    with pytest.raises(SeqConflict, match="seq 2"):
+        await store.sync(
+            device_id="dev_1", items=restored, skew_ms=999, after_version=0, pull_limit=100, now=NOW + 50
+        )
+    assert await state(store) == before
+    # Nothing of the refused request was kept, its digests included: seq 3 is still new.
+    outcome = await sync(store, "dev_1", [item(aggregate(3, "2024-01-04"))])
+    assert [(r.seq, r.status) for r in outcome.results] == [(3, "applied")]
+
+
+@pytest.mark.parametrize(
+    ("processed", "pushed"),
+    [
+        (item(aggregate(1, "2024-01-01")), invalid_item(1)),
+        (invalid_item(1), item(aggregate(1, "2024-01-01"))),
+        (invalid_item(1, b'{"seq": 1, "type": "A"}'), invalid_item(1, b'{"seq": 1, "type": "B"}')),
+        (
+            item(SetConsent(seq=1, created_at=NOW, scope=ConsentScope.PUSH, granted=True)),
+            item(SetConsent(seq=1, created_at=NOW, scope=ConsentScope.PUSH, granted=False)),
+        ),
+    ],
+    ids=["valid-then-invalid", "invalid-then-valid", "two-invalid", "one-field-differs"],
+)
+async def test_any_content_difference_is_a_conflict(
+    store: Store, processed: PushItem, pushed: PushItem
+) -> None:
+    await enrolled(store)
+    await sync(store, "dev_1", [processed])
+    before = await state(store)
+    with pytest.raises(SeqConflict):
+        await sync(store, "dev_1", [pushed])
+    assert await state(store) == before
+
+
+async def test_conflict_within_one_batch(store: Store) -> None:
+    await enrolled(store)
+    with pytest.raises(SeqConflict):
+        await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(1, "2024-01-02"))])
+    device = await store.get_device("dev_1")
+    assert device is not None and device.last_seq == 0
+    assert (await store.user_view("usr_1")).aggregates == []
+
+
+async def test_withdrawn_at_a_processed_seq_is_a_duplicate(store: Store) -> None:
+    # The device took back a mutation whose earlier push was processed but whose reply was lost.
+    await enrolled(store)
+    await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
+    outcome = await sync(store, "dev_1", [item(Withdrawn(seq=1, created_at=NOW + 5))])
+    assert [(r.seq, r.status) for r in outcome.results] == [(1, "duplicate")]
+    assert len((await store.user_view("usr_1")).aggregates) == 1
+
+
+async def test_digests_are_per_device(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
+    await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
+    outcome = await sync(store, "dev_2", [item(aggregate(1, "2024-01-02"))])
+    assert outcome.results[0].status == "applied"
+
+
 async def test_invalid_and_refused_mutations_advance_last_seq(store: Store) -> None:
     await enrolled(store)
     outcome = await sync(
         store,
         "dev_1",
         [
-            PushItem(seq=1, mutation=None, error="bad"),
+            invalid_item(1),
             item(aggregate(2, "2024-01-01")),
             item(aggregate(3, "2024-01-01")),
             item(AckNotice(seq=4, created_at=NOW, notice_id="ntc_missing")),

@@ -10,7 +10,14 @@ import msgspec
 
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims, TokenIssuer, hash_secret, new_refresh_token
-from cloud.errors import DeviceRevoked, RefreshInvalid, RefreshReused, TokenInvalid, TokenMissing
+from cloud.errors import (
+    DeviceRevoked,
+    RefreshInvalid,
+    RefreshReused,
+    TokenExpired,
+    TokenInvalid,
+    TokenMissing,
+)
 from cloud.settings import AuthSettings
 from cloud.store.protocol import Store
 from cloud.store.records import RefreshGrant, RotationKind
@@ -81,8 +88,12 @@ class DeviceService:
     async def refresh(self, request: RefreshRequest) -> TokenPair:
         """Rotate: spend the presented refresh token and answer with a new pair.
 
-        The just-spent token replays the same pair within the grace period (a lost reply must
-        not lock a device out); any older spent token revokes all of the device's tokens.
+        The most recently spent token replays the same pair within the grace period (a lost
+        reply must not lock a device out); later, as long as its successor was never used, it
+        gets that successor with a newly issued access token (the cached one may have expired).
+        A cached access token the server would no longer accept (signing key rotated) is
+        replaced by a new one even within the grace period.
+        A spent token whose successor was used, or any older one, revokes the device's tokens.
         """
         now = self._clock()
         device = await self._store.get_device(request.device_id)
@@ -106,12 +117,26 @@ class DeviceService:
             return pair
         if outcome.kind is RotationKind.REPLAYED and outcome.cached_successor is not None:
             replayed = msgspec.msgpack.decode(outcome.cached_successor, type=TokenPair)
+            if outcome.reissue_access or not self._still_valid(replayed.access_token):
+                # ``pair`` holds an access token issued just now; the refresh token and its
+                # expiry stay those of the stored successor.
+                replayed = msgspec.structs.replace(
+                    replayed, access_token=pair.access_token, access_expires_at=pair.access_expires_at
+                )
             return msgspec.structs.replace(replayed, refresh_token=successor)
         if outcome.kind is RotationKind.REUSED:
             raise RefreshReused()
         if outcome.kind is RotationKind.DEVICE_REVOKED:
             raise DeviceRevoked()
         raise RefreshInvalid()
+
+    def _still_valid(self, access_token: str) -> bool:
+        """Whether a cached access token would still be accepted (not expired, key not rotated)."""
+        try:
+            self.tokens.verify_access(access_token)
+        except (TokenExpired, TokenInvalid):
+            return False
+        return True
 
     def authenticate(self, authorization: str | None) -> DeviceClaims:
         """Verified claims of the request's bearer access token."""

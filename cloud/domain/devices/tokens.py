@@ -21,6 +21,8 @@ from cloud.errors import TokenExpired, TokenInvalid
 from cloud.settings import AuthSettings
 
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+_SUCCESSOR_LABEL = b"refresh-successor"
+"""Fixed label of the successor sub-key (HKDF-expand style), so the root key is never used raw."""
 
 
 class DeviceClaims(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +48,8 @@ class TokenIssuer:
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
         self._keys = {auth.jwt_kid: auth.jwt_secret}
+        root = auth.refresh_derivation_key or auth.jwt_secret
+        self._successor_key = hmac.new(root.encode(), _SUCCESSOR_LABEL, "sha256").digest()
 
     def issue_access(self, device_id: str, user_id: str, now_ms: int) -> tuple[str, int]:
         """A signed access token and its expiry (epoch ms)."""
@@ -95,8 +99,11 @@ class TokenIssuer:
     def successor_refresh_token(self, presented: str) -> str:
         """The refresh token that replaces ``presented``, derived rather than random.
 
-        Deriving it (HMAC under the server key) lets a replay within the grace period get the
-        same new token back without the store ever holding a refresh token in the clear.
+        Deriving it (HMAC under a sub-key of ``REFRESH_DERIVATION_KEY``) lets a replay of a spent
+        token get the same new token back without the store ever holding a refresh token in the
+        clear. The key is not the JWT signing key, so rotating ``JWT_SECRET`` leaves successors
+        alone; if the derivation key does change, a replay re-keys the unused successor
+        (:meth:`cloud.store.protocol.Store.rotate_refresh`).
         """
-        mac = hmac.new(self._auth.jwt_secret.encode(), b"refresh-successor:" + presented.encode(), "sha256")
+        mac = hmac.new(self._successor_key, presented.encode(), "sha256")
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")

@@ -3,7 +3,8 @@
 The envelope is decoded first and each mutation on its own, so a mutation that fails
 validation is rejected alone (and still advances ``last_seq``) while a request whose envelope
 is broken changes nothing. Every check that can fail the whole request runs before the store
-is touched.
+is touched, except the two the store makes inside its transaction, which then rolls back: a
+cursor ahead of the user's log and a processed seq pushed with other content (``seq_conflict``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from collections.abc import Callable
 
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims
+from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
 from cloud.errors import (
     DeviceMismatch,
+    DeviceNotFound,
     InvalidBody,
     InvalidCursorError,
+    TokenInvalid,
     TooManyMutations,
     UnsupportedProtocol,
 )
@@ -57,9 +61,12 @@ class SyncService:
                 # Without a seq the exactly-once rule cannot place the mutation: the request is broken.
                 raise InvalidBody(f"push[{index}] has no valid integer seq")
             try:
-                items.append(PushItem(seq=seq, mutation=decode_mutation(raw, media)))
+                mutation = decode_mutation(raw, media)
             except CodecError as exc:
-                items.append(PushItem(seq=seq, mutation=None, error=str(exc)[:200]))
+                digest = invalid_mutation_digest(bytes(raw), media)
+                items.append(PushItem(seq=seq, mutation=None, digest=digest, error=str(exc)[:200]))
+            else:
+                items.append(PushItem(seq=seq, mutation=mutation, digest=mutation_digest(mutation)))
         return items
 
     async def exchange(self, claims: DeviceClaims, body: bytes, media: MediaType) -> SyncReply:
@@ -78,14 +85,19 @@ class SyncService:
         limit = clamp_pull_limit(envelope.pull_limit)
         items = self._items(envelope, media)
         now = self._clock()
-        outcome = await self._store.sync(
-            device_id=claims.device_id,
-            items=items,
-            skew_ms=clock_skew_ms(envelope.device_time, now),
-            after_version=after_version,
-            pull_limit=limit,
-            now=now,
-        )
+        try:
+            outcome = await self._store.sync(
+                device_id=claims.device_id,
+                items=items,
+                skew_ms=clock_skew_ms(envelope.device_time, now),
+                after_version=after_version,
+                pull_limit=limit,
+                now=now,
+            )
+        except DeviceNotFound as exc:
+            # A validly signed token for a device the server does not know (its data was restored
+            # from a backup older than the enrollment): the identity no longer exists.
+            raise TokenInvalid("the token's device does not exist") from exc
         page = page_changes(after_version, [(c.version, c) for c in outcome.changes], limit)
         changes: list[AnyChange] = []
         for stored in page.items:

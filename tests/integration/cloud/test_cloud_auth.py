@@ -121,3 +121,15 @@ def test_missing_or_non_bearer_authorization_is_401(
     response = post_sync(live_server, None, body, headers=headers)
     assert response.status_code == 401 and response.json()["code"] == code
     assert live_server.device(device.device_id, device.user_id) == before
+
+
+def test_token_of_a_device_the_server_does_not_know_is_401_token_invalid(live_server: LiveServer) -> None:
+    # A correctly signed token whose device row is gone (the server's data was restored from a
+    # backup older than the enrollment): the identity no longer exists.
+    tokens = live_server.new_device()
+    ghost = "dev_" + "0" * 24
+    token = _sign(live_server, _claims(tokens, sub=ghost))
+    response = post_sync(live_server, token, sync_body(ghost, [sample_aggregate(1, day_of(0))]))
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == ErrorCode.TOKEN_INVALID
+    assert live_server.user_view(tokens.user_id)["aggregates"] == []

@@ -171,12 +171,61 @@ def test_malformed_refresh_body_is_400(live_server: LiveServer) -> None:
     )
 
 
-def test_just_spent_token_after_grace_is_a_reuse(redis_url: str, tmp_path: Any) -> None:
-    with LiveServer(tmp_path, redis_url, env={"REFRESH_REUSE_GRACE_S": "0"}) as server:
+def test_just_spent_token_after_grace_gets_its_unused_successor(redis_url: str, tmp_path: Any) -> None:
+    # A lost refresh reply, then the device stays offline past the grace period and past the
+    # lifetime of the access token in the lost reply.
+    env = {"REFRESH_REUSE_GRACE_S": "0", "ACCESS_TOKEN_TTL_S": "2"}
+    with LiveServer(tmp_path, redis_url, env=env) as server:
         first: TokenPair = server.new_device()
-        assert _refresh(server, first.device_id, first.refresh_token).status_code == 200
-        time.sleep(0.01)
+        lost = _pair(_refresh(server, first.device_id, first.refresh_token))
+        time.sleep(2.1)
+        _problem(
+            post_sync(server, lost.access_token, sync_body(first.device_id)), 401, ErrorCode.TOKEN_EXPIRED
+        )
+
+        replayed = _pair(_refresh(server, first.device_id, first.refresh_token))
+        assert (replayed.refresh_token, replayed.refresh_expires_at) == (
+            lost.refresh_token,
+            lost.refresh_expires_at,
+        )
+        # A newly issued access token, not the expired one from the lost reply.
+        assert replayed.access_token != lost.access_token
+        assert replayed.access_expires_at > lost.access_expires_at
+        assert sync_ok(server, replayed).last_seq == 0
+
+        # Once the successor is used, the spent token coming back is a reuse.
+        newest = _pair(_refresh(server, replayed.device_id, replayed.refresh_token))
         _problem(_refresh(server, first.device_id, first.refresh_token), 401, ErrorCode.REFRESH_REUSED)
+        _problem(_refresh(server, newest.device_id, newest.refresh_token), 401, ErrorCode.REFRESH_INVALID)
+
+
+@pytest.mark.parametrize("derivation_key_changes", [False, True], ids=["derivation-key-kept", "changed"])
+def test_replay_across_a_key_rotation(redis_url: str, tmp_path: Any, derivation_key_changes: bool) -> None:
+    # A refresh reply is lost, then the operator rotates JWT_SECRET (and maybe the derivation key)
+    # and restarts the server; the device replays its spent token within the grace period.
+    server = LiveServer(tmp_path, redis_url, env={"REFRESH_DERIVATION_KEY": "d" * 40})
+    with server:
+        first = server.new_device()
+        lost = _pair(_refresh(server, first.device_id, first.refresh_token))
+        server.extra_env["JWT_SECRET"] = "rotated-jwt-secret-0123456789abcdef0123456789"
+        if derivation_key_changes:
+            server.extra_env["REFRESH_DERIVATION_KEY"] = "e" * 40
+        server.restart(hard=False)
+
+        replayed = _pair(_refresh(server, first.device_id, first.refresh_token))
+        # The cached access token was signed with the old key: the replay carries a new one.
+        assert replayed.access_token != lost.access_token
+        assert sync_ok(server, replayed).last_seq == 0
+        if derivation_key_changes:
+            # The unused successor was re-keyed to the one derived now; the lost one is gone.
+            assert replayed.refresh_token != lost.refresh_token
+            _problem(_refresh(server, lost.device_id, lost.refresh_token), 401, ErrorCode.REFRESH_INVALID)
+        else:
+            assert replayed.refresh_token == lost.refresh_token
+        # Either way the replayed refresh token is the live one.
+        assert (
+            sync_ok(server, _pair(_refresh(server, replayed.device_id, replayed.refresh_token))).last_seq == 0
+        )
 
 
 # --- re-enrollment that replaces a device (a store restored from a backup) --------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
 from sync.codec import MediaType
-from sync.codes import RejectionCode, ResultStatus
+from sync.codes import ErrorCode, RejectionCode, ResultStatus
 from sync.messages import (
     AcceptOffer,
     AckNotice,
@@ -17,10 +19,11 @@ from sync.messages import (
     Platform,
     RegisterPushToken,
     SetConsent,
+    TokenPair,
     Withdrawn,
 )
 from sync.pull import encode_cursor
-from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
+from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 
 @pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
@@ -54,6 +57,59 @@ def test_replayed_push_is_duplicate_and_stored_once(live_server: LiveServer) -> 
     assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (2, "duplicate"), (3, "applied")]
     assert again.last_seq == 3
     assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 3
+
+
+def _state(server: LiveServer, tokens: TokenPair) -> tuple[Any, ...]:
+    """The device row (last_seq, skew, last seen), stored aggregates, consent and user version."""
+    view = server.user_view(tokens.user_id)
+    device = next(d for d in view["devices"] if d["device_id"] == tokens.device_id)
+    return device, view["aggregates"], view["consent"], view["version"]
+
+
+def test_same_mutation_as_json_after_msgpack_is_duplicate(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    batch = [
+        sample_aggregate(1, day_of(0)),
+        SetConsent(seq=2, created_at=1, scope=ConsentScope.PUSH, granted=True),
+    ]
+    sync_ok(live_server, tokens, batch, MediaType.MSGPACK)
+    again = sync_ok(live_server, tokens, batch, MediaType.JSON)
+    assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (2, "duplicate")]
+    assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 1
+
+
+@pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
+def test_other_content_at_a_processed_seq_is_409_and_changes_nothing(
+    live_server: LiveServer, media: MediaType
+) -> None:
+    tokens = live_server.new_device()
+    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))], media)
+    before = _state(live_server, tokens)
+    # The store was restored from a backup that ends at seq 1: seq 2 is allocated again for new
+    # data. New seqs ahead of it in the batch are processed and then rolled back with the rest.
+    restored = [
+        sample_aggregate(3, day_of(2)),
+        SetConsent(seq=4, created_at=2, scope=ConsentScope.PUSH, granted=True),
+        sample_aggregate(2, day_of(9)),
+    ]
+    body = sync_body(tokens.device_id, restored, media, device_time=1)
+    response = post_sync(live_server, tokens.access_token, body, media)
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert (problem["status"], problem["code"]) == (409, ErrorCode.SEQ_CONFLICT)
+    assert "seq 2" in problem["detail"]
+    assert problem["request_id"] == response.headers["x-request-id"]
+    assert _state(live_server, tokens) == before
+
+
+def test_withdrawn_at_a_processed_seq_is_duplicate(live_server: LiveServer) -> None:
+    # Taking back a mutation whose push was processed but whose reply was lost is not a conflict.
+    tokens = live_server.new_device()
+    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    reply = sync_ok(live_server, tokens, [Withdrawn(seq=1, created_at=9, original_type="SubmitAggregate")])
+    assert [(r.seq, r.status) for r in reply.results] == [(1, "duplicate")]
+    assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 1
 
 
 def test_gap_stops_processing_and_names_expected_seq(live_server: LiveServer) -> None:

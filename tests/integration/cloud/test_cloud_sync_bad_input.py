@@ -83,6 +83,7 @@ def _broken_envelopes(tokens: TokenPair) -> dict[str, Any]:
         ),
         "mutation_seq_zero": _envelope(tokens, push=[_mutation(0)]),
         "mutation_seq_not_int": _envelope(tokens, push=[{**_mutation(2), "seq": "2"}]),
+        "negative_pull_limit": _envelope(tokens, push=[_mutation(2)], pull_limit=-1),
     }
 
 
@@ -97,6 +98,7 @@ def _broken_envelopes(tokens: TokenPair) -> dict[str, Any]:
         "mutation_without_seq",
         "mutation_seq_zero",
         "mutation_seq_not_int",
+        "negative_pull_limit",
     ],
 )
 def test_broken_envelope_is_400_and_changes_nothing(

@@ -59,3 +59,34 @@ def test_lineage_migration_keeps_devices_and_aggregates(tmp_path: Path) -> None:
         assert columns == [["lineage_id", "day"]]
     finally:
         conn.close()
+
+
+def test_seqs_processed_before_digests_stay_plain_duplicates(tmp_path: Path) -> None:
+    # A device that pushed seq 1 under a build without digests: seq 1 has no digest to compare,
+    # so a resend is a duplicate whatever its content, as before.
+    from cloud.domain.sync.digest import mutation_digest
+    from cloud.store.records import PushItem
+    from sync.messages import ConsentScope, SetConsent
+
+    path = tmp_path / "old.sqlite3"
+    _database_at_first_migration(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE devices SET last_seq = 1")
+    conn.close()
+
+    async def run() -> None:
+        store = await open_sqlite_store(path)
+        try:
+            await store.migrate()
+            pushed = [
+                SetConsent(seq=seq, created_at=5, scope=ConsentScope.PUSH, granted=True) for seq in (1, 2)
+            ]
+            items = [PushItem(seq=m.seq, mutation=m, digest=mutation_digest(m)) for m in pushed]
+            outcome = await store.sync(
+                device_id="dev_1", items=items, skew_ms=0, after_version=0, pull_limit=10, now=10
+            )
+            assert [(r.seq, r.status) for r in outcome.results] == [(1, "duplicate"), (2, "applied")]
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import time
 
 import jwt
@@ -57,6 +59,28 @@ def test_successor_refresh_token_is_deterministic_and_distinct() -> None:
     assert a != issuer.successor_refresh_token("rt-b") and a != "rt-a"
     other_key = TokenIssuer(AuthSettings(admin_token="a", jwt_secret="t" * 40))
     assert other_key.successor_refresh_token("rt-a") != a
+
+
+def test_successor_derivation_survives_a_jwt_secret_rotation() -> None:
+    before = AuthSettings(admin_token="a", jwt_secret="s" * 64, refresh_derivation_key="d" * 40)
+    rotated = AuthSettings(admin_token="a", jwt_secret="n" * 64, refresh_derivation_key="d" * 40)
+    token = TokenIssuer(before).successor_refresh_token("rt-a")
+    assert TokenIssuer(rotated).successor_refresh_token("rt-a") == token
+    other = AuthSettings(admin_token="a", jwt_secret="s" * 64, refresh_derivation_key="e" * 40)
+    assert TokenIssuer(other).successor_refresh_token("rt-a") != token
+
+
+def test_successor_key_defaults_to_one_derived_from_the_jwt_secret() -> None:
+    # Unset, the derivation key is the JWT secret: setting it to the old secret before rotating
+    # the JWT secret keeps every successor.
+    default = TokenIssuer(AuthSettings(admin_token="a", jwt_secret="s" * 64))
+    explicit = TokenIssuer(
+        AuthSettings(admin_token="a", jwt_secret="n" * 64, refresh_derivation_key="s" * 64)
+    )
+    assert default.successor_refresh_token("rt-a") == explicit.successor_refresh_token("rt-a")
+    # The key is used through a labelled sub-key, never raw.
+    raw = hmac.new(b"s" * 64, b"rt-a", "sha256").digest()
+    assert default.successor_refresh_token("rt-a") != base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def test_hash_secret_is_sha256_hex() -> None:

@@ -8,6 +8,7 @@ Real-server tests live in tests/integration.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,9 @@ class FakeDevice:
     """The ``replaces_device_id`` it enrolled with."""
     mutations: list[Any] = field(default_factory=list)
     """Every mutation processed (applied or rejected), in order."""
+    digests: dict[int, bytes] = field(default_factory=dict)
+    """Digest of the mutation processed at each seq, to answer ``seq_conflict`` when another
+    mutation arrives under a processed seq (the device's store was restored from a backup)."""
 
 
 @dataclass
@@ -113,6 +117,11 @@ class FakeCloud:
         self.server_offset_ms = 0
         """Cloud clock minus device clock."""
         self.next_sync_after_s = 900
+        self.max_body_bytes: int | None = None
+        """When set, a sync body larger than this is answered ``413 body_too_large``."""
+        self.check_seq_conflicts = True
+        """Answer ``409 seq_conflict`` to a processed seq pushed with other content; off, the
+        mutation is a plain duplicate (as a cloud without the check would treat it)."""
         self._ids = itertools.count(1)
 
     # --- admin side ----------------------------------------------------------
@@ -247,9 +256,20 @@ class FakeCloud:
         assert request.path == SYNC_PATH
         return self._sync(request)
 
+    @staticmethod
+    def digest(raw: msgspec.Raw | bytes, media: Any) -> bytes:
+        """Digest of one pushed mutation, independent of the media type it came in."""
+        try:
+            canonical = encode(decode_mutation(raw, media))
+        except CodecError:
+            canonical = bytes(raw)
+        return hashlib.sha256(canonical).digest()
+
     def _sync(self, request: TransportRequest) -> TransportResponse:
         media = media_type_of(request.content_type)
         assert media is not None
+        if self.max_body_bytes is not None and len(request.body) > self.max_body_bytes:
+            return self.problem(413, "body_too_large")
         device = next((d for d in self.devices.values() if d.access_token == request.bearer), None)
         if device is None:
             return self.problem(401, "token_invalid")
@@ -268,6 +288,17 @@ class FakeCloud:
         seqs = [peek_seq(raw, media) for raw in envelope.push]
         assert all(s is not None for s in seqs)
         plan = plan_push(device.last_seq, [s for s in seqs if s is not None])
+        for step in plan.steps:
+            known = device.digests.get(step.seq)
+            raw = envelope.push[step.index]
+            if (
+                self.check_seq_conflicts
+                and step.action is Action.DUPLICATE
+                and known is not None
+                and known != self.digest(raw, media)
+            ):
+                # Refused as a whole before anything is processed, like the real cloud.
+                return self.problem(409, "seq_conflict")
         results: list[MutationResult] = []
         for step in plan.steps:
             if step.action is Action.DUPLICATE:
@@ -275,6 +306,7 @@ class FakeCloud:
                 continue
             mutation = decode_mutation(envelope.push[step.index], media)
             device.mutations.append(mutation)
+            device.digests[step.seq] = self.digest(envelope.push[step.index], media)
             status, code = "applied", None
             if isinstance(mutation, SetConsent):
                 user.consent[mutation.scope] = mutation.granted

@@ -433,14 +433,19 @@ def _rolled_back_client(
     return restored
 
 
+@pytest.mark.parametrize("seq_conflicts", [True, False], ids=["seq_conflict", "last_seq_above"])
 def test_rollback_detected_without_provider_raises(
-    make_client: MakeClient, cloud: FakeCloud, db_path: Path, tmp_path: Path
+    make_client: MakeClient, cloud: FakeCloud, db_path: Path, tmp_path: Path, seq_conflicts: bool
 ) -> None:
     client = _rolled_back_client(make_client, cloud, db_path, tmp_path)
+    # The restored store pushes seqs 3..5; the cloud processed other mutations at 4 and 5.
+    # Either it answers 409 seq_conflict, or (without that check) its last_seq 6 shows it.
+    cloud.check_seq_conflicts = seq_conflicts
     before = client.store.state()
     with pytest.raises(DeviceStateRolledBack) as caught:
         client.sync()
-    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (6, 5)
+    last_seq = None if seq_conflicts else 6
+    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (last_seq, 5)
     after = client.store.state()
     assert (after.device_id, after.highest_seq_allocated, client.status().pending) == (before.device_id, 5, 3)
 

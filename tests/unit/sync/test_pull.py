@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from sync.limits import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, PROTOCOL_VERSION
+from sync.limits import MAX_PULL_LIMIT, PROTOCOL_VERSION
 from sync.messages import CHANGE_TYPES
 from sync.pull import (
     CHANGE_SINCE_PROTOCOL,
@@ -86,8 +86,6 @@ def test_invalid_cursor_is_a_value_error() -> None:
 @pytest.mark.parametrize(
     ("requested", "served"),
     [
-        (-1, DEFAULT_PULL_LIMIT),
-        (-(10**9), DEFAULT_PULL_LIMIT),
         (0, 0),
         (1, 1),
         (200, 200),
@@ -99,6 +97,22 @@ def test_invalid_cursor_is_a_value_error() -> None:
 )
 def test_clamp_pull_limit(requested: int, served: int) -> None:
     assert clamp_pull_limit(requested) == served
+
+
+@pytest.mark.parametrize("requested", [-1, -(10**9)])
+def test_negative_pull_limit_is_a_caller_defect(requested: int) -> None:
+    # The envelope refuses a negative pull_limit (400 invalid_body) before anything is clamped.
+    with pytest.raises(ValueError):
+        clamp_pull_limit(requested)
+
+
+def test_the_envelope_refuses_a_negative_pull_limit() -> None:
+    from sync.codec import CodecError, MediaType, decode_envelope
+
+    body = b'{"type":"SyncRequest","protocol":1,"device_id":"d","device_time":0,"push":[],"pull_limit":-1}'
+    with pytest.raises(CodecError):
+        decode_envelope(body, MediaType.JSON)
+    assert decode_envelope(body.replace(b"-1", b"0"), MediaType.JSON).pull_limit == 0
 
 
 # --- paging ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.push import Action, acknowledged_outbox, is_rolled_back, plan_push
+from sync.push import Action, is_rolled_back, plan_push
 
 D, P = Action.DUPLICATE, Action.PROCESS
 
@@ -42,14 +42,6 @@ def test_plan_push(last, seqs, actions, new_last, expected):
 def test_negative_last_seq_is_refused():
     with pytest.raises(ValueError):
         plan_push(-1, [1])
-
-
-@pytest.mark.parametrize(
-    ("acked", "outbox", "deletable"),
-    [(0, [1, 2], []), (2, [1, 2, 3], [1, 2]), (9, [4, 5], [4, 5])],
-)
-def test_acknowledged_outbox(acked, outbox, deletable):
-    assert acknowledged_outbox(acked, outbox) == deletable
 
 
 @pytest.mark.parametrize(("reply", "highest", "rolled"), [(0, 0, False), (5, 5, False), (6, 5, True)])

@@ -272,3 +272,27 @@ def test_no_struct_of_the_protocol_forbids_unknown_fields() -> None:
     assert len(structs) > 20
     for struct in structs:
         assert not struct.__struct_config__.forbid_unknown_fields, struct.__name__
+
+
+# --- the error-code table ----------------------------------------------------------
+
+
+def _section(title_prefix: str) -> str:
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title_prefix}")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def test_error_code_table_lists_exactly_the_error_codes() -> None:
+    from sync.codes import ErrorCode
+
+    rows = re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", _section("9. Error codes"), re.M)
+    assert sorted(code for code, _ in rows) == sorted(code.value for code in ErrorCode)
+
+
+def test_seq_conflict_is_documented_as_409() -> None:
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", _section("9. Error codes"), re.M))
+    assert rows["seq_conflict"] == "409"
+    problem: Problem = decode_json_example("Problem/seq_conflict")
+    assert (problem.status, problem.code) == (409, "seq_conflict")
