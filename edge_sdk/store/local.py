@@ -27,12 +27,13 @@ from edge_sdk.errors import AlreadyEnrolled, DeviceStateRolledBack, InvalidMutat
 from edge_sdk.store import mirror
 from edge_sdk.store.migrations import KNOWN_MIGRATIONS, migrations
 from sync.codec import CodecError, decode_mutation, encode_mutation
-from sync.codes import ResultStatus
+from sync.codes import RejectionCode, ResultStatus
 from sync.messages import (
     AckNotice,
     AnyChange,
     Mutation,
     MutationResult,
+    SubmitAggregate,
     TokenPair,
 )
 from sync.push import is_rolled_back
@@ -65,6 +66,9 @@ class SyncState:
     identity_lost: str | None = None
     """Set when the cloud stopped accepting this identity (the error code, e.g. ``device_revoked``):
     its tokens are discarded and it never syncs again; cleared by re-enrollment."""
+    requeued_through: int = 0
+    """Seqs up to this were re-queued by the last re-enrollment: the cloud may already hold them
+    under the replaced identity, so a ``duplicate_day`` for one of them is a delivery, not a refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,7 @@ class ReplyResult:
 _STATE_COLUMNS = (
     "device_id, user_id, cursor, last_seq_acked, highest_seq_allocated, skew_ms, "
     "consecutive_failures, next_attempt_at, last_sync_at, next_sync_hint_at, last_error, "
-    "replacing_device_id, identity_lost"
+    "replacing_device_id, identity_lost, requeued_through"
 )
 
 
@@ -261,8 +265,9 @@ class LocalStore:
             db.execute(
                 "UPDATE sync_state SET device_id = ?, user_id = ?, cursor = NULL, last_seq_acked = 0, "
                 "highest_seq_allocated = ?, consecutive_failures = 0, next_attempt_at = NULL, "
-                "last_error = NULL, replacing_device_id = NULL, identity_lost = NULL WHERE id = 1",
-                [tokens.device_id, tokens.user_id, len(rows)],
+                "last_error = NULL, replacing_device_id = NULL, identity_lost = NULL, "
+                "requeued_through = ? WHERE id = 1",
+                [tokens.device_id, tokens.user_id, len(rows), len(rows)],
             )
             mirror.clear(db)
             self._write_credentials(db, tokens, base_url)
@@ -439,6 +444,8 @@ class LocalStore:
         for row in rows:
             result = by_seq.get(row.seq)
             if result is not None and result.status == ResultStatus.REJECTED:
+                if _already_delivered(state, row, result):
+                    continue
                 rejection = Rejection(state.device_id, row.seq, row.type, result.code, result.detail, now_ms)
                 db.execute(
                     "INSERT INTO rejections (device_id, seq, type, code, detail, rejected_at) "
@@ -481,6 +488,19 @@ class LocalStore:
     def mirror_models(self) -> list[mirror.ModelRow]:
         with self._lock:
             return mirror.read_models(self._db)
+
+
+def _already_delivered(state: SyncState, row: OutboxRow, result: MutationResult) -> bool:
+    """A re-queued aggregate the cloud refuses as ``duplicate_day`` reached it under the old identity.
+
+    The lineage keeps one aggregate per day, so the refusal means the day is stored; showing it
+    to the app as a rejection would report a failure that did not happen.
+    """
+    return (
+        row.seq <= state.requeued_through
+        and row.type == SubmitAggregate.__name__
+        and result.code == RejectionCode.DUPLICATE_DAY
+    )
 
 
 def _renumber(data: bytes, seq: int) -> bytes:

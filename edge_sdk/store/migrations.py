@@ -132,5 +132,16 @@ def identity_lost(db: Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN identity_lost TEXT")
 
 
-KNOWN_MIGRATIONS: Final = ("0001_initial", "0002_replacing_device", "0003_identity_lost")
+@migrations(name="0004_requeued_through")
+def requeued_through(db: Database) -> None:
+    """Highest seq re-queued by the last re-enrollment (those mutations may already be in the cloud)."""
+    db.execute("ALTER TABLE sync_state ADD COLUMN requeued_through INTEGER NOT NULL DEFAULT 0")
+
+
+KNOWN_MIGRATIONS: Final = (
+    "0001_initial",
+    "0002_replacing_device",
+    "0003_identity_lost",
+    "0004_requeued_through",
+)
 """Names of every migration this build registers, in order (a store with others is from a newer SDK)."""
