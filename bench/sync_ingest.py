@@ -330,7 +330,12 @@ def report(
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--devices", default="1,8,32", help="comma-separated concurrency levels")
-    parser.add_argument("--requests", type=int, default=480, help="requests per level (split over devices)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=2000,
+        help="requests per level (split over devices; more = steadier p99)",
+    )
     parser.add_argument("--batch", type=int, default=10, help="aggregates per request")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time cap per level and endpoint")
     return parser.parse_args(argv)

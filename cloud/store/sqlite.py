@@ -51,6 +51,8 @@ from cloud.store.records import (
     UserRecord,
     UserView,
 )
+from cloud.store.sqlite_checkpoint import DEFAULT_INTERVAL_S as DEFAULT_CHECKPOINT_INTERVAL_S
+from cloud.store.sqlite_checkpoint import WalCheckpointer
 from cloud.store.sqlite_mutations import append_change, apply_mutation, consent_map
 from sync.codes import ResultStatus
 from sync.messages import Notice, Withdrawn
@@ -173,15 +175,17 @@ def _check_duplicate(conn: sqlite3.Connection, device_id: str, item: PushItem) -
 class SqliteStore:
     """The embedded store: one SQLite file, one aiosqlite connection."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self.checkpointer = WalCheckpointer(path, BUSY_TIMEOUT_MS, checkpoint_interval_s)
 
     async def open(self) -> SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: the sqlite3 module opens no implicit transactions; ours are explicit.
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self._run(self._configure)
+        await self.checkpointer.start()
         return self
 
     @staticmethod
@@ -190,6 +194,8 @@ class SqliteStore:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Checkpoints run on their own connection (sqlite_checkpoint.py), never inside a request.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` on the connection's thread as one queued call."""
@@ -239,6 +245,7 @@ class SqliteStore:
         return await self._write(tx)
 
     async def close(self) -> None:
+        await self.checkpointer.stop()
         if self._db is not None:
             await self._db.close()
             self._db = None
