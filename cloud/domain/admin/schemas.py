@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from cloud.store.records import AggregateRecord
 from sync.messages import Notice
 
 MAX_CODE_TTL_S = 30 * 24 * 3600
@@ -54,19 +55,6 @@ class NoticeCreated(msgspec.Struct, kw_only=True):
     version: int
 
 
-class AggregateOut(msgspec.Struct, kw_only=True):
-    device_id: str
-    lineage_id: str
-    seq: int
-    day: str
-    tz_offset_min: int
-    window_bucket: int
-    levels: dict[str, int]
-    mechanism: dict[str, object]
-    model_version: str
-    created_at: int
-
-
 class UserViewOut(msgspec.Struct, kw_only=True):
     """Everything a device of the user should mirror, plus what the user's devices sent."""
 
@@ -76,5 +64,5 @@ class UserViewOut(msgspec.Struct, kw_only=True):
     notices: list[Notice]
     offers: list[object]
     profile: object | None
-    aggregates: list[AggregateOut]
+    aggregates: list[AggregateRecord]
     devices: list[DeviceOut]

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from cloud.clock import now_ms
 from cloud.domain.admin.schemas import (
-    AggregateOut,
     DeviceOut,
     EnrollmentCodeCreated,
     NoticeCreated,
@@ -101,20 +100,6 @@ class AdminService:
             ],
             offers=[],
             profile=None,
-            aggregates=[
-                AggregateOut(
-                    device_id=a.device_id,
-                    lineage_id=a.lineage_id,
-                    seq=a.seq,
-                    day=a.day,
-                    tz_offset_min=a.tz_offset_min,
-                    window_bucket=a.window_bucket,
-                    levels=a.levels,
-                    mechanism=a.mechanism,
-                    model_version=a.model_version,
-                    created_at=a.created_at,
-                )
-                for a in view.aggregates
-            ],
+            aggregates=list(view.aggregates),
             devices=[device_out(d) for d in view.devices],
         )
