@@ -328,7 +328,7 @@ def report(
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.sync_ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--devices", default="1,8,32", help="comma-separated concurrency levels")
     parser.add_argument(
         "--requests",

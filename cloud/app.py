@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 from cloud.constants import OPENAPI_PATH
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.services import AdminService
+from cloud.domain.analytics.controllers import AnalyticsController
+from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 devices=DeviceService(store, settings.auth),
                 sync=SyncService(store, settings.api.next_sync_after_s),
                 admin=AdminService(store, settings.auth),
+                analytics=AnalyticsService(store),
             )
             yield
         finally:
@@ -61,7 +64,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await store.close()
 
     app = Litestar(
-        route_handlers=[HealthController, DeviceController, SyncController, AdminController],
+        route_handlers=[
+            HealthController,
+            DeviceController,
+            SyncController,
+            AdminController,
+            AnalyticsController,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,

@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from redis.asyncio import Redis
 
 from cloud.domain.admin.services import AdminService
+from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.sync.services import SyncService
 from cloud.settings import Settings
@@ -28,6 +29,7 @@ class Services:
     devices: DeviceService
     sync: SyncService
     admin: AdminService
+    analytics: AnalyticsService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

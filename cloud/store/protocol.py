@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cloud.store.records import (
+    AggregateRecord,
     DeviceRecord,
     PushItem,
     RefreshGrant,
@@ -134,4 +135,16 @@ class Store(Protocol):
 
     async def user_view(self, user_id: str) -> UserView:
         """The server's view of a user; raises ``UserNotFound``."""
+        ...
+
+    # --- analytics (read-only) -----------------------------------------------------------
+
+    async def user_aggregates(self, user_id: str, first_day: str, last_day: str) -> list[AggregateRecord]:
+        """The user's aggregates whose ``day`` is in ``[first_day, last_day]`` (inclusive ISO
+        dates), ordered by day then device; an unknown user has none."""
+        ...
+
+    async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
+        """Every user's aggregates whose ``day`` is in ``[first_day, last_day]`` (inclusive ISO
+        dates), ordered by day then device."""
         ...

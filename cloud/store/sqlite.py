@@ -616,6 +616,51 @@ class SqliteStore:
 
         return await self._read(q)
 
+    # --- analytics (read-only) ---------------------------------------------------------
+
+    _AGGREGATE_SELECT: Final = (
+        "SELECT device_id, seq, day, tz_offset_min, window_bucket, levels, mechanism,"
+        " model_version, created_at, received_at, lineage_id FROM aggregates"
+    )
+
+    @staticmethod
+    def _aggregate(r: Sequence[Any]) -> AggregateRecord:
+        return AggregateRecord(
+            device_id=r[0],
+            lineage_id=r[10],
+            seq=r[1],
+            day=r[2],
+            tz_offset_min=r[3],
+            window_bucket=r[4],
+            levels=msgspec.json.decode(r[5]),
+            mechanism=msgspec.json.decode(r[6]),
+            model_version=r[7],
+            created_at=r[8],
+            received_at=r[9],
+        )
+
+    async def user_aggregates(self, user_id: str, first_day: str, last_day: str) -> list[AggregateRecord]:
+        def q(conn: sqlite3.Connection) -> list[AggregateRecord]:
+            # ISO dates compare correctly as text; the user index narrows the scan to one user.
+            rows = conn.execute(
+                f"{self._AGGREGATE_SELECT} WHERE user_id = ? AND day >= ? AND day <= ?"
+                " ORDER BY day, device_id",
+                (user_id, first_day, last_day),
+            )
+            return [self._aggregate(r) for r in rows]
+
+        return await self._run(q)
+
+    async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
+        def q(conn: sqlite3.Connection) -> list[AggregateRecord]:
+            rows = conn.execute(
+                f"{self._AGGREGATE_SELECT} WHERE day >= ? AND day <= ? ORDER BY day, device_id",
+                (first_day, last_day),
+            )
+            return [self._aggregate(r) for r in rows]
+
+        return await self._run(q)
+
 
 async def open_sqlite_store(path: Path) -> SqliteStore:
     """Open (creating if needed) the SQLite store at ``path``; call ``migrate()`` next."""

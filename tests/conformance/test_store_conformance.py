@@ -593,3 +593,28 @@ async def test_aggregate_is_stored_as_received(store: Store) -> None:
         2,
         "m1",
     )
+
+
+# --- analytics reads ----------------------------------------------------------------------
+
+
+async def test_aggregates_by_user_and_day_range(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, user_id="usr_2", device_id="dev_2", refresh_hash="rt-2")
+    days = ["2024-01-30", "2024-02-01", "2024-02-03", "2024-02-10"]
+    await sync(store, "dev_1", [item(aggregate(i + 1, day)) for i, day in enumerate(days)])
+    await sync(store, "dev_2", [item(aggregate(1, "2024-02-01"))])
+    mine = await store.user_aggregates("usr_1", "2024-02-01", "2024-02-03")
+    assert [(a.device_id, a.day) for a in mine] == [("dev_1", "2024-02-01"), ("dev_1", "2024-02-03")]
+    assert mine == [a for a in (await store.user_aggregates("usr_1", "2000-01-01", "2999-12-31"))[1:3]]
+    assert mine[0].mechanism == msgspec.to_builtins(aggregate(1).mechanism)
+    assert await store.user_aggregates("usr_missing", "2024-01-01", "2024-12-31") == []
+    assert await store.user_aggregates("usr_1", "2024-02-04", "2024-02-09") == []
+    everyone = await store.aggregates_between("2024-02-01", "2024-02-10")
+    assert [(a.day, a.device_id) for a in everyone] == [
+        ("2024-02-01", "dev_1"),
+        ("2024-02-01", "dev_2"),
+        ("2024-02-03", "dev_1"),
+        ("2024-02-10", "dev_1"),
+    ]
+    assert await store.aggregates_between("2024-02-02", "2024-02-01") == []
