@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= data
 SEEDS ?= 2000
 
-.PHONY: run test lint typecheck pytest bench chaos clean
+.PHONY: run test lint typecheck pytest bench chaos clean model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,21 @@ bench: $(VENV)/.dev-installed
 chaos: $(VENV)/.dev-installed
 	CHAOS_SEEDS=$(SEEDS) $(VENV)/bin/pytest -q -m chaos tests/chaos --timeout=0
 
+# Training needs TensorFlow (the `train` extra), kept out of .venv: `make test` never imports it.
+# TensorFlow brings numpy 2 here, which is fine: this environment never imports tflite-runtime.
+TRAIN_VENV := .venv-train
+
+$(TRAIN_VENV)/.train-installed: pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
+	$(TRAIN_VENV)/bin/python -m pip install --quiet -e '.[train]'
+	touch $@
+
+# Retrain from the seed and rewrite models/artifacts; fails if the held-out metrics drift by more
+# than 0.01 from the committed manifest's (TensorFlow training is not bit-reproducible).
+model: $(TRAIN_VENV)/.train-installed
+	$(TRAIN_VENV)/bin/python -m models.train --out models/artifacts \
+		$(if $(wildcard models/artifacts/manifest.json),--compare-to models/artifacts/manifest.json)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) .mypy_cache .ruff_cache .pytest_cache
