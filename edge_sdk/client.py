@@ -6,7 +6,10 @@ exchanges with the cloud when the host app decides (a timer, a push ping, connec
 
     client = EdgeClient(EdgeSettings(base_url="https://api.example.com", db_path="ec.db"))
     client.enroll(code)                       # once, with a code from the lender's backend
+    client.set_consent(ConsentScope.INFERENCE, True)
     client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
+    client.record_window_scores(scores)       # model outputs, kept on the device only
+    client.release_daily_aggregates()         # complete days -> randomized response -> outbox
     client.accept_offer(offer_id)             # offline is fine
     client.offers()                           # -> the offer shows status "accepting"
     outcome = client.sync()                   # push + pull; never raises for a lost network
@@ -14,7 +17,7 @@ exchanges with the cloud when the host app decides (a timer, a push ping, connec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -22,7 +25,14 @@ import msgspec
 
 from edge_sdk.errors import InvalidMutation
 from edge_sdk.overlay import OVERLAID_TYPES, overlay_consent, overlay_notices, overlay_offers
+from edge_sdk.privacy import daily
+from edge_sdk.privacy.consent import ConsentGate, require
+from edge_sdk.privacy.errors import InvalidTzOffset, InvalidWindowScores
+from edge_sdk.privacy.ledger import PrivacyLedger, read_ledger
+from edge_sdk.privacy.scores import WindowScore, check_scores, local_day
+from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.settings import EdgeSettings
+from edge_sdk.store import privacy as privacy_tables
 from edge_sdk.store.local import LocalStore, Rejection, open_store
 from edge_sdk.store.mirror import ModelRow
 from edge_sdk.sync_client.auth import DeviceAuth
@@ -46,6 +56,8 @@ from sync.messages import (
     SubmitAggregate,
 )
 
+_MAX_TZ_OFFSET_MIN = 840
+
 
 class EdgeClient:
     """One device's SDK instance over one store file.
@@ -59,6 +71,8 @@ class EdgeClient:
         naming the old identity (the cloud revokes it and keeps aggregates unique across both),
         re-queues every pending mutation under the new identity and reports it in its outcome.
         Without it, ``sync()`` raises the exception.
+    :param privacy: retention, minimum windows, ε budget and levels of the daily release
+        (:class:`~edge_sdk.privacy.settings.PrivacySettings`; its defaults when omitted).
     """
 
     def __init__(
@@ -67,9 +81,12 @@ class EdgeClient:
         *,
         transport: Transport | None = None,
         reenroll: ReenrollProvider | None = None,
+        privacy: PrivacySettings | None = None,
     ) -> None:
         self.settings = settings
+        self.privacy_settings = privacy or PrivacySettings()
         self._store = open_store(settings.db_path)
+        self._gate = ConsentGate(lambda: self.consent().scopes)
         self._transport: Transport = transport or HttpTransport(settings.base_url, settings.timeout_s)
         self._owns_transport = transport is None
         self._auth = DeviceAuth(self._store, self._transport, settings)
@@ -110,7 +127,10 @@ class EdgeClient:
         enrolls a new identity that replaces the lost one: the cloud keeps both in one lineage
         and the pending mutations are re-queued under the new identity.
         """
-        return self._auth.enroll(code).device_id
+        try:
+            return self._auth.enroll(code).device_id
+        finally:
+            self._gate.refresh()
 
     def sync(self, force: bool = False) -> SyncOutcome:
         """Push pending mutations and pull changes until up to date.
@@ -122,7 +142,11 @@ class EdgeClient:
         :class:`~edge_sdk.errors.DeviceStateRolledBack` (without a re-enrollment provider),
         :class:`~edge_sdk.errors.AuthenticationFailed` and :class:`~edge_sdk.errors.ProtocolError`.
         """
-        return self._engine.sync(force=force)
+        try:
+            return self._engine.sync(force=force)
+        finally:
+            # A pulled ``ConsentState`` (another device of the user) may have changed consent.
+            self._gate.refresh()
 
     # --- writes (local first, never wait on the network) -------------------------
 
@@ -139,25 +163,32 @@ class EdgeClient:
         mechanism: Mechanism | Mapping[str, Any],
         model_version: str,
     ) -> int:
-        """Queue one privacy-protected daily aggregate; returns its seq.
+        """Queue one privacy-protected daily aggregate that the caller released; returns its seq.
 
-        ``levels`` and ``mechanism`` may be the protocol Structs or plain mappings of them.
+        Apps normally call :meth:`release_daily_aggregates`, which computes, randomises and
+        accounts for the aggregates itself. ``levels`` and ``mechanism`` may be the protocol
+        Structs or plain mappings of them. Raises
+        :class:`~edge_sdk.privacy.errors.ConsentRequired` (nothing queued) unless the user has
+        granted ``share_aggregates``.
         """
         checked_levels = _as_struct(levels, Levels, "levels")
         checked_mechanism = _as_struct(mechanism, Mechanism, "mechanism")
         created_at = self._now()
-        return self._enqueue(
-            lambda seq: SubmitAggregate(
-                seq=seq,
-                created_at=created_at,
-                day=day,
-                tz_offset_min=tz_offset_min,
-                window_bucket=window_bucket,
-                levels=checked_levels,
-                mechanism=checked_mechanism,
-                model_version=model_version,
+        # The check and the write share one transaction, so a concurrent revoke cannot pass between.
+        with self._store.atomic() as db:
+            require(privacy_tables.effective_consent(db), ConsentScope.SHARE_AGGREGATES)
+            return self._enqueue(
+                lambda seq: SubmitAggregate(
+                    seq=seq,
+                    created_at=created_at,
+                    day=day,
+                    tz_offset_min=tz_offset_min,
+                    window_bucket=window_bucket,
+                    levels=checked_levels,
+                    mechanism=checked_mechanism,
+                    model_version=model_version,
+                )
             )
-        )
 
     def accept_offer(self, offer_id: str) -> int:
         """Accept an offer (offline is fine: ``created_at`` records when); returns the seq."""
@@ -172,7 +203,14 @@ class EdgeClient:
         )
 
     def set_consent(self, scope: ConsentScope | str, granted: bool) -> int:
-        """Grant or revoke one consent scope; returns the seq."""
+        """Grant or revoke one consent scope; returns the seq.
+
+        Revoking erases on the device what the scope covered, in the same local transaction as
+        the queued ``SetConsent``: ``share_aggregates`` turns every aggregate still in the outbox
+        into a ``Withdrawn`` tombstone under its seq (nothing leaves, the seqs stay gapless; the
+        cloud deletes what it holds when it applies the revoke); ``inference`` deletes every
+        stored window score.
+        """
         if not isinstance(granted, bool):
             raise InvalidMutation(f"granted must be a bool, got {type(granted).__name__}")
         try:
@@ -180,9 +218,18 @@ class EdgeClient:
         except ValueError:
             raise InvalidMutation(f"unknown consent scope {scope!r}") from None
         created_at = self._now()
-        return self._enqueue(
-            lambda seq: SetConsent(seq=seq, created_at=created_at, scope=checked, granted=granted)
-        )
+        try:
+            with self._store.atomic() as db:
+                seq = self._enqueue(
+                    lambda seq: SetConsent(seq=seq, created_at=created_at, scope=checked, granted=granted)
+                )
+                if not granted and checked is ConsentScope.SHARE_AGGREGATES:
+                    privacy_tables.withdraw_aggregates(db)
+                elif not granted and checked is ConsentScope.INFERENCE:
+                    privacy_tables.delete_scores(db)
+                return seq
+        finally:
+            self._gate.refresh()
 
     def register_push_token(self, token: str, platform: Platform | str | None = None) -> int:
         """Register this device's push token (FCM/APNs); returns the seq."""
@@ -202,6 +249,103 @@ class EdgeClient:
 
     def _enqueue(self, build: Callable[[int], Mutation]) -> int:
         return self._store.enqueue(build).seq
+
+    # --- privacy: window scores, daily release, ledger ---------------------------
+
+    def consent_gate(self) -> ConsentGate:
+        """The consent gate of this client, kept current by ``set_consent``, ``sync`` and ``enroll``.
+
+        ``gate.enabled(ConsentScope.INFERENCE)`` is the predicate the capture recorder takes.
+        """
+        return self._gate
+
+    def _offset(self, at_ms: int, override: int | None) -> int:
+        offset = self.privacy_settings.tz_offset_min(at_ms) if override is None else override
+        if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > _MAX_TZ_OFFSET_MIN:
+            raise InvalidTzOffset(f"tz_offset_min must be an integer in -840..840, got {offset!r}")
+        return offset
+
+    def record_window_scores(
+        self, scores: Sequence[WindowScore | Mapping[str, Any]], *, tz_offset_min: int | None = None
+    ) -> int:
+        """Store the model's scores of finished windows on the device; returns how many were stored.
+
+        Each window is filed under its local day (``tz_offset_min``, else
+        ``PrivacySettings.tz_offset_min`` at the window's end). Windows already past the
+        retention period are not stored. Raises
+        :class:`~edge_sdk.privacy.errors.InvalidWindowScores` for a malformed, out-of-range,
+        future or already stored window and :class:`~edge_sdk.privacy.errors.ConsentRequired`
+        without the ``inference`` scope; either way nothing of the batch is stored.
+        """
+        now = self._now()
+        checked = check_scores(scores, now)
+        horizon = now - self.privacy_settings.retention_ms
+        rows = []
+        for score in checked:
+            offset = self._offset(score.end_ms, tz_offset_min)
+            if score.end_ms < horizon:
+                continue
+            rows.append(
+                privacy_tables.ScoreRow(
+                    end_ms=score.end_ms,
+                    local_day=local_day(score.end_ms, offset),
+                    tz_offset_min=offset,
+                    stress_prob=score.stress_prob,
+                    valence=score.valence,
+                    arousal=score.arousal,
+                    model_version=score.model_version,
+                )
+            )
+        with self._store.atomic() as db:
+            require(privacy_tables.effective_consent(db), ConsentScope.INFERENCE)
+            stored = privacy_tables.stored_end_ms(db, (r.end_ms for r in rows))
+            if stored:
+                raise InvalidWindowScores(f"windows ending at {sorted(stored)[:5]} are already stored")
+            privacy_tables.insert_scores(db, rows)
+        return len(rows)
+
+    def window_scores(self) -> list[WindowScore]:
+        """Every window score held on the device, oldest first (the user's own data; never sent)."""
+        with self._store.atomic() as db:
+            rows = privacy_tables.read_scores(db)
+        return [
+            WindowScore(
+                end_ms=r.end_ms,
+                stress_prob=r.stress_prob,
+                valence=r.valence,
+                arousal=r.arousal,
+                model_version=r.model_version,
+            )
+            for r in rows
+        ]
+
+    def purge_expired(self, now_ms: int | None = None) -> int:
+        """Erase window scores past the retention period (``release_daily_aggregates`` does it too);
+        returns how many."""
+        now = self._now() if now_ms is None else now_ms
+        with self._store.atomic() as db:
+            return privacy_tables.purge_scores(db, now - self.privacy_settings.retention_ms)
+
+    def release_daily_aggregates(
+        self, now_ms: int | None = None, *, tz_offset_min: int | None = None
+    ) -> daily.ReleaseReport:
+        r"""Release every complete local day not yet decided, as randomized ``SubmitAggregate`` rows.
+
+        Purges expired scores first. Days before today (on the local clock: ``tz_offset_min``,
+        else ``PrivacySettings.tz_offset_min`` at ``now_ms``) with at least ``min_windows``
+        windows are discretised, randomised (k-ary randomized response) and queued, each with its
+        ε ledger entry in the same transaction; days with fewer windows are recorded as not
+        released; days that would exceed the lifetime ε cap are skipped. Without
+        ``share_aggregates`` nothing is decided or queued (``consent_missing`` in the report).
+        Call it once a day or whenever convenient: a day is released at most once.
+        """
+        now = self._now() if now_ms is None else now_ms
+        offset = self._offset(now, tz_offset_min)
+        return daily.release(self._store, self.privacy_settings, now_ms=now, tz_offset_min=offset)
+
+    def privacy_ledger(self) -> PrivacyLedger:
+        """ε spent per local day and in total, against the lifetime cap."""
+        return read_ledger(self._store, self.privacy_settings)
 
     # --- readers (mirror + pending overlay) --------------------------------------
 

@@ -105,6 +105,14 @@ def apply_mutation(
     if m is None:
         return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
     if isinstance(m, SubmitAggregate):
+        revoked = conn.execute(
+            "SELECT 1 FROM consent WHERE user_id = ? AND scope = ? AND granted = 0",
+            (user_id, ConsentScope.SHARE_AGGREGATES.value),
+        ).fetchone()
+        if revoked is not None:
+            # Another device of the user revoked sharing: this one has not heard yet, and what it
+            # queued before hearing must not re-enter the cloud after the revoke erased it.
+            return _rejected(seq, RejectionCode.CONSENT_MISSING, "share_aggregates is revoked")
         cur = conn.execute(
             "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min, window_bucket,"
             " levels, mechanism, model_version, created_at, received_at, body)"
@@ -136,6 +144,10 @@ def apply_mutation(
             " device_id = excluded.device_id, updated_at = excluded.updated_at",
             (user_id, m.scope.value, int(m.granted), device_id, now),
         )
+        if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
+            # Revoking the scope erases what it covered, in this same transaction: every
+            # aggregate of the user, from all of their devices (privacy model, DESIGN §6).
+            conn.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
         scopes = {ConsentScope(k): v for k, v in consent_map(conn, user_id).items()}
         append_change(conn, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
     elif isinstance(m, RegisterPushToken):

@@ -286,7 +286,7 @@ class LocalStore:
             db.execute("UPDATE sync_state SET identity_lost = ? WHERE id = 1", [code])
 
     def wipe(self) -> None:
-        """Erase everything: outbox, mirror, rejections, credentials and identity."""
+        """Erase everything: outbox, mirror, rejections, window scores, credentials and identity."""
         with self.atomic() as db:
             _wipe(db)
 
@@ -509,6 +509,8 @@ def _renumber(data: bytes, seq: int) -> bytes:
 
 
 def _wipe(db: Database) -> None:
+    # The ε ledger stays (see migration 0005): the lifetime cap holds for the life of the install.
+    db.execute("DELETE FROM window_scores")
     db.execute("DELETE FROM outbox")
     db.execute("DELETE FROM rejections")
     db.execute("DELETE FROM credentials")

@@ -138,10 +138,53 @@ def requeued_through(db: Database) -> None:
     db.execute("ALTER TABLE sync_state ADD COLUMN requeued_through INTEGER NOT NULL DEFAULT 0")
 
 
+_PRIVACY: Final = (
+    # One row per scored window. ``end_ms`` is the key: two windows cannot end at the same
+    # instant, so a replayed batch is refused instead of counted twice. ``local_day`` is fixed
+    # when the window is stored (with the offset of that moment), so travel cannot move it.
+    """
+    CREATE TABLE window_scores (
+        end_ms INTEGER PRIMARY KEY,
+        local_day TEXT NOT NULL,
+        tz_offset_min INTEGER NOT NULL,
+        stress_prob REAL NOT NULL,
+        valence REAL NOT NULL,
+        arousal REAL NOT NULL,
+        model_version TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX window_scores_day ON window_scores (local_day)",
+    # The ε ledger: one row per local day ever decided (released, or too few windows). The key
+    # makes a second release of a day impossible; rows are never deleted, not even by a wipe,
+    # because the lifetime cap must hold for the life of the install.
+    """
+    CREATE TABLE privacy_ledger (
+        day TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('released', 'below_minimum')),
+        epsilon REAL NOT NULL CHECK (epsilon >= 0),
+        stress_epsilon REAL NOT NULL,
+        valence_epsilon REAL NOT NULL,
+        arousal_epsilon REAL NOT NULL,
+        window_bucket INTEGER,
+        seq INTEGER,
+        recorded_at INTEGER NOT NULL
+    )
+    """,
+)
+
+
+@migrations(name="0005_privacy")
+def privacy(db: Database) -> None:
+    """Window scores kept for the retention period, and the on-device ε ledger."""
+    for statement in _PRIVACY:
+        db.execute(statement)
+
+
 KNOWN_MIGRATIONS: Final = (
     "0001_initial",
     "0002_replacing_device",
     "0003_identity_lost",
     "0004_requeued_through",
+    "0005_privacy",
 )
 """Names of every migration this build registers, in order (a store with others is from a newer SDK)."""

@@ -19,7 +19,7 @@ from edge_sdk.client import EdgeClient
 from edge_sdk.crashpoints import SimulatedCrash, set_crash_hook
 from edge_sdk.settings import EdgeSettings, wall_clock_ms
 from edge_sdk.sync_client.http import HttpTransport
-from sync.messages import FieldMechanism, Levels, Mechanism, SubmitAggregate
+from sync.messages import ConsentScope, FieldMechanism, Levels, Mechanism, SubmitAggregate
 from sync.pull import decode_cursor
 from tests.chaos.faults import DeviceClock, FaultContext, FaultyTransport
 from tests.chaos.schedule import AdminNotice, Schedule, SyncStep, Write
@@ -91,6 +91,8 @@ class ChaosRun:
                 index, self.user_ids[user], Path(settings.db_path), settings, clock, transport, client
             )
             device.device_id = client.enroll(self.server.enrollment_code(device.user_id))
+            # The app asks for sharing consent before it queues aggregates (the SDK refuses otherwise).
+            client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
             transport.ctx = FaultContext(self.server, clock, transport, self.refresh_jump_ms)
             self.devices.append(device)
 

@@ -10,6 +10,7 @@ import pytest
 
 from edge_sdk.crashpoints import set_crash_hook
 from tests.integration.scenarios.devices import Device, NewDevice
+from tests.support.consent import grant_share_aggregates
 from tests.support.live_server import LiveServer
 
 
@@ -17,6 +18,12 @@ from tests.support.live_server import LiveServer
 def scenario_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with LiveServer(tmp_path_factory.mktemp("scenario-cloud"), redis_url) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _aggregates_consented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenarios assert on seqs and request counts (tests/support/consent.py says why)."""
+    grant_share_aggregates(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

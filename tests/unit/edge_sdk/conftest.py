@@ -12,6 +12,7 @@ from edge_sdk.client import EdgeClient
 from edge_sdk.crashpoints import set_crash_hook
 from edge_sdk.settings import EdgeSettings
 from sync.messages import FieldMechanism, Levels, Mechanism
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
 
 MakeClient = Callable[..., EdgeClient]
@@ -37,6 +38,13 @@ def day_of(i: int) -> str:
     import datetime
 
     return (datetime.date(2024, 1, 1) + datetime.timedelta(days=i)).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def aggregates_consented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spine tests queue aggregates without a ``SetConsent`` first (tests/support/consent.py says why);
+    tests/unit/edge_sdk/privacy overrides this fixture and tests consent for real."""
+    grant_share_aggregates(monkeypatch)
 
 
 @pytest.fixture

@@ -44,8 +44,10 @@ from sync.messages import (
     Notice,
     Problem,
     SetConsent,
+    SubmitAggregate,
     SyncReply,
     TokenPair,
+    Withdrawn,
 )
 from sync.pull import decode_cursor, encode_cursor
 from sync.push import Action, plan_push
@@ -98,6 +100,8 @@ class FakeUser:
     consent: dict[ConsentScope, bool] = field(default_factory=dict)
     acked: set[str] = field(default_factory=set)
     notices: dict[str, Notice] = field(default_factory=dict)
+    aggregates: list[SubmitAggregate] = field(default_factory=list)
+    """Aggregates held for the user; a revoke of ``share_aggregates`` deletes them, as the cloud does."""
 
     @property
     def version(self) -> int:
@@ -265,6 +269,14 @@ class FakeCloud:
             canonical = bytes(raw)
         return hashlib.sha256(canonical).digest()
 
+    @staticmethod
+    def _is_withdrawn(raw: msgspec.Raw | bytes, media: Any) -> bool:
+        """A ``Withdrawn`` at a processed seq is a plain duplicate (protocol §4: it carries no data)."""
+        try:
+            return isinstance(decode_mutation(raw, media), Withdrawn)
+        except CodecError:
+            return False
+
     def _sync(self, request: TransportRequest) -> TransportResponse:
         media = media_type_of(request.content_type)
         assert media is not None
@@ -296,6 +308,7 @@ class FakeCloud:
                 and step.action is Action.DUPLICATE
                 and known is not None
                 and known != self.digest(raw, media)
+                and not self._is_withdrawn(raw, media)
             ):
                 # Refused as a whole before anything is processed, like the real cloud.
                 return self.problem(409, "seq_conflict")
@@ -308,8 +321,12 @@ class FakeCloud:
             device.mutations.append(mutation)
             device.digests[step.seq] = self.digest(envelope.push[step.index], media)
             status, code = "applied", None
-            if isinstance(mutation, SetConsent):
+            if isinstance(mutation, SubmitAggregate):
+                user.aggregates.append(mutation)
+            elif isinstance(mutation, SetConsent):
                 user.consent[mutation.scope] = mutation.granted
+                if mutation.scope is ConsentScope.SHARE_AGGREGATES and not mutation.granted:
+                    user.aggregates.clear()
                 self.append_change(user.user_id, ConsentState(version=1, scopes=dict(user.consent)))
             elif isinstance(mutation, AckNotice):
                 notice = user.notices.get(mutation.notice_id)
