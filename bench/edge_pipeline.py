@@ -143,7 +143,7 @@ def aggregate_bytes() -> tuple[int, int]:
         day="2024-06-01",
         tz_offset_min=120,
         window_bucket=32,
-        levels=Levels(stress=2, valence=1, arousal=0),
+        levels=Levels(stress=settings.stress_levels - 1, valence=1, arousal=0),
         mechanism=mechanism_of(settings),
         model_version="emotion-v1.0.0",
     )
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(rss)
 
     msgpack_bytes, json_bytes = aggregate_bytes()
-    wire = Table(title="One day's SubmitAggregate on the wire (default mechanism, k = 3)")
+    wire = Table(title="One day's SubmitAggregate on the wire (default PrivacySettings mechanism)")
     wire.add_column("encoding")
     wire.add_column("bytes", justify="right")
     wire.add_row("msgpack", str(msgpack_bytes))

@@ -2,8 +2,8 @@
 
 Prints (nothing is asserted here; the unit tests assert bands on smaller runs):
 
-- population: bias and 95% normal-interval coverage of the debiased stress distribution, for a
-  few report counts, with the edge defaults (k = 3, epsilon 0.5) and a mixed-epsilon population;
+- population: bias and 95% normal-interval coverage of a debiased three-level distribution, for a
+  few report counts at epsilon 0.5 and a mixed-epsilon population;
 - per user: 90% credible-interval coverage of theta (P(high-stress day)) for users whose theta
   is drawn from the Beta(1, 4) prior, per epsilon and window length, with the mean interval
   width and the calibration of P(high on the most recent day);
@@ -24,8 +24,20 @@ from rich.table import Table
 from cloud.domain.analytics.estimators import krr_probabilities
 from cloud.domain.analytics.posterior import BetaPrior, theta_posterior
 from cloud.domain.analytics.simulation import population_trial, user_days, user_trial
+from edge_sdk.privacy.settings import PrivacySettings
 
 TRUTH = (0.5, 0.3, 0.2)
+
+_DEFAULTS = PrivacySettings()
+_STRESS = (_DEFAULTS.stress_levels, round(_DEFAULTS.field_epsilons()[0], 6))
+USER_CONFIGS = [
+    (*_STRESS, 7),
+    (*_STRESS, 30),
+    (3, 0.5, 7),
+    (3, 0.5, 30),
+    (2, 1.0, 7),
+]
+"""(k, epsilon, days) per row: the edge's stress default first, then alternatives for comparison."""
 
 
 def population_table(rng: np.random.Generator, trials: int) -> Table:
@@ -62,8 +74,9 @@ def population_table(rng: np.random.Generator, trials: int) -> Table:
 
 def user_table(rng: np.random.Generator, users: int) -> Table:
     prior = BetaPrior()
-    table = Table(title=f"Per-user P(high stress), theta ~ Beta(1, 4), k = 3, {users} users per row")
+    table = Table(title=f"Per-user P(high stress), theta ~ Beta(1, 4), {users} users per row")
     for col in (
+        "k",
         "epsilon",
         "days",
         "p(release true)",
@@ -73,12 +86,13 @@ def user_table(rng: np.random.Generator, users: int) -> Table:
         "truly high",
     ):
         table.add_column(col)
-    for epsilon, days in [(0.5, 7), (0.5, 30), (1.0, 7), (2.0, 7)]:
-        trial = user_trial(rng, prior, users, days, 3, epsilon)
+    for k, epsilon, days in USER_CONFIGS:
+        trial = user_trial(rng, prior, users, days, k, epsilon)
         table.add_row(
+            f"{k}",
             f"{epsilon}",
             f"{days}",
-            f"{krr_probabilities(3, epsilon)[0]:.3f}",
+            f"{krr_probabilities(k, epsilon)[0]:.3f}",
             f"{trial.coverage:.3f}",
             f"{trial.mean_interval_width:.3f}",
             f"{trial.mean_prob_recent_high:.3f}",
@@ -88,18 +102,18 @@ def user_table(rng: np.random.Generator, users: int) -> Table:
 
 
 def separation_table(rng: np.random.Generator, users: int) -> Table:
-    table = Table(title="Mean posterior P(high-stress day) after a window, k = 3, prior Beta(1, 4)")
-    for col in ("epsilon", "days", "theta 0.1", "theta 0.3", "theta 0.6"):
+    table = Table(title="Mean posterior P(high-stress day) after a window, prior Beta(1, 4)")
+    for col in ("k", "epsilon", "days", "theta 0.1", "theta 0.3", "theta 0.6"):
         table.add_column(col)
-    for epsilon, days in [(0.5, 7), (0.5, 30), (2.0, 7)]:
+    for k, epsilon, days in USER_CONFIGS:
         cells = []
         for theta in (0.1, 0.3, 0.6):
             means = [
-                theta_posterior(*user_days(rng, theta, days, 3, epsilon)[:2], BetaPrior()).mean
+                theta_posterior(*user_days(rng, theta, days, k, epsilon)[:2], BetaPrior()).mean
                 for _ in range(users)
             ]
             cells.append(f"{np.mean(means):.3f} ± {np.std(means):.3f}")
-        table.add_row(f"{epsilon}", f"{days}", *cells)
+        table.add_row(f"{k}", f"{epsilon}", f"{days}", *cells)
     return table
 
 

@@ -92,8 +92,8 @@ def randomize(level: int, k: int, epsilon: float, randbelow: Callable[[int], int
 def thresholds(value_range: tuple[float, float], k: int) -> list[float]:
     """The ``k - 1`` cut points of ``k`` equal-width levels over ``value_range``.
 
-    With the default ``k = 3``: stress (a probability) 1/3 and 2/3; valence and arousal
-    (in ``[-1, 1]``) -1/3 and +1/3. A value on a cut point goes to the upper level.
+    For example stress (a probability) with its default ``k = 2``: 0.5; valence and arousal
+    (in ``[-1, 1]``) with ``k = 3``: -1/3 and +1/3. A value on a cut point goes to the upper level.
     """
     low, high = value_range
     return [low + (high - low) * i / k for i in range(1, k)]

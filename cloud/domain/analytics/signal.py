@@ -2,9 +2,10 @@
 
 Offers may use the signal only to make an offer gentler or its timing kinder (DESIGN §1, §7):
 "no signal" (``None``) must always be a safe answer, and a consumer should also look at
-``n_days`` and the width of the interval before acting — with the default mechanism (k = 3,
-epsilon 0.5 for stress) a released level is the true one with probability 0.45 only, so a week of
-reports moves the posterior a little, not a lot.
+``n_days`` and the width of the interval before acting — with the edge's default mechanism for
+stress (two levels, epsilon 0.6) a released level is the true one with probability 0.65, so a
+week of reports moves the posterior a little and a month somewhat more
+(``python -m bench.privacy_analytics``).
 """
 
 from __future__ import annotations

@@ -33,13 +33,12 @@ def test_complete_days_are_released_once(consenting: EdgeClient, clock: Clock) -
         ("2024-03-09", 4, 60, 2, "m-1"),
     ]
     mech = queued[0].mechanism
-    assert (mech.name, mech.stress.k, mech.stress.epsilon, mech.valence.epsilon, mech.arousal.epsilon) == (
-        "k_rr",
-        3,
-        0.5,
-        0.25,
-        0.25,
+    defaults = PrivacySettings()
+    assert (mech.name, mech.stress.k, mech.valence.k, mech.arousal.k) == ("k_rr", *defaults.field_levels())
+    assert (mech.stress.epsilon, mech.valence.epsilon, mech.arousal.epsilon) == pytest.approx(
+        defaults.field_epsilons()
     )
+    assert sum(defaults.field_epsilons()) == pytest.approx(defaults.epsilon_per_day)
     assert all(a.created_at == clock.now_ms for a in queued)
 
     # Calling again releases nothing new; the next day becomes complete tomorrow.
@@ -138,7 +137,7 @@ def test_without_share_aggregates_nothing_is_decided_or_queued(make_private: Pri
 
 def test_levels_follow_the_day_means_through_the_mechanism(make_private: PrivateClient) -> None:
     """With a coin that always tells the truth, the released levels are the discretised means."""
-    client = make_private(random=lambda n: 0)
+    client = make_private(random=lambda n: 0, stress_levels=3)
     client.set_consent(ConsentScope.INFERENCE, True)
     client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
     client.record_window_scores(windows("2024-03-08", 10, stress=0.9, valence=-0.8, arousal=0.0))
@@ -218,7 +217,7 @@ def test_a_failed_enqueue_leaves_no_ledger_entry(consenting: EdgeClient) -> None
         {"min_windows": 0},
         {"epsilon_per_day": 0.0},
         {"epsilon_per_day": float("nan")},
-        {"stress_share": 0.6},
+        {"stress_share": 0.9},
         {"stress_share": 0.0, "valence_share": 0.5, "arousal_share": 0.5},
         {"epsilon_per_day": 30.0},
         {"stress_levels": 1},
