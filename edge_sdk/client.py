@@ -8,30 +8,41 @@ exchanges with the cloud when the host app decides (a timer, a push ping, connec
     client.enroll(code)                       # once, with a code from the lender's backend
     client.set_consent(ConsentScope.INFERENCE, True)
     client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
-    client.record_window_scores(scores)       # model outputs, kept on the device only
+    client.record(events)                     # any thread, cheap: raw events into memory only
+    client.process()                          # worker: windows -> features -> model -> stored scores
     client.release_daily_aggregates()         # complete days -> randomized response -> outbox
     client.accept_offer(offer_id)             # offline is fine
     client.offers()                           # -> the offer shows status "accepting"
     outcome = client.sync()                   # push + pull; never raises for a lost network
+
+Threads. Every method may be called from any thread: the store serialises its users, ``sync()``
+calls run one after the other, and so do ``process()`` calls. ``record()`` is the one meant for
+the host's input and sensor callbacks: it only validates and appends in memory. Everything else
+does blocking SQLite (and ``sync``/``enroll`` HTTP) I/O, and ``process()`` runs the model: call
+them from a background worker, never the UI thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import msgspec
 
+from edge_sdk.capture.events import Event
 from edge_sdk.errors import InvalidMutation
+from edge_sdk.inference.loader import InferenceEngine
 from edge_sdk.overlay import OVERLAID_TYPES, overlay_consent, overlay_notices, overlay_offers
+from edge_sdk.pipeline import CaptureStatus, EdgePipeline, ProcessReport
 from edge_sdk.privacy import daily
 from edge_sdk.privacy.consent import ConsentGate, require
 from edge_sdk.privacy.errors import InvalidTzOffset, InvalidWindowScores
 from edge_sdk.privacy.ledger import PrivacyLedger, read_ledger
 from edge_sdk.privacy.scores import WindowScore, check_scores, local_day
 from edge_sdk.privacy.settings import PrivacySettings
-from edge_sdk.settings import EdgeSettings
+from edge_sdk.settings import EdgeSettings, PipelineSettings
 from edge_sdk.store import privacy as privacy_tables
 from edge_sdk.store.local import LocalStore, Rejection, open_store
 from edge_sdk.store.mirror import ModelRow
@@ -73,6 +84,10 @@ class EdgeClient:
         Without it, ``sync()`` raises the exception.
     :param privacy: retention, minimum windows, ε budget and levels of the daily release
         (:class:`~edge_sdk.privacy.settings.PrivacySettings`; its defaults when omitted).
+    :param pipeline: capture windows, model folder, variant and runtime of :meth:`process`
+        (:class:`~edge_sdk.settings.PipelineSettings`; the committed model when omitted).
+    :param engine: the inference engine :meth:`process` uses (a new one when omitted), e.g. one
+        shared by several clients of a process so the model is loaded once.
     """
 
     def __init__(
@@ -82,11 +97,17 @@ class EdgeClient:
         transport: Transport | None = None,
         reenroll: ReenrollProvider | None = None,
         privacy: PrivacySettings | None = None,
+        pipeline: PipelineSettings | None = None,
+        engine: InferenceEngine | None = None,
     ) -> None:
         self.settings = settings
         self.privacy_settings = privacy or PrivacySettings()
+        self.pipeline_settings = pipeline or PipelineSettings()
         self._store = open_store(settings.db_path)
         self._gate = ConsentGate(lambda: self.consent().scopes)
+        self._pipeline = EdgePipeline(
+            self.pipeline_settings, enabled=self._gate.enabled(ConsentScope.INFERENCE), engine=engine
+        )
         self._transport: Transport = transport or HttpTransport(settings.base_url, settings.timeout_s)
         self._owns_transport = transport is None
         self._auth = DeviceAuth(self._store, self._transport, settings)
@@ -130,7 +151,7 @@ class EdgeClient:
         try:
             return self._auth.enroll(code).device_id
         finally:
-            self._gate.refresh()
+            self._consent_changed()
 
     def sync(self, force: bool = False) -> SyncOutcome:
         """Push pending mutations and pull changes until up to date.
@@ -146,7 +167,7 @@ class EdgeClient:
             return self._engine.sync(force=force)
         finally:
             # A pulled ``ConsentState`` (another device of the user) may have changed consent.
-            self._gate.refresh()
+            self._consent_changed()
 
     # --- writes (local first, never wait on the network) -------------------------
 
@@ -209,7 +230,7 @@ class EdgeClient:
         the queued ``SetConsent``: ``share_aggregates`` turns every aggregate still in the outbox
         into a ``Withdrawn`` tombstone under its seq (nothing leaves, the seqs stay gapless; the
         cloud deletes what it holds when it applies the revoke); ``inference`` deletes every
-        stored window score.
+        stored window score and discards the events and windows held in memory.
         """
         if not isinstance(granted, bool):
             raise InvalidMutation(f"granted must be a bool, got {type(granted).__name__}")
@@ -229,7 +250,7 @@ class EdgeClient:
                     privacy_tables.delete_scores(db)
                 return seq
         finally:
-            self._gate.refresh()
+            self._consent_changed()
 
     def register_push_token(self, token: str, platform: Platform | str | None = None) -> int:
         """Register this device's push token (FCM/APNs); returns the seq."""
@@ -251,6 +272,23 @@ class EdgeClient:
         return self._store.enqueue(build).seq
 
     # --- privacy: window scores, daily release, ledger ---------------------------
+
+    def _consent_changed(self) -> None:
+        """Refresh the consent gate; without ``inference``, erase what it covered.
+
+        ``set_consent`` erases the stored scores in its own transaction; a revoke pulled from
+        another device of the user arrives through ``sync``, so the scores go here, in a
+        transaction that checks the revoke still holds.
+        """
+        had_inference = self._gate.allows(ConsentScope.INFERENCE)
+        self._gate.refresh()
+        if self._gate.allows(ConsentScope.INFERENCE):
+            return
+        self._pipeline.clear()
+        if had_inference:
+            with self._store.atomic() as db:
+                if not privacy_tables.effective_consent(db).get(str(ConsentScope.INFERENCE), False):
+                    privacy_tables.delete_scores(db)
 
     def consent_gate(self) -> ConsentGate:
         """The consent gate of this client, kept current by ``set_consent``, ``sync`` and ``enroll``.
@@ -279,30 +317,84 @@ class EdgeClient:
         """
         now = self._now()
         checked = check_scores(scores, now)
+        offsets = [self._offset(score.end_ms, tz_offset_min) for score in checked]
+        return self._store_scores(checked, offsets, now, skip_stored=False)
+
+    def _store_scores(
+        self, scores: Sequence[WindowScore], offsets: Sequence[int], now: int, *, skip_stored: bool
+    ) -> int:
+        """Store checked ``scores`` under their local days; windows past retention are left out and
+        already stored ones refused (``skip_stored``: left out). Needs ``inference``."""
         horizon = now - self.privacy_settings.retention_ms
-        rows = []
-        for score in checked:
-            offset = self._offset(score.end_ms, tz_offset_min)
-            if score.end_ms < horizon:
-                continue
-            rows.append(
-                privacy_tables.ScoreRow(
-                    end_ms=score.end_ms,
-                    local_day=local_day(score.end_ms, offset),
-                    tz_offset_min=offset,
-                    stress_prob=score.stress_prob,
-                    valence=score.valence,
-                    arousal=score.arousal,
-                    model_version=score.model_version,
-                )
+        rows = [
+            privacy_tables.ScoreRow(
+                end_ms=score.end_ms,
+                local_day=local_day(score.end_ms, offset),
+                tz_offset_min=offset,
+                stress_prob=score.stress_prob,
+                valence=score.valence,
+                arousal=score.arousal,
+                model_version=score.model_version,
             )
+            for score, offset in zip(scores, offsets, strict=True)
+            if score.end_ms >= horizon
+        ]
         with self._store.atomic() as db:
             require(privacy_tables.effective_consent(db), ConsentScope.INFERENCE)
             stored = privacy_tables.stored_end_ms(db, (r.end_ms for r in rows))
-            if stored:
+            if stored and not skip_stored:
                 raise InvalidWindowScores(f"windows ending at {sorted(stored)[:5]} are already stored")
+            rows = [r for r in rows if r.end_ms not in stored]
             privacy_tables.insert_scores(db, rows)
         return len(rows)
+
+    # --- the on-device pipeline: events -> windows -> features -> model -> scores ---
+
+    def record(self, batch: Sequence[Event | Mapping[str, Any]]) -> int:
+        """Hand raw events to capture; returns how many were kept. Cheap, any thread.
+
+        ``batch`` holds :mod:`edge_sdk.capture` events (``KeyEvent``, ``TouchEvent``,
+        ``MotionEvent``, ``AppEvent``) or mappings of them with their ``type`` tag
+        (``{"type": "key", "down_ms": ..., "up_ms": ..., "key_class": "character"}``, as a bridge
+        decodes them). Events stay in memory only: no disk, no inference, never sent.
+        Without the ``inference`` scope the batch is dropped unread and counted (returns 0).
+        Raises an :class:`~edge_sdk.capture.errors.InvalidEvent` subclass naming the first bad
+        event (wrong type, NaN, out of range, time going backwards); nothing of the batch is kept.
+        """
+        return self._pipeline.record(batch)
+
+    def process(self, now_ms: int | None = None, *, tz_offset_min: int | None = None) -> ProcessReport:
+        """Score the activity windows closed by ``now_ms`` (the device clock when omitted) and store
+        the scores on the device, as :meth:`record_window_scores` would.
+
+        Windows are cut from the recorded events, turned into feature vectors (time of day at
+        ``tz_offset_min``, else ``PrivacySettings.tz_offset_min`` at each window's end) and scored
+        in one batch by the model, which is loaded and verified on the first call
+        (``PipelineSettings``). Call it from a background worker every few minutes or when the app
+        goes to the background; the daily release stays :meth:`release_daily_aggregates`.
+
+        Raises a :class:`~edge_sdk.inference.errors.ModelError` subclass when the model cannot
+        serve (:class:`~edge_sdk.pipeline.ModelUnavailable` for unreadable files,
+        ``ModelHashMismatch`` and the others for a failed check); the events stay buffered for a
+        later call and nothing is stored. Without ``inference`` nothing is scored and what was
+        buffered is discarded (``consent_missing`` in the report).
+        """
+        now = self._now() if now_ms is None else now_ms
+        return self._pipeline.process(
+            now,
+            offset_of=lambda end_ms: self._offset(end_ms, tz_offset_min),
+            store=lambda scores, offsets: self._store_scores(scores, offsets, now, skip_stored=True),
+        )
+
+    def install_model(self, folder: str | Path, variant: str | None = None) -> str:
+        """Verify the model in ``folder`` (manifest, SHA-256, signature, probe) and make it the one
+        :meth:`process` uses; returns its version. A refused model raises its named
+        :class:`~edge_sdk.inference.errors.ModelError` and the serving model stays."""
+        return self._pipeline.install_model(folder, variant).model_version
+
+    def capture_status(self) -> CaptureStatus:
+        """Events buffered, windows waiting, drop counters and the serving model (in memory only)."""
+        return self._pipeline.status()
 
     def window_scores(self) -> list[WindowScore]:
         """Every window score held on the device, oldest first (the user's own data; never sent)."""

@@ -1,6 +1,8 @@
 """Typed settings of one :class:`~edge_sdk.client.EdgeClient`.
 
-The clock and the random source are injectable so tests drive time and jitter exactly.
+:class:`EdgeSettings` says where the cloud and the store are and how sync paces itself;
+:class:`PipelineSettings` configures the on-device pipeline (capture windows, the model and its
+runtime). The clock and the random source are injectable so tests drive time and jitter exactly.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_sdk.capture.recorder import (
+    DEFAULT_IDLE_GAP_MS,
+    DEFAULT_MAX_BUFFERED_EVENTS,
+    DEFAULT_WINDOW_SPAN_MS,
+)
 from edge_sdk.errors import InvalidSettings
+from edge_sdk.inference.backends import BackendChoice
 from sync.codec import MediaType
 from sync.limits import DEFAULT_PULL_LIMIT, MAX_BODY_BYTES, MAX_MUTATIONS, MAX_PULL_LIMIT
 from sync.messages import Platform
@@ -73,3 +81,39 @@ class EdgeSettings:
             raise InvalidSettings("backoff needs 0 < backoff_base_s <= backoff_cap_s")
         if self.timeout_s <= 0:
             raise InvalidSettings("timeout_s must be > 0")
+
+
+DEFAULT_MAX_PENDING_WINDOWS = 1440
+"""A day of back-to-back 60 s windows: closed windows kept while the model cannot score them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineSettings:
+    """The on-device pipeline: how capture cuts activity windows and which model scores them."""
+
+    model_dir: str | Path | None = None
+    """Folder holding ``manifest.json`` and the model files; ``None`` is the model committed with
+    the SDK (``models/artifacts``). Loaded lazily, on the first ``process()``."""
+    model_variant: str = "float"
+    """Which file of the manifest to run: ``float`` or ``int8`` (see the model card)."""
+    backend: BackendChoice = "auto"
+    """Inference runtime: ``auto`` (ai-edge-litert, else tflite-runtime), a runtime by name, or a
+    factory such as ``lambda: HostBackend(callback)`` for the phone's native runtime."""
+    window_span_ms: int = DEFAULT_WINDOW_SPAN_MS
+    """Longest activity window."""
+    idle_gap_ms: int = DEFAULT_IDLE_GAP_MS
+    """A pause longer than this ends a window."""
+    max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS
+    """Events held in memory between two ``process()`` calls; beyond it batches are dropped and
+    counted."""
+    max_pending_windows: int = DEFAULT_MAX_PENDING_WINDOWS
+    """Closed windows kept in memory while they cannot be scored (no model yet, a failing host
+    runtime); beyond it the oldest are dropped and counted."""
+
+    def __post_init__(self) -> None:
+        for name in ("window_span_ms", "idle_gap_ms", "max_buffered_events", "max_pending_windows"):
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise InvalidSettings(f"{name} must be a positive integer, got {value!r}")
+        if self.model_variant not in ("float", "int8"):
+            raise InvalidSettings(f"model_variant must be 'float' or 'int8', got {self.model_variant!r}")
