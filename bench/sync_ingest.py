@@ -390,3 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     report(console, rows, wire_sizes(args.batch, device_id), args.batch, os.cpu_count() or 1)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
