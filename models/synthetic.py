@@ -23,11 +23,12 @@ for positive quantities (durations, energies), logit for proportions, identity o
 Where the effects come from. Only sources whose text was read while writing this module are cited,
 and only for what that text says (abstracts):
 
-- [PAREDES2020] Paredes et al., "Stress Tracker — Detecting Acute Stress From a Trackpad: Controlled
-  Study", J Med Internet Res 2020;22(10):e22743, doi:10.2196/22743. Under stress the mean and SD of
-  the finger's contact area were higher when clicking (effect sizes 0.76 and 0.69; 18 participants,
-  laptop trackpad). Used for the *direction* of the contact-size effects; the sizes here are smaller
-  (assumed) because a phone screen is not a trackpad.
+- [GOEL2020] Goel, An, Alayrangues, Koneshloo, Lincoln and Paredes, "Stress Tracker — Detecting
+  Acute Stress From a Trackpad: Controlled Study", J Med Internet Res 2020;22(10):e22743,
+  doi:10.2196/22743. Under stress the mean and SD of the finger's contact area were higher when
+  clicking (effect sizes 0.76 and 0.69; 18 participants, laptop trackpad). Used for the
+  *direction* of the contact-size effects; the sizes here are smaller (assumed) because a phone
+  screen is not a trackpad.
 - [LEE2015] Lee, Tsui, Hsiao, "The Influence of Emotion on Keyboard Typing: An Experimental Study
   Using Auditory Stimuli", PLoS One 2015, doi:10.1371/journal.pone.0129056. Arousal had a
   significant effect on keystroke duration and latency but not on typing accuracy, and the emotional
@@ -62,7 +63,7 @@ from numpy.typing import NDArray
 from edge_sdk.features.spec import FEATURE_SPEC, FEATURE_SPEC_VERSION
 
 Transform = Literal["log", "logit", "linear"]
-Source = Literal["assumed", "PAREDES2020", "LEE2015", "KEYSTRESS2021"]
+Source = Literal["assumed", "GOEL2020", "LEE2015", "KEYSTRESS2021"]
 
 STRESS_AROUSAL_SHIFT: Final = 0.35
 STRESS_VALENCE_SHIFT: Final = -0.35
@@ -211,8 +212,8 @@ EFFECTS: Final[dict[str, FeatureModel]] = {
         0.0,
         10.0,
         stress=0.45,
-        source=("PAREDES2020", "assumed"),
-        note="direction from [PAREDES2020] (trackpad, d=0.76); size assumed smaller on a phone",
+        source=("GOEL2020", "assumed"),
+        note="direction from [GOEL2020] (trackpad, d=0.76); size assumed smaller on a phone",
     ),
     "swipe_speed_px_s": _effect(
         900.0,

@@ -147,6 +147,6 @@ def test_description_lists_every_effect_with_its_source() -> None:
     effects = description["effects_sd_per_unit"]
     assert isinstance(effects, dict) and set(effects) == set(FEATURE_NAMES)
     sources = {s for e in effects.values() for s in e["source"]}
-    assert sources <= {"assumed", "PAREDES2020", "LEE2015", "KEYSTRESS2021"}
+    assert sources <= {"assumed", "GOEL2020", "LEE2015", "KEYSTRESS2021"}
     # Every effect is at least partly assumed: no source read here gives phone-specific sizes.
     assert all("assumed" in e["source"] for e in effects.values())
