@@ -578,23 +578,9 @@ class SqliteStore:
                 )
             ]
             aggregates = [
-                AggregateRecord(
-                    device_id=r[0],
-                    lineage_id=r[10],
-                    seq=r[1],
-                    day=r[2],
-                    tz_offset_min=r[3],
-                    window_bucket=r[4],
-                    levels=msgspec.json.decode(r[5]),
-                    mechanism=msgspec.json.decode(r[6]),
-                    model_version=r[7],
-                    created_at=r[8],
-                    received_at=r[9],
-                )
+                self._aggregate(r)
                 for r in conn.execute(
-                    "SELECT device_id, seq, day, tz_offset_min, window_bucket, levels, mechanism,"
-                    " model_version, created_at, received_at, lineage_id FROM aggregates WHERE user_id = ?"
-                    " ORDER BY device_id, seq",
+                    f"{self._AGGREGATE_SELECT} WHERE user_id = ? ORDER BY device_id, seq",
                     (user_id,),
                 )
             ]
