@@ -18,6 +18,7 @@ from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
+from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
 from cloud.problems import EXCEPTION_HANDLERS
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 sync=SyncService(store, settings.api.next_sync_after_s),
                 admin=AdminService(store, settings.auth),
                 analytics=AnalyticsService(store),
+                offers=OfferService(store),
             )
             yield
         finally:

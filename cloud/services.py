@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.devices.services import DeviceService
+from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.services import SyncService
 from cloud.settings import Settings
 from cloud.store import Store
@@ -30,6 +31,7 @@ class Services:
     sync: SyncService
     admin: AdminService
     analytics: AnalyticsService
+    offers: OfferService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

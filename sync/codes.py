@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     ADMIN_UNAUTHORIZED = "admin_unauthorized"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    OFFER_CLOSED = "offer_closed"
+    """An admin action needs an offer that is still ``offered`` (e.g. withdrawing an accepted one)."""
     VALIDATION_FAILED = "validation_failed"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"

@@ -182,4 +182,54 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        "0004_credit_offers",
+        """
+        -- Money in integer cents, rates in basis points (DESIGN §7).
+        CREATE TABLE credit_profiles (
+            user_id     TEXT PRIMARY KEY REFERENCES users(user_id),
+            currency    TEXT NOT NULL,
+            limit_cents INTEGER NOT NULL CHECK (limit_cents >= 0),
+            used_cents  INTEGER NOT NULL CHECK (used_cents >= 0),
+            rate_bps    INTEGER NOT NULL CHECK (rate_bps >= 0),
+            updated_at  INTEGER NOT NULL
+        );
+        CREATE TABLE offers (
+            offer_id            TEXT PRIMARY KEY,
+            user_id             TEXT NOT NULL REFERENCES users(user_id),
+            status              TEXT NOT NULL,
+            current_limit_cents INTEGER NOT NULL CHECK (current_limit_cents >= 0),
+            new_limit_cents     INTEGER NOT NULL CHECK (new_limit_cents >= 0),
+            rate_bps            INTEGER NOT NULL CHECK (rate_bps >= 0),
+            term_months         INTEGER NOT NULL,
+            expires_at          INTEGER NOT NULL,
+            reason_codes        TEXT NOT NULL,
+            policy_version      TEXT NOT NULL,
+            created_at          INTEGER NOT NULL,
+            updated_at          INTEGER NOT NULL
+        );
+        CREATE INDEX offers_user ON offers(user_id, created_at);
+        -- Append-only: one row per offer transition and per profile change, written in the
+        -- transaction that makes the change. A profile event has no offer and no statuses; its
+        -- ``detail`` holds the profile as set.
+        CREATE TABLE offer_audit (
+            audit_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+            offer_id    TEXT REFERENCES offers(offer_id),
+            user_id     TEXT NOT NULL REFERENCES users(user_id),
+            from_status TEXT,
+            to_status   TEXT,
+            actor       TEXT NOT NULL,
+            reason_code TEXT NOT NULL,
+            ref         TEXT,
+            detail      TEXT,
+            at          INTEGER NOT NULL
+        );
+        CREATE INDEX offer_audit_offer ON offer_audit(offer_id, audit_id);
+        CREATE INDEX offer_audit_user ON offer_audit(user_id, audit_id);
+        CREATE TRIGGER offer_audit_no_update BEFORE UPDATE ON offer_audit
+            BEGIN SELECT RAISE(ABORT, 'offer_audit is append-only'); END;
+        CREATE TRIGGER offer_audit_no_delete BEFORE DELETE ON offer_audit
+            BEGIN SELECT RAISE(ABORT, 'offer_audit is append-only'); END;
+        """,
+    ),
 )

@@ -13,7 +13,12 @@ from typing import Protocol
 
 from cloud.store.records import (
     AggregateRecord,
+    AuditRecord,
     DeviceRecord,
+    OfferRecord,
+    OfferTerms,
+    OutboxRecord,
+    ProfileRecord,
     PushItem,
     RefreshGrant,
     RotationOutcome,
@@ -135,6 +140,48 @@ class Store(Protocol):
 
     async def user_view(self, user_id: str) -> UserView:
         """The server's view of a user; raises ``UserNotFound``."""
+        ...
+
+    # --- credit profiles and offers --------------------------------------------------------
+
+    async def set_profile(
+        self, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None = None
+    ) -> int:
+        """Create or replace the user's profile with an audit event and a ``ProfileUpdate`` change;
+        returns the new user version. Raises ``UserNotFound``."""
+        ...
+
+    async def get_profile(self, user_id: str) -> ProfileRecord | None: ...
+
+    async def create_offer(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        """Store an ``offered`` offer on the profile's current limit, with an audit event and an
+        ``OfferUpsert`` change. Raises ``UserNotFound`` / ``ProfileMissing`` / ``InvalidOfferTerms``
+        (new limit not above the current one, expiry not after ``now``) and changes nothing then."""
+        ...
+
+    async def withdraw_offer(
+        self, offer_id: str, *, actor: str, reason_code: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        """``offered`` → ``withdrawn`` with an audit event and an ``OfferUpsert`` change.
+        Raises ``OfferNotFound`` / ``OfferClosed`` and changes nothing then."""
+        ...
+
+    async def get_offer(self, offer_id: str) -> OfferRecord | None: ...
+
+    async def list_offers(self, user_id: str) -> list[OfferRecord]:
+        """The user's offers, oldest first. Raises ``UserNotFound``."""
+        ...
+
+    async def audit_trail(
+        self, *, user_id: str | None = None, offer_id: str | None = None
+    ) -> list[AuditRecord]:
+        """Audit events of one offer, or of one user (offers and profile), oldest first."""
+        ...
+
+    async def list_outbox(self) -> list[OutboxRecord]:
+        """Every outbox row, oldest first."""
         ...
 
     # --- analytics (read-only) -----------------------------------------------------------

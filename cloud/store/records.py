@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import msgspec
 
-from sync.messages import Mutation
+from sync.messages import Mutation, Offer, OfferStatus, Profile
 
 
 class UserRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,6 +128,8 @@ class UserView(msgspec.Struct, frozen=True, kw_only=True):
     user: UserRecord
     consent: dict[str, bool]
     notices: list[NoticeRecord]
+    offers: list[OfferRecord]
+    profile: ProfileRecord | None
     aggregates: list[AggregateRecord]
     devices: list[DeviceRecord]
 
@@ -140,3 +142,86 @@ class OutboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     created_at: int
     updated_at: int
+
+
+class ProfileRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's credit profile; amounts in cents, the rate in basis points."""
+
+    user_id: str
+    currency: str
+    limit_cents: int
+    used_cents: int
+    rate_bps: int
+    updated_at: int
+
+
+class OfferTerms(msgspec.Struct, frozen=True, kw_only=True):
+    """What an operator (or the evaluation) offers; the current limit is read from the profile."""
+
+    offer_id: str
+    user_id: str
+    new_limit_cents: int
+    rate_bps: int
+    term_months: int
+    expires_at: int
+    reason_codes: list[str]
+    policy_version: str
+
+
+class OfferRecord(msgspec.Struct, frozen=True, kw_only=True):
+    offer_id: str
+    user_id: str
+    status: str
+    """A :class:`sync.messages.OfferStatus` value."""
+    current_limit_cents: int
+    new_limit_cents: int
+    rate_bps: int
+    term_months: int
+    expires_at: int
+    reason_codes: list[str]
+    policy_version: str
+    created_at: int
+    updated_at: int
+
+
+class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One append-only audit event: an offer transition, or a profile change (no offer, no statuses)."""
+
+    audit_id: int
+    offer_id: str | None
+    user_id: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    """``admin``, ``device:<device_id>``, ``worker`` or ``system``."""
+    reason_code: str
+    ref: str | None
+    """The request id, the mutation (``seq:<n>``) or the job that made the change."""
+    detail: dict[str, object] | None
+    at: int
+
+
+def wire_offer(offer: OfferRecord) -> Offer:
+    """The offer as devices mirror it (``OfferUpsert.offer``)."""
+    return Offer(
+        offer_id=offer.offer_id,
+        status=OfferStatus(offer.status),
+        current_limit_cents=offer.current_limit_cents,
+        new_limit_cents=offer.new_limit_cents,
+        rate_bps=offer.rate_bps,
+        term_months=offer.term_months,
+        expires_at=offer.expires_at,
+        reason_codes=list(offer.reason_codes),
+        updated_at=offer.updated_at,
+    )
+
+
+def wire_profile(profile: ProfileRecord) -> Profile:
+    """The profile as devices mirror it (``ProfileUpdate.profile``)."""
+    return Profile(
+        currency=profile.currency,
+        limit_cents=profile.limit_cents,
+        used_cents=profile.used_cents,
+        rate_bps=profile.rate_bps,
+        updated_at=profile.updated_at,
+    )

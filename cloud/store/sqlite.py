@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar
 import aiosqlite
 import msgspec
 
+from cloud.domain.offers.rules import AcceptanceRule
 from cloud.errors import (
     DeviceNotFound,
     DeviceRevoked,
@@ -36,12 +37,18 @@ from cloud.errors import (
     Unavailable,
     UserNotFound,
 )
+from cloud.store import sqlite_offers
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import (
     AggregateRecord,
+    AuditRecord,
     DeviceRecord,
     ItemResult,
     NoticeRecord,
+    OfferRecord,
+    OfferTerms,
+    OutboxRecord,
+    ProfileRecord,
     PushItem,
     RefreshGrant,
     RotationKind,
@@ -51,9 +58,10 @@ from cloud.store.records import (
     UserRecord,
     UserView,
 )
+from cloud.store.sqlite_changelog import append_change
 from cloud.store.sqlite_checkpoint import DEFAULT_INTERVAL_S as DEFAULT_CHECKPOINT_INTERVAL_S
 from cloud.store.sqlite_checkpoint import WalCheckpointer
-from cloud.store.sqlite_mutations import append_change, apply_mutation, consent_map
+from cloud.store.sqlite_mutations import apply_mutation, consent_map
 from sync.codes import ResultStatus
 from sync.messages import Notice, Withdrawn
 from sync.push import Action, plan_push
@@ -175,8 +183,15 @@ def _check_duplicate(conn: sqlite3.Connection, device_id: str, item: PushItem) -
 class SqliteStore:
     """The embedded store: one SQLite file, one aiosqlite connection."""
 
-    def __init__(self, path: Path, checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
+        acceptance: AcceptanceRule | None = None,
+    ) -> None:
         self.path = path
+        self.acceptance = acceptance or AcceptanceRule()
+        """Bounds of the offline-acceptance rule applied to ``AcceptOffer`` in :meth:`sync`."""
         self._db: aiosqlite.Connection | None = None
         self.checkpointer = WalCheckpointer(path, BUSY_TIMEOUT_MS, checkpoint_interval_s)
 
@@ -505,7 +520,18 @@ class SqliteStore:
                     _check_duplicate(conn, device_id, item)
                     results.append(ItemResult(seq=step.seq, status=ResultStatus.DUPLICATE))
                 else:
-                    results.append(apply_mutation(conn, user_id, device_id, lineage_id, item, now))
+                    results.append(
+                        apply_mutation(
+                            conn,
+                            user_id,
+                            device_id,
+                            lineage_id,
+                            item,
+                            now,
+                            skew_ms=skew_ms,
+                            acceptance=self.acceptance,
+                        )
+                    )
                     # OR REPLACE: a row at an unprocessed seq could only be left over from data
                     # restored from a backup; what is processed now is the truth.
                     conn.execute(
@@ -596,11 +622,66 @@ class SqliteStore:
                 user=_user(row),
                 consent=consent_map(conn, user_id),
                 notices=notices,
+                offers=sqlite_offers.list_offers(conn, user_id),
+                profile=sqlite_offers.get_profile(conn, user_id),
                 aggregates=aggregates,
                 devices=devices,
             )
 
         return await self._read(q)
+
+    # --- credit profiles and offers ----------------------------------------------------
+
+    async def set_profile(
+        self, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None = None
+    ) -> int:
+        return await self._write(
+            lambda conn: sqlite_offers.set_profile(
+                conn, profile, actor=actor, reason_code=reason_code, ref=ref
+            )
+        )
+
+    async def get_profile(self, user_id: str) -> ProfileRecord | None:
+        return await self._run(lambda conn: sqlite_offers.get_profile(conn, user_id))
+
+    async def create_offer(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        return await self._write(
+            lambda conn: sqlite_offers.create_offer(conn, terms, actor=actor, ref=ref, now=now)
+        )
+
+    async def withdraw_offer(
+        self, offer_id: str, *, actor: str, reason_code: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        return await self._write(
+            lambda conn: sqlite_offers.withdraw_offer(
+                conn, offer_id, actor=actor, reason_code=reason_code, ref=ref, now=now
+            )
+        )
+
+    async def get_offer(self, offer_id: str) -> OfferRecord | None:
+        return await self._run(lambda conn: sqlite_offers.get_offer(conn, offer_id))
+
+    async def list_offers(self, user_id: str) -> list[OfferRecord]:
+        def q(conn: sqlite3.Connection) -> list[OfferRecord]:
+            if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+                raise UserNotFound(f"no user {user_id}")
+            return sqlite_offers.list_offers(conn, user_id)
+
+        return await self._read(q)
+
+    async def audit_trail(
+        self, *, user_id: str | None = None, offer_id: str | None = None
+    ) -> list[AuditRecord]:
+        if (user_id is None) == (offer_id is None):
+            raise ValueError("give exactly one of user_id and offer_id")
+        return await self._run(
+            lambda conn: sqlite_offers.audit_trail(conn, user_id=user_id, offer_id=offer_id)
+        )
+
+    async def list_outbox(self) -> list[OutboxRecord]:
+        return await self._run(sqlite_offers.list_outbox)
 
     # --- analytics (read-only) ---------------------------------------------------------
 

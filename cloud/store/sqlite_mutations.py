@@ -1,4 +1,5 @@
-"""Applying one pushed mutation inside the sync transaction, and appending to the change log.
+"""Applying one pushed mutation inside the sync transaction (offers: :mod:`.sqlite_offers`;
+the change log: :mod:`.sqlite_changelog`).
 
 Plain functions over the ``sqlite3`` connection, called from :class:`cloud.store.sqlite.SqliteStore`
 inside its one-call transactions (see that module for why).
@@ -7,19 +8,19 @@ inside its one-call transactions (see that module for why).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Final
 
 import msgspec
 
-from cloud.errors import UserNotFound
+from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.records import ItemResult, PushItem
+from cloud.store.sqlite_changelog import append_change
+from cloud.store.sqlite_offers import accept_or_decline
 from sync.codec import encode
 from sync.codes import RejectionCode, ResultStatus
 from sync.messages import (
     AcceptOffer,
     AckNotice,
-    Change,
     ConsentScope,
     ConsentState,
     DeclineOffer,
@@ -31,22 +32,6 @@ from sync.messages import (
 )
 
 _json_encoder: Final = msgspec.json.Encoder()
-
-
-def append_change(conn: sqlite3.Connection, user_id: str, build: Callable[[int], Change], now: int) -> int:
-    """Take the user's next version (row-serialised counter) and append the change built for it."""
-    row = conn.execute(
-        "UPDATE users SET version = version + 1 WHERE user_id = ? RETURNING version", (user_id,)
-    ).fetchone()
-    if row is None:
-        raise UserNotFound(user_id)
-    version: int = row[0]
-    change = build(version)
-    conn.execute(
-        "INSERT INTO change_log (user_id, version, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
-        (user_id, version, type(change).__name__, encode(change), now),
-    )
-    return version
 
 
 def consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
@@ -97,9 +82,21 @@ def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_i
 
 
 def apply_mutation(
-    conn: sqlite3.Connection, user_id: str, device_id: str, lineage_id: str, item: PushItem, now: int
+    conn: sqlite3.Connection,
+    user_id: str,
+    device_id: str,
+    lineage_id: str,
+    item: PushItem,
+    now: int,
+    *,
+    skew_ms: int = 0,
+    acceptance: AcceptanceRule | None = None,
 ) -> ItemResult:
-    """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error."""
+    """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error.
+
+    ``skew_ms`` is the device's clock skew measured on this request; with ``acceptance`` it decides
+    whether an offline ``AcceptOffer`` counts (:func:`cloud.domain.offers.rules.judge_acceptance`).
+    """
     m = item.mutation
     seq = item.seq
     if m is None:
@@ -161,8 +158,17 @@ def apply_mutation(
         if not _ack_notice(conn, user_id, device_id, m.notice_id, now):
             return _rejected(seq, RejectionCode.UNKNOWN_NOTICE)
     elif isinstance(m, AcceptOffer | DeclineOffer):
-        # Offers do not exist yet; the mutation still follows the exactly-once rule.
-        return _rejected(seq, RejectionCode.UNKNOWN_OFFER)
+        refusal = accept_or_decline(
+            conn,
+            user_id=user_id,
+            device_id=device_id,
+            mutation=m,
+            skew_ms=skew_ms,
+            rule=acceptance or AcceptanceRule(),
+            now=now,
+        )
+        if refusal is not None:
+            return _rejected(seq, *refusal)
     elif isinstance(m, Withdrawn):
         pass
     else:  # a mutation type this server build does not handle

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
 from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
 from cloud.errors import (
     DeviceNotFound,
@@ -21,19 +22,31 @@ from cloud.errors import (
     UserNotFound,
 )
 from cloud.store import Store, open_store
-from cloud.store.records import PushItem, RefreshGrant, RotationKind, RotationOutcome, SyncOutcome
+from cloud.store.records import (
+    OfferTerms,
+    ProfileRecord,
+    PushItem,
+    RefreshGrant,
+    RotationKind,
+    RotationOutcome,
+    SyncOutcome,
+)
 from sync.codec import MediaType, decode_change
 from sync.messages import (
     AcceptOffer,
     AckNotice,
     ConsentScope,
     ConsentState,
+    DeclineOffer,
     FieldMechanism,
     Levels,
     Mechanism,
     Mutation,
     Notice,
+    OfferStatus,
+    OfferUpsert,
     Platform,
+    ProfileUpdate,
     RegisterPushToken,
     SetConsent,
     SubmitAggregate,
@@ -618,3 +631,236 @@ async def test_aggregates_by_user_and_day_range(store: Store) -> None:
         ("2024-02-10", "dev_1"),
     ]
     assert await store.aggregates_between("2024-02-02", "2024-02-01") == []
+
+
+# --- credit profiles and offers -----------------------------------------------------------
+
+OFFER_EXPIRES = NOW + 14 * DAY_MS
+
+
+def profile_record(user_id: str = "usr_1", limit: int = 100_000, at: int = NOW) -> ProfileRecord:
+    return ProfileRecord(
+        user_id=user_id, currency="EUR", limit_cents=limit, used_cents=2_500, rate_bps=1_990, updated_at=at
+    )
+
+
+def terms(offer_id: str = "off_1", user_id: str = "usr_1", expires_at: int = OFFER_EXPIRES) -> OfferTerms:
+    return OfferTerms(
+        offer_id=offer_id,
+        user_id=user_id,
+        new_limit_cents=150_000,
+        rate_bps=1_790,
+        term_months=12,
+        expires_at=expires_at,
+        reason_codes=["RISK_BAND_B"],
+        policy_version="p1",
+    )
+
+
+async def with_offer(store: Store, offer_id: str = "off_1", expires_at: int = OFFER_EXPIRES) -> str:
+    """An enrolled dev_1 of usr_1 with a profile and one offer; returns the offer id."""
+    if await store.get_device("dev_1") is None:
+        await enrolled(store)
+        await store.set_profile(profile_record(), actor="admin", reason_code="profile_set")
+    await store.create_offer(terms(offer_id, expires_at=expires_at), actor="admin", now=NOW)
+    return offer_id
+
+
+async def changes_of(store: Store, after: int = 0) -> list[object]:
+    outcome = await sync(store, "dev_1", [], after=after)
+    return [decode_change(c.body, MediaType.MSGPACK) for c in outcome.changes]
+
+
+async def test_profile_upsert_audits_and_appends_profile_update(store: Store) -> None:
+    await enrolled(store)
+    v1 = await store.set_profile(profile_record(), actor="admin", reason_code="profile_set", ref="req1")
+    v2 = await store.set_profile(
+        profile_record(limit=200_000, at=NOW + 5), actor="admin", reason_code="profile_set"
+    )
+    assert (v1, v2) == (1, 2)
+    got = await store.get_profile("usr_1")
+    assert got == profile_record(limit=200_000, at=NOW + 5)
+    updates = await changes_of(store)
+    assert [type(c) for c in updates] == [ProfileUpdate, ProfileUpdate]
+    last = updates[1]
+    assert isinstance(last, ProfileUpdate) and last.profile.limit_cents == 200_000
+    trail = await store.audit_trail(user_id="usr_1")
+    assert [(a.offer_id, a.reason_code, a.ref) for a in trail] == [
+        (None, "profile_set", "req1"),
+        (None, "profile_set", None),
+    ]
+    assert trail[1].detail is not None and trail[1].detail["limit_cents"] == 200_000
+
+
+async def test_profile_for_unknown_user(store: Store) -> None:
+    with pytest.raises(UserNotFound):
+        await store.set_profile(profile_record("usr_missing"), actor="admin", reason_code="profile_set")
+    assert await store.get_profile("usr_missing") is None
+
+
+async def test_create_offer_appends_upsert_and_audit(store: Store) -> None:
+    await with_offer(store)
+    offer = await store.get_offer("off_1")
+    assert offer is not None and offer.status == "offered" and offer.current_limit_cents == 100_000
+    assert await store.list_offers("usr_1") == [offer]
+    upsert = (await changes_of(store))[-1]
+    assert isinstance(upsert, OfferUpsert) and upsert.offer.offer_id == "off_1"
+    assert upsert.offer.status is OfferStatus.OFFERED and upsert.offer.new_limit_cents == 150_000
+    trail = await store.audit_trail(offer_id="off_1")
+    assert [(a.from_status, a.to_status, a.actor, a.reason_code) for a in trail] == [
+        (None, "offered", "admin", "offer_created")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ({"user_id": "usr_missing"}, UserNotFound),
+        ({"new_limit_cents": 100_000}, InvalidOfferTerms),
+        ({"expires_at": NOW}, InvalidOfferTerms),
+    ],
+)
+async def test_create_offer_refusals_change_nothing(
+    store: Store, bad: dict[str, object], error: type[Exception]
+) -> None:
+    await enrolled(store)
+    await store.set_profile(profile_record(), actor="admin", reason_code="profile_set")
+    before = await store.user_view("usr_1")
+    with pytest.raises(error):
+        await store.create_offer(msgspec.structs.replace(terms(), **bad), actor="admin", now=NOW)
+    assert await store.user_view("usr_1") == before
+    assert [a.reason_code for a in await store.audit_trail(user_id="usr_1")] == ["profile_set"]
+
+
+async def test_create_offer_needs_a_profile(store: Store) -> None:
+    await enrolled(store)
+    with pytest.raises(ProfileMissing):
+        await store.create_offer(terms(), actor="admin", now=NOW)
+    assert await store.list_offers("usr_1") == []
+
+
+async def test_withdraw_offer(store: Store) -> None:
+    await with_offer(store)
+    withdrawn = await store.withdraw_offer("off_1", actor="admin", reason_code="withdrawn", now=NOW + 7)
+    assert withdrawn.status == "withdrawn" and withdrawn.updated_at == NOW + 7
+    upsert = (await changes_of(store))[-1]
+    assert isinstance(upsert, OfferUpsert) and upsert.offer.status is OfferStatus.WITHDRAWN
+    with pytest.raises(OfferClosed):
+        await store.withdraw_offer("off_1", actor="admin", reason_code="withdrawn", now=NOW + 8)
+    with pytest.raises(OfferNotFound):
+        await store.withdraw_offer("off_missing", actor="admin", reason_code="withdrawn", now=NOW + 8)
+    trail = await store.audit_trail(offer_id="off_1")
+    assert [a.to_status for a in trail] == ["offered", "withdrawn"]
+
+
+async def test_accept_offer_writes_state_audit_upsert_and_outbox(store: Store) -> None:
+    await with_offer(store)
+    outcome = await sync(store, "dev_1", [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))])
+    assert [(r.status, r.code) for r in outcome.results] == [("applied", None)]
+    offer = await store.get_offer("off_1")
+    assert offer is not None and offer.status == "accepted"
+    last = decode_change(outcome.changes[-1].body, MediaType.MSGPACK)
+    assert isinstance(last, OfferUpsert) and last.offer.status is OfferStatus.ACCEPTED
+    trail = await store.audit_trail(offer_id="off_1")
+    assert [(a.to_status, a.actor, a.reason_code, a.ref) for a in trail][-1] == (
+        "accepted",
+        "device:dev_1",
+        "accepted_on_time",
+        "seq:1",
+    )
+    outbox = await store.list_outbox()
+    assert [(o.kind, o.state, o.attempts, msgspec.json.decode(o.payload)) for o in outbox] == [
+        ("apply_offer", "pending", 0, {"offer_id": "off_1"})
+    ]
+    # A replay of the same seq is a duplicate; a new seq for the accepted offer is not open.
+    again = await sync(
+        store,
+        "dev_1",
+        [
+            item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1")),
+            item(AcceptOffer(seq=2, created_at=NOW, offer_id="off_1")),
+            item(DeclineOffer(seq=3, created_at=NOW, offer_id="off_1")),
+        ],
+    )
+    assert [(r.status, r.code) for r in again.results] == [
+        ("duplicate", None),
+        ("rejected", "offer_not_open"),
+        ("rejected", "offer_not_open"),
+    ]
+    assert len(await store.list_outbox()) == 1
+    assert len(await store.audit_trail(offer_id="off_1")) == 2
+
+
+async def test_decline_offer(store: Store) -> None:
+    await with_offer(store)
+    outcome = await sync(
+        store, "dev_1", [item(DeclineOffer(seq=1, created_at=NOW, offer_id="off_1", reason="not_now"))]
+    )
+    assert [(r.status, r.code) for r in outcome.results] == [("applied", None)]
+    offer = await store.get_offer("off_1")
+    assert offer is not None and offer.status == "declined"
+    trail = await store.audit_trail(offer_id="off_1")
+    assert (trail[-1].to_status, trail[-1].reason_code, trail[-1].detail) == (
+        "declined",
+        "declined",
+        {"reason": "not_now"},
+    )
+    assert await store.list_outbox() == []
+
+
+async def test_offer_refusals_change_nothing(store: Store) -> None:
+    await with_offer(store, "off_gone")
+    await store.withdraw_offer("off_gone", actor="admin", reason_code="withdrawn", now=NOW)
+    # Another user's offer is unknown to this device.
+    await enrolled(store, "usr_2", "dev_2", "rt2")
+    await store.set_profile(profile_record("usr_2"), actor="admin", reason_code="profile_set")
+    await store.create_offer(terms("off_other", "usr_2"), actor="admin", now=NOW)
+    before = await store.user_view("usr_1")
+    outcome = await sync(
+        store,
+        "dev_1",
+        [
+            item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_missing")),
+            item(AcceptOffer(seq=2, created_at=NOW, offer_id="off_other")),
+            item(AcceptOffer(seq=3, created_at=NOW, offer_id="off_gone")),
+            item(DeclineOffer(seq=4, created_at=NOW, offer_id="off_missing")),
+        ],
+    )
+    assert [(r.status, r.code) for r in outcome.results] == [
+        ("rejected", "unknown_offer"),
+        ("rejected", "unknown_offer"),
+        ("rejected", "offer_not_open"),
+        ("rejected", "unknown_offer"),
+    ]
+    after = await store.user_view("usr_1")
+    assert after.offers == before.offers and after.user.version == before.user.version
+    assert await store.list_outbox() == []
+
+
+async def test_late_acceptance_follows_the_rule(store: Store) -> None:
+    await enrolled(store)
+    await store.set_profile(profile_record(), actor="admin", reason_code="profile_set")
+    hour = 3_600_000
+    for offer_id in ("off_grace", "off_beyond"):
+        await store.create_offer(terms(offer_id, expires_at=NOW + hour), actor="admin", now=NOW)
+
+    async def accept(
+        seq: int, offer_id: str, created_at: int, arrived: int, skew: int = 0
+    ) -> tuple[str, str | None]:
+        out = await store.sync(
+            device_id="dev_1",
+            items=[item(AcceptOffer(seq=seq, created_at=created_at, offer_id=offer_id))],
+            skew_ms=skew,
+            after_version=0,
+            pull_limit=10,
+            now=arrived,
+        )
+        return out.results[0].status, out.results[0].code
+
+    # Accepted offline 10 min before expiry, arriving 2 h after it: within the 72 h grace.
+    assert await accept(1, "off_grace", NOW + 50 * 60_000, NOW + 3 * hour) == ("applied", None)
+    # Arriving beyond grace: refused, nothing changed.
+    assert await accept(2, "off_beyond", NOW + 50 * 60_000, NOW + 74 * hour) == ("rejected", "offer_expired")
+    beyond = await store.get_offer("off_beyond")
+    assert beyond is not None and beyond.status == "offered"
+    assert [o.kind for o in await store.list_outbox()] == ["apply_offer"]

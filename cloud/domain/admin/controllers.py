@@ -3,8 +3,9 @@ before the body is read)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -12,17 +13,27 @@ from litestar.params import Body
 
 from cloud.constants import ADMIN_PREFIX
 from cloud.domain.admin.schemas import (
+    AuditOut,
     CreateEnrollmentCode,
     CreateNotice,
+    CreateOffer,
     CreateUser,
     DeviceOut,
     EnrollmentCodeCreated,
     NoticeCreated,
+    OfferOut,
+    ProfileOut,
+    SetProfile,
     UserCreated,
     UserViewOut,
+    WithdrawOffer,
 )
 from cloud.domain.admin.services import AdminService
+from cloud.domain.offers.services import OfferService
+from cloud.errors import InvalidBody, ValidationFailed
 from cloud.services import services_of
+
+T = TypeVar("T")
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -37,6 +48,24 @@ def _path(request: Request[Any, Any, Any], name: str) -> str:
 
 def _admin(request: Request[Any, Any, Any]) -> AdminService:
     return services_of(request).admin
+
+
+def _offers(request: Request[Any, Any, Any]) -> OfferService:
+    return services_of(request).offers
+
+
+async def _money_body(request: Request[Any, Any, Any], body_type: type[T]) -> T:
+    """Decode a body that carries money strictly: ``1500.0`` is refused, not read as ``1500``.
+
+    Litestar's own body conversion is lax (an integral float passes as an int); money is integer
+    cents, and a float amount is a client bug to report, not to round.
+    """
+    try:
+        return msgspec.json.decode(await request.body(), type=body_type)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidBody(str(exc)) from exc
 
 
 class AdminController(Controller):
@@ -74,3 +103,33 @@ class AdminController(Controller):
     @get("/users/{user_id:str}/view")
     async def user_view(self, request: Request[Any, Any, Any]) -> UserViewOut:
         return await _admin(request).user_view(_path(request, "user_id"))
+
+    @post("/users/{user_id:str}/profile", status_code=200)
+    async def set_profile(self, request: Request[Any, Any, Any]) -> ProfileOut:
+        """Create or replace the user's credit profile (audited; devices get a ``ProfileUpdate``).
+
+        Body: :class:`~cloud.domain.admin.schemas.SetProfile`."""
+        data = await _money_body(request, SetProfile)
+        return await _offers(request).set_profile(_path(request, "user_id"), data)
+
+    @post("/users/{user_id:str}/offers", status_code=201)
+    async def create_offer(self, request: Request[Any, Any, Any]) -> OfferOut:
+        """Offer explicit terms on the profile's current limit (devices get an ``OfferUpsert``).
+
+        Body: :class:`~cloud.domain.admin.schemas.CreateOffer`."""
+        data = await _money_body(request, CreateOffer)
+        return await _offers(request).create_offer(_path(request, "user_id"), data)
+
+    @get("/users/{user_id:str}/offers")
+    async def list_offers(self, request: Request[Any, Any, Any]) -> list[OfferOut]:
+        return await _offers(request).list_offers(_path(request, "user_id"))
+
+    @post("/offers/{offer_id:str}/withdraw", status_code=200)
+    async def withdraw_offer(
+        self, data: Annotated[WithdrawOffer, Body()], request: Request[Any, Any, Any]
+    ) -> OfferOut:
+        return await _offers(request).withdraw_offer(_path(request, "offer_id"), data.reason_code)
+
+    @get("/offers/{offer_id:str}/audit")
+    async def offer_audit(self, request: Request[Any, Any, Any]) -> list[AuditOut]:
+        return await _offers(request).offer_audit(_path(request, "offer_id"))

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import msgspec
 
-from cloud.store.records import AggregateRecord
-from sync.messages import Notice
+from cloud.domain.credit.money import MAX_CENTS, MAX_RATE_BPS
+from cloud.store.records import AggregateRecord, AuditRecord
+from sync.messages import Notice, Offer, Profile
 
 MAX_CODE_TTL_S = 30 * 24 * 3600
 
@@ -62,7 +63,55 @@ class UserViewOut(msgspec.Struct, kw_only=True):
     version: int
     consent: dict[str, bool]
     notices: list[Notice]
-    offers: list[object]
-    profile: object | None
+    offers: list[Offer]
+    """Every offer of the user in its latest state, as the devices mirror them (oldest first)."""
+    profile: Profile | None
     aggregates: list[AggregateRecord]
     devices: list[DeviceOut]
+
+
+class SetProfile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Create or replace a user's credit profile; amounts in integer cents, the rate in bps."""
+
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+    limit_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_CENTS)]
+    used_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_CENTS)]
+    rate_bps: Annotated[int, msgspec.Meta(ge=0, le=MAX_RATE_BPS)]
+
+
+class ProfileOut(msgspec.Struct, kw_only=True):
+    user_id: str
+    version: int
+    """The user's change-log version carrying this profile."""
+    profile: Profile
+
+
+class CreateOffer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Explicit offer terms; the current limit is the profile's at creation."""
+
+    new_limit_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_CENTS)]
+    rate_bps: Annotated[int, msgspec.Meta(ge=0, le=MAX_RATE_BPS)]
+    term_months: Annotated[int, msgspec.Meta(ge=0, le=600)] = 0
+    expires_at: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+    """Unix epoch ms; must be in the future."""
+    reason_codes: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=32)
+    ] = msgspec.field(default_factory=list)
+    policy_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
+
+
+class WithdrawOffer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "withdrawn"
+
+
+AuditOut = AuditRecord
+"""An audit event as stored (append-only)."""
+
+
+class OfferOut(msgspec.Struct, kw_only=True):
+    """An offer as the server holds it: the device's ``Offer`` plus who it is for and its policy."""
+
+    user_id: str
+    offer: Offer
+    policy_version: str
+    created_at: int

@@ -18,7 +18,7 @@ from cloud.domain.devices.tokens import hash_secret
 from cloud.errors import AdminUnauthorized
 from cloud.settings import AuthSettings
 from cloud.store.protocol import Store
-from cloud.store.records import DeviceRecord
+from cloud.store.records import DeviceRecord, wire_offer, wire_profile
 from sync.messages import Notice
 
 
@@ -98,8 +98,8 @@ class AdminService:
                 )
                 for n in view.notices
             ],
-            offers=[],
-            profile=None,
+            offers=[wire_offer(o) for o in view.offers],
+            profile=None if view.profile is None else wire_profile(view.profile),
             aggregates=list(view.aggregates),
             devices=[device_out(d) for d in view.devices],
         )

@@ -1,0 +1,398 @@
+"""Credit profiles, offers, their audit trail and the accept/decline mutations, for SQLite.
+
+Plain functions over the ``sqlite3`` connection, called inside the one-call transactions of
+:class:`cloud.store.sqlite.SqliteStore`: every state change writes its audit row, its change-log
+entry and (for an acceptance) its outbox row in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
+from cloud.domain.offers.rules import AcceptanceRule, IllegalTransition, judge_acceptance, transition
+from cloud.errors import UserNotFound
+from cloud.store.records import (
+    AuditRecord,
+    OfferRecord,
+    OfferTerms,
+    OutboxRecord,
+    ProfileRecord,
+    wire_offer,
+    wire_profile,
+)
+from cloud.store.sqlite_changelog import append_change
+from sync.codes import RejectionCode
+from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, ProfileUpdate
+
+APPLY_OFFER: Final = "apply_offer"
+"""Outbox kind of the job that applies an accepted offer to the profile."""
+
+_json: Final = msgspec.json.Encoder()
+_OFFER_COLUMNS: Final = (
+    "offer_id, user_id, status, current_limit_cents, new_limit_cents, rate_bps, term_months,"
+    " expires_at, reason_codes, policy_version, created_at, updated_at"
+)
+_AUDIT_COLUMNS: Final = (
+    "audit_id, offer_id, user_id, from_status, to_status, actor, reason_code, ref, detail, at"
+)
+
+
+def _offer(row: Sequence[Any]) -> OfferRecord:
+    return OfferRecord(
+        offer_id=row[0],
+        user_id=row[1],
+        status=row[2],
+        current_limit_cents=row[3],
+        new_limit_cents=row[4],
+        rate_bps=row[5],
+        term_months=row[6],
+        expires_at=row[7],
+        reason_codes=msgspec.json.decode(row[8], type=list[str]),
+        policy_version=row[9],
+        created_at=row[10],
+        updated_at=row[11],
+    )
+
+
+def _audit(row: Sequence[Any]) -> AuditRecord:
+    return AuditRecord(
+        audit_id=row[0],
+        offer_id=row[1],
+        user_id=row[2],
+        from_status=row[3],
+        to_status=row[4],
+        actor=row[5],
+        reason_code=row[6],
+        ref=row[7],
+        detail=None if row[8] is None else msgspec.json.decode(row[8], type=dict[str, object]),
+        at=row[9],
+    )
+
+
+def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
+    if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+        raise UserNotFound(f"no user {user_id}")
+
+
+def audit(
+    conn: sqlite3.Connection,
+    *,
+    user_id: str,
+    offer_id: str | None,
+    from_status: OfferStatus | None,
+    to_status: OfferStatus | None,
+    actor: str,
+    reason_code: str,
+    ref: str | None,
+    now: int,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Append one audit event (the table refuses updates and deletes)."""
+    conn.execute(
+        "INSERT INTO offer_audit (offer_id, user_id, from_status, to_status, actor, reason_code, ref,"
+        " detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            offer_id,
+            user_id,
+            None if from_status is None else from_status.value,
+            None if to_status is None else to_status.value,
+            actor,
+            reason_code,
+            ref,
+            None if detail is None else _json.encode(detail),
+            now,
+        ),
+    )
+
+
+def get_profile(conn: sqlite3.Connection, user_id: str) -> ProfileRecord | None:
+    row = conn.execute(
+        "SELECT user_id, currency, limit_cents, used_cents, rate_bps, updated_at FROM credit_profiles"
+        " WHERE user_id = ?",
+        (user_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return ProfileRecord(
+        user_id=row[0],
+        currency=row[1],
+        limit_cents=row[2],
+        used_cents=row[3],
+        rate_bps=row[4],
+        updated_at=row[5],
+    )
+
+
+def set_profile(
+    conn: sqlite3.Connection, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None
+) -> int:
+    """Create or replace the profile, audit it and append its ``ProfileUpdate``; the new version."""
+    _require_user(conn, profile.user_id)
+    conn.execute(
+        "INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, rate_bps, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET currency = excluded.currency,"
+        " limit_cents = excluded.limit_cents, used_cents = excluded.used_cents,"
+        " rate_bps = excluded.rate_bps, updated_at = excluded.updated_at",
+        (
+            profile.user_id,
+            profile.currency,
+            profile.limit_cents,
+            profile.used_cents,
+            profile.rate_bps,
+            profile.updated_at,
+        ),
+    )
+    audit(
+        conn,
+        user_id=profile.user_id,
+        offer_id=None,
+        from_status=None,
+        to_status=None,
+        actor=actor,
+        reason_code=reason_code,
+        ref=ref,
+        now=profile.updated_at,
+        detail=msgspec.to_builtins(wire_profile(profile)),
+    )
+    wire = wire_profile(profile)
+    return append_change(
+        conn, profile.user_id, lambda v: ProfileUpdate(version=v, profile=wire), profile.updated_at
+    )
+
+
+def get_offer(conn: sqlite3.Connection, offer_id: str, user_id: str | None = None) -> OfferRecord | None:
+    sql = f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id = ?"  # noqa: S608 (constant columns)
+    args: tuple[str, ...] = (offer_id,)
+    if user_id is not None:
+        sql += " AND user_id = ?"
+        args = (offer_id, user_id)
+    row = conn.execute(sql, args).fetchone()
+    return None if row is None else _offer(row)
+
+
+def list_offers(conn: sqlite3.Connection, user_id: str) -> list[OfferRecord]:
+    rows = conn.execute(
+        f"SELECT {_OFFER_COLUMNS} FROM offers WHERE user_id = ?"  # noqa: S608 (constant columns)
+        " ORDER BY created_at, offer_id",
+        (user_id,),
+    )
+    return [_offer(r) for r in rows]
+
+
+def create_offer(
+    conn: sqlite3.Connection, terms: OfferTerms, *, actor: str, ref: str | None, now: int
+) -> OfferRecord:
+    """Store an ``offered`` offer on the user's current limit, audit it, append its ``OfferUpsert``."""
+    _require_user(conn, terms.user_id)
+    profile = get_profile(conn, terms.user_id)
+    if profile is None:
+        raise ProfileMissing(f"user {terms.user_id} has no credit profile")
+    if terms.new_limit_cents <= profile.limit_cents:
+        raise InvalidOfferTerms(
+            f"new_limit_cents {terms.new_limit_cents} is not above the current limit {profile.limit_cents}"
+        )
+    if terms.expires_at <= now:
+        raise InvalidOfferTerms("expires_at is not in the future")
+    offer = OfferRecord(
+        offer_id=terms.offer_id,
+        user_id=terms.user_id,
+        status=OfferStatus.OFFERED.value,
+        current_limit_cents=profile.limit_cents,
+        new_limit_cents=terms.new_limit_cents,
+        rate_bps=terms.rate_bps,
+        term_months=terms.term_months,
+        expires_at=terms.expires_at,
+        reason_codes=list(terms.reason_codes),
+        policy_version=terms.policy_version,
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(
+        f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            offer.offer_id,
+            offer.user_id,
+            offer.status,
+            offer.current_limit_cents,
+            offer.new_limit_cents,
+            offer.rate_bps,
+            offer.term_months,
+            offer.expires_at,
+            _json.encode(offer.reason_codes),
+            offer.policy_version,
+            offer.created_at,
+            offer.updated_at,
+        ),
+    )
+    audit(
+        conn,
+        user_id=offer.user_id,
+        offer_id=offer.offer_id,
+        from_status=None,
+        to_status=OfferStatus.OFFERED,
+        actor=actor,
+        reason_code="offer_created",
+        ref=ref,
+        now=now,
+    )
+    _publish(conn, offer, now)
+    return offer
+
+
+def _publish(conn: sqlite3.Connection, offer: OfferRecord, now: int) -> None:
+    wire = wire_offer(offer)
+    append_change(conn, offer.user_id, lambda v: OfferUpsert(version=v, offer=wire), now)
+
+
+def move_offer(
+    conn: sqlite3.Connection,
+    offer: OfferRecord,
+    target: OfferStatus,
+    *,
+    actor: str,
+    reason_code: str,
+    ref: str | None,
+    now: int,
+    detail: dict[str, object] | None = None,
+) -> OfferRecord:
+    """Apply one state-machine transition with its audit row and ``OfferUpsert``.
+
+    Raises the rules' :class:`~cloud.domain.offers.rules.IllegalTransition` and changes nothing then.
+    """
+    current = OfferStatus(offer.status)
+    transition(current, target)
+    conn.execute(
+        "UPDATE offers SET status = ?, updated_at = ? WHERE offer_id = ?", (target.value, now, offer.offer_id)
+    )
+    moved = msgspec.structs.replace(offer, status=target.value, updated_at=now)
+    audit(
+        conn,
+        user_id=offer.user_id,
+        offer_id=offer.offer_id,
+        from_status=current,
+        to_status=target,
+        actor=actor,
+        reason_code=reason_code,
+        ref=ref,
+        now=now,
+        detail=detail,
+    )
+    _publish(conn, moved, now)
+    return moved
+
+
+def withdraw_offer(
+    conn: sqlite3.Connection, offer_id: str, *, actor: str, reason_code: str, ref: str | None, now: int
+) -> OfferRecord:
+    offer = get_offer(conn, offer_id)
+    if offer is None:
+        raise OfferNotFound(f"no offer {offer_id}")
+    try:
+        return move_offer(
+            conn, offer, OfferStatus.WITHDRAWN, actor=actor, reason_code=reason_code, ref=ref, now=now
+        )
+    except IllegalTransition as exc:
+        raise OfferClosed(f"offer {offer_id} is {offer.status}") from exc
+
+
+def audit_trail(conn: sqlite3.Connection, *, user_id: str | None, offer_id: str | None) -> list[AuditRecord]:
+    """Audit events of one offer or one user (offers and profile), oldest first."""
+    if offer_id is not None:
+        rows = conn.execute(
+            f"SELECT {_AUDIT_COLUMNS} FROM offer_audit WHERE offer_id = ? ORDER BY audit_id",  # noqa: S608
+            (offer_id,),
+        )
+    else:
+        rows = conn.execute(
+            f"SELECT {_AUDIT_COLUMNS} FROM offer_audit WHERE user_id = ? ORDER BY audit_id",  # noqa: S608
+            (user_id,),
+        )
+    return [_audit(r) for r in rows]
+
+
+def list_outbox(conn: sqlite3.Connection) -> list[OutboxRecord]:
+    rows = conn.execute(
+        "SELECT outbox_id, kind, payload, state, attempts, created_at, updated_at FROM outbox"
+        " ORDER BY outbox_id"
+    )
+    return [
+        OutboxRecord(
+            outbox_id=r[0],
+            kind=r[1],
+            payload=bytes(r[2]),
+            state=r[3],
+            attempts=r[4],
+            created_at=r[5],
+            updated_at=r[6],
+        )
+        for r in rows
+    ]
+
+
+def accept_or_decline(
+    conn: sqlite3.Connection,
+    *,
+    user_id: str,
+    device_id: str,
+    mutation: AcceptOffer | DeclineOffer,
+    skew_ms: int,
+    rule: AcceptanceRule,
+    now: int,
+) -> tuple[RejectionCode, str] | None:
+    """Apply an ``AcceptOffer``/``DeclineOffer`` from a device; the refusal, or ``None`` if applied.
+
+    An acceptance that counts moves the offer to ``accepted`` and queues its ``apply_offer``
+    outbox row in the same transaction; a refused one changes nothing.
+    """
+    offer = get_offer(conn, mutation.offer_id, user_id)
+    if offer is None:
+        return RejectionCode.UNKNOWN_OFFER, f"no offer {mutation.offer_id}"
+    if offer.status != OfferStatus.OFFERED.value:
+        return RejectionCode.OFFER_NOT_OPEN, f"offer is {offer.status}"
+    actor = f"device:{device_id}"
+    ref = f"seq:{mutation.seq}"
+    if isinstance(mutation, DeclineOffer):
+        detail: dict[str, object] | None = None if mutation.reason is None else {"reason": mutation.reason}
+        move_offer(
+            conn,
+            offer,
+            OfferStatus.DECLINED,
+            actor=actor,
+            reason_code="declined",
+            ref=ref,
+            now=now,
+            detail=detail,
+        )
+        return None
+    verdict = judge_acceptance(
+        accepted_at_device=mutation.created_at,
+        skew_ms=skew_ms,
+        arrived_at=now,
+        offer_created_at=offer.created_at,
+        expires_at=offer.expires_at,
+        rule=rule,
+    )
+    if not verdict.counts:
+        return RejectionCode.OFFER_EXPIRED, verdict.value
+    detail = {"accepted_at_device": mutation.created_at, "skew_ms": skew_ms}
+    move_offer(
+        conn,
+        offer,
+        OfferStatus.ACCEPTED,
+        actor=actor,
+        reason_code=f"accepted_{verdict.value}",
+        ref=ref,
+        now=now,
+        detail=detail,
+    )
+    conn.execute(
+        "INSERT INTO outbox (kind, payload, state, attempts, created_at, updated_at)"
+        " VALUES (?, ?, 'pending', 0, ?, ?)",
+        (APPLY_OFFER, _json.encode({"offer_id": offer.offer_id}), now, now),
+    )
+    return None
