@@ -18,10 +18,12 @@ from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
+from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
 from cloud.problems import EXCEPTION_HANDLERS
+from cloud.queue import Queue, create_queue
 from cloud.request_context import configure_logging, request_id_middleware
 from cloud.services import Services
 from cloud.settings import Settings, load_settings
@@ -29,6 +31,15 @@ from cloud.store import open_store
 from sync.limits import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
+
+
+async def _open_queue(redis_url: str, queue_name: str) -> Queue | None:
+    """The job queue, or ``None`` if Redis does not answer now: the worker's relay enqueues then."""
+    try:
+        return await create_queue(redis_url, queue_name)
+    except Exception as exc:  # any connection failure; start anyway, /health/ready reports Redis
+        logger.warning("job queue unavailable (%r): outbox rows wait for the relay", exc)
+        return None
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -41,12 +52,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         store = await open_store(settings.database)
         redis: Redis | None = None
+        queue: Queue | None = None
         try:
             applied = await store.migrate()
             if applied:
                 logger.info("applied migrations: %s", ", ".join(applied))
             if settings.redis.url:
                 redis = Redis.from_url(settings.redis.url)
+                queue = await _open_queue(settings.redis.url, settings.outbox.queue_name)
             else:
                 logger.warning("REDIS_URL unset: /health/ready reports Redis down")
             app.state.services = Services(
@@ -54,13 +67,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 store=store,
                 redis=redis,
                 devices=DeviceService(store, settings.auth),
-                sync=SyncService(store, settings.api.next_sync_after_s),
+                sync=SyncService(store, settings.api.next_sync_after_s, outbox=OutboxDispatcher(queue)),
                 admin=AdminService(store, settings.auth),
                 analytics=AnalyticsService(store),
                 offers=OfferService(store),
             )
             yield
         finally:
+            if queue is not None:
+                await queue.close()
             if redis is not None:
                 await redis.aclose()
             await store.close()

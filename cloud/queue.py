@@ -10,6 +10,7 @@ the job function receives it decoded as plain builtins (a Struct arrives as a di
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Final
@@ -79,23 +80,39 @@ def redis_settings(redis_url: str) -> RedisSettings:
 
 
 class Queue:
-    """Enqueue jobs and read their results."""
+    """Enqueue jobs and read their results.
+
+    Job ids given by the caller are scoped by the queue name in Redis: arq keys jobs and results
+    by id alone (``arq:job:<id>``), so two deployments sharing a Redis database would otherwise
+    dedupe each other's ``{outbox_id}:{attempt}`` jobs away.
+    """
 
     def __init__(self, redis: ArqRedis, queue_name: str) -> None:
         self._redis = redis
         self.queue_name = queue_name
 
+    def redis_job_id(self, job_id: str) -> str:
+        """The id arq keys the job and its result by in Redis."""
+        return f"{self.queue_name}:{job_id}"
+
     async def enqueue(self, function_name: str, payload: Any, job_id: str | None = None) -> str | None:
-        """Queue ``function_name(payload)``; returns the job id, or ``None`` if ``job_id`` is
-        already queued or its result still kept (the dedupe that makes a second enqueue a no-op)."""
+        """Queue ``function_name(payload)``; returns the job id (a new one if none was given), or
+        ``None`` if ``job_id`` is already queued or its result still kept (the dedupe that makes a
+        second enqueue a no-op)."""
+        job_id = uuid.uuid4().hex if job_id is None else job_id
         job = await self._redis.enqueue_job(
-            function_name, payload, _job_id=job_id, _queue_name=self.queue_name
+            function_name, payload, _job_id=self.redis_job_id(job_id), _queue_name=self.queue_name
         )
-        return None if job is None else job.job_id
+        return None if job is None else job_id
 
     async def result(self, job_id: str, timeout_s: float = 10.0, poll_s: float = 0.05) -> Any:
         """Wait for a job's result; raises :class:`JobFailed`, :class:`JobNotFound` or :class:`JobTimeout`."""
-        job = Job(job_id, self._redis, _queue_name=self.queue_name, _deserializer=job_deserializer)
+        job = Job(
+            self.redis_job_id(job_id),
+            self._redis,
+            _queue_name=self.queue_name,
+            _deserializer=job_deserializer,
+        )
         try:
             return await job.result(timeout=timeout_s, poll_delay=poll_s)
         except TimeoutError as exc:

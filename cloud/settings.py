@@ -15,6 +15,11 @@
 | ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays the same pair within this (**) | ``60`` |
 | ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
 | ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
+| ``QUEUE_NAME`` | arq queue the API enqueues to and workers listen on | ``ec:queue`` |
+| ``OUTBOX_RELAY_TIMEOUT_S`` | a pending outbox row untouched this long gets its next attempt | ``30`` |
+| ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
+| ``OUTBOX_MAX_ATTEMPTS`` | attempts (the API's enqueue included) before a row goes dead-letter | ``5`` |
+| ``OUTBOX_FAULT_KINDS`` | fault injection for tests: comma-separated job kinds that always fail | empty |
 
 In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
 non-default and at least 32 characters long.
@@ -34,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET
+from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET, QUEUE_NAME
 
 MIN_SECRET_CHARS: Final = 32
 """Shortest admin token and signing/derivation key accepted in production."""
@@ -42,6 +47,19 @@ MIN_SECRET_CHARS: Final = 32
 
 class InsecureSettings(RuntimeError):
     """``ENV=production`` with a default secret: the app refuses to start."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -100,6 +118,18 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """The job queue and the outbox relay (DESIGN §7)."""
+
+    queue_name: str = QUEUE_NAME
+    relay_timeout_s: float = 30.0
+    relay_interval_s: float = 5.0
+    max_attempts: int = 5
+    fault_kinds: frozenset[str] = frozenset()
+    """Job kinds a worker fails on purpose before touching the store (fault tests, chaos runs)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: str
     data_dir: Path
@@ -107,6 +137,7 @@ class Settings:
     redis: RedisSettings
     auth: AuthSettings
     api: ApiSettings = field(default_factory=ApiSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     @property
     def is_production(self) -> bool:
@@ -127,6 +158,20 @@ class Settings:
             raise InsecureSettings(
                 f"REFRESH_DERIVATION_KEY, when set, must be >= {MIN_SECRET_CHARS} characters in production"
             )
+
+
+def _outbox(env: Mapping[str, str]) -> OutboxSettings:
+    max_attempts = _int(env, "OUTBOX_MAX_ATTEMPTS", 5)
+    if max_attempts < 1:
+        raise ValueError(f"OUTBOX_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
+    faults = env.get("OUTBOX_FAULT_KINDS") or ""
+    return OutboxSettings(
+        queue_name=env.get("QUEUE_NAME") or QUEUE_NAME,
+        relay_timeout_s=_float(env, "OUTBOX_RELAY_TIMEOUT_S", 30.0),
+        relay_interval_s=_float(env, "OUTBOX_RELAY_INTERVAL_S", 5.0),
+        max_attempts=max_attempts,
+        fault_kinds=frozenset(k.strip() for k in faults.split(",") if k.strip()),
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             port=_int(env, "PORT", 8000),
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900),
         ),
+        outbox=_outbox(env),
     )
     settings.check()
     return settings

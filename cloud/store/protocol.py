@@ -13,6 +13,7 @@ from typing import Protocol
 
 from cloud.store.records import (
     AggregateRecord,
+    ApplyOutcome,
     AuditRecord,
     DeviceRecord,
     OfferRecord,
@@ -21,6 +22,7 @@ from cloud.store.records import (
     ProfileRecord,
     PushItem,
     RefreshGrant,
+    RelayOutcome,
     RotationOutcome,
     SyncOutcome,
     UserRecord,
@@ -182,6 +184,28 @@ class Store(Protocol):
 
     async def list_outbox(self) -> list[OutboxRecord]:
         """Every outbox row, oldest first."""
+        ...
+
+    async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
+        """The ``apply_offer`` job, in one write transaction, idempotent through its outbox row.
+
+        A ``done`` or ``dead`` row: nothing changes (``already_done``); no row: ``missing``.
+        Otherwise the offer goes ``accepted`` → ``applied`` with an audit event (actor ``worker``,
+        reason ``offer_applied``, ``ref``), the profile takes the offer's limit and rate (audit
+        event, ``ProfileUpdate``), a ``limit_applied`` notice is appended and the row is marked
+        ``done``. Raises ``OfferNotAccepted`` / ``ProfileMissing`` / ``OfferVanished`` /
+        ``OutboxPayloadInvalid`` and changes nothing then.
+        """
+        ...
+
+    async def relay_outbox(self, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
+        """One relay pass over ``pending`` rows not touched for ``timeout_ms``, in one transaction.
+
+        A row whose attempt ``max_attempts - 1`` timed out goes ``dead``; an ``apply_offer`` row's
+        offer, if still ``accepted``, goes ``failed`` (audit reason ``apply_attempts_exhausted``,
+        ``OfferUpsert``, an ``acceptance_failed`` notice). Every other stale row gets its next
+        attempt number and is returned for the caller to enqueue.
+        """
         ...
 
     # --- analytics (read-only) -----------------------------------------------------------

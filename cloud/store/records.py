@@ -95,6 +95,8 @@ class SyncOutcome(msgspec.Struct, frozen=True, kw_only=True):
     expected_seq: int | None
     changes: list[StoredChange]
     """Up to ``limit + 1`` changes with version > the requested one, ascending."""
+    outbox: list[OutboxRecord] = msgspec.field(default_factory=list)
+    """Outbox rows this transaction added, for the caller to enqueue once it has committed."""
 
 
 class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,14 +136,42 @@ class UserView(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceRecord]
 
 
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    """Its job did its work, in the transaction that marked the row."""
+    DEAD = "dead"
+    """Dead-letter: not done after the last attempt the relay allows."""
+
+
 class OutboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     outbox_id: int
     kind: str
+    """The name of the job that consumes the row."""
     payload: bytes
     state: str
+    """An :class:`OutboxState` value."""
     attempts: int
+    """Number of the latest attempt enqueued, from 0 (the API's enqueue right after the commit)."""
     created_at: int
     updated_at: int
+
+
+class ApplyOutcome(StrEnum):
+    """What one run of the ``apply_offer`` job did."""
+
+    APPLIED = "applied"
+    ALREADY_DONE = "already_done"
+    """The outbox row was done (or dead) already: a repeated run, nothing changed."""
+    MISSING = "missing"
+    """No such outbox row in this store."""
+
+
+class RelayOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One relay pass: rows to enqueue as their next attempt, and rows moved to dead-letter."""
+
+    requeued: list[OutboxRecord]
+    dead: list[int]
 
 
 class ProfileRecord(msgspec.Struct, frozen=True, kw_only=True):

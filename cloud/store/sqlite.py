@@ -37,10 +37,11 @@ from cloud.errors import (
     Unavailable,
     UserNotFound,
 )
-from cloud.store import sqlite_offers
+from cloud.store import sqlite_offers, sqlite_outbox
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import (
     AggregateRecord,
+    ApplyOutcome,
     AuditRecord,
     DeviceRecord,
     ItemResult,
@@ -51,6 +52,7 @@ from cloud.store.records import (
     ProfileRecord,
     PushItem,
     RefreshGrant,
+    RelayOutcome,
     RotationKind,
     RotationOutcome,
     StoredChange,
@@ -512,6 +514,8 @@ class SqliteStore:
             if after_version > version:
                 raise InvalidCursorError("cursor is ahead of the user's change log")
             plan = plan_push(last_seq, [item.seq for item in items])
+            # Under BEGIN IMMEDIATE no other writer runs: rows past this id are this push's.
+            outbox_before = sqlite_outbox.last_outbox_id(conn)
             results: list[ItemResult] = []
             for step in plan.steps:
                 item = items[step.index]
@@ -552,7 +556,11 @@ class SqliteStore:
                 )
             ]
             return SyncOutcome(
-                last_seq=plan.last_seq, results=results, expected_seq=plan.expected_seq, changes=changes
+                last_seq=plan.last_seq,
+                results=results,
+                expected_seq=plan.expected_seq,
+                changes=changes,
+                outbox=sqlite_outbox.outbox_after(conn, outbox_before),
             )
 
         return await self._write(tx)
@@ -682,6 +690,16 @@ class SqliteStore:
 
     async def list_outbox(self) -> list[OutboxRecord]:
         return await self._run(sqlite_offers.list_outbox)
+
+    async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
+        return await self._write(lambda conn: sqlite_outbox.apply_offer(conn, outbox_id, ref=ref, now=now))
+
+    async def relay_outbox(self, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
+        return await self._write(
+            lambda conn: sqlite_outbox.relay_outbox(
+                conn, now=now, timeout_ms=timeout_ms, max_attempts=max_attempts
+            )
+        )
 
     # --- analytics (read-only) ---------------------------------------------------------
 

@@ -1,17 +1,21 @@
 """The arq worker: job functions, start-up (migrations) and the process entry point.
 
 Jobs take ``(ctx, payload)``; ``ctx["store"]`` is the cloud store opened at start-up, after its
-migrations ran, so no job ever sees an old schema.
+migrations ran, so no job ever sees an old schema. The outbox relay (:mod:`cloud.workers.jobs`)
+runs as a task of each worker process, beside the jobs, from start-up to shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from typing import Any
 
-from cloud.queue import JobFunction, build_worker, new_event_loop
+from cloud.queue import JobFunction, Queue, build_worker, new_event_loop
 from cloud.settings import load_settings
+from cloud.workers.jobs import apply_offer, relay_forever
 from cloud.workers.settings import RedisNotConfigured, WorkerSettings
 
 log = logging.getLogger("cloud.workers")
@@ -22,7 +26,7 @@ async def ping(ctx: dict[str, Any], payload: Any) -> Any:
     return payload
 
 
-FUNCTIONS: tuple[JobFunction, ...] = (ping,)
+FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer)
 """Every job the worker runs, registered under the function's name."""
 
 
@@ -34,10 +38,18 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     store = await open_store(settings.database)
     await store.migrate()
     ctx["store"] = store
+    # The worker's own pool: created by arq with our serialisers and queue name; arq closes it.
+    queue = Queue(ctx["redis"], settings.queue_name)
+    ctx["relay"] = asyncio.create_task(relay_forever(store, queue, settings.outbox), name="outbox-relay")
     log.info("worker ready on queue %s", settings.queue_name)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    relay: asyncio.Task[None] | None = ctx.pop("relay", None)
+    if relay is not None:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
     store = ctx.pop("store", None)
     if store is not None:
         await store.close()

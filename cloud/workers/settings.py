@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cloud.constants import QUEUE_NAME
-from cloud.settings import DatabaseSettings, Settings
+from cloud.settings import DatabaseSettings, OutboxSettings, Settings
 
 
 class RedisNotConfigured(RuntimeError):
@@ -21,9 +21,16 @@ class WorkerSettings:
     keep_result_s: float = 3600.0
     """How long a result (and with it the ``job_id`` dedupe) is kept in Redis."""
     max_tries: int = 5
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    """Relay timeout and interval, attempts before dead-letter, injected faults."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
         if settings.redis.url is None:
             raise RedisNotConfigured("REDIS_URL must be set for a worker process")
-        return cls(redis_url=settings.redis.url, database=settings.database)
+        return cls(
+            redis_url=settings.redis.url,
+            database=settings.database,
+            queue_name=settings.outbox.queue_name,
+            outbox=settings.outbox,
+        )

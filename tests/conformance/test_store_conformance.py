@@ -864,3 +864,103 @@ async def test_late_acceptance_follows_the_rule(store: Store) -> None:
     beyond = await store.get_offer("off_beyond")
     assert beyond is not None and beyond.status == "offered"
     assert [o.kind for o in await store.list_outbox()] == ["apply_offer"]
+
+
+# --- the outbox: apply_offer and the relay ------------------------------------------------
+
+
+async def accepted(store: Store) -> int:
+    """usr_1's off_1 accepted by dev_1; returns its outbox id (the sync reports the new row)."""
+    await with_offer(store)
+    outcome = await sync(store, "dev_1", [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))])
+    assert [(o.kind, o.attempts) for o in outcome.outbox] == [("apply_offer", 0)]
+    return outcome.outbox[0].outbox_id
+
+
+async def test_sync_reports_only_the_outbox_rows_it_added(store: Store) -> None:
+    await accepted(store)
+    again = await sync(store, "dev_1", [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))])
+    assert again.outbox == []
+
+
+async def test_apply_offer_applies_once(store: Store) -> None:
+    outbox_id = await accepted(store)
+    before = await changes_of(store)
+    assert await store.apply_offer(outbox_id, ref="job:1:0", now=NOW + 10) == "applied"
+    offer = await store.get_offer("off_1")
+    assert offer is not None and offer.status == "applied"
+    profile = await store.get_profile("usr_1")
+    assert profile is not None
+    assert (profile.limit_cents, profile.rate_bps, profile.used_cents) == (150_000, 1_790, 2_500)
+    new = (await changes_of(store))[len(before) :]
+    assert [type(c) for c in new] == [OfferUpsert, ProfileUpdate, Notice]
+    upsert, update, notice = new
+    assert isinstance(upsert, OfferUpsert) and upsert.offer.status is OfferStatus.APPLIED
+    assert isinstance(update, ProfileUpdate) and update.profile.limit_cents == 150_000
+    assert isinstance(notice, Notice) and notice.kind == "limit_applied"
+    assert "1,500.00 EUR" in notice.body
+    trail = await store.audit_trail(user_id="usr_1")
+    assert [(a.to_status, a.actor, a.reason_code) for a in trail][-2:] == [
+        ("applied", "worker", "offer_applied"),
+        (None, "worker", "offer_applied"),
+    ]
+    assert [(o.state, o.attempts) for o in await store.list_outbox()] == [("done", 0)]
+    # A second run (a duplicate job, the relay's next attempt) changes nothing.
+    version = (await store.user_view("usr_1")).user.version
+    assert await store.apply_offer(outbox_id, ref="job:1:1", now=NOW + 20) == "already_done"
+    assert (await store.user_view("usr_1")).user.version == version
+    assert len(await store.audit_trail(user_id="usr_1")) == len(trail)
+
+
+async def test_apply_offer_unknown_row_is_missing(store: Store) -> None:
+    await enrolled(store)
+    assert await store.apply_offer(404, ref="job:404:0", now=NOW) == "missing"
+    assert await store.list_outbox() == []
+
+
+async def test_relay_requeues_stale_rows_as_next_attempt(store: Store) -> None:
+    outbox_id = await accepted(store)
+    # Not stale yet: nothing moves.
+    fresh = await store.relay_outbox(now=NOW + 1 + 999, timeout_ms=1000, max_attempts=3)
+    assert (fresh.requeued, fresh.dead) == ([], [])
+    first = await store.relay_outbox(now=NOW + 1 + 1000, timeout_ms=1000, max_attempts=3)
+    assert [(r.outbox_id, r.attempts) for r in first.requeued] == [(outbox_id, 1)]
+    # Just requeued: its clock restarted.
+    assert (await store.relay_outbox(now=NOW + 1 + 1500, timeout_ms=1000, max_attempts=3)).requeued == []
+    second = await store.relay_outbox(now=NOW + 1 + 2000, timeout_ms=1000, max_attempts=3)
+    assert [r.attempts for r in second.requeued] == [2]
+    assert [(o.state, o.attempts) for o in await store.list_outbox()] == [("pending", 2)]
+    # A done row is never relayed.
+    assert await store.apply_offer(outbox_id, ref="job:1:2", now=NOW + 2100) == "applied"
+    done = await store.relay_outbox(now=NOW + 10_000, timeout_ms=1000, max_attempts=3)
+    assert (done.requeued, done.dead) == ([], [])
+
+
+async def test_relay_dead_letters_after_the_last_attempt(store: Store) -> None:
+    outbox_id = await accepted(store)
+    before = await changes_of(store)
+    for attempt, at in ((1, 1000), (2, 2000)):
+        out = await store.relay_outbox(now=NOW + 1 + at, timeout_ms=1000, max_attempts=3)
+        assert [r.attempts for r in out.requeued] == [attempt]
+    last = await store.relay_outbox(now=NOW + 1 + 3000, timeout_ms=1000, max_attempts=3)
+    assert (last.requeued, last.dead) == ([], [outbox_id])
+    assert [(o.state, o.attempts) for o in await store.list_outbox()] == [("dead", 2)]
+    offer = await store.get_offer("off_1")
+    assert offer is not None and offer.status == "failed"
+    profile = await store.get_profile("usr_1")
+    assert profile is not None and profile.limit_cents == 100_000
+    trail = await store.audit_trail(offer_id="off_1")
+    assert (trail[-1].from_status, trail[-1].to_status, trail[-1].actor, trail[-1].reason_code) == (
+        "accepted",
+        "failed",
+        "worker",
+        "apply_attempts_exhausted",
+    )
+    new = (await changes_of(store))[len(before) :]
+    assert [type(c) for c in new] == [OfferUpsert, Notice]
+    assert isinstance(new[0], OfferUpsert) and new[0].offer.status is OfferStatus.FAILED
+    assert isinstance(new[1], Notice) and new[1].kind == "acceptance_failed"
+    # Dead is final: a late job does nothing and the relay leaves the row alone.
+    assert await store.apply_offer(outbox_id, ref="job:1:2", now=NOW + 5000) == "already_done"
+    after = await store.relay_outbox(now=NOW + 60_000, timeout_ms=1000, max_attempts=3)
+    assert (after.requeued, after.dead) == ([], [])

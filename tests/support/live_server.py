@@ -95,6 +95,9 @@ class LiveServer:
             ADMIN_TOKEN=self.admin_token,
             JWT_SECRET=self.jwt_secret,
             JWT_KID=self.jwt_kid,
+            # Servers of one test run share the suite's Redis: a queue each keeps their jobs apart
+            # (an explicit QUEUE_NAME in ``env`` still wins, for tests that start a worker).
+            QUEUE_NAME=f"ec:test:{self.data_dir.name}:{id(self)}",
             PYTHONUNBUFFERED="1",
         )
         if self.redis_url:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims
+from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
 from cloud.errors import (
     DeviceMismatch,
@@ -40,10 +41,17 @@ from sync.timing import clock_skew_ms
 
 
 class SyncService:
-    def __init__(self, store: Store, next_sync_after_s: int, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        store: Store,
+        next_sync_after_s: int,
+        clock: Callable[[], int] = now_ms,
+        outbox: OutboxDispatcher | None = None,
+    ) -> None:
         self._store = store
         self._next_sync_after_s = next_sync_after_s
         self._clock = clock
+        self._outbox = outbox or OutboxDispatcher(None)
 
     @staticmethod
     def decode(body: bytes, media: MediaType) -> SyncEnvelope:
@@ -98,6 +106,8 @@ class SyncService:
             # A validly signed token for a device the server does not know (its data was restored
             # from a backup older than the enrollment): the identity no longer exists.
             raise TokenInvalid("the token's device does not exist") from exc
+        # After the commit, never inside it: a job must not run before its row is visible.
+        await self._outbox.dispatch(outcome.outbox)
         page = page_changes(after_version, [(c.version, c) for c in outcome.changes], limit)
         changes: list[AnyChange] = []
         for stored in page.items:

@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import redis
 
+from cloud.constants import QUEUE_NAME
 from cloud.embedded_redis import popen_child, stop_process
 from cloud.queue import JobFailed, JobNotFound, create_queue, job_deserializer, job_serializer
 
@@ -84,7 +85,7 @@ async def _round_trip(redis_url: str) -> tuple[Any, str | None, bytes | None]:
         await queue.close()
     client = redis.Redis.from_url(redis_url)
     try:
-        stored = client.get(RESULT_KEY_PREFIX + job_id)
+        stored = client.get(RESULT_KEY_PREFIX + f"{QUEUE_NAME}:{job_id}")
         assert stored is None or isinstance(stored, bytes)
     finally:
         client.close()

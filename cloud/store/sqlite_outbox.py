@@ -1,0 +1,229 @@
+"""The outbox's consumers, for SQLite: the ``apply_offer`` job's transaction and the relay's.
+
+Plain functions over the ``sqlite3`` connection, run inside one ``BEGIN IMMEDIATE`` transaction
+by :class:`cloud.store.sqlite.SqliteStore`. The outbox row is what makes a job idempotent: a job
+marks its row ``done`` in the transaction that does its work, so a second run of the same job
+(a duplicate enqueue, the relay's next attempt racing a slow first one) finds it done and does
+nothing. The row, not arq, also counts attempts (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from cloud.domain.credit.notices import NoticeKind
+from cloud.domain.offers.errors import ProfileMissing
+from cloud.store.records import (
+    ApplyOutcome,
+    OfferRecord,
+    OutboxRecord,
+    OutboxState,
+    RelayOutcome,
+)
+from cloud.store.sqlite_changelog import append_change
+from cloud.store.sqlite_offers import APPLY_OFFER, get_offer, get_profile, move_offer, set_profile
+from sync.messages import Notice, OfferStatus
+
+WORKER_ACTOR: Final = "worker"
+"""Audit actor of every change a job or the relay makes."""
+
+_OUTBOX_COLUMNS: Final = "outbox_id, kind, payload, state, attempts, created_at, updated_at"
+
+
+class OutboxPayloadInvalid(ValueError):
+    """An ``apply_offer`` outbox row whose payload has no ``offer_id``."""
+
+
+class OfferVanished(LookupError):
+    """An ``apply_offer`` outbox row names an offer the store does not have."""
+
+
+class _ApplyPayload(msgspec.Struct, frozen=True):
+    offer_id: str
+
+
+def _outbox(row: Sequence[Any]) -> OutboxRecord:
+    return OutboxRecord(
+        outbox_id=row[0],
+        kind=row[1],
+        payload=bytes(row[2]),
+        state=row[3],
+        attempts=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+def get_outbox(conn: sqlite3.Connection, outbox_id: int) -> OutboxRecord | None:
+    row = conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE outbox_id = ?",  # noqa: S608 (constant columns)
+        (outbox_id,),
+    ).fetchone()
+    return None if row is None else _outbox(row)
+
+
+def outbox_after(conn: sqlite3.Connection, outbox_id: int) -> list[OutboxRecord]:
+    """Rows with a larger id: inside a write transaction, the rows that transaction added."""
+    rows = conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE outbox_id > ? ORDER BY outbox_id",  # noqa: S608
+        (outbox_id,),
+    )
+    return [_outbox(r) for r in rows]
+
+
+def last_outbox_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
+    last: int = row[0]
+    return last
+
+
+def _offer_of(conn: sqlite3.Connection, row: OutboxRecord) -> OfferRecord:
+    try:
+        payload = msgspec.json.decode(row.payload, type=_ApplyPayload)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise OutboxPayloadInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
+    offer = get_offer(conn, payload.offer_id)
+    if offer is None:
+        raise OfferVanished(f"outbox row {row.outbox_id}: no offer {payload.offer_id}")
+    return offer
+
+
+def _notify(
+    conn: sqlite3.Connection, user_id: str, kind: NoticeKind, notice_id: str, title: str, body: str, now: int
+) -> None:
+    """Store a notice and append its ``Notice`` change (the same shape as the admin's notices)."""
+    version = append_change(
+        conn,
+        user_id,
+        lambda v: Notice(
+            version=v, notice_id=notice_id, kind=kind.value, title=title, body=body, created_at=now
+        ),
+        now,
+    )
+    conn.execute(
+        "INSERT INTO notices (notice_id, user_id, version, kind, title, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (notice_id, user_id, version, kind.value, title, body, now),
+    )
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d} {currency}"
+
+
+def _finish(
+    conn: sqlite3.Connection, outbox_id: int, state: OutboxState, now: int, error: str | None
+) -> None:
+    conn.execute(
+        "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
+        (state.value, error, now, outbox_id),
+    )
+
+
+def apply_offer(conn: sqlite3.Connection, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
+    """The ``apply_offer`` job's one transaction.
+
+    A row already ``done`` (or ``dead``) is a no-op. Otherwise the offer goes ``accepted`` →
+    ``applied``, the profile takes the offer's limit and rate (audited, ``ProfileUpdate``), a
+    transactional ``limit_applied`` notice is appended, and the row is marked ``done``. Raises
+    :class:`OfferVanished`, :class:`OutboxPayloadInvalid`, ``ProfileMissing`` or the state
+    machine's ``OfferNotAccepted`` and changes nothing then (the relay retries, then gives up).
+    """
+    row = get_outbox(conn, outbox_id)
+    if row is None:
+        return ApplyOutcome.MISSING
+    if row.state != OutboxState.PENDING.value:
+        return ApplyOutcome.ALREADY_DONE
+    if row.kind != APPLY_OFFER:
+        raise OutboxPayloadInvalid(f"outbox row {outbox_id} is a {row.kind}, not {APPLY_OFFER}")
+    offer = _offer_of(conn, row)
+    profile = get_profile(conn, offer.user_id)
+    if profile is None:
+        raise ProfileMissing(f"user {offer.user_id} has no credit profile")
+    move_offer(
+        conn, offer, OfferStatus.APPLIED, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref, now=now
+    )
+    applied = msgspec.structs.replace(
+        profile, limit_cents=offer.new_limit_cents, rate_bps=offer.rate_bps, updated_at=now
+    )
+    set_profile(conn, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
+    _notify(
+        conn,
+        offer.user_id,
+        NoticeKind.LIMIT_APPLIED,
+        f"limit_applied:{offer.offer_id}",
+        "Your new credit limit is active",
+        f"Your credit limit is now {_money(offer.new_limit_cents, profile.currency)}.",
+        now,
+    )
+    _finish(conn, outbox_id, OutboxState.DONE, now, None)
+    return ApplyOutcome.APPLIED
+
+
+def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> None:
+    """Give up on a row: ``dead``, and for ``apply_offer`` the offer ``failed`` and the user told."""
+    error = f"not done after {row.attempts + 1} attempts"
+    _finish(conn, row.outbox_id, OutboxState.DEAD, now, error)
+    if row.kind != APPLY_OFFER:
+        return
+    try:
+        offer = _offer_of(conn, row)
+    except (OutboxPayloadInvalid, OfferVanished):
+        return  # nothing to fail; the row is dead and its error kept
+    if offer.status != OfferStatus.ACCEPTED.value:
+        return
+    ref = f"outbox:{row.outbox_id}"
+    move_offer(
+        conn,
+        offer,
+        OfferStatus.FAILED,
+        actor=WORKER_ACTOR,
+        reason_code="apply_attempts_exhausted",
+        ref=ref,
+        now=now,
+        detail={"attempts": row.attempts + 1},
+    )
+    _notify(
+        conn,
+        offer.user_id,
+        NoticeKind.ACCEPTANCE_FAILED,
+        f"acceptance_failed:{offer.offer_id}",
+        "We could not apply your new credit limit",
+        "Your acceptance was received but could not be applied; your limit is unchanged.",
+        now,
+    )
+
+
+def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
+    """Pending rows untouched for ``timeout_ms``: the next attempt, or dead-letter after the last.
+
+    Attempts are numbered from 0 (the API's enqueue right after the commit); ``attempts`` is the
+    number of the latest one. A stale row whose attempt ``max_attempts - 1`` has had its time
+    goes dead-letter; any other gets ``attempts + 1`` and a fresh ``updated_at``, and is returned
+    for the caller to enqueue under the job id of that attempt.
+    """
+    rows = [
+        _outbox(r)
+        for r in conn.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
+            " ORDER BY outbox_id",
+            (OutboxState.PENDING.value, now - timeout_ms),
+        )
+    ]
+    requeued: list[OutboxRecord] = []
+    dead: list[int] = []
+    for row in rows:
+        if row.attempts + 1 >= max_attempts:
+            _dead_letter(conn, row, now)
+            dead.append(row.outbox_id)
+            continue
+        conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, updated_at = ? WHERE outbox_id = ?",
+            (now, row.outbox_id),
+        )
+        requeued.append(msgspec.structs.replace(row, attempts=row.attempts + 1, updated_at=now))
+    return RelayOutcome(requeued=requeued, dead=dead)

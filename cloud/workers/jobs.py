@@ -1,0 +1,78 @@
+"""The outbox's jobs and its relay, run by the worker process.
+
+``apply_offer`` is idempotent through its outbox row (:meth:`cloud.store.Store.apply_offer`): a
+duplicate enqueue, or the relay's next attempt racing a slow one, finds the row done and does
+nothing. The relay is the safety net for every enqueue that did not happen or whose job was lost
+(the API died after its commit, Redis lost its data, a job failed): it re-enqueues pending rows
+left alone for ``OUTBOX_RELAY_TIMEOUT_S`` as their next attempt, and after
+``OUTBOX_MAX_ATTEMPTS`` attempts moves them to dead-letter (the store fails the offer and tells
+the user). Several workers may relay at once: each pass is one write transaction, so a row's next
+attempt is taken by one of them only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgspec
+
+from cloud.clock import now_ms
+from cloud.domain.offers.outbox import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.settings import OutboxSettings
+from cloud.store import Store
+from cloud.store.records import RelayOutcome
+from cloud.store.sqlite_offers import APPLY_OFFER
+
+log = logging.getLogger("cloud.workers.jobs")
+
+
+class InjectedFault(RuntimeError):
+    """A job kind listed in ``OUTBOX_FAULT_KINDS`` failed on purpose (fault tests only)."""
+
+
+def _check_fault(ctx: dict[str, Any], kind: str) -> None:
+    outbox: OutboxSettings = ctx["worker_settings"].outbox
+    if kind in outbox.fault_kinds:
+        raise InjectedFault(f"{kind} fails on purpose (OUTBOX_FAULT_KINDS)")
+
+
+async def apply_offer(ctx: dict[str, Any], payload: Any) -> str:
+    """Apply an accepted offer to the credit profile, once; returns the store's ``ApplyOutcome``."""
+    job = msgspec.convert(payload, OutboxJob)
+    _check_fault(ctx, APPLY_OFFER)
+    store: Store = ctx["store"]
+    ref = f"job:{outbox_job_id(job.outbox_id, job.attempt)}"
+    outcome = await store.apply_offer(job.outbox_id, ref=ref, now=now_ms())
+    log.info("apply_offer outbox %d attempt %d: %s", job.outbox_id, job.attempt, outcome.value)
+    return outcome.value
+
+
+async def relay_once(store: Store, queue: Enqueuer, settings: OutboxSettings) -> RelayOutcome:
+    """One relay pass: take the stale rows' next attempts (or dead-letter them), then enqueue.
+
+    The attempt is counted before it is enqueued, so an enqueue that fails costs that attempt
+    and the next pass tries again after the timeout: the row can never be retried forever.
+    """
+    outcome = await store.relay_outbox(
+        now=now_ms(),
+        timeout_ms=round(settings.relay_timeout_s * 1000),
+        max_attempts=settings.max_attempts,
+    )
+    if outcome.dead:
+        log.warning("outbox rows dead-lettered: %s", outcome.dead)
+    if outcome.requeued:
+        await enqueue_rows(queue, outcome.requeued)
+        log.info("relay re-enqueued outbox rows: %s", [(r.outbox_id, r.attempts) for r in outcome.requeued])
+    return outcome
+
+
+async def relay_forever(store: Store, queue: Enqueuer, settings: OutboxSettings) -> None:
+    """Run :func:`relay_once` every ``relay_interval_s`` until cancelled; a failed pass is logged."""
+    while True:
+        try:
+            await relay_once(store, queue, settings)
+        except Exception as exc:  # the database or Redis is briefly unavailable: try next interval
+            log.warning("relay pass failed: %r", exc)
+        await asyncio.sleep(settings.relay_interval_s)

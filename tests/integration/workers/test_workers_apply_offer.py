@@ -1,0 +1,268 @@
+"""Accepted offers applied by a real arq worker process, over a real API server, Redis and SQLite.
+
+The servers here use a Redis of their own: arq's job keys are global to a Redis database, not
+per queue, so another test's server enqueueing its outbox row 1 (job id ``1:0``) on the shared
+Redis would make this server's enqueue of its own row 1 a deduplicated no-op. Each also uses a
+queue of its own (``QUEUE_NAME``). The worker's relay runs with a short interval; the relay
+timeout is long where a test proves the API's fast path alone, short where it proves the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
+from cloud.embedded_redis import EmbeddedRedis, popen_child, stop_process
+from cloud.queue import create_queue
+from sync.messages import AcceptOffer, Notice, OfferStatus, OfferUpsert, ProfileUpdate, SyncReply, TokenPair
+from tests.support.live_server import LiveServer, sync_ok
+
+PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
+NEW_LIMIT = 150_000
+POLL_S = 0.05
+WAIT_S = 20.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Worker:
+    """``python -m cloud.workers`` on the server's SQLite file and queue."""
+
+    def __init__(self, server: LiveServer, queue_name: str, log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        full = {
+            **os.environ,
+            "REDIS_URL": str(server.redis_url),
+            "DATA_DIR": str(server.data_dir),
+            "DATABASE_URL": f"sqlite:///{server.data_dir / 'cloud.sqlite3'}",
+            "QUEUE_NAME": queue_name,
+            "OUTBOX_RELAY_INTERVAL_S": "0.1",
+            **env,
+        }
+        self.stopped = False
+        self.proc = popen_child(
+            [sys.executable, "-m", "cloud.workers"], env=full, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> str:
+        """SIGTERM, the normal stop: the worker exits 0; returns its log."""
+        code = stop_process(self.proc, timeout_s=10)
+        self.stopped = True
+        self._log.close()
+        output = self.log_path.read_text(errors="replace")
+        assert code == 0, output
+        return output
+
+
+@pytest.fixture(scope="module")
+def queue_name() -> str:
+    return f"test-offers-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def server(queue_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data = tmp_path_factory.mktemp("workers")
+    with (
+        EmbeddedRedis(data / "redis") as private,
+        LiveServer(data / "api", private.url, env={"QUEUE_NAME": queue_name}) as live,
+    ):
+        yield live
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(server: LiveServer, queue_name: str, **env: str) -> Worker:
+        worker = Worker(server, queue_name, tmp_path / f"worker{len(started)}.log", **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if not worker.stopped:
+            worker.stop()
+
+
+def admin(server: LiveServer, method: str, path: str, expected: int, **kwargs: Any) -> Any:
+    response = server.admin.request(method, path, **kwargs)
+    assert response.status_code == expected, response.text
+    return response.json()
+
+
+def accepted_offline(server: LiveServer) -> tuple[TokenPair, str, SyncReply]:
+    """A device sees an offer, accepts it while offline, and syncs the acceptance later."""
+    tokens = server.new_device()
+    admin(server, "POST", f"/v1/admin/users/{tokens.user_id}/profile", 200, json=PROFILE)
+    terms = {
+        "new_limit_cents": NEW_LIMIT,
+        "rate_bps": 1_790,
+        "term_months": 12,
+        "expires_at": now_ms() + 14 * 86_400_000,
+        "reason_codes": ["RISK_BAND_B"],
+        "policy_version": "scorecard-test",
+    }
+    created = admin(server, "POST", f"/v1/admin/users/{tokens.user_id}/offers", 201, json=terms)
+    offer_id: str = created["offer"]["offer_id"]
+    seen = sync_ok(server, tokens)
+    assert any(isinstance(c, OfferUpsert) and c.offer.offer_id == offer_id for c in seen.changes)
+    accepted_at = now_ms() - 60_000  # accepted a minute ago, offline; synced now
+    reply = sync_ok(
+        server, tokens, [AcceptOffer(seq=1, created_at=accepted_at, offer_id=offer_id)], cursor=seen.cursor
+    )
+    assert [(r.status, r.code) for r in reply.results] == [("applied", None)]
+    return tokens, offer_id, reply
+
+
+def offer_status(server: LiveServer, user_id: str, offer_id: str) -> str:
+    view = admin(server, "GET", f"/v1/admin/users/{user_id}/view", 200)
+    return str(next(o["status"] for o in view["offers"] if o["offer_id"] == offer_id))
+
+
+def wait_status(server: LiveServer, user_id: str, offer_id: str, status: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while (current := offer_status(server, user_id, offer_id)) != status:
+        assert time.monotonic() < deadline, f"offer {offer_id} still {current}, wanted {status}"
+        time.sleep(POLL_S)
+
+
+def outbox_of(server: LiveServer, offer_id: str) -> tuple[int, str, int]:
+    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
+        rows = conn.execute(
+            "SELECT outbox_id, state, attempts FROM outbox WHERE json_extract(payload, '$.offer_id') = ?",
+            (offer_id,),
+        ).fetchall()
+    assert len(rows) == 1, rows
+    outbox_id, state, attempts = rows[0]
+    return int(outbox_id), str(state), int(attempts)
+
+
+def trail(server: LiveServer, offer_id: str) -> list[tuple[str, str, str]]:
+    rows = admin(server, "GET", f"/v1/admin/offers/{offer_id}/audit", 200)
+    return [(r["to_status"], r["actor"].split(":")[0], r["reason_code"]) for r in rows]
+
+
+def profile_audits(server: LiveServer, user_id: str) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
+        rows = conn.execute(
+            "SELECT actor, reason_code FROM offer_audit WHERE user_id = ? AND offer_id IS NULL"
+            " ORDER BY audit_id",
+            (user_id,),
+        ).fetchall()
+    return [(str(actor), str(reason)) for actor, reason in rows]
+
+
+def assert_applied_once(server: LiveServer, tokens: TokenPair, offer_id: str, after: SyncReply) -> None:
+    assert trail(server, offer_id) == [
+        ("offered", "admin", "offer_created"),
+        ("accepted", "device", "accepted_on_time"),
+        ("applied", "worker", "offer_applied"),
+    ]
+    assert profile_audits(server, tokens.user_id) == [("admin", "profile_set"), ("worker", "offer_applied")]
+    view = admin(server, "GET", f"/v1/admin/users/{tokens.user_id}/view", 200)
+    assert view["profile"]["limit_cents"] == NEW_LIMIT
+    assert [n["kind"] for n in view["notices"]] == ["limit_applied"]
+    # The device sees it all on its next sync.
+    reply = sync_ok(server, tokens, cursor=after.cursor)
+    upserts = [c for c in reply.changes if isinstance(c, OfferUpsert)]
+    assert [u.offer.status for u in upserts] == [OfferStatus.APPLIED]
+    updates = [c for c in reply.changes if isinstance(c, ProfileUpdate)]
+    assert [u.profile.limit_cents for u in updates] == [NEW_LIMIT]
+    notices = [c for c in reply.changes if isinstance(c, Notice)]
+    assert [n.kind for n in notices] == ["limit_applied"]
+
+
+async def _enqueue(redis_url: str, queue_name: str, outbox_id: int, attempt: int) -> tuple[str | None, Any]:
+    queue = await create_queue(redis_url, queue_name)
+    try:
+        job_id = outbox_job_id(outbox_id, attempt)
+        queued = await queue.enqueue("apply_offer", OutboxJob(outbox_id=outbox_id, attempt=attempt), job_id)
+        result = await queue.result(job_id, timeout_s=WAIT_S) if queued is not None else None
+        return queued, result
+    finally:
+        await queue.close()
+
+
+def test_accepted_offer_is_applied_by_the_worker(
+    server: LiveServer, queue_name: str, start_worker: Callable[..., Worker]
+) -> None:
+    # A long relay timeout: only the API's enqueue after its commit can have queued the job.
+    worker = start_worker(server, queue_name, OUTBOX_RELAY_TIMEOUT_S="600")
+    tokens, offer_id, reply = accepted_offline(server)
+    wait_status(server, tokens.user_id, offer_id, "applied")
+    assert_applied_once(server, tokens, offer_id, reply)
+    outbox_id, state, attempts = outbox_of(server, offer_id)
+    assert (state, attempts) == ("done", 0)
+
+    # The same attempt enqueued again is deduplicated by arq; a later attempt runs and does nothing.
+    assert asyncio.run(_enqueue(str(server.redis_url), queue_name, outbox_id, 0)) == (None, None)
+    assert asyncio.run(_enqueue(str(server.redis_url), queue_name, outbox_id, 1)) == (
+        outbox_job_id(outbox_id, 1),
+        "already_done",
+    )
+    assert_applied_once(server, tokens, offer_id, reply)
+    assert "Traceback" not in worker.stop()
+
+
+def test_offer_accepted_while_redis_lost_its_queue_is_applied_by_the_relay(
+    tmp_path: Path, start_worker: Callable[..., Worker]
+) -> None:
+    # A private Redis, so flushing it touches no other test.
+    queue_name = f"test-relay-{uuid.uuid4().hex}"
+    with (
+        EmbeddedRedis(tmp_path / "redis") as private,
+        LiveServer(tmp_path / "api", private.url, env={"QUEUE_NAME": queue_name}) as api,
+    ):
+        tokens, offer_id, reply = accepted_offline(api)
+        client = redis.Redis.from_url(private.url)
+        try:
+            assert client.zcard(queue_name) == 1  # the API's enqueue after its commit
+            client.flushall()  # Redis restarted without persistence: the job is gone
+        finally:
+            client.close()
+        worker = start_worker(api, queue_name, OUTBOX_RELAY_TIMEOUT_S="0.3")
+        wait_status(api, tokens.user_id, offer_id, "applied")
+        assert_applied_once(api, tokens, offer_id, reply)
+        assert outbox_of(api, offer_id)[1:] == ("done", 1)
+        assert "relay re-enqueued" in worker.stop()
+
+
+def test_offer_whose_job_always_fails_goes_dead_letter_and_user_is_told(
+    server: LiveServer, queue_name: str, start_worker: Callable[..., Worker]
+) -> None:
+    worker = start_worker(
+        server,
+        queue_name,
+        OUTBOX_RELAY_TIMEOUT_S="0.2",
+        OUTBOX_MAX_ATTEMPTS="3",
+        OUTBOX_FAULT_KINDS="apply_offer",
+    )
+    tokens, offer_id, reply = accepted_offline(server)
+    wait_status(server, tokens.user_id, offer_id, "failed")
+    assert outbox_of(server, offer_id)[1:] == ("dead", 2)
+    assert trail(server, offer_id)[-1] == ("failed", "worker", "apply_attempts_exhausted")
+    view = admin(server, "GET", f"/v1/admin/users/{tokens.user_id}/view", 200)
+    assert view["profile"]["limit_cents"] == PROFILE["limit_cents"]
+    assert [n["kind"] for n in view["notices"]] == ["acceptance_failed"]
+    after = sync_ok(server, tokens, cursor=reply.cursor)
+    assert [c.offer.status for c in after.changes if isinstance(c, OfferUpsert)] == [OfferStatus.FAILED]
+    assert [c.kind for c in after.changes if isinstance(c, Notice)] == ["acceptance_failed"]
+    log = worker.stop()
+    # Attempts 0, 1 and 2 were enqueued; each that ran failed on purpose, and none came after.
+    assert 1 <= log.count("failed, InjectedFault: apply_offer fails on purpose") <= 3
