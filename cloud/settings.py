@@ -20,6 +20,9 @@
 | ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
 | ``OUTBOX_MAX_ATTEMPTS`` | attempts (the API's enqueue included) before a row goes dead-letter | ``5`` |
 | ``OUTBOX_FAULT_KINDS`` | fault injection for tests: comma-separated job kinds that always fail | empty |
+| ``FCM_CREDENTIALS_FILE`` | Firebase service-account JSON; unset = pushes only recorded in the DB | unset |
+| ``FCM_PROJECT_ID`` | Firebase project of the pushes | the credentials file's ``project_id`` |
+| ``FCM_ENDPOINT`` | base URL FCM v1 requests go to instead of Google's (tests' fake FCM only) | unset |
 
 In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
 non-default and at least 32 characters long.
@@ -130,6 +133,16 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PushSettings:
+    """Push delivery (DESIGN §7): FCM with credentials, else the database log sender."""
+
+    credentials_file: Path | None = None
+    project_id: str | None = None
+    endpoint: str | None = None
+    """The one override of the FCM endpoint (``http://127.0.0.1:port``): tests' fake FCM."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     env: str
     data_dir: Path
@@ -138,6 +151,7 @@ class Settings:
     auth: AuthSettings
     api: ApiSettings = field(default_factory=ApiSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    push: PushSettings = field(default_factory=PushSettings)
 
     @property
     def is_production(self) -> bool:
@@ -199,6 +213,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900),
         ),
         outbox=_outbox(env),
+        push=PushSettings(
+            credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,
+            project_id=env.get("FCM_PROJECT_ID") or None,
+            endpoint=env.get("FCM_ENDPOINT") or None,
+        ),
     )
     settings.check()
     return settings

@@ -232,4 +232,34 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             BEGIN SELECT RAISE(ABORT, 'offer_audit is append-only'); END;
         """,
     ),
+    Migration(
+        "0005_push",
+        """
+        -- A follow-up row (a push about what a job did) names the row whose job wrote it, so
+        -- that job can enqueue it right after its own commit.
+        ALTER TABLE outbox ADD COLUMN parent_id INTEGER REFERENCES outbox(outbox_id);
+        -- Earliest time the relay may take a row's next attempt: a push FCM asked us to retry
+        -- later backs off beyond the relay timeout. NULL = no back-off.
+        ALTER TABLE outbox ADD COLUMN not_before INTEGER;
+        CREATE INDEX outbox_parent ON outbox(parent_id);
+        -- Every push attempt, one row per (outbox row, attempt, token), whatever the sender; a
+        -- token with a 'sent' row for an outbox row is never sent that row again.
+        CREATE TABLE push_attempts (
+            attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox_id  INTEGER NOT NULL REFERENCES outbox(outbox_id),
+            attempt    INTEGER NOT NULL,
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            device_id  TEXT NOT NULL,
+            token      TEXT NOT NULL,
+            sender     TEXT NOT NULL,
+            outcome    TEXT NOT NULL,
+            error_code TEXT,
+            message_id TEXT,
+            message    TEXT NOT NULL,
+            at         INTEGER NOT NULL
+        );
+        CREATE INDEX push_attempts_outbox ON push_attempts(outbox_id, token);
+        CREATE INDEX push_attempts_user ON push_attempts(user_id, attempt_id);
+        """,
+    ),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from cloud.push.messages import PushMessage, PushOutcome, PushResult
 from cloud.store.records import (
     AggregateRecord,
     ApplyOutcome,
@@ -19,8 +20,12 @@ from cloud.store.records import (
     OfferRecord,
     OfferTerms,
     OutboxRecord,
+    OutboxState,
     ProfileRecord,
+    PushAttemptRecord,
     PushItem,
+    PushPlan,
+    PushTarget,
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
@@ -206,6 +211,38 @@ class Store(Protocol):
         ``OfferUpsert``, an ``acceptance_failed`` notice). Every other stale row gets its next
         attempt number and is returned for the caller to enqueue.
         """
+        ...
+
+    # --- push ------------------------------------------------------------------------------
+
+    async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
+        """Pending rows written by the job of row ``parent_id`` (its notice's push), oldest first."""
+        ...
+
+    async def push_plan(self, outbox_id: int) -> PushPlan | None:
+        """For a pending ``send_push`` row: the consent and the active tokens not yet sent; else ``None``."""
+        ...
+
+    async def record_push(
+        self,
+        outbox_id: int,
+        *,
+        user_id: str,
+        sender: str,
+        sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+        retry_at: int,
+        now: int,
+    ) -> OutboxState:
+        """One transaction: every attempt recorded, dead tokens deactivated, the row ``done`` or,
+        if any answer said retry, left pending until ``retry_at``. A row no longer pending: its state."""
+        ...
+
+    async def skip_push(self, outbox_id: int, reason: PushOutcome, now: int) -> None:
+        """Finish a pending ``send_push`` row without sending (``reason`` kept as its error)."""
+        ...
+
+    async def push_attempts(self, user_id: str) -> list[PushAttemptRecord]:
+        """Every push attempt to the user's devices, oldest first."""
         ...
 
     # --- analytics (read-only) -----------------------------------------------------------

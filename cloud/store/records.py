@@ -255,3 +255,40 @@ def wire_profile(profile: ProfileRecord) -> Profile:
         rate_bps=profile.rate_bps,
         updated_at=profile.updated_at,
     )
+
+
+class PushTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """An active push token of one of the user's (not revoked) devices."""
+
+    device_id: str
+    token: str
+    platform: str
+
+
+class PushPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """What one run of a ``send_push`` job should do: its payload, the consent, the tokens left."""
+
+    payload: bytes
+    """A JSON :class:`cloud.push.messages.PushPayload`."""
+    user_id: str
+    consented: bool
+    """The user's ``push`` consent, read in the same transaction as the targets."""
+    targets: list[PushTarget]
+    """Active tokens this row has not been sent to yet (a 'sent' attempt makes a token done)."""
+
+
+class PushAttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
+    attempt_id: int
+    outbox_id: int
+    attempt: int
+    user_id: str
+    device_id: str
+    token: str
+    sender: str
+    outcome: str
+    """A :class:`cloud.push.messages.PushOutcome` value."""
+    error_code: str | None
+    message_id: str | None
+    message: dict[str, object]
+    """The message as handed to the sender (token, data, title, body, ttl_s, collapse_key)."""
+    at: int

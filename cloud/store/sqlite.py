@@ -37,7 +37,8 @@ from cloud.errors import (
     Unavailable,
     UserNotFound,
 )
-from cloud.store import sqlite_offers, sqlite_outbox
+from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushResult
+from cloud.store import sqlite_offers, sqlite_outbox, sqlite_push
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import (
     AggregateRecord,
@@ -49,8 +50,12 @@ from cloud.store.records import (
     OfferRecord,
     OfferTerms,
     OutboxRecord,
+    OutboxState,
     ProfileRecord,
+    PushAttemptRecord,
     PushItem,
+    PushPlan,
+    PushTarget,
     RefreshGrant,
     RelayOutcome,
     RotationKind,
@@ -693,6 +698,49 @@ class SqliteStore:
 
     async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
         return await self._write(lambda conn: sqlite_outbox.apply_offer(conn, outbox_id, ref=ref, now=now))
+
+    async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
+        return await self._read(lambda conn: sqlite_outbox.pending_children(conn, parent_id))
+
+    async def push_plan(self, outbox_id: int) -> PushPlan | None:
+        def q(conn: sqlite3.Connection) -> PushPlan | None:
+            row = sqlite_outbox.get_outbox(conn, outbox_id)
+            if row is None or row.state != OutboxState.PENDING.value or row.kind != SEND_PUSH:
+                return None
+            return sqlite_push.push_plan(conn, row)
+
+        return await self._read(q)
+
+    async def record_push(
+        self,
+        outbox_id: int,
+        *,
+        user_id: str,
+        sender: str,
+        sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+        retry_at: int,
+        now: int,
+    ) -> OutboxState:
+        def tx(conn: sqlite3.Connection) -> OutboxState:
+            row = sqlite_outbox.get_outbox(conn, outbox_id)
+            if row is None or row.state != OutboxState.PENDING.value:
+                return OutboxState.DONE if row is None else OutboxState(row.state)
+            return sqlite_push.record_push(
+                conn, row, user_id=user_id, sender=sender, sent=sent, retry_at=retry_at, now=now
+            )
+
+        return await self._write(tx)
+
+    async def skip_push(self, outbox_id: int, reason: PushOutcome, now: int) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            row = sqlite_outbox.get_outbox(conn, outbox_id)
+            if row is not None and row.state == OutboxState.PENDING.value:
+                sqlite_push.skip_push(conn, row, reason, now)
+
+        await self._write(tx)
+
+    async def push_attempts(self, user_id: str) -> list[PushAttemptRecord]:
+        return await self._read(lambda conn: sqlite_push.push_attempts(conn, user_id))
 
     async def relay_outbox(self, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
         return await self._write(

@@ -17,6 +17,7 @@ import msgspec
 
 from cloud.domain.credit.notices import NoticeKind
 from cloud.domain.offers.errors import ProfileMissing
+from cloud.push.messages import PushPayload
 from cloud.store.records import (
     ApplyOutcome,
     OfferRecord,
@@ -26,6 +27,7 @@ from cloud.store.records import (
 )
 from cloud.store.sqlite_changelog import append_change
 from cloud.store.sqlite_offers import APPLY_OFFER, get_offer, get_profile, move_offer, set_profile
+from cloud.store.sqlite_push import queue_push
 from sync.messages import Notice, OfferStatus
 
 WORKER_ACTOR: Final = "worker"
@@ -75,6 +77,15 @@ def outbox_after(conn: sqlite3.Connection, outbox_id: int) -> list[OutboxRecord]
     return [_outbox(r) for r in rows]
 
 
+def pending_children(conn: sqlite3.Connection, parent_id: int) -> list[OutboxRecord]:
+    """Pending rows the job of row ``parent_id`` queued (its notice's push), for it to enqueue."""
+    rows = conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE parent_id = ? AND state = ? ORDER BY outbox_id",  # noqa: S608
+        (parent_id, OutboxState.PENDING.value),
+    )
+    return [_outbox(r) for r in rows]
+
+
 def last_outbox_id(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
     last: int = row[0]
@@ -93,9 +104,21 @@ def _offer_of(conn: sqlite3.Connection, row: OutboxRecord) -> OfferRecord:
 
 
 def _notify(
-    conn: sqlite3.Connection, user_id: str, kind: NoticeKind, notice_id: str, title: str, body: str, now: int
-) -> None:
-    """Store a notice and append its ``Notice`` change (the same shape as the admin's notices)."""
+    conn: sqlite3.Connection,
+    user_id: str,
+    kind: NoticeKind,
+    notice_id: str,
+    title: str,
+    body: str,
+    now: int,
+    *,
+    parent_id: int,
+) -> int | None:
+    """Store a notice, append its ``Notice`` change and queue its push; the push row's id, if any.
+
+    The notice reaches the user's devices through sync whatever happens; the push (only with the
+    user's ``push`` consent) just tells them sooner.
+    """
     version = append_change(
         conn,
         user_id,
@@ -109,6 +132,10 @@ def _notify(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (notice_id, user_id, version, kind.value, title, body, now),
     )
+    payload = PushPayload(
+        user_id=user_id, notice_id=notice_id, notice_kind=kind.value, title=title, body=body
+    )
+    return queue_push(conn, payload, parent_id=parent_id, now=now)
 
 
 def _money(cents: int, currency: str) -> str:
@@ -159,23 +186,27 @@ def apply_offer(conn: sqlite3.Connection, outbox_id: int, *, ref: str, now: int)
         "Your new credit limit is active",
         f"Your credit limit is now {_money(offer.new_limit_cents, profile.currency)}.",
         now,
+        parent_id=outbox_id,
     )
     _finish(conn, outbox_id, OutboxState.DONE, now, None)
     return ApplyOutcome.APPLIED
 
 
-def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> None:
-    """Give up on a row: ``dead``, and for ``apply_offer`` the offer ``failed`` and the user told."""
+def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int | None:
+    """Give up on a row: ``dead``, and for ``apply_offer`` the offer ``failed`` and the user told.
+
+    Returns the id of the push row queued for that notice, if any.
+    """
     error = f"not done after {row.attempts + 1} attempts"
     _finish(conn, row.outbox_id, OutboxState.DEAD, now, error)
     if row.kind != APPLY_OFFER:
-        return
+        return None
     try:
         offer = _offer_of(conn, row)
     except (OutboxPayloadInvalid, OfferVanished):
-        return  # nothing to fail; the row is dead and its error kept
+        return None  # nothing to fail; the row is dead and its error kept
     if offer.status != OfferStatus.ACCEPTED.value:
-        return
+        return None
     ref = f"outbox:{row.outbox_id}"
     move_offer(
         conn,
@@ -187,7 +218,7 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> None:
         now=now,
         detail={"attempts": row.attempts + 1},
     )
-    _notify(
+    return _notify(
         conn,
         offer.user_id,
         NoticeKind.ACCEPTANCE_FAILED,
@@ -195,6 +226,7 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> None:
         "We could not apply your new credit limit",
         "Your acceptance was received but could not be applied; your limit is unchanged.",
         now,
+        parent_id=row.outbox_id,
     )
 
 
@@ -204,22 +236,26 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
     Attempts are numbered from 0 (the API's enqueue right after the commit); ``attempts`` is the
     number of the latest one. A stale row whose attempt ``max_attempts - 1`` has had its time
     goes dead-letter; any other gets ``attempts + 1`` and a fresh ``updated_at``, and is returned
-    for the caller to enqueue under the job id of that attempt.
+    for the caller to enqueue under the job id of that attempt. A row backing off (``not_before``
+    in the future) waits. A push row queued by a dead-letter is returned too, at attempt 0.
     """
     rows = [
         _outbox(r)
         for r in conn.execute(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
-            " ORDER BY outbox_id",
-            (OutboxState.PENDING.value, now - timeout_ms),
+            " AND (not_before IS NULL OR not_before <= ?) ORDER BY outbox_id",
+            (OutboxState.PENDING.value, now - timeout_ms, now),
         )
     ]
     requeued: list[OutboxRecord] = []
     dead: list[int] = []
     for row in rows:
         if row.attempts + 1 >= max_attempts:
-            _dead_letter(conn, row, now)
+            push_id = _dead_letter(conn, row, now)
             dead.append(row.outbox_id)
+            pushed = None if push_id is None else get_outbox(conn, push_id)
+            if pushed is not None:
+                requeued.append(pushed)
             continue
         conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, updated_at = ? WHERE outbox_id = ?",

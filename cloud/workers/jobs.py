@@ -20,6 +20,16 @@ import msgspec
 
 from cloud.clock import now_ms
 from cloud.domain.offers.outbox import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.push.messages import (
+    SEND_PUSH,
+    PushMessage,
+    PushOutcome,
+    PushPayload,
+    PushResult,
+    PushSender,
+    message_for,
+    retry_delay_ms,
+)
 from cloud.settings import OutboxSettings
 from cloud.store import Store
 from cloud.store.records import RelayOutcome
@@ -46,7 +56,59 @@ async def apply_offer(ctx: dict[str, Any], payload: Any) -> str:
     ref = f"job:{outbox_job_id(job.outbox_id, job.attempt)}"
     outcome = await store.apply_offer(job.outbox_id, ref=ref, now=now_ms())
     log.info("apply_offer outbox %d attempt %d: %s", job.outbox_id, job.attempt, outcome.value)
+    await _enqueue_children(ctx, store, job.outbox_id)
     return outcome.value
+
+
+async def _enqueue_children(ctx: dict[str, Any], store: Store, outbox_id: int) -> None:
+    """Enqueue the push the job's transaction queued; on failure the relay enqueues it later."""
+    queue: Enqueuer | None = ctx.get("queue")
+    children = await store.outbox_children(outbox_id)
+    if queue is None or not children:
+        return
+    try:
+        await enqueue_rows(queue, children)
+    except Exception as exc:  # Redis briefly away: the rows stay pending for the relay
+        log.warning("enqueue of follow-up rows %s failed: %r", [r.outbox_id for r in children], exc)
+
+
+async def send_push(ctx: dict[str, Any], payload: Any) -> str:
+    """Send a ``send_push`` row to every active token of the user's devices; returns what happened.
+
+    Idempotent per (row, token): tokens already sent this row are skipped. Without the user's
+    ``push`` consent nothing is sent (the notice still reaches the devices through sync). A retry
+    answer from FCM leaves the row pending with a back-off; the relay takes the next attempt.
+    """
+    job = msgspec.convert(payload, OutboxJob)
+    _check_fault(ctx, SEND_PUSH)
+    store: Store = ctx["store"]
+    sender: PushSender = ctx["push_sender"]
+    plan = await store.push_plan(job.outbox_id)
+    if plan is None:
+        return "already_done"
+    if not plan.consented:
+        await store.skip_push(job.outbox_id, PushOutcome.NO_CONSENT, now_ms())
+        return PushOutcome.NO_CONSENT.value
+    push = msgspec.json.decode(plan.payload, type=PushPayload)
+    messages: list[PushMessage] = [message_for(push, t.token) for t in plan.targets]
+    results: list[PushResult] = await sender.send(messages) if messages else []
+    now = now_ms()
+    state = await store.record_push(
+        job.outbox_id,
+        user_id=plan.user_id,
+        sender=sender.name,
+        sent=list(zip(plan.targets, messages, results, strict=True)),
+        retry_at=now + retry_delay_ms(job.attempt),
+        now=now,
+    )
+    log.info(
+        "send_push outbox %d attempt %d: %s (%s)",
+        job.outbox_id,
+        job.attempt,
+        state.value,
+        ", ".join(r.outcome.value for r in results) or "no active token",
+    )
+    return state.value
 
 
 async def relay_once(store: Store, queue: Enqueuer, settings: OutboxSettings) -> RelayOutcome:

@@ -15,7 +15,7 @@ from typing import Any
 
 from cloud.queue import JobFunction, Queue, build_worker, new_event_loop
 from cloud.settings import load_settings
-from cloud.workers.jobs import apply_offer, relay_forever
+from cloud.workers.jobs import apply_offer, relay_forever, send_push
 from cloud.workers.settings import RedisNotConfigured, WorkerSettings
 
 log = logging.getLogger("cloud.workers")
@@ -26,12 +26,13 @@ async def ping(ctx: dict[str, Any], payload: Any) -> Any:
     return payload
 
 
-FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer)
+FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer, send_push)
 """Every job the worker runs, registered under the function's name."""
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     """Open the store and run its migrations before the first job is taken."""
+    from cloud.push.senders import build_sender  # firebase-admin: only workers send pushes
     from cloud.store import open_store  # the store pulls in the database drivers; only workers need them
 
     settings: WorkerSettings = ctx["worker_settings"]
@@ -40,6 +41,8 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["store"] = store
     # The worker's own pool: created by arq with our serialisers and queue name; arq closes it.
     queue = Queue(ctx["redis"], settings.queue_name)
+    ctx["queue"] = queue
+    ctx["push_sender"] = build_sender(settings.push)
     ctx["relay"] = asyncio.create_task(relay_forever(store, queue, settings.outbox), name="outbox-relay")
     log.info("worker ready on queue %s", settings.queue_name)
 
@@ -50,6 +53,9 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
+    sender = ctx.pop("push_sender", None)
+    if sender is not None:
+        await sender.close()
     store = ctx.pop("store", None)
     if store is not None:
         await store.close()

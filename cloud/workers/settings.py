@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloud.constants import QUEUE_NAME
-from cloud.settings import DatabaseSettings, OutboxSettings, Settings
+from cloud.settings import DatabaseSettings, OutboxSettings, PushSettings, Settings
 
 
 class RedisNotConfigured(RuntimeError):
@@ -23,6 +23,7 @@ class WorkerSettings:
     max_tries: int = 5
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     """Relay timeout and interval, attempts before dead-letter, injected faults."""
+    push: PushSettings = field(default_factory=PushSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -33,4 +34,5 @@ class WorkerSettings:
             database=settings.database,
             queue_name=settings.outbox.queue_name,
             outbox=settings.outbox,
+            push=settings.push,
         )

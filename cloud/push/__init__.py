@@ -1,0 +1,1 @@
+"""Push notifications: the :class:`PushSender` protocol, the database log sender and FCM."""
