@@ -40,6 +40,14 @@ def consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
     return {scope: bool(granted) for scope, granted in rows}
 
 
+def consent_of(conn: sqlite3.Connection, user_id: str, scope: ConsentScope) -> bool | None:
+    """The user's setting of one scope: granted, revoked, or ``None`` if never set."""
+    row = conn.execute(
+        "SELECT granted FROM consent WHERE user_id = ? AND scope = ?", (user_id, scope.value)
+    ).fetchone()
+    return None if row is None else bool(row[0])
+
+
 def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemResult:
     return ItemResult(seq=seq, status=ResultStatus.REJECTED, code=code, detail=detail)
 
@@ -102,11 +110,7 @@ def apply_mutation(
     if m is None:
         return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
     if isinstance(m, SubmitAggregate):
-        revoked = conn.execute(
-            "SELECT 1 FROM consent WHERE user_id = ? AND scope = ? AND granted = 0",
-            (user_id, ConsentScope.SHARE_AGGREGATES.value),
-        ).fetchone()
-        if revoked is not None:
+        if consent_of(conn, user_id, ConsentScope.SHARE_AGGREGATES) is False:
             # Another device of the user revoked sharing: this one has not heard yet, and what it
             # queued before hearing must not re-enter the cloud after the revoke erased it.
             return _rejected(seq, RejectionCode.CONSENT_MISSING, "share_aggregates is revoked")

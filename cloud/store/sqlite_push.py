@@ -17,6 +17,7 @@ import msgspec
 
 from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import OutboxRecord, OutboxState, PushAttemptRecord, PushPlan, PushTarget
+from cloud.store.sqlite_mutations import consent_of
 from sync.messages import ConsentScope
 
 _json: Final = msgspec.json.Encoder()
@@ -27,10 +28,7 @@ class PushRowInvalid(ValueError):
 
 
 def has_push_consent(conn: sqlite3.Connection, user_id: str) -> bool:
-    row = conn.execute(
-        "SELECT granted FROM consent WHERE user_id = ? AND scope = ?", (user_id, ConsentScope.PUSH.value)
-    ).fetchone()
-    return row is not None and bool(row[0])
+    return consent_of(conn, user_id, ConsentScope.PUSH) is True
 
 
 def queue_push(
