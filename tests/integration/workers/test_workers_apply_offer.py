@@ -10,10 +10,7 @@ timeout is long where a test proves the API's fast path alone, short where it pr
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,10 +22,11 @@ import pytest
 import redis
 
 from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
-from cloud.embedded_redis import EmbeddedRedis, popen_child, stop_process
+from cloud.embedded_redis import EmbeddedRedis
 from cloud.queue import create_queue
 from sync.messages import AcceptOffer, Notice, OfferStatus, OfferUpsert, ProfileUpdate, SyncReply, TokenPair
 from tests.support.live_server import LiveServer, sync_ok
+from tests.support.worker import WorkerProcess as Worker
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 NEW_LIMIT = 150_000
@@ -38,36 +36,6 @@ WAIT_S = 20.0
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-class Worker:
-    """``python -m cloud.workers`` on the server's SQLite file and queue."""
-
-    def __init__(self, server: LiveServer, queue_name: str, log_path: Path, **env: str) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        full = {
-            **os.environ,
-            "REDIS_URL": str(server.redis_url),
-            "DATA_DIR": str(server.data_dir),
-            "DATABASE_URL": f"sqlite:///{server.data_dir / 'cloud.sqlite3'}",
-            "QUEUE_NAME": queue_name,
-            "OUTBOX_RELAY_INTERVAL_S": "0.1",
-            **env,
-        }
-        self.stopped = False
-        self.proc = popen_child(
-            [sys.executable, "-m", "cloud.workers"], env=full, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def stop(self) -> str:
-        """SIGTERM, the normal stop: the worker exits 0; returns its log."""
-        code = stop_process(self.proc, timeout_s=10)
-        self.stopped = True
-        self._log.close()
-        output = self.log_path.read_text(errors="replace")
-        assert code == 0, output
-        return output
 
 
 @pytest.fixture(scope="module")
