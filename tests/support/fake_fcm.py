@@ -92,8 +92,8 @@ class FakeFcm:
     def answer(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization")
         if auth != f"Bearer {ACCESS_TOKEN}":
-            error = {"code": 401, "message": "fake FCM: no valid token", "status": "UNAUTHENTICATED"}
-            return 401, {"error": error}
+            denied = {"code": 401, "message": "fake FCM: no valid token", "status": "UNAUTHENTICATED"}
+            return 401, {"error": denied}
         token = body.get("message", {}).get("token")
         with self._lock:
             self.requests.append({"path": path, "headers": headers, "body": body})
