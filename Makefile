@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= data
 SEEDS ?= 2000
 
-.PHONY: run test lint typecheck pytest bench chaos clean model
+.PHONY: run test lint typecheck pytest bench chaos clean model seed
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(PY)
 
 run: $(VENV)/.run-installed
 	DATA_DIR=$(DATA_DIR) $(PY) -m cloud.runner
+
+# A demo population in $(DATA_DIR), evaluated once; refuses a database it already seeded.
+USERS ?= 200
+seed: $(VENV)/.run-installed
+	DATA_DIR=$(DATA_DIR) $(PY) -m cloud.seed --users $(USERS)
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

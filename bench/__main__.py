@@ -6,7 +6,7 @@ Each benchmark also runs on its own with options: ``python -m bench.<name> --hel
 import importlib
 import sys
 
-BENCHMARKS = ("sync_ingest", "edge_record", "edge_pipeline", "privacy_analytics")
+BENCHMARKS = ("sync_ingest", "offer_pipeline", "edge_record", "edge_pipeline", "privacy_analytics")
 
 
 def main() -> int:

@@ -12,12 +12,16 @@ from redis.asyncio import Redis
 
 from cloud.constants import OPENAPI_PATH
 from cloud.domain.admin.controllers import AdminController
+from cloud.domain.admin.outbox_controllers import OutboxController
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.controllers import AnalyticsController
 from cloud.domain.analytics.services import AnalyticsService
+from cloud.domain.credit.controllers import CreditController
+from cloud.domain.credit.services import EvaluationService
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
+from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
@@ -50,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = await open_store(settings.database)
+        store = await open_store(settings.database, acceptance=settings.acceptance.rule())
         redis: Redis | None = None
         queue: Queue | None = None
         try:
@@ -67,11 +71,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 store=store,
                 redis=redis,
                 devices=DeviceService(store, settings.auth),
-                sync=SyncService(store, settings.api.next_sync_after_s, outbox=OutboxDispatcher(queue)),
+                sync=SyncService(
+                    store,
+                    settings.api.next_sync_after_s,
+                    outbox=OutboxDispatcher(queue),
+                    exit_after_commit=settings.faults.exit_after_commit,
+                ),
                 admin=AdminService(store, settings.auth),
                 analytics=AnalyticsService(store),
-                offers=OfferService(store),
+                offers=OfferService(store, outbox=OutboxDispatcher(queue)),
             )
+            app.state.outbox_operations = OutboxOperations(store, queue, settings.outbox.queue_name)
+            app.state.credit = EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue))
             yield
         finally:
             if queue is not None:
@@ -87,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SyncController,
             AdminController,
             AnalyticsController,
+            OutboxController,
+            CreditController,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
 import msgspec
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.cron import cron
 from arq.jobs import Job, ResultNotFound, SerializationError
 from arq.worker import Worker, func
 
 from cloud.constants import QUEUE_NAME
+from cloud.settings import cron_fields
 
 JobFunction = Callable[..., Awaitable[Any]]
 """``async def job(ctx: dict[str, Any], payload: Any) -> Any``."""
@@ -125,8 +128,43 @@ class Queue:
                 raise JobFailed(job_id, str(detail.get("error")), str(detail.get("message"))) from None
             raise JobFailed(job_id, "unknown", str(detail)) from None
 
+    async def timing(self, job_id: str) -> JobTiming | None:
+        """When a finished job was enqueued, started and finished, from its kept result; ``None``
+        while it has no result (queued, running, or its result expired)."""
+        job = Job(
+            self.redis_job_id(job_id),
+            self._redis,
+            _queue_name=self.queue_name,
+            _deserializer=job_deserializer,
+        )
+        info = await job.result_info()
+        if info is None:
+            return None
+        return JobTiming(
+            enqueued_ms=round(info.enqueue_time.timestamp() * 1000),
+            started_ms=round(info.start_time.timestamp() * 1000),
+            finished_ms=round(info.finish_time.timestamp() * 1000),
+            success=info.success,
+        )
+
+    async def depth(self) -> int:
+        """Jobs waiting in the queue (queued or deferred, not yet taken by a worker)."""
+        # arq keeps a queue as one sorted set named after it, scored by when each job may run.
+        depth: int = await self._redis.zcard(self.queue_name)
+        return depth
+
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)
+
+
+class JobTiming(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished job's times as arq recorded them, in epoch milliseconds (the machine clock)."""
+
+    enqueued_ms: int
+    started_ms: int
+    """When a worker took the job and began running it (after any wait in the queue)."""
+    finished_ms: int
+    success: bool
 
 
 async def create_queue(redis_url: str, queue_name: str = QUEUE_NAME) -> Queue:
@@ -140,10 +178,48 @@ async def create_queue(redis_url: str, queue_name: str = QUEUE_NAME) -> Queue:
     return Queue(redis, queue_name)
 
 
+CronFunction = Callable[[dict[str, Any]], Awaitable[Any]]
+"""``async def job(ctx: dict[str, Any]) -> Any``: a scheduled job takes no payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class CronJob:
+    """A job every worker schedules each ``interval_s``; each tick runs once across all workers."""
+
+    function: CronFunction
+    interval_s: int
+    """Seconds; one that a wall-clock schedule can express (:func:`cloud.settings.cron_fields`)."""
+    run_at_startup: bool = False
+    hour: int | None = None
+    """For a daily job (``interval_s`` 86 400): the hour (UTC) it runs at instead of midnight."""
+
+
+def _arq_cron(job: CronJob, queue_name: str) -> Any:
+    # arq names a unique cron run "<name>:<tick>" in Redis, unscoped by queue: the queue name in the
+    # cron's name keeps two deployments sharing one Redis from deduplicating each other's ticks.
+    return cron(
+        job.function,  # type: ignore[arg-type]
+        name=f"cron:{queue_name}:{job.function.__name__}",
+        run_at_startup=job.run_at_startup,
+        unique=True,
+        **_schedule(job),  # type: ignore[arg-type]
+    )
+
+
+def _schedule(job: CronJob) -> dict[str, set[int]]:
+    fields = cron_fields(job.interval_s)
+    if job.hour is not None:
+        if job.interval_s != 86_400 or not 0 <= job.hour <= 23:
+            raise ValueError(f"hour {job.hour} needs a daily interval and 0..23")
+        fields["hour"] = {job.hour}
+    return fields
+
+
 def build_worker(
     redis_url: str,
     functions: Sequence[JobFunction],
     *,
+    cron_jobs: Sequence[CronJob] = (),
     ctx: dict[str, Any] | None = None,
     on_startup: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     on_shutdown: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
@@ -151,13 +227,19 @@ def build_worker(
     job_timeout_s: float = 60.0,
     keep_result_s: float = 3600.0,
     max_tries: int = 5,
+    max_jobs: int = 32,
+    poll_delay_s: float = 0.05,
 ) -> Worker:
     """An arq worker with msgspec serialisers; call ``run()`` in a process of its own.
+
+    ``cron_jobs`` run on their wall-clock schedule in every worker; arq enqueues each tick under
+    one job id, so several workers run it once.
 
     The caller sets a fresh event loop first: arq picks up the current loop when constructed.
     """
     return Worker(
         functions=[func(f, name=f.__name__) for f in functions],  # type: ignore[arg-type]
+        cron_jobs=[_arq_cron(job, queue_name) for job in cron_jobs],
         queue_name=queue_name,
         redis_settings=redis_settings(redis_url),
         ctx=ctx,
@@ -169,7 +251,8 @@ def build_worker(
         job_timeout=job_timeout_s,
         keep_result=keep_result_s,
         max_tries=max_tries,
-        poll_delay=0.1,
+        max_jobs=max_jobs,
+        poll_delay=poll_delay_s,
     )
 
 

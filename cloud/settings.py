@@ -20,12 +20,32 @@
 | ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
 | ``OUTBOX_MAX_ATTEMPTS`` | attempts (the API's enqueue included) before a row goes dead-letter | ``5`` |
 | ``OUTBOX_FAULT_KINDS`` | fault injection for tests: comma-separated job kinds that always fail | empty |
+| ``OFFER_EXPIRY_INTERVAL_S`` | how often the ``expire_offers`` cron runs (divides 60 s, 1 h, 1 d) | ``60`` |
 | ``FCM_CREDENTIALS_FILE`` | Firebase service-account JSON; unset = pushes only recorded in the DB | unset |
 | ``FCM_PROJECT_ID`` | Firebase project of the pushes | the credentials file's ``project_id`` |
 | ``FCM_ENDPOINT`` | base URL FCM v1 requests go to instead of Google's (tests' fake FCM only) | unset |
+| ``STRESS_SIGNAL`` | ``posterior`` (stored aggregates) or ``none`` | ``posterior`` |
+| ``STRESS_WINDOW_DAYS`` | days of aggregates the evaluation's posterior reads | ``30`` |
+| ``GUARDRAIL_ACT_THRESHOLD`` | posterior mean above which the guardrail acts | ``0.35`` |
+| ``GUARDRAIL_WITHHOLD_THRESHOLD`` | posterior mean above which it withholds the offer | ``0.55`` |
+| ``GUARDRAIL_MIN_DAYS`` | it acts only with at least this many days of reports | ``7`` |
+| ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | ... and a credible interval no wider than this | ``0.7`` |
+| ``PROMO_CALM_HOUR_UTC`` | a deferred promotional push waits for this hour (UTC) | ``10`` |
+| ``PROMO_DEFER_MIN_HOURS`` | ... the first one at least this many hours later | ``12`` |
+| ``EVALUATE_DAILY_HOUR_UTC`` | hour (UTC) of the daily evaluation of active users | ``3`` |
+| ``EVALUATE_BATCH_SIZE`` | evaluation requests the daily run writes per transaction | ``200`` |
+| ``OFFER_ACCEPT_GRACE_S`` | an offline acceptance may arrive this long after expiry | ``259200`` (72 h) |
+| ``OFFER_MAX_CLOCK_SKEW_S`` | most device clock skew a late acceptance is trusted with (≤ grace) | ``3600`` |
+| ``WORKER_JOB_TIMEOUT_S`` | arq ``job_timeout``; a dead worker's job re-runs this + 10 s later | ``60`` |
+| ``WORKER_MAX_JOBS`` | jobs one worker runs at once (arq ``max_jobs``), 1..1000 | ``32`` |
+| ``WORKER_POLL_DELAY_S`` | how often an idle worker polls Redis (arq ``poll_delay``) | ``0.05`` |
+| ``PUSH_RETRY_BASE_S`` | back-off after a retryable FCM answer, doubled per attempt | ``30`` |
+| ``FAULT_PAUSE_AT`` | tests only: ``cloud.faults.PAUSE_POINTS`` where a worker pauses | empty |
+| ``FAULT_EXIT_AFTER_COMMIT`` | tests only: ``1`` = the API exits after committing outbox rows | ``0`` |
 
 In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
-non-default and at least 32 characters long.
+non-default and at least 32 characters long, and the fault hooks (``FAULT_*``,
+``OUTBOX_FAULT_KINDS``) must be unset.
 
 (*) Separate from ``JWT_SECRET`` so that rotating the signing key does not change the successor a
 replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, set it to the old
@@ -43,6 +63,8 @@ from pathlib import Path
 from typing import Final
 
 from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET, QUEUE_NAME
+from cloud.domain.offers.rules import AcceptanceRule
+from cloud.faults import PAUSE_POINTS
 
 MIN_SECRET_CHARS: Final = 32
 """Shortest admin token and signing/derivation key accepted in production."""
@@ -50,6 +72,10 @@ MIN_SECRET_CHARS: Final = 32
 
 class InsecureSettings(RuntimeError):
     """``ENV=production`` with a default secret: the app refuses to start."""
+
+
+class FaultHooksInProduction(InsecureSettings):
+    """``ENV=production`` with a test-only fault hook set: the app and workers refuse to start."""
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -132,6 +158,36 @@ class OutboxSettings:
     """Job kinds a worker fails on purpose before touching the store (fault tests, chaos runs)."""
 
 
+def cron_fields(interval_s: int) -> dict[str, set[int]]:
+    """The wall-clock fields (``hour``/``minute``/``second`` sets) of a job run every ``interval_s``.
+
+    A cron runs on clock ticks, so the interval must divide a minute (1..60 s), an hour (whole
+    minutes) or a day (whole hours); anything else raises ``ValueError``.
+    """
+    if interval_s < 1:
+        raise ValueError(f"a cron interval must be at least 1 s, got {interval_s}")
+    if interval_s <= 60 and 60 % interval_s == 0:
+        return {"second": set(range(0, 60, interval_s))}
+    if interval_s % 60 == 0 and 3600 % interval_s == 0:
+        return {"minute": set(range(0, 60, interval_s // 60)), "second": {0}}
+    if interval_s % 3600 == 0 and 86400 % interval_s == 0:
+        return {"hour": set(range(0, 24, interval_s // 3600)), "minute": {0}, "second": {0}}
+    raise ValueError(
+        "a cron interval must divide a minute, an hour or a day (e.g. 1, 15, 60, 300, 3600),"
+        f" got {interval_s}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExpirySettings:
+    """The ``expire_offers`` cron (``docs/offers.md``, expiry)."""
+
+    interval_s: int = 60
+    """How often workers run it; see :func:`cron_fields` for the intervals allowed."""
+    batch: int = 500
+    """Offers expired per write transaction; a run repeats until a batch comes back short."""
+
+
 @dataclass(frozen=True, slots=True)
 class PushSettings:
     """Push delivery (DESIGN §7): FCM with credentials, else the database log sender."""
@@ -140,6 +196,79 @@ class PushSettings:
     project_id: str | None = None
     endpoint: str | None = None
     """The one override of the FCM endpoint (``http://127.0.0.1:port``): tests' fake FCM."""
+    retry_base_s: float = 30.0
+    """Back-off after a retryable FCM answer (429, 503), doubled per attempt and capped."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceSettings:
+    """The offline-acceptance rule's bounds (``docs/offers.md``, offline acceptance)."""
+
+    grace_s: float = 72 * 3600.0
+    """How long after expiry an acceptance made offline before expiry may still arrive."""
+    max_clock_skew_s: float = 3600.0
+    """A device clock further off than this cannot date an acceptance that arrives late."""
+
+    def rule(self) -> AcceptanceRule:
+        """The :class:`AcceptanceRule` the store judges ``AcceptOffer`` and expires offers with."""
+        return AcceptanceRule(
+            grace_ms=round(self.grace_s * 1000), max_trusted_skew_ms=round(self.max_clock_skew_s * 1000)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """The arq worker's own limits."""
+
+    timeout_s: float = 60.0
+    """arq ``job_timeout``. A job whose worker died is run again by arq once its in-progress key
+    expires, ``timeout_s + 10`` s after it started (arq 0.28); the outbox relay usually comes first."""
+    max_jobs: int = 32
+    """Jobs one worker runs at once (arq ``max_jobs``). A job spends most of its time waiting (on
+    the store's write lock or on FCM), and arq takes no new job while at the limit."""
+    poll_delay_s: float = 0.05
+    """How often an idle worker asks Redis for queued jobs (arq ``poll_delay``): a job waits half
+    of it on average before it starts; each poll is one cheap Redis round trip."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSettings:
+    """Test-only fault hooks (:mod:`cloud.faults`); refused with ``ENV=production``."""
+
+    pause_at: frozenset[str] = frozenset()
+    """Points of ``apply_offer`` where a worker logs ``fault pause at <point>`` and sleeps."""
+    exit_after_commit: bool = False
+    """The API exits right after a sync transaction that wrote outbox rows commits, before it
+    enqueues them."""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.pause_at) or self.exit_after_commit
+
+
+STRESS_SIGNALS: Final = ("posterior", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class CreditSettings:
+    """Credit evaluation: where the stress estimate comes from, the guardrail, promotions, the cron."""
+
+    stress_signal: str = "posterior"
+    """``posterior``: the per-user posterior over stored aggregates; ``none``: never a signal."""
+    stress_window_days: int = 30
+    """Days of aggregates (up to the evaluation's UTC day) the posterior reads."""
+    act_threshold: float = 0.35
+    withhold_threshold: float = 0.55
+    min_days: int = 7
+    max_interval_width: float = 0.7
+    promo_calm_hour_utc: int = 10
+    """A deferred promotional push waits for this hour (UTC) ..."""
+    promo_defer_min_hours: int = 12
+    """... the first one at least this many hours after the evaluation."""
+    daily_hour_utc: int = 3
+    """Hour (UTC) of the daily ``evaluate_active_users`` run."""
+    daily_batch_size: int = 200
+    """Evaluation requests written per transaction by the daily run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +281,25 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    credit: CreditSettings = field(default_factory=CreditSettings)
+    expiry: ExpirySettings = field(default_factory=ExpirySettings)
+    acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
 
     def check(self) -> None:
-        """Refuse default secrets in production."""
+        """Refuse default secrets and test-only fault hooks in production."""
         if not self.is_production:
             return
+        if self.faults.any or self.outbox.fault_kinds:
+            raise FaultHooksInProduction(
+                "FAULT_PAUSE_AT, FAULT_EXIT_AFTER_COMMIT and OUTBOX_FAULT_KINDS are for tests only;"
+                " unset them in production"
+            )
         if self.auth.admin_token == DEFAULT_ADMIN_TOKEN:
             raise InsecureSettings("ADMIN_TOKEN must be set in production")
         if len(self.auth.admin_token) < MIN_SECRET_CHARS:
@@ -188,6 +327,89 @@ def _outbox(env: Mapping[str, str]) -> OutboxSettings:
     )
 
 
+def _expiry(env: Mapping[str, str]) -> ExpirySettings:
+    interval_s = _int(env, "OFFER_EXPIRY_INTERVAL_S", 60)
+    try:
+        cron_fields(interval_s)
+    except ValueError as exc:
+        raise ValueError(f"OFFER_EXPIRY_INTERVAL_S: {exc}") from None
+    return ExpirySettings(interval_s=interval_s)
+
+
+def _unit(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not value < 1:
+        raise ValueError(f"{name} must be in (0, 1), got {value}")
+    return value
+
+
+def _int_in(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _int(env, name, default)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _credit(env: Mapping[str, str]) -> CreditSettings:
+    signal = env.get("STRESS_SIGNAL") or "posterior"
+    if signal not in STRESS_SIGNALS:
+        raise ValueError(f"STRESS_SIGNAL must be one of {', '.join(STRESS_SIGNALS)}, got {signal!r}")
+    act = _unit(env, "GUARDRAIL_ACT_THRESHOLD", 0.35)
+    withhold = _unit(env, "GUARDRAIL_WITHHOLD_THRESHOLD", 0.55)
+    if withhold < act:
+        raise ValueError("GUARDRAIL_WITHHOLD_THRESHOLD must not be below GUARDRAIL_ACT_THRESHOLD")
+    return CreditSettings(
+        stress_signal=signal,
+        stress_window_days=_int_in(env, "STRESS_WINDOW_DAYS", 30, 1, 365),
+        act_threshold=act,
+        withhold_threshold=withhold,
+        min_days=_int_in(env, "GUARDRAIL_MIN_DAYS", 7, 0, 365),
+        max_interval_width=_unit(env, "GUARDRAIL_MAX_INTERVAL_WIDTH", 0.7),
+        promo_calm_hour_utc=_int_in(env, "PROMO_CALM_HOUR_UTC", 10, 0, 23),
+        promo_defer_min_hours=_int_in(env, "PROMO_DEFER_MIN_HOURS", 12, 0, 168),
+        daily_hour_utc=_int_in(env, "EVALUATE_DAILY_HOUR_UTC", 3, 0, 23),
+        daily_batch_size=_int_in(env, "EVALUATE_BATCH_SIZE", 200, 1, 10_000),
+    )
+
+
+def _acceptance(env: Mapping[str, str]) -> AcceptanceSettings:
+    grace_s = _float(env, "OFFER_ACCEPT_GRACE_S", 72 * 3600.0)
+    skew_s = _float(env, "OFFER_MAX_CLOCK_SKEW_S", 3600.0)
+    if skew_s > grace_s:
+        # A late acceptance is judged by device time only within the grace period, so trusting a
+        # clock further off than the whole period would let device time decide more than it.
+        raise ValueError(
+            f"OFFER_MAX_CLOCK_SKEW_S ({skew_s:g}) must not exceed OFFER_ACCEPT_GRACE_S ({grace_s:g})"
+        )
+    if grace_s * 1000 > 2**53:
+        raise ValueError(f"OFFER_ACCEPT_GRACE_S is out of range, got {grace_s:g}")
+    return AcceptanceSettings(grace_s=grace_s, max_clock_skew_s=skew_s)
+
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"", "0", "false", "no", "off"})
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name} must be 1/true or 0/false, got {env.get(name)!r}")
+
+
+def _faults(env: Mapping[str, str]) -> FaultSettings:
+    points = frozenset(p.strip() for p in (env.get("FAULT_PAUSE_AT") or "").split(",") if p.strip())
+    unknown = points - PAUSE_POINTS
+    if unknown:
+        raise ValueError(
+            f"FAULT_PAUSE_AT: unknown point(s) {', '.join(sorted(unknown))};"
+            f" known: {', '.join(sorted(PAUSE_POINTS))}"
+        )
+    return FaultSettings(pause_at=points, exit_after_commit=_bool(env, "FAULT_EXIT_AFTER_COMMIT"))
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or the mapping given), once, at start-up."""
     env = os.environ if env is None else env
@@ -213,10 +435,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900),
         ),
         outbox=_outbox(env),
+        credit=_credit(env),
+        expiry=_expiry(env),
+        acceptance=_acceptance(env),
+        jobs=JobSettings(
+            timeout_s=_float(env, "WORKER_JOB_TIMEOUT_S", 60.0),
+            max_jobs=_int_in(env, "WORKER_MAX_JOBS", 32, 1, 1000),
+            poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.05),
+        ),
+        faults=_faults(env),
         push=PushSettings(
             credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,
             project_id=env.get("FCM_PROJECT_ID") or None,
             endpoint=env.get("FCM_ENDPOINT") or None,
+            retry_base_s=_float(env, "PUSH_RETRY_BASE_S", 30.0),
         ),
     )
     settings.check()

@@ -29,9 +29,12 @@ RETRY_BASE_MS: Final = 30_000
 RETRY_CAP_MS: Final = 15 * 60_000
 
 
-def retry_delay_ms(attempt: int) -> int:
-    """Back-off before the next attempt after FCM said UNAVAILABLE / QUOTA_EXCEEDED: doubling, capped."""
-    return int(min(RETRY_BASE_MS * 2 ** min(attempt, 16), RETRY_CAP_MS))
+def retry_delay_ms(attempt: int, base_ms: int = RETRY_BASE_MS) -> int:
+    """Back-off before the next attempt after FCM said UNAVAILABLE / QUOTA_EXCEEDED: doubling, capped.
+
+    ``base_ms`` is ``PUSH_RETRY_BASE_S`` in milliseconds (tests shorten it).
+    """
+    return int(min(base_ms * 2 ** min(attempt, 16), RETRY_CAP_MS))
 
 
 class PushPayload(msgspec.Struct, frozen=True, kw_only=True):

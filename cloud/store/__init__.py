@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from cloud.domain.offers.rules import AcceptanceRule
 from cloud.settings import DatabaseSettings
 from cloud.store.protocol import Store
 from cloud.store.sqlite import SqliteStore, open_sqlite_store
@@ -11,10 +14,19 @@ class UnsupportedDatabase(ValueError):
     """``DATABASE_URL`` names a backend this build does not provide."""
 
 
-async def open_store(settings: DatabaseSettings) -> Store:
-    """Open the store ``settings`` names; call ``await store.migrate()`` before serving."""
+async def open_store(
+    settings: DatabaseSettings,
+    *,
+    acceptance: AcceptanceRule | None = None,
+    fault_hook: Callable[[str], None] | None = None,
+) -> Store:
+    """Open the store ``settings`` names; call ``await store.migrate()`` before serving.
+
+    ``acceptance`` bounds offline acceptances (``AcceptanceSettings.rule()``; the default rule if
+    ``None``); ``fault_hook`` is for fault tests only (:mod:`cloud.faults`).
+    """
     if settings.is_sqlite:
-        return await open_sqlite_store(settings.sqlite_path)
+        return await open_sqlite_store(settings.sqlite_path, acceptance=acceptance, fault_hook=fault_hook)
     raise UnsupportedDatabase(f"no store backend for {settings.url.split(':', 1)[0]!r}")
 
 

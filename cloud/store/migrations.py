@@ -262,4 +262,50 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX push_attempts_user ON push_attempts(user_id, attempt_id);
         """,
     ),
+    Migration(
+        "0006_credit_evaluations",
+        """
+        -- The scorecard's per-user inputs that the credit profile does not hold (utilisation, the
+        -- current limit and rate are read from the profile when an evaluation runs).
+        CREATE TABLE credit_features (
+            user_id              TEXT PRIMARY KEY REFERENCES users(user_id),
+            months_on_book       INTEGER NOT NULL CHECK (months_on_book >= 0),
+            on_time_payments_12m INTEGER NOT NULL CHECK (on_time_payments_12m BETWEEN 0 AND 12),
+            missed_payments_12m  INTEGER NOT NULL CHECK (missed_payments_12m BETWEEN 0 AND 12),
+            income_band          TEXT NOT NULL,
+            updated_at           INTEGER NOT NULL
+        );
+        -- One row per requested evaluation; its outbox row (kind evaluate_credit) is the job.
+        -- ``day`` is the UTC day it was requested on: the daily run writes at most one per user
+        -- and day (the partial unique index), whatever runs the cron twice.
+        CREATE TABLE evaluations (
+            evaluation_id TEXT PRIMARY KEY,
+            user_id       TEXT NOT NULL REFERENCES users(user_id),
+            status        TEXT NOT NULL,
+            trigger       TEXT NOT NULL,
+            day           TEXT NOT NULL,
+            outbox_id     INTEGER REFERENCES outbox(outbox_id),
+            result        TEXT,
+            offer_id      TEXT REFERENCES offers(offer_id),
+            created_at    INTEGER NOT NULL,
+            updated_at    INTEGER NOT NULL
+        );
+        CREATE INDEX evaluations_user ON evaluations(user_id, created_at);
+        CREATE INDEX evaluations_outbox ON evaluations(outbox_id);
+        CREATE UNIQUE INDEX evaluations_daily ON evaluations(user_id, day) WHERE trigger = 'daily';
+        CREATE INDEX offers_status ON offers(user_id, status);
+        """,
+    ),
+    Migration(
+        "0007_offer_expiry_and_outbox_retry",
+        """
+        -- The expiry cron looks for open offers past a time; this keeps it off a full scan.
+        CREATE INDEX offers_open_expiry ON offers(status, expires_at);
+        -- Number of the first attempt of the row's current round: 0, or the attempt an
+        -- operator's retry of a dead row started at. The relay dead-letters a row after
+        -- OUTBOX_MAX_ATTEMPTS attempts of its round, and attempt numbers (hence job ids
+        -- {outbox_id}:{attempt}) never repeat across rounds.
+        ALTER TABLE outbox ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 )

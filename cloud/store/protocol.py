@@ -8,19 +8,28 @@ so tests control the clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from cloud.push.messages import PushMessage, PushOutcome, PushResult
+from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import (
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
+    CreditFeaturesRecord,
+    DeadLetterRecord,
     DeviceRecord,
+    EvaluationCompleted,
+    EvaluationInputs,
+    EvaluationRecord,
+    EvaluationRequested,
+    EvaluationState,
+    OfferCreated,
     OfferRecord,
     OfferTerms,
     OutboxRecord,
     OutboxState,
+    OutboxStats,
     ProfileRecord,
     PushAttemptRecord,
     PushItem,
@@ -168,6 +177,13 @@ class Store(Protocol):
         (new limit not above the current one, expiry not after ``now``) and changes nothing then."""
         ...
 
+    async def create_offer_and_ping(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferCreated:
+        """:meth:`create_offer`, and in the same transaction a data-only ``send_push`` sync ping to
+        the user's devices if the user has the ``push`` consent; returns the offer and that row."""
+        ...
+
     async def withdraw_offer(
         self, offer_id: str, *, actor: str, reason_code: str, ref: str | None = None, now: int
     ) -> OfferRecord:
@@ -213,6 +229,34 @@ class Store(Protocol):
         """
         ...
 
+    async def expire_offers(self, *, now: int, limit: int) -> list[OfferRecord]:
+        """The expiry cron's one write transaction: ``offered`` offers whose ``expires_at`` is more
+        than the acceptance grace period (the store's ``AcceptanceRule.grace_ms``) before ``now``
+        go ``expired``, at most ``limit`` of them, oldest expiry first, each with an audit event
+        (actor ``system``, reason ``offer_expired``, ref ``cron:expire_offers``) and an
+        ``OfferUpsert``. Offers inside the grace period stay ``offered``, so a late offline
+        acceptance that still counts finds them open. Returns the offers expired; idempotent."""
+        ...
+
+    # --- outbox operations ---------------------------------------------------------------
+
+    async def outbox_stats(self) -> OutboxStats:
+        """Row counts by (kind, state) and the ``created_at`` of the oldest ``pending`` row."""
+        ...
+
+    async def dead_letters(self, *, limit: int, after_id: int = 0) -> list[DeadLetterRecord]:
+        """Dead-letter rows with ``outbox_id > after_id``, ascending, at most ``limit``."""
+        ...
+
+    async def retry_dead(self, outbox_id: int, *, now: int) -> OutboxRecord:
+        """A dead row back to ``pending`` for a new round of ``OUTBOX_MAX_ATTEMPTS`` attempts,
+        starting at attempt ``attempts + 1`` (its ``first_attempt``, so the job id is new).
+        Returns the row for the caller to enqueue after the commit. Raises ``OutboxRowNotFound``;
+        ``OutboxNotRetryable`` for a row that is not dead, and for a dead ``apply_offer`` row
+        whose offer is not ``accepted`` any more (``failed`` is terminal) or is gone; nothing
+        changes then."""
+        ...
+
     # --- push ------------------------------------------------------------------------------
 
     async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
@@ -255,4 +299,69 @@ class Store(Protocol):
     async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
         """Every user's aggregates whose ``day`` is in ``[first_day, last_day]`` (inclusive ISO
         dates), ordered by day then device."""
+        ...
+
+    # --- credit evaluation -------------------------------------------------------------------
+
+    async def set_credit_features(self, features: CreditFeaturesRecord) -> None:
+        """Create or replace the user's credit features. Raises ``UserNotFound``."""
+        ...
+
+    async def get_credit_features(self, user_id: str) -> CreditFeaturesRecord | None: ...
+
+    async def request_evaluation(
+        self, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
+    ) -> EvaluationRequested:
+        """Write a ``pending`` evaluation and its ``evaluate_credit`` outbox row, in one transaction.
+
+        Raises ``UserNotFound`` / ``ProfileMissing`` / ``CreditFeaturesMissing`` /
+        ``OpenOfferExists`` (an ``offered`` or ``accepted`` offer) and writes nothing then.
+        """
+        ...
+
+    async def request_daily_evaluations(
+        self, *, day: str, now: int, recent_ms: int, limit: int, new_id: Callable[[], str]
+    ) -> list[EvaluationRequested]:
+        """One batch (at most ``limit``) of ``daily`` evaluation requests, in one transaction, for
+        users with a profile, credit features, a device not revoked, no offer in flight, and no
+        evaluation requested after ``now - recent_ms`` nor a daily one on ``day``. A user written
+        here is not eligible again, so repeated calls walk the population; an empty list ends it."""
+        ...
+
+    async def get_evaluation(self, evaluation_id: str) -> EvaluationRecord | None: ...
+
+    async def list_evaluations(self, user_id: str | None = None) -> list[EvaluationRecord]:
+        """Evaluations of one user, or of everyone, oldest first."""
+        ...
+
+    async def evaluation_inputs(self, outbox_id: int) -> EvaluationInputs | None:
+        """What the job of a pending ``evaluate_credit`` row reads: its evaluation, the user's
+        features, profile and offer in flight. ``None`` when the row is missing or not pending.
+        Raises ``EvaluationRowInvalid`` for a row that names no evaluation."""
+        ...
+
+    async def complete_evaluation(
+        self,
+        outbox_id: int,
+        *,
+        status: EvaluationState,
+        result: bytes,
+        terms: OfferTerms | None,
+        read: EvaluationInputs,
+        announcement: PushPayload | None,
+        announce_not_before: int | None,
+        actor: str,
+        ref: str,
+        now: int,
+    ) -> EvaluationCompleted:
+        """The ``evaluate_credit`` job's one write transaction, idempotent through its outbox row.
+
+        A row no longer pending: nothing changes (``already_done``). If the profile or the offer in
+        flight differ from ``read``: nothing changes (``stale``). Otherwise the offer of ``terms``
+        (if any) is created as :meth:`create_offer` does (audit, ``OfferUpsert``); its
+        ``announcement`` is queued as a ``send_push`` row if the user has the ``push`` consent,
+        not to be sent before ``announce_not_before`` when given (then a data-only sync ping is
+        queued too, due now); the evaluation takes ``status``, ``result`` and the offer id, and the
+        outbox row is marked ``done``. Returns the offer and the pushes due now, to enqueue.
+        """
         ...

@@ -155,6 +155,42 @@ class OutboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Number of the latest attempt enqueued, from 0 (the API's enqueue right after the commit)."""
     created_at: int
     updated_at: int
+    first_attempt: int = 0
+    """Number of the first attempt of the row's current round: 0, or where an operator's retry of
+    the dead row restarted it. The relay allows ``OUTBOX_MAX_ATTEMPTS`` attempts per round."""
+
+
+class OutboxCount(msgspec.Struct, frozen=True, kw_only=True):
+    """How many outbox rows of one kind are in one state."""
+
+    kind: str
+    state: str
+    count: int
+
+
+class OutboxStats(msgspec.Struct, frozen=True, kw_only=True):
+    """The outbox at a glance: row counts by (kind, state) and the oldest pending row."""
+
+    counts: list[OutboxCount]
+    """Ordered by kind, then state; only pairs that have rows."""
+    oldest_pending_at: int | None
+    """``created_at`` of the oldest ``pending`` row, or ``None`` when none is pending."""
+
+
+class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An outbox row in the dead-letter state, as an operator inspects it."""
+
+    outbox_id: int
+    kind: str
+    payload: bytes
+    attempts: int
+    """Number of the last attempt made (attempts are numbered from 0)."""
+    first_attempt: int
+    last_error: str | None
+    parent_id: int | None
+    created_at: int
+    updated_at: int
+    """When the row went dead."""
 
 
 class ApplyOutcome(StrEnum):
@@ -275,6 +311,8 @@ class PushPlan(msgspec.Struct, frozen=True, kw_only=True):
     """The user's ``push`` consent, read in the same transaction as the targets."""
     targets: list[PushTarget]
     """Active tokens this row has not been sent to yet (a 'sent' attempt makes a token done)."""
+    not_before: int | None = None
+    """The row may not be sent before this (a deferred announcement, a back-off); epoch ms."""
 
 
 class PushAttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -292,3 +330,83 @@ class PushAttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
     message: dict[str, object]
     """The message as handed to the sender (token, data, title, body, ttl_s, collapse_key)."""
     at: int
+
+
+class CreditFeaturesRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's scorecard inputs that the credit profile does not hold (``docs/credit-policy.md``)."""
+
+    user_id: str
+    months_on_book: int
+    on_time_payments_12m: int
+    missed_payments_12m: int
+    income_band: str
+    """A :class:`cloud.domain.credit.scorecard.IncomeBand` value."""
+    updated_at: int
+
+
+class EvaluationState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    """The job could not evaluate (bad inputs), or its outbox row went dead-letter."""
+
+
+class EvaluationRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One requested credit evaluation; ``result`` is the JSON the job recorded when it ran."""
+
+    evaluation_id: str
+    user_id: str
+    status: str
+    """An :class:`EvaluationState` value."""
+    trigger: str
+    """``admin``, ``daily`` or ``seed``."""
+    day: str
+    """UTC day (ISO) it was requested on."""
+    outbox_id: int | None
+    result: bytes | None
+    offer_id: str | None
+    created_at: int
+    updated_at: int
+    outbox_state: str | None = None
+    """State of its ``evaluate_credit`` outbox row (``dead`` reads as a failed evaluation)."""
+
+
+class EvaluationInputs(msgspec.Struct, frozen=True, kw_only=True):
+    """What the ``evaluate_credit`` job reads before computing (outside its write transaction)."""
+
+    evaluation: EvaluationRecord
+    features: CreditFeaturesRecord | None
+    profile: ProfileRecord | None
+    open_offer_id: str | None
+    """The user's offer in flight (``offered`` or ``accepted``) when read, if any."""
+
+
+class EvaluationRequested(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored evaluation request and the outbox row of its job, for the caller to enqueue."""
+
+    evaluation: EvaluationRecord
+    outbox: OutboxRecord
+
+
+class OfferCreated(msgspec.Struct, frozen=True, kw_only=True):
+    """A created offer and the outbox rows its transaction queued (its sync ping), to enqueue."""
+
+    offer: OfferRecord
+    outbox: list[OutboxRecord]
+
+
+class CompletionOutcome(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_DONE = "already_done"
+    """The outbox row was no longer pending: a repeated run, nothing changed."""
+    STALE = "stale"
+    """The profile changed since the inputs were read: nothing written; evaluate again."""
+
+
+class EvaluationCompleted(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`cloud.store.protocol.Store.complete_evaluation` did."""
+
+    outcome: CompletionOutcome
+    offer: OfferRecord | None = None
+    enqueue: list[OutboxRecord] = msgspec.field(default_factory=list)
+    """Rows to enqueue now (a sync ping, an announcement not deferred); deferred ones wait."""

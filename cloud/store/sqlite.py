@@ -37,20 +37,29 @@ from cloud.errors import (
     Unavailable,
     UserNotFound,
 )
-from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushResult
-from cloud.store import sqlite_offers, sqlite_outbox, sqlite_push
+from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult
+from cloud.store import sqlite_credit, sqlite_offers, sqlite_outbox, sqlite_push
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import (
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
+    CreditFeaturesRecord,
+    DeadLetterRecord,
     DeviceRecord,
+    EvaluationCompleted,
+    EvaluationInputs,
+    EvaluationRecord,
+    EvaluationRequested,
+    EvaluationState,
     ItemResult,
     NoticeRecord,
+    OfferCreated,
     OfferRecord,
     OfferTerms,
     OutboxRecord,
     OutboxState,
+    OutboxStats,
     ProfileRecord,
     PushAttemptRecord,
     PushItem,
@@ -195,10 +204,13 @@ class SqliteStore:
         path: Path,
         checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
         acceptance: AcceptanceRule | None = None,
+        fault_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self.acceptance = acceptance or AcceptanceRule()
         """Bounds of the offline-acceptance rule applied to ``AcceptOffer`` in :meth:`sync`."""
+        self.fault_hook = fault_hook
+        """Tests only (:mod:`cloud.faults`): called with a point name inside ``apply_offer``'s transaction."""
         self._db: aiosqlite.Connection | None = None
         self.checkpointer = WalCheckpointer(path, BUSY_TIMEOUT_MS, checkpoint_interval_s)
 
@@ -664,6 +676,13 @@ class SqliteStore:
             lambda conn: sqlite_offers.create_offer(conn, terms, actor=actor, ref=ref, now=now)
         )
 
+    async def create_offer_and_ping(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferCreated:
+        return await self._write(
+            lambda conn: sqlite_credit.create_offer_and_ping(conn, terms, actor=actor, ref=ref, now=now)
+        )
+
     async def withdraw_offer(
         self, offer_id: str, *, actor: str, reason_code: str, ref: str | None = None, now: int
     ) -> OfferRecord:
@@ -697,7 +716,10 @@ class SqliteStore:
         return await self._run(sqlite_offers.list_outbox)
 
     async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
-        return await self._write(lambda conn: sqlite_outbox.apply_offer(conn, outbox_id, ref=ref, now=now))
+        hook = self.fault_hook
+        return await self._write(
+            lambda conn: sqlite_outbox.apply_offer(conn, outbox_id, ref=ref, now=now, fault_hook=hook)
+        )
 
     async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
         return await self._read(lambda conn: sqlite_outbox.pending_children(conn, parent_id))
@@ -707,7 +729,11 @@ class SqliteStore:
             row = sqlite_outbox.get_outbox(conn, outbox_id)
             if row is None or row.state != OutboxState.PENDING.value or row.kind != SEND_PUSH:
                 return None
-            return sqlite_push.push_plan(conn, row)
+            plan = sqlite_push.push_plan(conn, row)
+            (not_before,) = conn.execute(
+                "SELECT not_before FROM outbox WHERE outbox_id = ?", (outbox_id,)
+            ).fetchone()
+            return msgspec.structs.replace(plan, not_before=not_before)
 
         return await self._read(q)
 
@@ -748,6 +774,21 @@ class SqliteStore:
                 conn, now=now, timeout_ms=timeout_ms, max_attempts=max_attempts
             )
         )
+
+    async def expire_offers(self, *, now: int, limit: int) -> list[OfferRecord]:
+        grace_ms = self.acceptance.grace_ms
+        return await self._write(
+            lambda conn: sqlite_offers.expire_offers(conn, now=now, grace_ms=grace_ms, limit=limit)
+        )
+
+    async def outbox_stats(self) -> OutboxStats:
+        return await self._read(sqlite_outbox.outbox_stats)
+
+    async def dead_letters(self, *, limit: int, after_id: int = 0) -> list[DeadLetterRecord]:
+        return await self._read(lambda conn: sqlite_outbox.dead_letters(conn, limit=limit, after_id=after_id))
+
+    async def retry_dead(self, outbox_id: int, *, now: int) -> OutboxRecord:
+        return await self._write(lambda conn: sqlite_outbox.retry_dead(conn, outbox_id, now=now))
 
     # --- analytics (read-only) ---------------------------------------------------------
 
@@ -794,7 +835,81 @@ class SqliteStore:
 
         return await self._run(q)
 
+    # --- credit evaluation ---------------------------------------------------------------
 
-async def open_sqlite_store(path: Path) -> SqliteStore:
-    """Open (creating if needed) the SQLite store at ``path``; call ``migrate()`` next."""
-    return await SqliteStore(path).open()
+    async def set_credit_features(self, features: CreditFeaturesRecord) -> None:
+        await self._write(lambda conn: sqlite_credit.set_credit_features(conn, features))
+
+    async def get_credit_features(self, user_id: str) -> CreditFeaturesRecord | None:
+        return await self._run(lambda conn: sqlite_credit.get_credit_features(conn, user_id))
+
+    async def request_evaluation(
+        self, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
+    ) -> EvaluationRequested:
+        return await self._write(
+            lambda conn: sqlite_credit.request_evaluation(
+                conn, user_id, evaluation_id, trigger=trigger, day=day, now=now
+            )
+        )
+
+    async def request_daily_evaluations(
+        self, *, day: str, now: int, recent_ms: int, limit: int, new_id: Callable[[], str]
+    ) -> list[EvaluationRequested]:
+        return await self._write(
+            lambda conn: sqlite_credit.request_daily_evaluations(
+                conn, day=day, now=now, recent_ms=recent_ms, limit=limit, new_id=new_id
+            )
+        )
+
+    async def get_evaluation(self, evaluation_id: str) -> EvaluationRecord | None:
+        return await self._run(lambda conn: sqlite_credit.get_evaluation(conn, evaluation_id))
+
+    async def list_evaluations(self, user_id: str | None = None) -> list[EvaluationRecord]:
+        return await self._read(lambda conn: sqlite_credit.list_evaluations(conn, user_id))
+
+    async def evaluation_inputs(self, outbox_id: int) -> EvaluationInputs | None:
+        return await self._read(lambda conn: sqlite_credit.evaluation_inputs(conn, outbox_id))
+
+    async def complete_evaluation(
+        self,
+        outbox_id: int,
+        *,
+        status: EvaluationState,
+        result: bytes,
+        terms: OfferTerms | None,
+        read: EvaluationInputs,
+        announcement: PushPayload | None,
+        announce_not_before: int | None,
+        actor: str,
+        ref: str,
+        now: int,
+    ) -> EvaluationCompleted:
+        return await self._write(
+            lambda conn: sqlite_credit.complete_evaluation(
+                conn,
+                outbox_id,
+                status=status,
+                result=result,
+                terms=terms,
+                read=read,
+                announcement=announcement,
+                announce_not_before=announce_not_before,
+                actor=actor,
+                ref=ref,
+                now=now,
+            )
+        )
+
+
+async def open_sqlite_store(
+    path: Path,
+    *,
+    acceptance: AcceptanceRule | None = None,
+    fault_hook: Callable[[str], None] | None = None,
+) -> SqliteStore:
+    """Open (creating if needed) the SQLite store at ``path``; call ``migrate()`` next.
+
+    ``acceptance`` is the offline-acceptance rule (default :class:`AcceptanceRule`); ``fault_hook``
+    is for fault tests only (:mod:`cloud.faults`).
+    """
+    return await SqliteStore(path, acceptance=acceptance, fault_hook=fault_hook).open()

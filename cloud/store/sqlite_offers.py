@@ -14,7 +14,13 @@ from typing import Any, Final
 import msgspec
 
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
-from cloud.domain.offers.rules import AcceptanceRule, IllegalTransition, judge_acceptance, transition
+from cloud.domain.offers.rules import (
+    AcceptanceRule,
+    AcceptanceVerdict,
+    IllegalTransition,
+    judge_acceptance,
+    transition,
+)
 from cloud.errors import UserNotFound
 from cloud.store.records import (
     AuditRecord,
@@ -31,6 +37,11 @@ from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, P
 
 APPLY_OFFER: Final = "apply_offer"
 """Outbox kind of the job that applies an accepted offer to the profile."""
+SYSTEM_ACTOR: Final = "system"
+"""Audit actor of changes nobody asked for at that moment (the expiry cron)."""
+OFFER_EXPIRED: Final = "offer_expired"
+"""Audit reason of ``offered`` → ``expired``."""
+EXPIRE_REF: Final = "cron:expire_offers"
 
 _json: Final = msgspec.json.Encoder()
 _OFFER_COLUMNS: Final = (
@@ -317,8 +328,8 @@ def audit_trail(conn: sqlite3.Connection, *, user_id: str | None, offer_id: str 
 
 def list_outbox(conn: sqlite3.Connection) -> list[OutboxRecord]:
     rows = conn.execute(
-        "SELECT outbox_id, kind, payload, state, attempts, created_at, updated_at FROM outbox"
-        " ORDER BY outbox_id"
+        "SELECT outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt"
+        " FROM outbox ORDER BY outbox_id"
     )
     return [
         OutboxRecord(
@@ -329,6 +340,7 @@ def list_outbox(conn: sqlite3.Connection) -> list[OutboxRecord]:
             attempts=r[4],
             created_at=r[5],
             updated_at=r[6],
+            first_attempt=r[7],
         )
         for r in rows
     ]
@@ -352,6 +364,10 @@ def accept_or_decline(
     offer = get_offer(conn, mutation.offer_id, user_id)
     if offer is None:
         return RejectionCode.UNKNOWN_OFFER, f"no offer {mutation.offer_id}"
+    if isinstance(mutation, AcceptOffer) and offer.status == OfferStatus.EXPIRED.value:
+        # Only offers beyond the grace period are expired (expire_offers), so this is the verdict
+        # the acceptance would have had on the still-open offer.
+        return RejectionCode.OFFER_EXPIRED, AcceptanceVerdict.BEYOND_GRACE.value
     if offer.status != OfferStatus.OFFERED.value:
         return RejectionCode.OFFER_NOT_OPEN, f"offer is {offer.status}"
     actor = f"device:{device_id}"
@@ -396,3 +412,34 @@ def accept_or_decline(
         (APPLY_OFFER, _json.encode({"offer_id": offer.offer_id}), now, now),
     )
     return None
+
+
+def expire_offers(
+    conn: sqlite3.Connection, *, now: int, grace_ms: int, limit: int, ref: str = EXPIRE_REF
+) -> list[OfferRecord]:
+    """``offered`` offers whose expiry is more than ``grace_ms`` before ``now`` → ``expired``.
+
+    At most ``limit``, oldest expiry first, each with its audit event (actor ``system``, reason
+    ``offer_expired``) and ``OfferUpsert``. An offer inside the grace period stays ``offered``:
+    an acceptance made offline before expiry may still arrive and count
+    (:func:`~cloud.domain.offers.rules.judge_acceptance`), and must find the offer open.
+    """
+    cutoff = now - grace_ms
+    rows = conn.execute(
+        f"SELECT {_OFFER_COLUMNS} FROM offers WHERE status = ? AND expires_at < ?"  # noqa: S608
+        " ORDER BY expires_at, offer_id LIMIT ?",
+        (OfferStatus.OFFERED.value, cutoff, limit),
+    ).fetchall()
+    return [
+        move_offer(
+            conn,
+            offer,
+            OfferStatus.EXPIRED,
+            actor=SYSTEM_ACTOR,
+            reason_code=OFFER_EXPIRED,
+            ref=ref,
+            now=now,
+            detail={"expires_at": offer.expires_at, "grace_ms": grace_ms},
+        )
+        for offer in map(_offer, rows)
+    ]

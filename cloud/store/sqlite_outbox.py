@@ -10,19 +10,23 @@ nothing. The row, not arq, also counts attempts (DESIGN §7).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
 
 from cloud.domain.credit.notices import NoticeKind
-from cloud.domain.offers.errors import ProfileMissing
+from cloud.domain.offers.errors import OutboxNotRetryable, OutboxRowNotFound, ProfileMissing
+from cloud.faults import APPLY_IN_TX
 from cloud.push.messages import PushPayload
 from cloud.store.records import (
     ApplyOutcome,
+    DeadLetterRecord,
     OfferRecord,
+    OutboxCount,
     OutboxRecord,
     OutboxState,
+    OutboxStats,
     RelayOutcome,
 )
 from cloud.store.sqlite_changelog import append_change
@@ -33,7 +37,7 @@ from sync.messages import Notice, OfferStatus
 WORKER_ACTOR: Final = "worker"
 """Audit actor of every change a job or the relay makes."""
 
-_OUTBOX_COLUMNS: Final = "outbox_id, kind, payload, state, attempts, created_at, updated_at"
+_OUTBOX_COLUMNS: Final = "outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt"
 
 
 class OutboxPayloadInvalid(ValueError):
@@ -57,6 +61,7 @@ def _outbox(row: Sequence[Any]) -> OutboxRecord:
         attempts=row[4],
         created_at=row[5],
         updated_at=row[6],
+        first_attempt=row[7],
     )
 
 
@@ -151,7 +156,14 @@ def _finish(
     )
 
 
-def apply_offer(conn: sqlite3.Connection, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
+def apply_offer(
+    conn: sqlite3.Connection,
+    outbox_id: int,
+    *,
+    ref: str,
+    now: int,
+    fault_hook: Callable[[str], None] | None = None,
+) -> ApplyOutcome:
     """The ``apply_offer`` job's one transaction.
 
     A row already ``done`` (or ``dead``) is a no-op. Otherwise the offer goes ``accepted`` →
@@ -178,6 +190,8 @@ def apply_offer(conn: sqlite3.Connection, outbox_id: int, *, ref: str, now: int)
         profile, limit_cents=offer.new_limit_cents, rate_bps=offer.rate_bps, updated_at=now
     )
     set_profile(conn, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
+    if fault_hook is not None:  # fault tests: stop here, offer and profile written, not committed
+        fault_hook(APPLY_IN_TX)
     _notify(
         conn,
         offer.user_id,
@@ -197,7 +211,7 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int |
 
     Returns the id of the push row queued for that notice, if any.
     """
-    error = f"not done after {row.attempts + 1} attempts"
+    error = f"not done after {row.attempts - row.first_attempt + 1} attempts"
     _finish(conn, row.outbox_id, OutboxState.DEAD, now, error)
     if row.kind != APPLY_OFFER:
         return None
@@ -216,7 +230,7 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int |
         reason_code="apply_attempts_exhausted",
         ref=ref,
         now=now,
-        detail={"attempts": row.attempts + 1},
+        detail={"attempts": row.attempts - row.first_attempt + 1},
     )
     return _notify(
         conn,
@@ -234,8 +248,9 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
     """Pending rows untouched for ``timeout_ms``: the next attempt, or dead-letter after the last.
 
     Attempts are numbered from 0 (the API's enqueue right after the commit); ``attempts`` is the
-    number of the latest one. A stale row whose attempt ``max_attempts - 1`` has had its time
-    goes dead-letter; any other gets ``attempts + 1`` and a fresh ``updated_at``, and is returned
+    number of the latest one. A stale row whose last attempt of its round (``first_attempt +
+    max_attempts - 1``; ``first_attempt`` is 0 unless an operator retried the dead row) has had
+    its time goes dead-letter; any other gets ``attempts + 1`` and a fresh ``updated_at``, and is returned
     for the caller to enqueue under the job id of that attempt. A row backing off (``not_before``
     in the future) waits. A push row queued by a dead-letter is returned too, at attempt 0.
     """
@@ -250,7 +265,7 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
     requeued: list[OutboxRecord] = []
     dead: list[int] = []
     for row in rows:
-        if row.attempts + 1 >= max_attempts:
+        if row.attempts - row.first_attempt + 1 >= max_attempts:
             push_id = _dead_letter(conn, row, now)
             dead.append(row.outbox_id)
             pushed = None if push_id is None else get_outbox(conn, push_id)
@@ -263,3 +278,85 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
         )
         requeued.append(msgspec.structs.replace(row, attempts=row.attempts + 1, updated_at=now))
     return RelayOutcome(requeued=requeued, dead=dead)
+
+
+# --- operators: stats, dead letters, retry ----------------------------------------------------
+
+
+def outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
+    """Row counts by (kind, state) and the ``created_at`` of the oldest pending row."""
+    counts = [
+        OutboxCount(kind=r[0], state=r[1], count=r[2])
+        for r in conn.execute(
+            "SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state ORDER BY kind, state"
+        )
+    ]
+    row = conn.execute(
+        "SELECT MIN(created_at) FROM outbox WHERE state = ?", (OutboxState.PENDING.value,)
+    ).fetchone()
+    return OutboxStats(counts=counts, oldest_pending_at=row[0])
+
+
+def dead_letters(conn: sqlite3.Connection, *, limit: int, after_id: int) -> list[DeadLetterRecord]:
+    """Dead rows with an id above ``after_id``, by id, at most ``limit`` (keyset paging)."""
+    rows = conn.execute(
+        "SELECT outbox_id, kind, payload, attempts, first_attempt, last_error, parent_id, created_at,"
+        " updated_at FROM outbox WHERE state = ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?",
+        (OutboxState.DEAD.value, after_id, limit),
+    )
+    return [
+        DeadLetterRecord(
+            outbox_id=r[0],
+            kind=r[1],
+            payload=bytes(r[2]),
+            attempts=r[3],
+            first_attempt=r[4],
+            last_error=r[5],
+            parent_id=r[6],
+            created_at=r[7],
+            updated_at=r[8],
+        )
+        for r in rows
+    ]
+
+
+def _check_retryable(conn: sqlite3.Connection, row: OutboxRecord) -> None:
+    """Refuse a retry that cannot do anything meaningful (:class:`OutboxNotRetryable`)."""
+    if row.state != OutboxState.DEAD.value:
+        raise OutboxNotRetryable(f"outbox row {row.outbox_id} is {row.state}, not dead")
+    if row.kind != APPLY_OFFER:
+        return  # a push (or any other job) may simply be tried again; its job re-checks consent
+    try:
+        offer = _offer_of(conn, row)
+    except (OutboxPayloadInvalid, OfferVanished) as exc:
+        raise OutboxNotRetryable(f"outbox row {row.outbox_id} names no offer to apply: {exc}") from exc
+    if offer.status == OfferStatus.FAILED.value:
+        raise OutboxNotRetryable(
+            f"offer {offer.offer_id} is failed: a terminal state the user was told about;"
+            " make a new offer instead"
+        )
+    if offer.status != OfferStatus.ACCEPTED.value:
+        raise OutboxNotRetryable(f"offer {offer.offer_id} is {offer.status}, not accepted")
+
+
+def retry_dead(conn: sqlite3.Connection, outbox_id: int, *, now: int) -> OutboxRecord:
+    """A dead row back to ``pending`` for a new round of attempts; the row at its next attempt.
+
+    The new round starts at attempt ``attempts + 1`` (``first_attempt``), so its job id
+    ``{outbox_id}:{attempt}`` is one arq has never seen and the relay allows the full
+    ``OUTBOX_MAX_ATTEMPTS`` again. ``last_error`` keeps the reason it died until a new outcome.
+    Raises :class:`OutboxRowNotFound` / :class:`OutboxNotRetryable` and changes nothing then.
+    """
+    row = get_outbox(conn, outbox_id)
+    if row is None:
+        raise OutboxRowNotFound(f"no outbox row {outbox_id}")
+    _check_retryable(conn, row)
+    attempt = row.attempts + 1
+    conn.execute(
+        "UPDATE outbox SET state = ?, attempts = ?, first_attempt = ?, not_before = NULL, updated_at = ?"
+        " WHERE outbox_id = ?",
+        (OutboxState.PENDING.value, attempt, attempt, now, outbox_id),
+    )
+    return msgspec.structs.replace(
+        row, state=OutboxState.PENDING.value, attempts=attempt, first_attempt=attempt, updated_at=now
+    )

@@ -19,7 +19,10 @@ from typing import Any
 import msgspec
 
 from cloud.clock import now_ms
+from cloud.domain.credit.notices import NoticeClass, notice_class
+from cloud.domain.credit.services import EvaluationService
 from cloud.domain.offers.outbox import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, FaultPauses
 from cloud.push.messages import (
     SEND_PUSH,
     PushMessage,
@@ -30,9 +33,10 @@ from cloud.push.messages import (
     message_for,
     retry_delay_ms,
 )
-from cloud.settings import OutboxSettings
+from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
-from cloud.store.records import RelayOutcome
+from cloud.store.records import OutboxRecord, RelayOutcome
+from cloud.store.sqlite_credit import EVALUATE_CREDIT
 from cloud.store.sqlite_offers import APPLY_OFFER
 
 log = logging.getLogger("cloud.workers.jobs")
@@ -54,8 +58,13 @@ async def apply_offer(ctx: dict[str, Any], payload: Any) -> str:
     _check_fault(ctx, APPLY_OFFER)
     store: Store = ctx["store"]
     ref = f"job:{outbox_job_id(job.outbox_id, job.attempt)}"
+    pauses: FaultPauses | None = ctx.get("fault_pauses")
+    if pauses is not None:
+        await pauses.pause(APPLY_BEFORE_TX)
     outcome = await store.apply_offer(job.outbox_id, ref=ref, now=now_ms())
     log.info("apply_offer outbox %d attempt %d: %s", job.outbox_id, job.attempt, outcome.value)
+    if pauses is not None:
+        await pauses.pause(APPLY_AFTER_COMMIT)
     await _enqueue_children(ctx, store, job.outbox_id)
     return outcome.value
 
@@ -86,19 +95,25 @@ async def send_push(ctx: dict[str, Any], payload: Any) -> str:
     plan = await store.push_plan(job.outbox_id)
     if plan is None:
         return "already_done"
+    push = msgspec.json.decode(plan.payload, type=PushPayload)
+    if _deferred(push, plan.not_before):
+        # A deferred promotion enqueued early (by hand, or by a future path): it waits, and the
+        # relay takes its next attempt once the time has come.
+        log.info("send_push outbox %d attempt %d: not before %s", job.outbox_id, job.attempt, plan.not_before)
+        return "not_yet"
     if not plan.consented:
         await store.skip_push(job.outbox_id, PushOutcome.NO_CONSENT, now_ms())
         return PushOutcome.NO_CONSENT.value
-    push = msgspec.json.decode(plan.payload, type=PushPayload)
     messages: list[PushMessage] = [message_for(push, t.token) for t in plan.targets]
     results: list[PushResult] = await sender.send(messages) if messages else []
     now = now_ms()
+    retry_base_ms = round(ctx["worker_settings"].push.retry_base_s * 1000)
     state = await store.record_push(
         job.outbox_id,
         user_id=plan.user_id,
         sender=sender.name,
         sent=list(zip(plan.targets, messages, results, strict=True)),
-        retry_at=now + retry_delay_ms(job.attempt),
+        retry_at=now + retry_delay_ms(job.attempt, base_ms=retry_base_ms),
         now=now,
     )
     log.info(
@@ -109,6 +124,79 @@ async def send_push(ctx: dict[str, Any], payload: Any) -> str:
         ", ".join(r.outcome.value for r in results) or "no active token",
     )
     return state.value
+
+
+def _deferred(push: PushPayload, not_before: int | None) -> bool:
+    """A promotional notice whose time has not come. Never a transactional one: those are not
+    deferred, and their ``not_before`` is only a retry back-off, which the relay already honours."""
+    if not_before is None or not_before <= now_ms() or push.notice_kind is None:
+        return False
+    return notice_class(push.notice_kind) is NoticeClass.PROMOTIONAL
+
+
+async def expire_offers(ctx: dict[str, Any]) -> int:
+    """The expiry cron: expire open offers beyond expiry plus the acceptance grace period.
+
+    Runs the store's one-transaction batch until a batch comes back short, so a backlog never
+    holds the write lock for long; returns how many offers were expired.
+    """
+    store: Store = ctx["store"]
+    settings: ExpirySettings = ctx["worker_settings"].expiry
+    total = 0
+    while True:
+        expired = await store.expire_offers(now=now_ms(), limit=settings.batch)
+        total += len(expired)
+        if len(expired) < settings.batch:
+            break
+    if total:
+        log.info("expire_offers: %d offer(s) expired", total)
+    return total
+
+
+async def evaluate_credit(ctx: dict[str, Any], payload: Any) -> str:
+    """Run one requested credit evaluation, once (idempotent through its outbox row).
+
+    Scorecard, guardrail and the offer (with its announcement push) are recorded in one store
+    transaction; the pushes due now are enqueued after it, a deferred announcement waits for the
+    relay. Returns what the run did (``recorded``, ``failed``, ``already_done``).
+    """
+    job = msgspec.convert(payload, OutboxJob)
+    _check_fault(ctx, EVALUATE_CREDIT)
+    evaluator: EvaluationService = ctx["evaluator"]
+    outcome = await evaluator.run(job.outbox_id, ref=f"job:{outbox_job_id(job.outbox_id, job.attempt)}")
+    log.info(
+        "evaluate_credit outbox %d attempt %d: %s (offer %s)",
+        job.outbox_id,
+        job.attempt,
+        outcome.outcome,
+        outcome.offer_id,
+    )
+    await _enqueue_rows(ctx, outcome.enqueue)
+    return outcome.outcome
+
+
+async def evaluate_active_users(ctx: dict[str, Any]) -> int:
+    """The daily cron: an evaluation request for every active user not evaluated today.
+
+    Requests are written in batches (one transaction each) and enqueued after; running it twice
+    on a day writes nothing the second time. Returns how many were requested.
+    """
+    evaluator: EvaluationService = ctx["evaluator"]
+    rows = await evaluator.request_daily()
+    await _enqueue_rows(ctx, rows)
+    log.info("evaluate_active_users: %d evaluation(s) requested", len(rows))
+    return len(rows)
+
+
+async def _enqueue_rows(ctx: dict[str, Any], rows: list[OutboxRecord]) -> None:
+    """Enqueue rows written by a job's committed transaction; on failure the relay takes them."""
+    queue: Enqueuer | None = ctx.get("queue")
+    if queue is None or not rows:
+        return
+    try:
+        await enqueue_rows(queue, rows)
+    except Exception as exc:  # Redis briefly away: the rows stay pending for the relay
+        log.warning("enqueue of rows %s failed: %r", [r.outbox_id for r in rows], exc)
 
 
 async def relay_once(store: Store, queue: Enqueuer, settings: OutboxSettings) -> RelayOutcome:

@@ -13,9 +13,18 @@ import logging
 import sys
 from typing import Any
 
-from cloud.queue import JobFunction, Queue, build_worker, new_event_loop
-from cloud.settings import load_settings
-from cloud.workers.jobs import apply_offer, relay_forever, send_push
+from cloud.domain.credit.services import EvaluationService
+from cloud.faults import FaultPauses
+from cloud.queue import CronJob, JobFunction, Queue, build_worker, new_event_loop
+from cloud.settings import CreditSettings, InsecureSettings, load_settings
+from cloud.workers.jobs import (
+    apply_offer,
+    evaluate_active_users,
+    evaluate_credit,
+    expire_offers,
+    relay_forever,
+    send_push,
+)
 from cloud.workers.settings import RedisNotConfigured, WorkerSettings
 
 log = logging.getLogger("cloud.workers")
@@ -26,8 +35,19 @@ async def ping(ctx: dict[str, Any], payload: Any) -> Any:
     return payload
 
 
-FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer, send_push)
+FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer, send_push, evaluate_credit)
 """Every job the worker runs, registered under the function's name."""
+
+
+DAY_S = 86_400
+
+
+def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]:
+    """The scheduled jobs, each run once per tick across all workers."""
+    return [
+        CronJob(expire_offers, settings.expiry.interval_s),
+        CronJob(evaluate_active_users, DAY_S, hour=credit.daily_hour_utc),
+    ]
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
@@ -36,13 +56,20 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     from cloud.store import open_store  # the store pulls in the database drivers; only workers need them
 
     settings: WorkerSettings = ctx["worker_settings"]
-    store = await open_store(settings.database)
+    pauses = FaultPauses(settings.faults.pause_at) if settings.faults.pause_at else None
+    ctx["fault_pauses"] = pauses
+    store = await open_store(
+        settings.database,
+        acceptance=settings.acceptance.rule(),
+        fault_hook=None if pauses is None else pauses.blocking,
+    )
     await store.migrate()
     ctx["store"] = store
     # The worker's own pool: created by arq with our serialisers and queue name; arq closes it.
     queue = Queue(ctx["redis"], settings.queue_name)
     ctx["queue"] = queue
     ctx["push_sender"] = build_sender(settings.push)
+    ctx["evaluator"] = EvaluationService(store, ctx["credit_settings"])
     ctx["relay"] = asyncio.create_task(relay_forever(store, queue, settings.outbox), name="outbox-relay")
     log.info("worker ready on queue %s", settings.queue_name)
 
@@ -65,21 +92,27 @@ def main() -> int:
     """Run one worker until SIGINT or SIGTERM; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
     try:
-        settings = WorkerSettings.from_settings(load_settings())
-    except RedisNotConfigured as exc:
+        loaded = load_settings()
+        settings = WorkerSettings.from_settings(loaded)
+    except (RedisNotConfigured, InsecureSettings, ValueError) as exc:
+        # Bad settings (a malformed number, skew above the grace period, a fault hook in
+        # production): a clear line and exit code 2, as the runner does, not a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
     new_event_loop()
     worker = build_worker(
         settings.redis_url,
         FUNCTIONS,
-        ctx={"worker_settings": settings},
+        cron_jobs=cron_jobs(settings, loaded.credit),
+        ctx={"worker_settings": settings, "credit_settings": loaded.credit},
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         queue_name=settings.queue_name,
         job_timeout_s=settings.job_timeout_s,
         keep_result_s=settings.keep_result_s,
         max_tries=settings.max_tries,
+        max_jobs=settings.max_jobs,
+        poll_delay_s=settings.poll_delay_s,
     )
     worker.run()
     return 0

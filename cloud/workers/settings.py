@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloud.constants import QUEUE_NAME
-from cloud.settings import DatabaseSettings, OutboxSettings, PushSettings, Settings
+from cloud.settings import (
+    AcceptanceSettings,
+    DatabaseSettings,
+    ExpirySettings,
+    FaultSettings,
+    OutboxSettings,
+    PushSettings,
+    Settings,
+)
 
 
 class RedisNotConfigured(RuntimeError):
@@ -18,12 +26,23 @@ class WorkerSettings:
     database: DatabaseSettings
     queue_name: str = QUEUE_NAME
     job_timeout_s: float = 60.0
+    """arq ``job_timeout`` (``WORKER_JOB_TIMEOUT_S``); a dead worker's job is re-run ``+ 10`` s later."""
     keep_result_s: float = 3600.0
     """How long a result (and with it the ``job_id`` dedupe) is kept in Redis."""
     max_tries: int = 5
+    max_jobs: int = 32
+    """arq ``max_jobs`` (``WORKER_MAX_JOBS``)."""
+    poll_delay_s: float = 0.05
+    """arq ``poll_delay`` (``WORKER_POLL_DELAY_S``)."""
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     """Relay timeout and interval, attempts before dead-letter, injected faults."""
     push: PushSettings = field(default_factory=PushSettings)
+    expiry: ExpirySettings = field(default_factory=ExpirySettings)
+    """The ``expire_offers`` cron: interval and batch size."""
+    acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)
+    """The offline-acceptance rule the store is opened with (its grace period bounds expiry)."""
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    """Test-only pause points (``FAULT_PAUSE_AT``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -33,6 +52,12 @@ class WorkerSettings:
             redis_url=settings.redis.url,
             database=settings.database,
             queue_name=settings.outbox.queue_name,
+            job_timeout_s=settings.jobs.timeout_s,
+            max_jobs=settings.jobs.max_jobs,
+            poll_delay_s=settings.jobs.poll_delay_s,
             outbox=settings.outbox,
             push=settings.push,
+            expiry=settings.expiry,
+            acceptance=settings.acceptance,
+            faults=settings.faults,
         )

@@ -5,8 +5,9 @@ A fault is armed for exactly one ``sync()`` of one device. It may act before the
 (``inject``, called for the first request it ``matches``, after ``skip`` matching ones), and after
 the call (``after_sync``: start the server again, remove the hook).
 
-Later issues add their faults (worker kill, Redis loss, push errors) with ``@register``; the
-schedule generator draws from :data:`FAULTS`, so a registered fault is exercised at once.
+Faults register with ``@register``; the schedule generator draws from :data:`FAULTS`, so a
+registered fault is exercised at once. Faults that only matter where offers are answered (worker
+kill, Redis loss, FCM errors) set ``needs_offers`` and are drawn in schedules with offers only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
+
+import redis
 
 from edge_sdk.crashpoints import CRASHPOINTS, SimulatedCrash, set_crash_hook
 from edge_sdk.errors import TransportError
@@ -25,7 +28,9 @@ from edge_sdk.sync_client.transport import (
     TransportRequest,
     TransportResponse,
 )
+from tests.support.fake_fcm import FakeFcm
 from tests.support.live_server import LiveServer
+from tests.support.worker import WorkerProcess
 
 Forward = Callable[[TransportRequest], TransportResponse]
 
@@ -50,14 +55,54 @@ class DeviceClock:
 
 
 @dataclass(slots=True)
+class ChaosEnv:
+    """The run's processes and fakes: API server, worker, private Redis, fake FCM.
+
+    The armed token sets are what the FCM faults did to the fake, for the invariants to read.
+    """
+
+    server: LiveServer
+    worker: WorkerProcess
+    redis_url: str
+    fcm: FakeFcm
+    unregistered: set[str] = field(default_factory=set)
+    """Tokens the fake answers ``UNREGISTERED`` (404) from now on."""
+    quota: set[str] = field(default_factory=set)
+    """Tokens the fake answers ``QUOTA_EXCEEDED`` (429) once."""
+
+    def flush_redis(self) -> None:
+        """``FLUSHALL``: Redis restarted without persistence; queued jobs and results are gone."""
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
+    @property
+    def worker_died(self) -> bool:
+        """The worker exited although nothing stopped it."""
+        proc = self.worker.proc
+        return not self.worker.stopped and proc is not None and proc.poll() is not None
+
+    def ensure_worker(self) -> None:
+        """Start the worker again if it is not running (it boots while the run goes on)."""
+        proc = self.worker.proc
+        if self.worker.stopped or proc is None or proc.poll() is not None:
+            self.worker.start()
+
+
+@dataclass(slots=True)
 class FaultContext:
-    """What a fault may touch: the one server of the run and the device it is armed on."""
+    """What a fault may touch: the run's processes and fakes, and the device it is armed on."""
 
     server: LiveServer
     clock: DeviceClock
     transport: FaultyTransport
     refresh_jump_ms: int
     """How far to move the device clock so that its next exchange refreshes the access token."""
+    env: ChaosEnv
+    tokens: list[str]
+    """Push tokens the device registered, oldest first (the same list the harness appends to)."""
 
 
 class Fault:
@@ -67,6 +112,8 @@ class Fault:
     weight: ClassVar[float] = 1.0
     """How often schedules draw this fault relative to the others."""
     restarts_server: ClassVar[bool] = False
+    needs_offers: ClassVar[bool] = False
+    """Only drawn in schedules with offers: it acts on the worker, the queue or pushes."""
     path: str = SYNC_PATH
     """Requests to this path are the ones :meth:`inject` sees."""
 
@@ -300,6 +347,110 @@ class ServerCrashAfterCommit(Fault):
     def after_sync(self, ctx: FaultContext) -> None:
         if not ctx.server.running:
             ctx.server.start()
+
+
+@register
+class WorkerKill(Fault):
+    """SIGKILL the worker around a sync that usually carries an acceptance; started again after it.
+
+    ``before``: the worker is down while the acceptance commits, so the API's job waits in Redis
+    for the next worker. Otherwise it is killed the moment the server replied (committed and
+    enqueued), possibly in the middle of the job; arq keeps that job locked for its timeout, so
+    the relay's next attempt is what applies the offer.
+    """
+
+    name = "worker_kill"
+    weight = 0.3  # the worker boots again in about a second, on the same two cores
+    needs_offers = True
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__(rng)
+        self._skip = 0
+        self.before = rng.random() < 0.5
+
+    def describe(self) -> str:
+        return f"{self.name}(at={'before_sync' if self.before else 'after_commit'})"
+
+    def before_sync(self, ctx: FaultContext) -> None:
+        if self.before:
+            self.fired = True
+            ctx.env.worker.kill()
+
+    def inject(self, ctx: FaultContext, request: TransportRequest, forward: Forward) -> TransportResponse:
+        reply = forward(request)
+        if not self.before:
+            ctx.env.worker.kill()
+        return reply
+
+    def after_sync(self, ctx: FaultContext) -> None:
+        ctx.env.ensure_worker()
+
+
+@register
+class RedisLoss(Fault):
+    """Redis loses all its data (``FLUSHALL``) right after the server committed the sync.
+
+    The acceptance's job, enqueued by the API after its commit, is gone with everything else in
+    Redis; the outbox row is still pending, so the relay enqueues its next attempt.
+    """
+
+    name = "redis_loss"
+    weight = 0.5
+    needs_offers = True
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__(rng)
+        self._skip = 0
+
+    def describe(self) -> str:
+        return self.name
+
+    def inject(self, ctx: FaultContext, request: TransportRequest, forward: Forward) -> TransportResponse:
+        reply = forward(request)
+        ctx.env.flush_redis()
+        return reply
+
+
+@register
+class FcmUnregistered(Fault):
+    """From this sync on, FCM answers the device's latest push token ``UNREGISTERED`` (404).
+
+    The worker must deactivate the token at its first push to it and never send to it again.
+    """
+
+    name = "fcm_404"
+    weight = 0.5
+    needs_offers = True
+
+    def describe(self) -> str:
+        return self.name
+
+    def before_sync(self, ctx: FaultContext) -> None:
+        if ctx.tokens:
+            self.fired = True
+            ctx.env.fcm.fail(ctx.tokens[-1], "UNREGISTERED")
+            ctx.env.unregistered.add(ctx.tokens[-1])
+
+
+@register
+class FcmQuota(Fault):
+    """FCM answers the next push to the device's latest token ``QUOTA_EXCEEDED`` (429), once.
+
+    The push row must stay pending with a back-off and reach the token on a later attempt.
+    """
+
+    name = "fcm_429"
+    weight = 0.5
+    needs_offers = True
+
+    def describe(self) -> str:
+        return self.name
+
+    def before_sync(self, ctx: FaultContext) -> None:
+        if ctx.tokens:
+            self.fired = True
+            ctx.env.fcm.fail(ctx.tokens[-1], "QUOTA_EXCEEDED", times=1)
+            ctx.env.quota.add(ctx.tokens[-1])
 
 
 class ArmedFault(Protocol):

@@ -1,14 +1,22 @@
-"""Runs one schedule against the live server and checks the invariants afterwards.
+"""Runs one schedule against the live server and worker and checks the invariants afterwards.
 
 Each device is an :class:`EdgeClient` on its own SQLite file, over a :class:`FaultyTransport`
 wrapping the real HTTP transport. The harness records what every device created (each
-aggregate, each acknowledged notice) and every ``last_seq`` it saw, then after a clean final
-sync compares the server's view of each user, field by field, with each device's mirror.
+aggregate, each acknowledged notice, each answer to an offer, each push token) and every
+``last_seq`` it saw. At the end it syncs every device cleanly; in a schedule with offers it then
+waits for the schedule's outbox rows to leave ``pending`` (the worker applies and pushes) and
+syncs again. It compares the server's view of each user, field by field, with each device's
+mirror (aggregates, notices, consent, offers, profile), and checks the money invariants on the
+server's database: every accepted offer applied exactly once, every applied offer notified at
+least once, the profile equal to the sum of its audit events. :mod:`tests.chaos.money` states
+them exactly, including when a push may be missing (no consent at the apply, consent revoked
+before the send, a token FCM answered ``UNREGISTERED``, a token registered after the apply).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +29,33 @@ from edge_sdk.settings import EdgeSettings, wall_clock_ms
 from edge_sdk.sync_client.http import HttpTransport
 from sync.messages import ConsentScope, FieldMechanism, Levels, Mechanism, SubmitAggregate
 from sync.pull import decode_cursor
-from tests.chaos.faults import DeviceClock, FaultContext, FaultyTransport
-from tests.chaos.schedule import AdminNotice, Schedule, SyncStep, Write
-from tests.support.live_server import LiveServer, day_of
+from tests.chaos import money
+from tests.chaos.faults import ChaosEnv, DeviceClock, FaultContext, FaultyTransport
+from tests.chaos.schedule import AdminNotice, AdminOffer, AdminWithdraw, Schedule, SyncStep, Write
+from tests.support.live_server import day_of
 
 FINAL_ROUNDS = 6
 """Most clean sync rounds over all devices before the final state must have converged."""
+DRAIN_TIMEOUT_S = 30.0
+"""Longest wait for the schedule's outbox rows to leave ``pending`` (normally well under 1 s)."""
+POLL_S = 0.03
+OPENING_LIMIT_CENTS = 100_000
+"""Limit of every credit profile at setup; each offer raises it further."""
+OFFER_TTL_MS = 14 * 86_400_000
+OFFER_FIELDS = (
+    "status",
+    "current_limit_cents",
+    "new_limit_cents",
+    "rate_bps",
+    "term_months",
+    "expires_at",
+    "reason_codes",
+    "updated_at",
+)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -44,6 +73,13 @@ class ChaosDevice:
     """Every aggregate this device created, by day."""
     acked: set[str] = field(default_factory=set)
     crashes: int = 0
+    answers: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Seq of every answer to an offer: (offer id, ``accept`` or ``decline``)."""
+    tokens: list[str] = field(default_factory=list)
+    """Push tokens registered, oldest first (shared with the device's fault context)."""
+    token_seqs: dict[int, str] = field(default_factory=dict)
+    token_acked_at: dict[str, int] = field(default_factory=dict)
+    """When the harness first saw each token's ``RegisterPushToken`` acknowledged."""
 
     def reopen(self) -> None:
         """Open the store file with a new client, as the app does after its process died."""
@@ -55,9 +91,11 @@ class ChaosDevice:
 class ChaosRun:
     """One schedule on one server: setup, steps, final sync, invariants."""
 
-    def __init__(self, schedule: Schedule, server: LiveServer, folder: Path, access_ttl_s: int) -> None:
+    def __init__(self, schedule: Schedule, env: ChaosEnv, folder: Path, access_ttl_s: int) -> None:
         self.schedule = schedule
-        self.server = server
+        self.env = env
+        self.server = env.server
+        self.db_path = env.server.data_dir / "cloud.sqlite3"
         self.folder = folder
         self.refresh_jump_ms = (access_ttl_s + 120) * 1000
         self.trace: list[str] = []
@@ -67,13 +105,29 @@ class ChaosRun:
         self.server_last_seq: dict[str, int] = {}
         self.device_last_seq: dict[int, int] = {}
         self._inner: list[HttpTransport] = []
+        self.outbox_since = 0
+        self.offer_ids: dict[str, int] = {}
+        """Every offer the schedule made, with its new limit."""
+        self.top_limit: dict[int, int] = {}
+        """Highest limit offered to each credit user so far: the next offer must be above it."""
 
     # --- setup -------------------------------------------------------------------
 
     def setup(self) -> None:
+        self.outbox_since = money.outbox_high_water(self.db_path)
         self.user_ids = [
             self.server.create_user(f"chaos-{self.schedule.seed}-{u}") for u in range(self.schedule.users)
         ]
+        for user in self.schedule.credit_users:
+            self.top_limit[user] = OPENING_LIMIT_CENTS + 10_000 * user
+            profile = {
+                "currency": "EUR",
+                "limit_cents": self.top_limit[user],
+                "used_cents": 25_000,
+                "rate_bps": 1_990,
+            }
+            response = self.server.admin.post(f"/v1/admin/users/{self.user_ids[user]}/profile", json=profile)
+            assert response.status_code == 200, response.text
         for index, user in enumerate(self.schedule.device_users):
             clock = DeviceClock(wall_clock_ms)
             inner = HttpTransport(self.server.base_url, timeout_s=10.0)
@@ -93,8 +147,13 @@ class ChaosRun:
             device.device_id = client.enroll(self.server.enrollment_code(device.user_id))
             # The app asks for sharing consent before it queues aggregates (the SDK refuses otherwise).
             client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
-            transport.ctx = FaultContext(self.server, clock, transport, self.refresh_jump_ms)
+            transport.ctx = FaultContext(
+                self.server, clock, transport, self.refresh_jump_ms, self.env, device.tokens
+            )
             self.devices.append(device)
+            if index in self.schedule.push_devices:
+                client.set_consent(ConsentScope.PUSH, True)
+                self._register_token(device)
 
     def close(self) -> None:
         set_crash_hook(None)
@@ -114,6 +173,10 @@ class ChaosRun:
                     self.user_ids[step.user], title=f"n{number}", body=f"b{number}"
                 )
                 note = f"version {created}"
+            elif isinstance(step, AdminOffer):
+                note = self._offer(step)
+            elif isinstance(step, AdminWithdraw):
+                note = self._withdraw(step)
             else:
                 note = self._sync(step)
             self.trace.append(f"{number:2d}. {step.describe()} -> {note}")
@@ -141,7 +204,9 @@ class ChaosRun:
         if step.kind == "consent":
             return f"seq {client.set_consent(step.scope, step.granted)}"
         if step.kind == "push_token":
-            return f"seq {client.register_push_token(f'tok-{device.index}-{device.days}-{step.pick:.3f}')}"
+            return self._register_token(device)
+        if step.kind in ("accept", "decline"):
+            return self._answer(device, step)
         # Acknowledge only a notice this device has seen (as the app would).
         seen = [n for n in client.notices() if not n.acked]
         if not seen:
@@ -149,6 +214,57 @@ class ChaosRun:
         notice = seen[int(step.pick * len(seen))]
         device.acked.add(notice.notice_id)
         return f"seq {client.ack_notice(notice.notice_id)} ack {notice.notice_id}"
+
+    def _register_token(self, device: ChaosDevice) -> str:
+        # Unique in the session: the fake FCM's planned answers are per token.
+        token = f"tok-s{self.schedule.seed}-d{device.index}-{len(device.tokens)}"
+        seq = device.client.register_push_token(token)
+        device.tokens.append(token)
+        device.token_seqs[seq] = token
+        return f"seq {seq} token {token}"
+
+    def _answer(self, device: ChaosDevice, step: Write) -> str:
+        """Answer an offer the device shows as open (as the app would), offline until its next sync."""
+        open_offers = [o for o in device.client.offers() if o.status == "offered"]
+        if not open_offers:
+            return "no open offer seen"
+        offer_id = open_offers[int(step.pick * len(open_offers))].offer_id
+        if step.kind == "accept":
+            seq = device.client.accept_offer(offer_id)
+        else:
+            seq = device.client.decline_offer(offer_id, reason="not now")
+        device.answers[seq] = (offer_id, step.kind)
+        return f"seq {seq} {step.kind} {offer_id}"
+
+    def _offer(self, step: AdminOffer) -> str:
+        # Above every limit offered so far: an earlier offer applied meanwhile cannot make this
+        # one "not above the profile's limit".
+        new_limit = self.top_limit[step.user] + 5_000 * (1 + int(step.raise_pick * 20))
+        self.top_limit[step.user] = new_limit
+        terms = {
+            "new_limit_cents": new_limit,
+            "rate_bps": 1_990 - 10 * int(step.raise_pick * 50),
+            "term_months": 12,
+            "expires_at": now_ms() + OFFER_TTL_MS,
+            "reason_codes": ["CHAOS"],
+            "policy_version": "chaos-1",
+        }
+        response = self.server.admin.post(f"/v1/admin/users/{self.user_ids[step.user]}/offers", json=terms)
+        assert response.status_code == 201, response.text
+        offer_id: str = response.json()["offer"]["offer_id"]
+        self.offer_ids[offer_id] = new_limit
+        return f"offer {offer_id} limit {new_limit}"
+
+    def _withdraw(self, step: AdminWithdraw) -> str:
+        response = self.server.admin.get(f"/v1/admin/users/{self.user_ids[step.user]}/offers")
+        assert response.status_code == 200, response.text
+        open_offers = [o["offer"]["offer_id"] for o in response.json() if o["offer"]["status"] == "offered"]
+        if not open_offers:
+            return "no open offer"
+        offer_id = open_offers[int(step.pick * len(open_offers))]
+        response = self.server.admin.post(f"/v1/admin/offers/{offer_id}/withdraw", json={})
+        assert response.status_code == 200, response.text
+        return f"withdrew {offer_id}"
 
     def _sync(self, step: SyncStep) -> str:
         device = self.devices[step.device]
@@ -194,6 +310,9 @@ class ChaosRun:
                     f"d{device.index} last_seq_acked went back from {before} to {acked} {when}"
                 )
             self.device_last_seq[device.index] = max(before, acked)
+            for seq, token in device.token_seqs.items():
+                if seq <= acked:
+                    device.token_acked_at.setdefault(token, now_ms())
 
     # --- final sync and invariants -----------------------------------------------
 
@@ -213,12 +332,46 @@ class ChaosRun:
                 break
         self.observe_last_seq("after the final sync")
 
+    def settle(self) -> None:
+        """The final sync; with offers, wait until the worker finished the schedule's outbox rows
+        (applies and pushes), then sync again so that every mirror shows the outcome."""
+        self.final_sync()
+        if self.schedule.offers:
+            self.drain()
+            self.final_sync()
+
+    def drain(self) -> None:
+        """Wait (up to :data:`DRAIN_TIMEOUT_S`) until none of the schedule's outbox rows is pending."""
+        users, offers = set(self.user_ids), set(self.offer_ids)
+        started = time.monotonic()
+        while True:
+            self._check_worker()
+            rows = money.pending_rows(self.db_path, self.outbox_since, users, offers)
+            if not rows:
+                break
+            if time.monotonic() - started > DRAIN_TIMEOUT_S:
+                stuck = [(r.outbox_id, r.kind, r.attempts, r.last_error) for r in rows]
+                self.violations.append(f"outbox rows still pending after {DRAIN_TIMEOUT_S} s: {stuck}")
+                break
+            time.sleep(POLL_S)
+        self.trace.append(f"outbox drained in {time.monotonic() - started:.2f} s")
+
+    def _check_worker(self) -> None:
+        """The worker survives everything but its own kill fault (API restarts included)."""
+        if self.env.worker_died:
+            proc = self.env.worker.proc
+            code = None if proc is None else proc.returncode
+            self.violations.append(f"the worker exited ({code}) although nothing stopped it")
+            self.env.ensure_worker()
+
     def check(self) -> None:
+        self._check_worker()
         for user_index, user_id in enumerate(self.user_ids):
             view = self.server.user_view(user_id)
             for device in self.devices:
                 if device.user_id == user_id:
                     self._check_device(device, view)
+            self._check_money(user_index, user_id, view)
             # An acknowledgement on any device acknowledges the notice for the user.
             acked_here = set().union(*(d.acked for d in self.devices if d.user_id == user_id))
             server_acked = {n["notice_id"] for n in view["notices"] if n["acked"]}
@@ -239,8 +392,10 @@ class ChaosRun:
         status = client.status()
         if status.pending:
             self._fail(device, f"outbox not empty after the final sync: {status.pending} pending")
-        if client.rejections():
-            self._fail(device, f"mutations rejected: {client.rejections()}")
+        # A refused answer to an offer is judged with the audit trail (tests.chaos.money).
+        refused = [r for r in client.rejections() if r.seq not in device.answers]
+        if refused:
+            self._fail(device, f"mutations rejected: {refused}")
         if status.last_seq_acked != status.highest_seq_allocated:
             self._fail(
                 device, f"last_seq_acked {status.last_seq_acked} != allocated {status.highest_seq_allocated}"
@@ -301,7 +456,44 @@ class ChaosRun:
         expected_scopes = {scope: view["consent"].get(scope, False) for scope in consent.scopes}
         if consent.scopes != expected_scopes or consent.pending:
             self._fail(device, f"consent() {consent} != server {view['consent']}")
-        if client.offers() or view["offers"]:
-            self._fail(device, f"offers: device {client.offers()} server {view['offers']}")
-        if client.profile() is not None or view["profile"] is not None:
-            self._fail(device, f"profile: device {client.profile()} server {view['profile']}")
+        shown_offers = {o.offer_id: o for o in client.offers()}
+        server_offers = {o["offer_id"]: o for o in view["offers"]}
+        if shown_offers.keys() != server_offers.keys():
+            self._fail(device, f"offers shown {sorted(shown_offers)} != server {sorted(server_offers)}")
+        for offer_id in shown_offers.keys() & server_offers.keys():
+            offer, held = shown_offers[offer_id], server_offers[offer_id]
+            for name in OFFER_FIELDS:
+                if getattr(offer, name) != held[name]:
+                    self._fail(
+                        device, f"offer {offer_id} field {name}: {getattr(offer, name)!r} != {held[name]!r}"
+                    )
+            if offer.pending:
+                self._fail(device, f"offer {offer_id} still shows a pending answer")
+        profile = client.profile()
+        shown_profile = None if profile is None else msgspec.to_builtins(profile)
+        if shown_profile != view["profile"]:
+            self._fail(device, f"profile shown {shown_profile} != server {view['profile']}")
+
+    def _check_money(self, user_index: int, user_id: str, view: dict[str, Any]) -> None:
+        devices = [d for d in self.devices if d.user_id == user_id]
+        tokens = {t for d in devices for t in d.tokens}
+        fcm_sent: dict[str, set[str]] = {}
+        for message in self.env.fcm.messages():
+            notice_id = message.get("data", {}).get("notice_id")
+            if message.get("token") in tokens and notice_id is not None:
+                fcm_sent.setdefault(message["token"], set()).add(notice_id)
+        facts = [
+            money.DeviceFacts(
+                device_id=d.device_id,
+                answers=d.answers,
+                refused={r.seq: r.code for r in d.client.rejections()},
+                tokens=d.tokens,
+                token_acked_at=d.token_acked_at,
+            )
+            for d in devices
+        ]
+        records = money.read_user(self.db_path, user_id, self.outbox_since)
+        found = money.check_user(
+            records, view, facts, unregistered=self.env.unregistered & tokens, fcm_sent=fcm_sent
+        )
+        self.violations += [f"u{user_index}: {message}" for message in found]

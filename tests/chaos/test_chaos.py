@@ -7,16 +7,18 @@ SEEDS=N``); by default seeds ``0..299`` run as part of ``make test``.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from edge_sdk.crashpoints import SimulatedCrash
+from tests.chaos import money
 from tests.chaos.conftest import ACCESS_TTL_S
-from tests.chaos.faults import FAULTS
+from tests.chaos.faults import FAULTS, ChaosEnv
 from tests.chaos.harness import ChaosRun
-from tests.chaos.schedule import RESTART_EVERY, SyncStep, make_schedule
-from tests.support.live_server import LiveServer, sample_aggregate
+from tests.chaos.schedule import RESTART_EVERY, AdminOffer, Schedule, SyncStep, Write, make_schedule
+from tests.support.live_server import sample_aggregate
 
 DEFAULT_SEEDS = 300
 
@@ -34,14 +36,14 @@ def replay_command(seed: int) -> str:
 
 @pytest.mark.chaos
 @pytest.mark.parametrize("seed", chaos_seeds(), ids=lambda s: f"seed{s}")
-def test_schedule_converges(seed: int, live_chaos_server: LiveServer, tmp_path: Path) -> None:
+def test_schedule_converges(seed: int, live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
     schedule = make_schedule(seed)
-    run = ChaosRun(schedule, live_chaos_server, tmp_path, ACCESS_TTL_S)
+    run = ChaosRun(schedule, live_chaos_env, tmp_path, ACCESS_TTL_S)
     error: BaseException | None = None
     try:
         run.setup()
         run.run_steps()
-        run.final_sync()
+        run.settle()
         run.check()
     except (Exception, SimulatedCrash) as exc:
         error = exc
@@ -54,9 +56,12 @@ def test_schedule_converges(seed: int, live_chaos_server: LiveServer, tmp_path: 
         failure.append(f"raised {type(error).__name__}: {error}")
     failure += run.violations[:20]
     failure += ["schedule:", schedule.describe(), "trace:", *run.trace[-60:]]
-    log = live_chaos_server.log_tail(40)
+    log = live_chaos_env.server.log_tail(40)
     if "Traceback" in log or "ERROR" in log:
         failure += ["server log:", log]
+    worker_log = "\n".join(live_chaos_env.worker.log().splitlines()[-40:])
+    if "Traceback" in worker_log or "ERROR" in worker_log or "WARNING" in worker_log:
+        failure += ["worker log:", worker_log]
     if error is not None:
         raise AssertionError("\n".join(failure)) from error
     pytest.fail("\n".join(failure), pytrace=False)
@@ -67,32 +72,105 @@ def test_schedules_are_reproducible_and_cover_every_fault() -> None:
     assert [make_schedule(s).describe() for s in seeds[:20]] == [
         make_schedule(s).describe() for s in seeds[:20]
     ]
+    schedules = [make_schedule(s) for s in seeds]
     drawn = {
         step.fault.name
-        for s in seeds
-        for step in make_schedule(s).steps
+        for schedule in schedules
+        for step in schedule.steps
         if isinstance(step, SyncStep) and step.fault is not None
     }
     assert drawn == set(FAULTS)
-    restarting = sum(make_schedule(s).restarts_server for s in seeds)
+    restarting = sum(schedule.restarts_server for schedule in schedules)
     assert restarting >= DEFAULT_SEEDS // RESTART_EVERY
     assert all(make_schedule(s).restarts_server for s in seeds if s % RESTART_EVERY == 0)
 
+    # About half the schedules have offers, and only those draw the faults that need them.
+    with_offers = [schedule for schedule in schedules if schedule.offers]
+    assert DEFAULT_SEEDS // 3 <= len(with_offers) <= 2 * DEFAULT_SEEDS // 3
+    offer_faults = {name for name, cls in FAULTS.items() if cls.needs_offers}
+    assert (
+        not {
+            step.fault.name
+            for schedule in schedules
+            if not schedule.offers
+            for step in schedule.steps
+            if isinstance(step, SyncStep) and step.fault is not None
+        }
+        & offer_faults
+    )
+    # Each of them is armed on the very sync that carries a device's fresh acceptance somewhere.
+    around_acceptance = {
+        step.fault.name
+        for schedule in with_offers
+        for before, step in zip(schedule.steps, schedule.steps[1:], strict=False)
+        if isinstance(before, Write)
+        and before.kind == "accept"
+        and isinstance(step, SyncStep)
+        and step.device == before.device
+        and step.fault is not None
+    }
+    assert offer_faults <= around_acceptance
+    assert sum(bool(schedule.push_devices) for schedule in with_offers) >= len(with_offers) // 2
 
-def test_invariant_checks_catch_divergence(live_chaos_server: LiveServer, tmp_path: Path) -> None:
-    """The checks are not vacuous: a lost aggregate, a stale mirror and a last_seq going back are seen."""
-    run = ChaosRun(make_schedule(1), live_chaos_server, tmp_path, ACCESS_TTL_S)
+
+DIVERGENCE_SEED = 1_000_000
+"""Outside every seed range a run uses, so its user names and push tokens are its own."""
+
+
+def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
+    """The checks are not vacuous: a lost aggregate, a stale mirror, a last_seq going back, an
+    offer applied twice, a profile changed without an audit event and a missing push are seen."""
+    schedule = Schedule(
+        DIVERGENCE_SEED,
+        device_users=[0, 0],
+        credit_users=[0],
+        push_devices=[0, 1],
+        steps=[
+            AdminOffer(0, 0.5),
+            AdminOffer(0, 0.9),
+            SyncStep(0, force=True),
+            SyncStep(1, force=True),
+            Write(0, "accept", pick=0.0),
+            Write(1, "decline", pick=0.99),
+            SyncStep(0, force=True),
+            SyncStep(1, force=True),
+        ],
+    )
+    run = ChaosRun(schedule, live_chaos_env, tmp_path, ACCESS_TTL_S)
     try:
         run.setup()
-        device = run.devices[0]
-        live_chaos_server.add_notice(device.user_id, title="seen by nobody")
-        run.final_sync()
+        first, second = run.devices
+        live_chaos_env.server.add_notice(first.user_id, title="seen by nobody")
+        run.run_steps()
+        run.settle()
         run.check()
-        assert run.violations == []
+        assert run.violations == [], "\n".join([*run.violations, *run.trace])
+        # The clean run did what the tampering below undoes: an offer applied and pushed to both.
+        view = live_chaos_env.server.user_view(first.user_id)
+        assert sorted(o["status"] for o in view["offers"]) == ["applied", "declined"]
+        applied = next(o for o in view["offers"] if o["status"] == "applied")
+        for device in (first, second):
+            (token,) = device.tokens
+            notices = [
+                m["data"]["notice_id"] for m in live_chaos_env.fcm.sent_to(token) if "notice_id" in m["data"]
+            ]
+            assert notices == [f"limit_applied:{applied['offer_id']}"]
 
-        device.aggregates["2030-01-01"] = sample_aggregate(1, day="2030-01-01")
-        device.client.store.db.execute("DELETE FROM mirror_notices")
-        run.server_last_seq[device.device_id] = 99
+        first.aggregates["2030-01-01"] = sample_aggregate(1, day="2030-01-01")
+        first.client.store.db.execute("DELETE FROM mirror_notices")
+        second.client.store.db.execute("DELETE FROM mirror_offers")
+        run.server_last_seq[first.device_id] = 99
+        with closing(money.connect(run.db_path)) as conn, conn:
+            # Applied a second time, a profile change without its audit event, a push lost.
+            conn.execute(
+                "INSERT INTO offer_audit (offer_id, user_id, from_status, to_status, actor, reason_code,"
+                " ref, at) VALUES (?, ?, 'accepted', 'applied', 'worker', 'offer_applied', 'job:x', 0)",
+                (applied["offer_id"], first.user_id),
+            )
+            conn.execute(
+                "UPDATE credit_profiles SET used_cents = used_cents + 1 WHERE user_id = ?", (first.user_id,)
+            )
+            conn.execute("DELETE FROM push_attempts WHERE token = ?", (second.tokens[0],))
         run.check()
         run.observe_last_seq("after tampering")
     finally:
@@ -100,4 +178,11 @@ def test_invariant_checks_catch_divergence(live_chaos_server: LiveServer, tmp_pa
     found = "\n".join(run.violations)
     assert "aggregate of 2030-01-01 stored 0 times" in found
     assert "notices mirrored [] != server" in found
+    assert "offers shown [] != server" in found
     assert "went back from 99" in found
+    assert (
+        f"offer {applied['offer_id']} (offered -> accepted -> applied -> applied): accepted 1x, applied 2x"
+        in found
+    )
+    assert "!= the sum of its audit events" in found
+    assert f"never sent to {second.tokens[0]} of {second.device_id}" in found

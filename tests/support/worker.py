@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.embedded_redis import popen_child, stop_process
+from cloud.embedded_redis import EmbeddedRedis, popen_child, stop_process
 from tests.support.live_server import LiveServer
 
 RELAY_INTERVAL_S = "0.1"
@@ -89,6 +90,22 @@ class WorkerProcess:
         if check and code != 0:
             raise WorkerProcessError(f"worker exited {code}:\n{output[-3000:]}")
         return output
+
+
+@contextmanager
+def private_stack(data_dir: Path, **server_env: str) -> Iterator[LiveServer]:
+    """A Redis of its own and an API server on it, with a fresh queue name, for the ``with`` block.
+
+    Fault tests kill workers mid-job, flush Redis or kill the API: on a private Redis, the jobs
+    and in-progress keys a killed process leaves behind touch no other test. Workers started with
+    :class:`WorkerProcess` on the yielded server take its ``QUEUE_NAME`` from ``server.extra_env``.
+    """
+    env = {"QUEUE_NAME": f"test-faults-{uuid.uuid4().hex}", **server_env}
+    with (
+        EmbeddedRedis(data_dir / "redis") as redis,
+        LiveServer(data_dir / "api", redis.url, env=env) as server,
+    ):
+        yield server
 
 
 @contextmanager

@@ -3,13 +3,12 @@ before the body is read)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body
 
 from cloud.constants import ADMIN_PREFIX
 from cloud.domain.admin.schemas import (
@@ -54,14 +53,20 @@ def _offers(request: Request[Any, Any, Any]) -> OfferService:
     return services_of(request).offers
 
 
-async def _money_body(request: Request[Any, Any, Any], body_type: type[T]) -> T:
-    """Decode a body that carries money strictly: ``1500.0`` is refused, not read as ``1500``.
+async def _body(request: Request[Any, Any, Any], body_type: type[T], *, optional: bool = False) -> T:
+    """Decode a JSON body strictly: ``1500.0`` is refused, not read as ``1500``.
 
-    Litestar's own body conversion is lax (an integral float passes as an int); money is integer
-    cents, and a float amount is a client bug to report, not to round.
+    Litestar's own body conversion is lax (an integral float passes as an int) and answers bytes
+    that are not JSON as ``validation_failed``; here every admin body gets the same answers: not
+    JSON is ``invalid_body``, JSON of the wrong shape ``validation_failed``. Money is integer
+    cents, and a float amount is a client bug to report, not to round. With ``optional`` (every
+    field has a default) an empty body reads as ``{}``.
     """
+    raw = await request.body()
+    if optional and not raw.strip():
+        raw = b"{}"
     try:
-        return msgspec.json.decode(await request.body(), type=body_type)
+        return msgspec.json.decode(raw, type=body_type)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(str(exc)) from exc
     except msgspec.DecodeError as exc:
@@ -74,15 +79,15 @@ class AdminController(Controller):
     tags = ["admin"]
 
     @post("/users", status_code=201)
-    async def create_user(
-        self, data: Annotated[CreateUser, Body()], request: Request[Any, Any, Any]
-    ) -> UserCreated:
+    async def create_user(self, request: Request[Any, Any, Any]) -> UserCreated:
+        """Body: :class:`~cloud.domain.admin.schemas.CreateUser` (optional)."""
+        data = await _body(request, CreateUser, optional=True)
         return await _admin(request).create_user(data.external_ref)
 
     @post("/users/{user_id:str}/enrollment-codes", status_code=201)
-    async def create_code(
-        self, data: Annotated[CreateEnrollmentCode, Body()], request: Request[Any, Any, Any]
-    ) -> EnrollmentCodeCreated:
+    async def create_code(self, request: Request[Any, Any, Any]) -> EnrollmentCodeCreated:
+        """Body: :class:`~cloud.domain.admin.schemas.CreateEnrollmentCode` (optional)."""
+        data = await _body(request, CreateEnrollmentCode, optional=True)
         return await _admin(request).create_enrollment_code(_path(request, "user_id"), data.ttl_s)
 
     @get("/devices")
@@ -95,9 +100,9 @@ class AdminController(Controller):
         return await _admin(request).revoke_device(_path(request, "device_id"))
 
     @post("/users/{user_id:str}/notices", status_code=201)
-    async def add_notice(
-        self, data: Annotated[CreateNotice, Body()], request: Request[Any, Any, Any]
-    ) -> NoticeCreated:
+    async def add_notice(self, request: Request[Any, Any, Any]) -> NoticeCreated:
+        """Body: :class:`~cloud.domain.admin.schemas.CreateNotice`."""
+        data = await _body(request, CreateNotice)
         return await _admin(request).add_notice(_path(request, "user_id"), data.kind, data.title, data.body)
 
     @get("/users/{user_id:str}/view")
@@ -109,7 +114,7 @@ class AdminController(Controller):
         """Create or replace the user's credit profile (audited; devices get a ``ProfileUpdate``).
 
         Body: :class:`~cloud.domain.admin.schemas.SetProfile`."""
-        data = await _money_body(request, SetProfile)
+        data = await _body(request, SetProfile)
         return await _offers(request).set_profile(_path(request, "user_id"), data)
 
     @post("/users/{user_id:str}/offers", status_code=201)
@@ -117,7 +122,7 @@ class AdminController(Controller):
         """Offer explicit terms on the profile's current limit (devices get an ``OfferUpsert``).
 
         Body: :class:`~cloud.domain.admin.schemas.CreateOffer`."""
-        data = await _money_body(request, CreateOffer)
+        data = await _body(request, CreateOffer)
         return await _offers(request).create_offer(_path(request, "user_id"), data)
 
     @get("/users/{user_id:str}/offers")
@@ -125,9 +130,9 @@ class AdminController(Controller):
         return await _offers(request).list_offers(_path(request, "user_id"))
 
     @post("/offers/{offer_id:str}/withdraw", status_code=200)
-    async def withdraw_offer(
-        self, data: Annotated[WithdrawOffer, Body()], request: Request[Any, Any, Any]
-    ) -> OfferOut:
+    async def withdraw_offer(self, request: Request[Any, Any, Any]) -> OfferOut:
+        """Body: :class:`~cloud.domain.admin.schemas.WithdrawOffer` (optional)."""
+        data = await _body(request, WithdrawOffer, optional=True)
         return await _offers(request).withdraw_offer(_path(request, "offer_id"), data.reason_code)
 
     @get("/offers/{offer_id:str}/audit")

@@ -115,3 +115,59 @@ class OfferOut(msgspec.Struct, kw_only=True):
     offer: Offer
     policy_version: str
     created_at: int
+
+
+# --- outbox and queue (operators) -------------------------------------------------------------
+
+
+class OutboxCountOut(msgspec.Struct, kw_only=True):
+    kind: str
+    state: str
+    """``pending``, ``done`` or ``dead``."""
+    count: int
+
+
+class QueueDepthOut(msgspec.Struct, kw_only=True):
+    name: str
+    depth: int | None
+    """Jobs waiting in the arq queue; ``null`` when it cannot be read (``reason`` says why)."""
+    reason: str | None = None
+
+
+class OutboxStatsOut(msgspec.Struct, kw_only=True):
+    counts: list[OutboxCountOut]
+    """Rows per (kind, state), ordered by kind then state; only pairs that have rows."""
+    oldest_pending_age_ms: int | None
+    """Age of the oldest ``pending`` row (now minus its ``created_at``); ``null`` when none."""
+    queue: QueueDepthOut
+
+
+class DeadLetterOut(msgspec.Struct, kw_only=True):
+    outbox_id: int
+    kind: str
+    attempts: int
+    """Number of the last attempt made (numbered from 0)."""
+    first_attempt: int
+    """First attempt of the round that died (above 0 after an operator's retry)."""
+    last_error: str | None
+    payload: dict[str, str | int | bool | None]
+    """The payload's identifying fields (offer, user, notice ids, kinds); message texts left out."""
+    parent_id: int | None
+    created_at: int
+    dead_at: int
+
+
+class DeadLettersOut(msgspec.Struct, kw_only=True):
+    items: list[DeadLetterOut]
+    next_after_id: int | None
+    """Pass as ``after_id`` for the next page; ``null`` on the last page."""
+
+
+class OutboxRetryOut(msgspec.Struct, kw_only=True):
+    outbox_id: int
+    kind: str
+    state: str
+    attempt: int
+    """The attempt the row was enqueued as (the first of its new round)."""
+    enqueued: bool
+    """Whether the job was queued right away; if not, the worker's relay queues it later."""

@@ -15,7 +15,7 @@ from cloud.domain.admin.schemas import (
     UserViewOut,
 )
 from cloud.domain.devices.tokens import hash_secret
-from cloud.errors import AdminUnauthorized
+from cloud.errors import AdminUnauthorized, UserNotFound
 from cloud.settings import AuthSettings
 from cloud.store.protocol import Store
 from cloud.store.records import DeviceRecord, wire_offer, wire_profile
@@ -68,6 +68,10 @@ class AdminService:
         return EnrollmentCodeCreated(code=code, expires_at=expires_at)
 
     async def list_devices(self, user_id: str | None) -> list[DeviceOut]:
+        """Every device, or the user's; raises ``UserNotFound`` for an unknown ``user_id`` (an
+        empty list would read as "this user has no device")."""
+        if user_id is not None and await self._store.get_user(user_id) is None:
+            raise UserNotFound(f"no user {user_id}")
         return [device_out(d) for d in await self._store.list_devices(user_id)]
 
     async def revoke_device(self, device_id: str) -> DeviceOut:

@@ -33,3 +33,16 @@ class OfferClosed(ApiError):
     status = 409
     code = ErrorCode.OFFER_CLOSED
     title = "Offer is not open"
+
+
+class OutboxRowNotFound(NotFound):
+    title = "Outbox row not found"
+
+
+class OutboxNotRetryable(ApiError):
+    """An operator's retry of an outbox row that is not dead, or whose work cannot be done any more
+    (a dead ``apply_offer`` row whose offer is ``failed``: terminal, and the user was told)."""
+
+    status = 409
+    code = ErrorCode.OUTBOX_NOT_RETRYABLE
+    title = "Outbox row cannot be retried"

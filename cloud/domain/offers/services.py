@@ -13,6 +13,7 @@ from typing import Final
 from cloud.clock import now_ms
 from cloud.domain.admin.schemas import CreateOffer, OfferOut, ProfileOut, SetProfile
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferNotFound
+from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.request_context import current_request_id
 from cloud.store.protocol import Store
 from cloud.store.records import AuditRecord, OfferRecord, OfferTerms, ProfileRecord, wire_offer, wire_profile
@@ -31,9 +32,12 @@ def offer_out(offer: OfferRecord) -> OfferOut:
 
 
 class OfferService:
-    def __init__(self, store: Store, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], int] = now_ms, outbox: OutboxDispatcher | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._outbox = outbox or OutboxDispatcher(None)
 
     async def set_profile(self, user_id: str, data: SetProfile) -> ProfileOut:
         """Create or replace the profile. Raises ``UserNotFound``."""
@@ -66,8 +70,12 @@ class OfferService:
             reason_codes=list(data.reason_codes),
             policy_version=data.policy_version,
         )
-        offer = await self._store.create_offer(terms, actor=ADMIN_ACTOR, ref=current_request_id(), now=now)
-        return offer_out(offer)
+        created = await self._store.create_offer_and_ping(
+            terms, actor=ADMIN_ACTOR, ref=current_request_id(), now=now
+        )
+        # The ping only asks the devices to sync now; the offer reaches them through sync anyway.
+        await self._outbox.dispatch(created.outbox)
+        return offer_out(created.offer)
 
     async def withdraw_offer(self, offer_id: str, reason_code: str) -> OfferOut:
         """Raises ``OfferNotFound`` / ``OfferClosed``."""

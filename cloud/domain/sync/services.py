@@ -9,6 +9,8 @@ cursor ahead of the user's log and a processed seq pushed with other content (``
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 
 from cloud.clock import now_ms
@@ -24,6 +26,7 @@ from cloud.errors import (
     TooManyMutations,
     UnsupportedProtocol,
 )
+from cloud.faults import EXIT_AFTER_COMMIT_CODE
 from cloud.store.protocol import Store
 from cloud.store.records import PushItem
 from sync.codec import CodecError, MediaType, decode_change, decode_envelope, decode_mutation, peek_seq
@@ -39,6 +42,15 @@ from sync.pull import (
 )
 from sync.timing import clock_skew_ms
 
+logger = logging.getLogger(__name__)
+
+
+def _exit_after_commit() -> None:
+    """The ``FAULT_EXIT_AFTER_COMMIT`` hook: end the process as a crash would, no clean-up run."""
+    logger.warning("fault exit after commit: outbox rows committed, not enqueued")
+    logging.shutdown()
+    os._exit(EXIT_AFTER_COMMIT_CODE)
+
 
 class SyncService:
     def __init__(
@@ -47,11 +59,14 @@ class SyncService:
         next_sync_after_s: int,
         clock: Callable[[], int] = now_ms,
         outbox: OutboxDispatcher | None = None,
+        exit_after_commit: bool = False,
     ) -> None:
         self._store = store
         self._next_sync_after_s = next_sync_after_s
         self._clock = clock
         self._outbox = outbox or OutboxDispatcher(None)
+        self._exit_after_commit = exit_after_commit
+        """Tests only (``FAULT_EXIT_AFTER_COMMIT``): die between the commit and the enqueue."""
 
     @staticmethod
     def decode(body: bytes, media: MediaType) -> SyncEnvelope:
@@ -106,6 +121,8 @@ class SyncService:
             # A validly signed token for a device the server does not know (its data was restored
             # from a backup older than the enrollment): the identity no longer exists.
             raise TokenInvalid("the token's device does not exist") from exc
+        if self._exit_after_commit and outcome.outbox:
+            _exit_after_commit()
         # After the commit, never inside it: a job must not run before its row is visible.
         await self._outbox.dispatch(outcome.outbox)
         page = page_changes(after_version, [(c.version, c) for c in outcome.changes], limit)

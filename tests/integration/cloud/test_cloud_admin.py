@@ -93,7 +93,7 @@ def test_bad_user_body_is_400(live_server: LiveServer) -> None:
     _problem(
         live_server.admin.post("/v1/admin/users", content=b"{", headers={"Content-Type": "application/json"}),
         400,
-        "validation_failed",
+        "invalid_body",  # not JSON at all, as on every admin and sync endpoint (spec §9)
     )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import math
 import os
 from pathlib import Path
 
 import httpx
+import pytest
+from rich.console import Console
 
-from bench import sync_ingest
+from bench import offer_pipeline, sync_ingest
 from cloud.embedded_redis import free_port
 from sync.codec import MediaType, decode_request
 from sync.messages import SubmitAggregate
@@ -48,3 +52,40 @@ async def _floor_level(base: str) -> sync_ingest.LevelResult:
         return await sync_ingest.run_level(base, [device], 3, 10, check=False, max_s=30)
     finally:
         await device.close()
+
+
+def test_offer_pipeline_tiny_run_applies_and_notifies_every_offer_once() -> None:
+    figures = offer_pipeline.run(offers=3, pings=3, concurrency=2, max_s=60, relay_timeout_s=600)
+    outbox = figures.outbox
+    assert (len(outbox.apply_rows), len(outbox.push_rows), outbox.rows) == (3, 3, 6)
+    assert (outbox.requeued, outbox.dead, outbox.pending) == (0, 0, 0)
+    assert len(figures.accept_to_applied_ms) == len(figures.accept_to_push_ms) == 3
+    assert all(applied >= 0 for applied in figures.accept_to_applied_ms)
+    assert all(
+        applied <= pushed
+        for applied, pushed in zip(figures.accept_to_applied_ms, figures.accept_to_push_ms, strict=True)
+    )
+    assert len(figures.apply_wait_ms) == len(figures.apply_run_ms) == len(figures.push_wait_ms) == 3
+    assert len(figures.lone_ping_wait_ms) == len(figures.burst_ping_wait_ms) == 3
+    assert all(w >= 0 for w in figures.apply_wait_ms + figures.lone_ping_wait_ms + figures.burst_ping_wait_ms)
+    assert figures.applied_per_s > 0 and figures.pings_per_s > 0
+    out = io.StringIO()
+    offer_pipeline.report(Console(file=out, width=200), figures, cpus=2)
+    text = out.getvalue()
+    assert "accept → push sent" in text and "floor: ping enqueue → start, one at a time" in text
+    assert "6 rows, 0 re-enqueued by the relay, 0 dead-lettered" in text
+
+
+def test_offer_pipeline_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]
+    assert offer_pipeline.percentile(values, 0.0) == 1
+    assert offer_pipeline.percentile(values, 0.50) == 50
+    assert offer_pipeline.percentile(values, 0.99) == 99
+    assert offer_pipeline.percentile(values, 1.0) == 100
+    assert math.isnan(offer_pipeline.percentile([], 0.5))
+
+
+@pytest.mark.parametrize("flag", ["--offers", "--pings", "--concurrency"])
+def test_offer_pipeline_refuses_empty_sizes(flag: str) -> None:
+    with pytest.raises(SystemExit):
+        offer_pipeline.parse_args([flag, "0"])

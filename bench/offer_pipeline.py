@@ -1,0 +1,552 @@
+"""Accepted offers through the outbox, arq and one worker: latency to applied and to push sent.
+
+Set-up (not timed): a temporary folder holding the SQLite file and a private embedded Redis; one
+API process (``uvicorn --factory cloud.app:create_app``) and one worker process
+(``python -m cloud.workers``) on them, with the log push sender (no Firebase credentials, so every
+push is a ``push_attempts`` row) and a relay timeout far longer than the run, so the API's enqueue
+right after its commit does all the work. ``--offers`` users each get a profile, one enrolled
+device, the ``push`` consent and a push token (``SetConsent`` and ``RegisterPushToken`` through
+``/v1/sync``) and one offer (admin API).
+
+The burst: every device sends its ``AcceptOffer`` through ``/v1/sync`` (msgpack), from
+``--concurrency`` keep-alive clients at once. Latencies come from the times the processes record
+(all share this machine's clock): the ``accepted`` and ``applied`` audit events, the first ``sent``
+push attempt of the user, and arq's enqueue and start times of each ``apply_offer`` job. The
+database is read with a separate read-only connection while the worker writes.
+
+The floor, in the same run, on the same Redis and the same worker process (so the same arq
+settings): ``--pings`` no-op ``ping`` jobs, first one at a time (a random pause before each, so the
+enqueues fall at random points of the worker's poll cycle), then all at once; enqueue-to-start is
+read from arq's result record of each job.
+
+Figures belong to this machine (client, API, worker and Redis share its cores); nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.sync_ingest import ADMIN_TOKEN, MSGPACK_HEADERS, BenchError, serve
+from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_LIVE_PATH, QUEUE_NAME, SYNC_PATH
+from cloud.domain.offers.outbox import outbox_job_id
+from cloud.embedded_redis import EmbeddedRedis, free_port, popen_child, stop_process
+from cloud.push.messages import SEND_PUSH, PushOutcome
+from cloud.queue import JobTiming, Queue, create_queue
+from cloud.settings import DatabaseSettings
+from cloud.store import open_store
+from cloud.store.records import OutboxState
+from cloud.store.sqlite_offers import APPLY_OFFER
+from sync.codec import MediaType, decode_reply, decode_tokens, encode
+from sync.limits import PROTOCOL_VERSION
+from sync.messages import (
+    AcceptOffer,
+    AnyMutation,
+    ConsentScope,
+    EnrollRequest,
+    OfferStatus,
+    Platform,
+    RegisterPushToken,
+    SetConsent,
+    SyncRequest,
+)
+
+LIMIT_CENTS: Final = 100_000
+PROFILE: Final = {"currency": "EUR", "limit_cents": LIMIT_CENTS, "used_cents": 25_000, "rate_bps": 1_990}
+OFFER_DAYS: Final = 14
+WORKER_READY_S: Final = 60.0
+POLL_S: Final = 0.2
+PING_PAUSE_S: Final = 0.2
+"""Longest random pause before each lone ping: longer than the worker's poll delay (`WORKER_POLL_DELAY_S`)."""
+FCM_VARIABLES: Final = ("FCM_CREDENTIALS_FILE", "FCM_PROJECT_ID", "FCM_ENDPOINT")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (the same definition as the sync benchmark); NaN when empty."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
+
+
+def _expect(reply: httpx.Response, status: int) -> Any:
+    if reply.status_code != status:
+        raise BenchError(
+            f"{reply.request.method} {reply.request.url}: {reply.status_code} {reply.text[:300]}"
+        )
+    return reply.json() if reply.headers.get("content-type", "").endswith("json") else None
+
+
+async def _bounded(concurrency: int, jobs: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    """Run ``jobs`` with at most ``concurrency`` in flight; results in order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(job) for job in jobs))
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m cloud.workers`` until the block ends (SIGTERM, its normal stop)."""
+    with log.open("wb") as out:
+        proc = popen_child(
+            [sys.executable, "-m", "cloud.workers"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            yield proc
+        finally:
+            stop_process(proc, timeout_s=10)
+
+
+async def _migrate(database: DatabaseSettings) -> None:
+    store = await open_store(database)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+# --- set-up --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    """One user with one enrolled device and one offer, ready to accept it."""
+
+    user_id: str
+    device_id: str
+    access_token: str
+    offer_id: str
+    cursor: str | None
+
+
+def _sync_body(device_id: str, push: list[AnyMutation], cursor: str | None) -> bytes:
+    request = SyncRequest(
+        protocol=PROTOCOL_VERSION, device_id=device_id, device_time=now_ms(), push=push, cursor=cursor
+    )
+    return encode(request, MediaType.MSGPACK)
+
+
+async def _sync(client: httpx.AsyncClient, account: Account, body: bytes) -> str | None:
+    """One sync whose every mutation must be applied; returns the reply's cursor."""
+    reply = await client.post(
+        SYNC_PATH,
+        content=body,
+        headers={**MSGPACK_HEADERS, "Authorization": f"Bearer {account.access_token}"},
+    )
+    if reply.status_code != 200:
+        raise BenchError(f"sync of device {account.device_id}: {reply.status_code} {reply.text[:300]}")
+    decoded = decode_reply(reply.content, MediaType.MSGPACK)
+    if decoded.expected_seq is not None or any(r.status != "applied" for r in decoded.results):
+        raise BenchError(f"device {account.device_id}: not all applied: {decoded.results}")
+    return decoded.cursor
+
+
+async def _new_account(client: httpx.AsyncClient, index: int) -> Account:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    user = _expect(
+        await client.post(
+            f"{ADMIN_PREFIX}/users", json={"external_ref": f"bench-offer-{index}"}, headers=admin
+        ),
+        201,
+    )
+    user_id: str = user["user_id"]
+    code = _expect(
+        await client.post(f"{ADMIN_PREFIX}/users/{user_id}/enrollment-codes", json={}, headers=admin), 201
+    )
+    body = encode(EnrollRequest(code=code["code"], platform=Platform.ANDROID), MediaType.JSON)
+    enrolled = await client.post(ENROLL_PATH, content=body, headers={"Content-Type": "application/json"})
+    _expect(enrolled, 201)
+    tokens = decode_tokens(enrolled.content, MediaType.JSON)
+    _expect(await client.post(f"{ADMIN_PREFIX}/users/{user_id}/profile", json=PROFILE, headers=admin), 200)
+    terms = {
+        "new_limit_cents": LIMIT_CENTS + 50_000,
+        "rate_bps": 1_790,
+        "term_months": 12,
+        "expires_at": now_ms() + OFFER_DAYS * 86_400_000,
+        "reason_codes": ["RISK_BAND_B"],
+        "policy_version": "bench",
+    }
+    offer = _expect(
+        await client.post(f"{ADMIN_PREFIX}/users/{user_id}/offers", json=terms, headers=admin), 201
+    )
+    account = Account(user_id, tokens.device_id, tokens.access_token, offer["offer"]["offer_id"], None)
+    # The device grants push, registers its token and sees the offer, as a phone would before accepting.
+    push: list[AnyMutation] = [
+        SetConsent(seq=1, created_at=now_ms(), scope=ConsentScope.PUSH, granted=True),
+        RegisterPushToken(
+            seq=2, created_at=now_ms(), token=f"bench-token-{index}", platform=Platform.ANDROID
+        ),
+    ]
+    account.cursor = await _sync(client, account, _sync_body(account.device_id, push, None))
+    return account
+
+
+async def set_up(base: str, count: int, concurrency: int) -> list[Account]:
+    """``count`` accounts, created ``concurrency`` at a time."""
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+        jobs = [lambda i=i: _new_account(client, i) for i in range(count)]
+        return await _bounded(concurrency, jobs)
+
+
+# --- the burst -----------------------------------------------------------------------------------
+
+
+async def accept_burst(base: str, accounts: list[Account], concurrency: int) -> dict[str, int]:
+    """Every account accepts its offer; returns offer id → client time (ms) its sync reply arrived."""
+    created = now_ms()
+    bodies = [
+        _sync_body(a.device_id, [AcceptOffer(seq=3, created_at=created, offer_id=a.offer_id)], a.cursor)
+        for a in accounts
+    ]
+    pending = list(zip(accounts, bodies, strict=True))
+    replied: dict[str, int] = {}
+
+    async def drain(client: httpx.AsyncClient) -> None:
+        while pending:
+            account, body = pending.pop()
+            await _sync(client, account, body)
+            replied[account.offer_id] = now_ms()
+
+    clients = [httpx.AsyncClient(base_url=base, timeout=30.0) for _ in range(concurrency)]
+    try:
+        # Connect every client first, so the burst does not pay for it.
+        for reply in await asyncio.gather(*(c.get(HEALTH_LIVE_PATH) for c in clients)):
+            _expect(reply, 200)
+        await asyncio.gather(*(drain(c) for c in clients))
+    finally:
+        for client in clients:
+            await client.aclose()
+    return replied
+
+
+@dataclass
+class OfferTimes:
+    accepted_ms: int
+    """The ``accepted`` audit event: the server's time when the sync request carrying it arrived."""
+    applied_ms: int
+    """The ``applied`` audit event: the worker's time when ``apply_offer`` began its transaction."""
+    push_sent_ms: int
+    """The first ``sent`` push attempt of the user (written after the sender answered)."""
+
+
+@dataclass
+class OutboxSummary:
+    rows: int
+    requeued: int
+    """Rows the relay had to enqueue again (attempts above 0: the API's enqueue is attempt 0)."""
+    dead: int
+    pending: int
+    apply_rows: list[int]
+    """Outbox ids of the ``apply_offer`` rows, for their arq timings."""
+    push_rows: list[int]
+    """Outbox ids of the ``send_push`` rows."""
+
+
+def _read_only(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10.0)
+
+
+def read_times(db: Path, accounts: list[Account]) -> dict[str, OfferTimes]:
+    """Times of the offers that are applied and notified so far (one read transaction)."""
+    users = {a.user_id: a.offer_id for a in accounts}
+    with closing(_read_only(db)) as conn:
+        audit = "SELECT offer_id, at FROM offer_audit WHERE to_status = ?"
+        accepted = dict(conn.execute(audit, (OfferStatus.ACCEPTED.value,)).fetchall())
+        applied = dict(conn.execute(audit, (OfferStatus.APPLIED.value,)).fetchall())
+        pushed = conn.execute(
+            "SELECT user_id, MIN(at) FROM push_attempts WHERE outcome = ? GROUP BY user_id",
+            (PushOutcome.SENT.value,),
+        ).fetchall()
+    times: dict[str, OfferTimes] = {}
+    for user_id, sent_at in pushed:
+        offer_id = users.get(user_id)
+        if offer_id is not None and offer_id in accepted and offer_id in applied:
+            times[offer_id] = OfferTimes(int(accepted[offer_id]), int(applied[offer_id]), int(sent_at))
+    return times
+
+
+def read_outbox(db: Path) -> OutboxSummary:
+    with closing(_read_only(db)) as conn:
+        rows = conn.execute("SELECT outbox_id, kind, state, attempts FROM outbox").fetchall()
+    return OutboxSummary(
+        rows=len(rows),
+        requeued=sum(1 for r in rows if r[3] > 0),
+        dead=sum(1 for r in rows if r[2] == OutboxState.DEAD),
+        pending=sum(1 for r in rows if r[2] == OutboxState.PENDING),
+        apply_rows=[int(r[0]) for r in rows if r[1] == APPLY_OFFER],
+        push_rows=[int(r[0]) for r in rows if r[1] == SEND_PUSH],
+    )
+
+
+async def wait_done(db: Path, accounts: list[Account], max_s: float) -> dict[str, OfferTimes]:
+    """Poll until every offer is applied and its push sent; raises :class:`BenchError` at ``max_s``."""
+    deadline = time.monotonic() + max_s
+    while len(times := read_times(db, accounts)) < len(accounts):
+        if time.monotonic() > deadline:
+            state = read_outbox(db)
+            raise BenchError(
+                f"after {max_s} s only {len(times)}/{len(accounts)} offers applied and notified; "
+                f"outbox: {state.pending} pending, {state.dead} dead, {state.requeued} re-enqueued"
+            )
+        await asyncio.sleep(POLL_S)
+    return times
+
+
+# --- the floor -----------------------------------------------------------------------------------
+
+
+async def _timing(queue: Queue, job_id: str) -> JobTiming:
+    timing = await queue.timing(job_id)
+    if timing is None or not timing.success:
+        raise BenchError(f"job {job_id}: no successful result kept ({timing})")
+    return timing
+
+
+async def lone_pings(queue: Queue, count: int) -> list[JobTiming]:
+    """``count`` pings, each enqueued once the previous one finished, after a random pause."""
+    rng = random.Random(4)
+    timings = []
+    for i in range(count):
+        await asyncio.sleep(rng.uniform(0, PING_PAUSE_S))
+        job_id = await queue.enqueue("ping", i, job_id=f"bench-lone-{i}")
+        if job_id is None:
+            raise BenchError(f"ping {i} was not enqueued")
+        await queue.result(job_id, timeout_s=30.0)
+        timings.append(await _timing(queue, job_id))
+    return timings
+
+
+async def ping_burst(queue: Queue, count: int) -> list[JobTiming]:
+    """``count`` pings enqueued at once (one after the other, as fast as Redis answers)."""
+    job_ids = [f"bench-burst-{i}" for i in range(count)]
+    for i, job_id in enumerate(job_ids):
+        if await queue.enqueue("ping", i, job_id=job_id) is None:
+            raise BenchError(f"ping {job_id} was not enqueued")
+    for job_id in job_ids:
+        await queue.result(job_id, timeout_s=60.0)
+    return [await _timing(queue, job_id) for job_id in job_ids]
+
+
+# --- one run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    offers: int
+    concurrency: int
+    accept_to_applied_ms: list[float]
+    accept_to_push_ms: list[float]
+    reply_to_applied_ms: list[float]
+    """From the sync reply's arrival at the client: negative when the worker was faster."""
+    apply_wait_ms: list[float]
+    """arq enqueue → start of each ``apply_offer`` job (the API's enqueue, attempt 0)."""
+    apply_run_ms: list[float]
+    """arq start → finish of each ``apply_offer`` job."""
+    push_wait_ms: list[float]
+    """arq enqueue → start of each ``send_push`` job (enqueued by its ``apply_offer`` job)."""
+    accepted_per_s: float
+    """Arrival rate of the burst at the API: offers over first to last ``accepted`` event."""
+    applied_per_s: float
+    burst_s: float
+    """First accept to last applied."""
+    outbox: OutboxSummary
+    lone_ping_wait_ms: list[float]
+    burst_ping_wait_ms: list[float]
+    pings_per_s: float
+
+
+async def _measure(
+    api: str, redis_url: str, db: Path, offers: int, pings: int, concurrency: int, max_s: float
+) -> Figures:
+    queue = await create_queue(redis_url, QUEUE_NAME)
+    try:
+        # The worker is up once it runs a job; this also warms up its connections.
+        if await queue.enqueue("ping", "warm-up", job_id="bench-warm-up") is None:
+            raise BenchError("the warm-up ping was not enqueued")
+        await queue.result("bench-warm-up", timeout_s=WORKER_READY_S)
+        accounts = await set_up(api, offers, concurrency)
+        lone = await lone_pings(queue, pings)
+        replied = await accept_burst(api, accounts, concurrency)
+        times = await wait_done(db, accounts, max_s)
+        outbox = read_outbox(db)
+        apply_jobs = [await _timing(queue, outbox_job_id(o, 0)) for o in outbox.apply_rows]
+        push_jobs = [await _timing(queue, outbox_job_id(o, 0)) for o in outbox.push_rows]
+        burst = await ping_burst(queue, pings)
+    finally:
+        await queue.close()
+    ordered = [times[a.offer_id] for a in accounts]
+    first_accept = min(t.accepted_ms for t in ordered)
+    last_applied = max(t.applied_ms for t in ordered)
+    burst_s = max(last_applied - first_accept, 1) / 1000
+    accept_s = max(max(t.accepted_ms for t in ordered) - first_accept, 1) / 1000
+    pings_s = max(max(t.finished_ms for t in burst) - min(t.enqueued_ms for t in burst), 1) / 1000
+    return Figures(
+        offers=offers,
+        concurrency=concurrency,
+        accept_to_applied_ms=[t.applied_ms - t.accepted_ms for t in ordered],
+        accept_to_push_ms=[t.push_sent_ms - t.accepted_ms for t in ordered],
+        reply_to_applied_ms=[times[a.offer_id].applied_ms - replied[a.offer_id] for a in accounts],
+        apply_wait_ms=[t.started_ms - t.enqueued_ms for t in apply_jobs],
+        apply_run_ms=[t.finished_ms - t.started_ms for t in apply_jobs],
+        push_wait_ms=[t.started_ms - t.enqueued_ms for t in push_jobs],
+        accepted_per_s=offers / accept_s,
+        applied_per_s=offers / burst_s,
+        burst_s=burst_s,
+        outbox=outbox,
+        lone_ping_wait_ms=[t.started_ms - t.enqueued_ms for t in lone],
+        burst_ping_wait_ms=[t.started_ms - t.enqueued_ms for t in burst],
+        pings_per_s=pings / pings_s,
+    )
+
+
+def run(offers: int, pings: int, concurrency: int, max_s: float, relay_timeout_s: float) -> Figures:
+    """Start Redis, the API and the worker in a temporary folder, measure, and stop them all."""
+    with tempfile.TemporaryDirectory(prefix="ec-bench-offers-") as tmp:
+        folder = Path(tmp)
+        db = folder / "cloud.sqlite3"
+        database = DatabaseSettings(f"sqlite:///{db}")
+        with EmbeddedRedis(folder / "redis") as redis:
+            asyncio.run(_migrate(database))
+            env = {k: v for k, v in os.environ.items() if k not in FCM_VARIABLES}
+            env |= {
+                "DATA_DIR": str(folder),
+                "DATABASE_URL": database.url,
+                "REDIS_URL": redis.url,
+                "ADMIN_TOKEN": ADMIN_TOKEN,
+                "ENV": "development",
+                "QUEUE_NAME": QUEUE_NAME,
+                "OUTBOX_RELAY_TIMEOUT_S": str(relay_timeout_s),
+                "OUTBOX_RELAY_INTERVAL_S": "1",
+            }
+            with (
+                serve("api", "cloud.app:create_app", free_port(), env, folder / "api.log") as api,
+                worker_process(env, folder / "worker.log") as worker,
+            ):
+                figures = asyncio.run(_measure(api, redis.url, db, offers, pings, concurrency, max_s))
+                if worker.poll() is not None:
+                    raise BenchError(f"the worker exited with {worker.returncode} during the run")
+    return figures
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _ratio(value: float, floor: float) -> str:
+    return f"{value / floor:.1f}x" if floor > 0 else "-"
+
+
+def report(console: Console, figures: Figures, cpus: int) -> None:
+    table = Table(title=f"Offer pipeline: {figures.offers} accepts, one API process, one worker, SQLite")
+    table.add_column("ms", no_wrap=True)
+    for name in ("n", "min", "p50", "p90", "p99", "max"):
+        table.add_column(name, justify="right", no_wrap=True)
+
+    def row(name: str, values: list[float]) -> None:
+        cells = [f"{percentile(values, q):,.0f}" for q in (0.0, 0.50, 0.90, 0.99, 1.0)]
+        table.add_row(name, str(len(values)), *cells)
+
+    row("accept → applied", figures.accept_to_applied_ms)
+    row("accept → push sent", figures.accept_to_push_ms)
+    row("sync reply at the client → applied", figures.reply_to_applied_ms)
+    table.add_section()
+    row("apply_offer job: enqueue → start", figures.apply_wait_ms)
+    row("apply_offer job: start → finish", figures.apply_run_ms)
+    row("send_push job: enqueue → start", figures.push_wait_ms)
+    table.add_section()
+    row("floor: ping enqueue → start, one at a time", figures.lone_ping_wait_ms)
+    row("floor: ping enqueue → start, all at once", figures.burst_ping_wait_ms)
+    console.print(table)
+    pipeline_p50 = percentile(figures.accept_to_applied_ms, 0.50)
+    lone_p50 = percentile(figures.lone_ping_wait_ms, 0.50)
+    burst_p50 = percentile(figures.burst_ping_wait_ms, 0.50)
+    outbox = figures.outbox
+    console.print(
+        f"accepts arrived at {figures.accepted_per_s:,.0f}/s ({figures.concurrency} concurrent clients); "
+        f"applied offers/s: {figures.applied_per_s:,.0f} (first accept to last applied: "
+        f"{figures.burst_s:.2f} s); no-op pings/s, all at once: {figures.pings_per_s:,.0f}\n"
+        f"accept → applied p50 / floor p50: {_ratio(pipeline_p50, lone_p50)} (one at a time), "
+        f"{_ratio(pipeline_p50, burst_p50)} (all at once)\n"
+        f"outbox: {outbox.rows} rows, {outbox.requeued} re-enqueued by the relay, "
+        f"{outbox.dead} dead-lettered, {outbox.pending} still pending\n"
+        "accept = the server's time of the accepted audit event; applied = the worker's, when apply_offer "
+        "began its transaction; push sent = the first sent push_attempts row of the user (log sender); "
+        "job times are arq's. "
+        f"Client, API, worker and Redis share this machine's {cpus} CPU(s).",
+        highlight=False,
+    )
+
+
+# --- entry ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.offer_pipeline", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--offers", type=int, default=200, help="users, each accepting one offer in the burst"
+    )
+    parser.add_argument("--pings", type=int, default=100, help="no-op jobs for the floor, per mode")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="concurrent HTTP clients (set-up and burst)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=120.0,
+        help="give up if the burst is not applied and notified by then",
+    )
+    parser.add_argument(
+        "--relay-timeout",
+        type=float,
+        default=600.0,
+        help="OUTBOX_RELAY_TIMEOUT_S of the worker (long: fast path only)",
+    )
+    args = parser.parse_args(argv)
+    if args.offers < 1 or args.pings < 1 or args.concurrency < 1:
+        parser.error("--offers, --pings and --concurrency must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Wide enough for the figures table even when the output is piped (rich then assumes 80 columns).
+    console = Console(width=max(Console().width, 150))
+    console.print(
+        f"offer pipeline: {args.offers} offers, {args.pings} pings per floor mode, "
+        f"{args.concurrency} clients…",
+        highlight=False,
+    )
+    figures = run(args.offers, args.pings, args.concurrency, args.max_seconds, args.relay_timeout)
+    report(console, figures, os.cpu_count() or 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Credit evaluation endpoints over a real server: features, the evaluate request, reading it back,
+and every refusal (problem+json, nothing written). No worker runs here: the evaluation stays
+pending; ``tests/integration/workers/test_workers_evaluate.py`` runs the job."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.live_server import LiveServer
+
+PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
+FEATURES = {
+    "months_on_book": 30,
+    "on_time_payments_12m": 11,
+    "missed_payments_12m": 1,
+    "income_band": "medium",
+}
+
+
+def admin(server: LiveServer, method: str, path: str, expected: int, **kwargs: Any) -> Any:
+    response = server.admin.request(method, path, **kwargs)
+    assert response.status_code == expected, response.text
+    return response.json()
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+
+
+def snapshot(server: LiveServer, user_id: str) -> tuple[list[Any], ...]:
+    """Everything an evaluation request or a features update could write for the user."""
+    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
+        return (
+            conn.execute("SELECT * FROM evaluations WHERE user_id = ?", (user_id,)).fetchall(),
+            conn.execute("SELECT * FROM credit_features WHERE user_id = ?", (user_id,)).fetchall(),
+            conn.execute(
+                "SELECT outbox_id FROM outbox WHERE kind = 'evaluate_credit'"
+                " AND json_extract(payload, '$.evaluation_id') IN"
+                " (SELECT evaluation_id FROM evaluations WHERE user_id = ?)",
+                (user_id,),
+            ).fetchall(),
+            conn.execute("SELECT * FROM offers WHERE user_id = ?", (user_id,)).fetchall(),
+        )
+
+
+def ready_user(server: LiveServer) -> str:
+    user_id = server.create_user()
+    admin(server, "POST", f"/v1/admin/users/{user_id}/profile", 200, json=PROFILE)
+    out = admin(server, "PUT", f"/v1/admin/users/{user_id}/credit-features", 200, json=FEATURES)
+    assert {k: out[k] for k in FEATURES} == FEATURES and out["user_id"] == user_id
+    return user_id
+
+
+def test_evaluate_is_queued_and_readable(live_server: LiveServer) -> None:
+    user_id = ready_user(live_server)
+    queued = admin(live_server, "POST", f"/v1/admin/users/{user_id}/evaluate", 202)
+    assert set(queued) == {"evaluation_id", "job_id"}
+    evaluation = admin(live_server, "GET", f"/v1/admin/evaluations/{queued['evaluation_id']}", 200)
+    assert (evaluation["user_id"], evaluation["status"], evaluation["trigger"]) == (
+        user_id,
+        "pending",
+        "admin",
+    )
+    assert (evaluation["result"], evaluation["offer_id"]) == (None, None)
+    evaluations, _, outbox, _ = snapshot(live_server, user_id)
+    assert len(evaluations) == 1
+    [(outbox_id,)] = outbox
+    assert queued["job_id"] == f"{outbox_id}:0"
+
+
+def test_features_are_replaced(live_server: LiveServer) -> None:
+    user_id = ready_user(live_server)
+    changed = {**FEATURES, "missed_payments_12m": 0, "income_band": "very_high"}
+    admin(live_server, "PUT", f"/v1/admin/users/{user_id}/credit-features", 200, json=changed)
+    [row] = snapshot(live_server, user_id)[1]
+    assert row[1:5] == (30, 11, 0, "very_high")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({**FEATURES, "months_on_book": -1}, "validation_failed"),
+        ({**FEATURES, "months_on_book": 1201}, "validation_failed"),
+        ({**FEATURES, "months_on_book": 30.0}, "validation_failed"),
+        ({**FEATURES, "on_time_payments_12m": 13}, "validation_failed"),
+        ({**FEATURES, "missed_payments_12m": "1"}, "validation_failed"),
+        ({**FEATURES, "on_time_payments_12m": 12, "missed_payments_12m": 1}, "validation_failed"),
+        ({**FEATURES, "months_on_book": 5}, "validation_failed"),  # 12 payments in 5 months
+        ({**FEATURES, "income_band": "huge"}, "validation_failed"),
+        ({**FEATURES, "utilisation_bps": 100}, "validation_failed"),  # from the profile, not settable
+        ({k: v for k, v in FEATURES.items() if k != "income_band"}, "validation_failed"),
+        ([], "validation_failed"),
+    ],
+)
+def test_bad_features_are_refused_and_change_nothing(live_server: LiveServer, body: Any, code: str) -> None:
+    user_id = ready_user(live_server)
+    before = snapshot(live_server, user_id)
+    response = live_server.admin.put(f"/v1/admin/users/{user_id}/credit-features", json=body)
+    assert_problem(response, 400, code)
+    assert snapshot(live_server, user_id) == before
+
+
+def test_features_body_that_is_not_json(live_server: LiveServer) -> None:
+    user_id = ready_user(live_server)
+    before = snapshot(live_server, user_id)
+    url = f"/v1/admin/users/{user_id}/credit-features"
+    assert_problem(live_server.admin.put(url, content=b"{nope"), 400, "invalid_body")
+    assert snapshot(live_server, user_id) == before
+
+
+def test_features_of_unknown_user(live_server: LiveServer) -> None:
+    response = live_server.admin.put("/v1/admin/users/usr_missing/credit-features", json=FEATURES)
+    assert_problem(response, 404, "not_found")
+    assert snapshot(live_server, "usr_missing") == ([], [], [], [])
+
+
+def test_evaluate_refusals_write_nothing(live_server: LiveServer) -> None:
+    assert_problem(live_server.admin.post("/v1/admin/users/usr_missing/evaluate"), 404, "not_found")
+    assert snapshot(live_server, "usr_missing") == ([], [], [], [])
+
+    user_id = live_server.create_user()
+    url = f"/v1/admin/users/{user_id}/evaluate"
+    assert_problem(live_server.admin.post(url), 400, "validation_failed")  # no profile
+    admin(live_server, "POST", f"/v1/admin/users/{user_id}/profile", 200, json=PROFILE)
+    response = live_server.admin.post(url)
+    assert_problem(response, 400, "validation_failed")  # no credit features
+    assert "credit features" in response.json()["title"]
+    assert snapshot(live_server, user_id) == ([], [], [], [])
+
+    admin(live_server, "PUT", f"/v1/admin/users/{user_id}/credit-features", 200, json=FEATURES)
+    terms = {
+        "new_limit_cents": 150_000,
+        "rate_bps": 1_790,
+        "term_months": 12,
+        "expires_at": 4_000_000_000_000,
+        "reason_codes": [],
+        "policy_version": "manual",
+    }
+    offer = admin(live_server, "POST", f"/v1/admin/users/{user_id}/offers", 201, json=terms)
+    before = snapshot(live_server, user_id)
+    assert_problem(live_server.admin.post(url), 409, "offer_in_flight")
+    assert snapshot(live_server, user_id) == before
+    # Once the offer is withdrawn, the user can be evaluated again.
+    admin(live_server, "POST", f"/v1/admin/offers/{offer['offer']['offer_id']}/withdraw", 200, json={})
+    admin(live_server, "POST", url, 202)
+
+
+def test_unknown_evaluation(live_server: LiveServer) -> None:
+    assert_problem(live_server.admin.get("/v1/admin/evaluations/eval_missing"), 404, "not_found")
+
+
+def test_credit_endpoints_need_the_admin_token(live_server: LiveServer) -> None:
+    user_id = ready_user(live_server)
+    before = snapshot(live_server, user_id)
+    for method, path in [
+        ("PUT", f"/v1/admin/users/{user_id}/credit-features"),
+        ("POST", f"/v1/admin/users/{user_id}/evaluate"),
+        ("GET", "/v1/admin/evaluations/eval_x"),
+    ]:
+        response = httpx.request(method, f"{live_server.base_url}{path}", json=FEATURES)
+        assert_problem(response, 401, "admin_unauthorized")
+    assert snapshot(live_server, user_id) == before
