@@ -274,11 +274,15 @@ class Store(Protocol):
         user_id: str,
         sender: str,
         sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+        attempt: int,
         retry_at: int,
         now: int,
     ) -> OutboxState:
         """One transaction: every attempt recorded, dead tokens deactivated, the row ``done`` or,
-        if any answer said retry, left pending until ``retry_at``. A row no longer pending: its state."""
+        if any answer said retry, left pending until ``retry_at``. A row no longer pending: its state.
+
+        ``attempt`` is the job's attempt number, recorded with each send: a slow job may record
+        after the relay has already counted the row's next attempt."""
         ...
 
     async def skip_push(self, outbox_id: int, reason: PushOutcome, now: int) -> None:

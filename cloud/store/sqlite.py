@@ -744,6 +744,7 @@ class SqliteStore:
         user_id: str,
         sender: str,
         sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+        attempt: int,
         retry_at: int,
         now: int,
     ) -> OutboxState:
@@ -752,7 +753,14 @@ class SqliteStore:
             if row is None or row.state != OutboxState.PENDING.value:
                 return OutboxState.DONE if row is None else OutboxState(row.state)
             return sqlite_push.record_push(
-                conn, row, user_id=user_id, sender=sender, sent=sent, retry_at=retry_at, now=now
+                conn,
+                row,
+                user_id=user_id,
+                sender=sender,
+                sent=sent,
+                attempt=attempt,
+                retry_at=retry_at,
+                now=now,
             )
 
         return await self._write(tx)

@@ -74,6 +74,7 @@ def record_push(
     user_id: str,
     sender: str,
     sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+    attempt: int,
     retry_at: int,
     now: int,
 ) -> OutboxState:
@@ -89,7 +90,7 @@ def record_push(
             " error_code, message_id, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.outbox_id,
-                row.attempts,
+                attempt,
                 user_id,
                 target.device_id,
                 target.token,

@@ -113,6 +113,7 @@ async def send_push(ctx: dict[str, Any], payload: Any) -> str:
         user_id=plan.user_id,
         sender=sender.name,
         sent=list(zip(plan.targets, messages, results, strict=True)),
+        attempt=job.attempt,
         retry_at=now + retry_delay_ms(job.attempt, base_ms=retry_base_ms),
         now=now,
     )

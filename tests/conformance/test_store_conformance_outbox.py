@@ -397,7 +397,13 @@ async def test_record_push_done_deactivates_dead_tokens(store: Store) -> None:
         ],
     )
     state = await store.record_push(
-        push.outbox_id, user_id="usr_1", sender="fcm", sent=sent, retry_at=NOW + 99_000, now=NOW + 30
+        push.outbox_id,
+        user_id="usr_1",
+        sender="fcm",
+        sent=sent,
+        attempt=0,
+        retry_at=NOW + 99_000,
+        now=NOW + 30,
     )
     assert state == "done"
     attempts = await store.push_attempts("usr_1")
@@ -417,7 +423,7 @@ async def test_record_push_done_deactivates_dead_tokens(store: Store) -> None:
     assert await store.push_plan(push.outbox_id) is None
     # A row no longer pending: its state, nothing recorded.
     again = await store.record_push(
-        push.outbox_id, user_id="usr_1", sender="fcm", sent=sent, retry_at=0, now=NOW + 40
+        push.outbox_id, user_id="usr_1", sender="fcm", sent=sent, attempt=0, retry_at=0, now=NOW + 40
     )
     assert again == "done" and len(await store.push_attempts("usr_1")) == 2
     # The deactivated token is gone from later pushes; the sent one is still active.
@@ -450,7 +456,13 @@ async def test_record_push_retry_keeps_the_row_pending_until_retry_at(store: Sto
         ],
     )
     state = await store.record_push(
-        push.outbox_id, user_id="usr_1", sender="fcm", sent=sent, retry_at=NOW + 60_000, now=NOW + 30
+        push.outbox_id,
+        user_id="usr_1",
+        sender="fcm",
+        sent=sent,
+        attempt=0,
+        retry_at=NOW + 60_000,
+        now=NOW + 30,
     )
     assert state == "pending"
     # Stale by the relay timeout, but backing off until retry_at.
@@ -465,7 +477,7 @@ async def test_record_push_retry_keeps_the_row_pending_until_retry_at(store: Sto
     )
     assert (
         await store.record_push(
-            push.outbox_id, user_id="usr_1", sender="fcm", sent=ok, retry_at=0, now=NOW + 61_000
+            push.outbox_id, user_id="usr_1", sender="fcm", sent=ok, attempt=1, retry_at=0, now=NOW + 61_000
         )
         == "done"
     )
@@ -474,6 +486,28 @@ async def test_record_push_retry_keeps_the_row_pending_until_retry_at(store: Sto
         (0, "tok-2", "retry"),
         (1, "tok-2", "sent"),
     ]
+
+
+async def test_record_push_keeps_the_attempt_of_the_job_that_sent(store: Store) -> None:
+    """A slow attempt 0 that records after the relay counted attempt 1 is still recorded as 0."""
+    _, push = await applied_with_push(store)
+    plan = await store.push_plan(push.outbox_id)
+    assert plan is not None
+    relayed = await store.relay_outbox(now=NOW + 60_000, timeout_ms=1000, max_attempts=5)
+    assert [(r.outbox_id, r.attempts) for r in relayed.requeued] == [(push.outbox_id, 1)]
+    sent = results(
+        plan.targets,
+        plan.payload,
+        [
+            PushResult(token=t.token, outcome=PushOutcome.SENT, message_id=f"m-{t.token}")
+            for t in plan.targets
+        ],
+    )
+    state = await store.record_push(
+        push.outbox_id, user_id="usr_1", sender="fcm", sent=sent, attempt=0, retry_at=0, now=NOW + 60_001
+    )
+    assert state == "done"
+    assert [(a.attempt, a.token) for a in await store.push_attempts("usr_1")] == [(0, "tok-1"), (0, "tok-2")]
 
 
 async def test_skip_push_finishes_the_row_without_attempts(store: Store) -> None:

@@ -98,6 +98,7 @@ async def test_transactional_push_backing_off_is_sent_when_its_job_runs(store: S
         user_id="usr_1",
         sender="log",
         sent=[(target, message_for(payload, "tok-1"), retry)],
+        attempt=push_row.attempts,
         retry_at=FAR,
         now=NOW + 2,
     )
