@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import msgspec
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import cron
 from arq.jobs import Job, ResultNotFound, SerializationError
-from arq.worker import Worker, func
+from arq.worker import Retry, Worker, func
 
 from cloud.constants import QUEUE_NAME
 from cloud.settings import cron_fields
@@ -147,6 +147,12 @@ class Queue:
             success=info.success,
         )
 
+    async def worker_health(self) -> str | None:
+        """The last health line a worker of this queue wrote (jobs complete, failed, retried,
+        ongoing, queued), or ``None`` when no worker has written one within its interval + 1 s."""
+        raw: bytes | None = await self._redis.get(health_check_key(self.queue_name))
+        return None if raw is None else raw.decode()
+
     async def depth(self) -> int:
         """Jobs waiting in the queue (queued or deferred, not yet taken by a worker)."""
         # arq keeps a queue as one sorted set named after it, scored by when each job may run.
@@ -215,6 +221,20 @@ def _schedule(job: CronJob) -> dict[str, set[int]]:
     return fields
 
 
+def health_check_key(queue_name: str) -> str:
+    """The Redis key a worker of ``queue_name`` refreshes every health-check interval."""
+    return f"{queue_name}:health-check"
+
+
+def retry_later(defer_s: float) -> NoReturn:
+    """Ask the queue to run the current job again, same id, after ``defer_s`` seconds.
+
+    Only for transient failures (the database busy past its timeout): the worker gives up after
+    its ``max_tries`` and the job fails; an outbox row then waits for the relay's next attempt.
+    """
+    raise Retry(defer=defer_s)
+
+
 def build_worker(
     redis_url: str,
     functions: Sequence[JobFunction],
@@ -229,6 +249,8 @@ def build_worker(
     max_tries: int = 5,
     max_jobs: int = 32,
     poll_delay_s: float = 0.05,
+    shutdown_wait_s: int = 10,
+    health_check_interval_s: float = 10.0,
 ) -> Worker:
     """An arq worker with msgspec serialisers; call ``run()`` in a process of its own.
 
@@ -253,6 +275,10 @@ def build_worker(
         max_tries=max_tries,
         max_jobs=max_jobs,
         poll_delay=poll_delay_s,
+        # On SIGTERM/SIGINT take no new job and let running ones finish for this long.
+        job_completion_wait=shutdown_wait_s,
+        health_check_key=health_check_key(queue_name),
+        health_check_interval=health_check_interval_s,
     )
 
 

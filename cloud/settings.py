@@ -39,6 +39,8 @@
 | ``WORKER_JOB_TIMEOUT_S`` | arq ``job_timeout``; a dead worker's job re-runs this + 10 s later | ``60`` |
 | ``WORKER_MAX_JOBS`` | jobs one worker runs at once (arq ``max_jobs``), 1..1000 | ``32`` |
 | ``WORKER_POLL_DELAY_S`` | how often an idle worker polls Redis (arq ``poll_delay``) | ``0.05`` |
+| ``WORKER_SHUTDOWN_WAIT_S`` | on SIGTERM, seconds running jobs get to finish, 0..600 | ``10`` |
+| ``WORKER_HEALTH_CHECK_INTERVAL_S`` | how often a worker writes its health line to Redis | ``10`` |
 | ``PUSH_RETRY_BASE_S`` | back-off after a retryable FCM answer, doubled per attempt | ``30`` |
 | ``FAULT_PAUSE_AT`` | tests only: ``cloud.faults.PAUSE_POINTS`` where a worker pauses | empty |
 | ``FAULT_EXIT_AFTER_COMMIT`` | tests only: ``1`` = the API exits after committing outbox rows | ``0`` |
@@ -229,6 +231,11 @@ class JobSettings:
     poll_delay_s: float = 0.05
     """How often an idle worker asks Redis for queued jobs (arq ``poll_delay``): a job waits half
     of it on average before it starts; each poll is one cheap Redis round trip."""
+    shutdown_wait_s: int = 10
+    """On SIGTERM a worker takes no new job and gives running ones this long before cancelling
+    them (arq ``job_completion_wait``); a cancelled job's outbox row is taken by the relay."""
+    health_check_interval_s: float = 10.0
+    """How often a worker writes its health line to ``{QUEUE_NAME}:health-check`` in Redis."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +449,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             timeout_s=_float(env, "WORKER_JOB_TIMEOUT_S", 60.0),
             max_jobs=_int_in(env, "WORKER_MAX_JOBS", 32, 1, 1000),
             poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.05),
+            shutdown_wait_s=_int_in(env, "WORKER_SHUTDOWN_WAIT_S", 10, 0, 600),
+            health_check_interval_s=_float(env, "WORKER_HEALTH_CHECK_INTERVAL_S", 10.0),
         ),
         faults=_faults(env),
         push=PushSettings(

@@ -13,8 +13,10 @@ attempt is taken by one of them only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 import msgspec
 
@@ -22,6 +24,7 @@ from cloud.clock import now_ms
 from cloud.domain.credit.notices import NoticeClass, notice_class
 from cloud.domain.credit.services import EvaluationService
 from cloud.domain.offers.outbox import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.errors import Unavailable
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, FaultPauses
 from cloud.push.messages import (
     SEND_PUSH,
@@ -33,6 +36,7 @@ from cloud.push.messages import (
     message_for,
     retry_delay_ms,
 )
+from cloud.queue import retry_later
 from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
 from cloud.store.records import OutboxRecord, RelayOutcome
@@ -40,6 +44,38 @@ from cloud.store.sqlite_credit import EVALUATE_CREDIT
 from cloud.store.sqlite_offers import APPLY_OFFER
 
 log = logging.getLogger("cloud.workers.jobs")
+
+
+TRANSIENT_RETRY_BASE_S: Final = 0.5
+TRANSIENT_RETRY_CAP_S: Final = 8.0
+
+JobCallable = Callable[..., Awaitable[Any]]
+
+
+def transient_retry_delay_s(job_try: int) -> float:
+    """Back-off before arq's next try of a job that met a transient failure: doubling, capped."""
+    return float(min(TRANSIENT_RETRY_CAP_S, TRANSIENT_RETRY_BASE_S * 2 ** max(job_try - 1, 0)))
+
+
+def retry_transient(job: JobCallable) -> JobCallable:
+    """Run ``job``; when the store is busy past its timeout (:class:`cloud.errors.Unavailable`),
+    have arq run it again after a back-off instead of failing it.
+
+    Every job is idempotent, so a retry is safe; the worker's ``max_tries`` bounds the retries,
+    and an outbox row whose job finally failed is taken by the relay as its next attempt.
+    """
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        try:
+            return await job(ctx, *args)
+        except Unavailable as exc:
+            job_try = int(ctx.get("job_try") or 1)
+            delay = transient_retry_delay_s(job_try)
+            log.warning("%s try %d: %s; retrying in %.1f s", job.__name__, job_try, exc, delay)
+            retry_later(delay)
+
+    return run
 
 
 class InjectedFault(RuntimeError):

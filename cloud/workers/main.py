@@ -23,6 +23,7 @@ from cloud.workers.jobs import (
     evaluate_credit,
     expire_offers,
     relay_forever,
+    retry_transient,
     send_push,
 )
 from cloud.workers.settings import RedisNotConfigured, WorkerSettings
@@ -35,8 +36,13 @@ async def ping(ctx: dict[str, Any], payload: Any) -> Any:
     return payload
 
 
-FUNCTIONS: tuple[JobFunction, ...] = (ping, apply_offer, send_push, evaluate_credit)
-"""Every job the worker runs, registered under the function's name."""
+FUNCTIONS: tuple[JobFunction, ...] = (
+    ping,
+    retry_transient(apply_offer),
+    retry_transient(send_push),
+    retry_transient(evaluate_credit),
+)
+"""Every job the worker runs, registered under the function's name; a busy store is retried."""
 
 
 DAY_S = 86_400
@@ -45,8 +51,8 @@ DAY_S = 86_400
 def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]:
     """The scheduled jobs, each run once per tick across all workers."""
     return [
-        CronJob(expire_offers, settings.expiry.interval_s),
-        CronJob(evaluate_active_users, DAY_S, hour=credit.daily_hour_utc),
+        CronJob(retry_transient(expire_offers), settings.expiry.interval_s),
+        CronJob(retry_transient(evaluate_active_users), DAY_S, hour=credit.daily_hour_utc),
     ]
 
 
@@ -113,6 +119,8 @@ def main() -> int:
         max_tries=settings.max_tries,
         max_jobs=settings.max_jobs,
         poll_delay_s=settings.poll_delay_s,
+        shutdown_wait_s=settings.shutdown_wait_s,
+        health_check_interval_s=settings.health_check_interval_s,
     )
     worker.run()
     return 0

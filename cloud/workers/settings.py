@@ -34,6 +34,10 @@ class WorkerSettings:
     """arq ``max_jobs`` (``WORKER_MAX_JOBS``)."""
     poll_delay_s: float = 0.05
     """arq ``poll_delay`` (``WORKER_POLL_DELAY_S``)."""
+    shutdown_wait_s: int = 10
+    """arq ``job_completion_wait`` (``WORKER_SHUTDOWN_WAIT_S``)."""
+    health_check_interval_s: float = 10.0
+    """arq ``health_check_interval`` (``WORKER_HEALTH_CHECK_INTERVAL_S``)."""
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     """Relay timeout and interval, attempts before dead-letter, injected faults."""
     push: PushSettings = field(default_factory=PushSettings)
@@ -55,6 +59,8 @@ class WorkerSettings:
             job_timeout_s=settings.jobs.timeout_s,
             max_jobs=settings.jobs.max_jobs,
             poll_delay_s=settings.jobs.poll_delay_s,
+            shutdown_wait_s=settings.jobs.shutdown_wait_s,
+            health_check_interval_s=settings.jobs.health_check_interval_s,
             outbox=settings.outbox,
             push=settings.push,
             expiry=settings.expiry,

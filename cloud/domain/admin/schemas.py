@@ -132,6 +132,9 @@ class QueueDepthOut(msgspec.Struct, kw_only=True):
     depth: int | None
     """Jobs waiting in the arq queue; ``null`` when it cannot be read (``reason`` says why)."""
     reason: str | None = None
+    worker_health: str | None = None
+    """The last health line a worker of this queue wrote (jobs complete, failed, retried, ongoing,
+    queued); ``null`` when none wrote one within ``WORKER_HEALTH_CHECK_INTERVAL_S`` + 1 s."""
 
 
 class OutboxStatsOut(msgspec.Struct, kw_only=True):

@@ -46,6 +46,8 @@ class QueueReader(Enqueuer, Protocol):
 
     async def depth(self) -> int: ...
 
+    async def worker_health(self) -> str | None: ...
+
 
 def payload_summary(payload: bytes) -> PayloadSummary:
     """The scalar fields of a JSON payload (texts cut to 128 characters), message texts left out.
@@ -103,11 +105,12 @@ class OutboxOperations:
             )
         try:
             depth = await self._queue.depth()
+            health = await self._queue.worker_health()
         except Exception as exc:  # any Redis failure: the database figures are still worth answering
             log.warning("queue depth unavailable: %r", exc)
             reason = f"Redis error: {type(exc).__name__}"
             return QueueDepthOut(name=self._queue_name, depth=None, reason=reason)
-        return QueueDepthOut(name=self._queue_name, depth=depth)
+        return QueueDepthOut(name=self._queue_name, depth=depth, worker_health=health)
 
     async def stats(self) -> OutboxStatsOut:
         stats = await self._store.outbox_stats()

@@ -7,6 +7,7 @@ reach another test. Workers relay often; where a test relies on the relay its ti
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 import uuid
@@ -20,7 +21,9 @@ import httpx
 import pytest
 import redis
 
+from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX
+from cloud.queue import create_queue
 from sync.messages import (
     AcceptOffer,
     ConsentScope,
@@ -300,6 +303,50 @@ def test_worker_killed_in_the_transaction_is_rerun_by_arq_after_the_job_timeout(
         ((outbox_id, _, _),) = apply_rows(server, offer["offer_id"])
         log = survivor.stop()
         assert f"apply_offer outbox {outbox_id} attempt 0: applied" in log and "relay re-enqueued" not in log
+
+
+# --- the database busy past its timeout: arq tries the job again -----------------------------
+
+
+def test_job_meeting_a_busy_database_is_retried_by_arq_and_applied_once(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    with private_stack(tmp_path) as server:
+        queue_name = server.extra_env["QUEUE_NAME"]
+        # Accepted while no worker runs; the queued job is then lost, so the test enqueues it
+        # itself once it holds the database's write lock (the relay stays out of it).
+        phone, offer = phone_with_offer(server)
+        phone.sync(accept(phone, offer["offer_id"]))
+        ((outbox_id, _, _),) = apply_rows(server, offer["offer_id"])
+        client = redis.Redis.from_url(str(server.redis_url))
+        try:
+            client.flushall()
+        finally:
+            client.close()
+        worker = start_worker(server, **RELAY_OFF)
+        worker.wait_ready()
+        with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3", isolation_level=None)) as lock:
+            lock.execute("BEGIN IMMEDIATE")  # another writer holding the lock past busy_timeout
+            try:
+                asyncio.run(_enqueue_apply(str(server.redis_url), queue_name, outbox_id))
+                worker.wait_log("apply_offer try 1: database busy", timeout_s=WAIT_S)
+            finally:
+                lock.execute("ROLLBACK")
+        wait_for("the retried job", lambda: offer_status(server, offer["offer_id"]) == "applied")
+        assert_applied_once(server, phone, offer["offer_id"])
+        assert apply_rows(server, offer["offer_id"])[0][1:] == ("done", 0)  # no new outbox attempt
+        log = worker.stop()
+        assert f"apply_offer outbox {outbox_id} attempt 0: applied" in log
+        assert "Traceback" not in log
+
+
+async def _enqueue_apply(redis_url: str, queue_name: str, outbox_id: int) -> None:
+    queue = await create_queue(redis_url, queue_name)
+    try:
+        job = OutboxJob(outbox_id=outbox_id, attempt=0)
+        assert await queue.enqueue("apply_offer", job, outbox_job_id(outbox_id, 0)) is not None
+    finally:
+        await queue.close()
 
 
 # --- the API killed between its commit and its enqueue --------------------------------------

@@ -117,6 +117,7 @@ def test_outbox_stats_count_rows_and_read_the_queue(server: LiveServer, queue_na
     # No worker runs: the API's enqueue waits in the queue.
     assert stats["queue"]["name"] == queue_name
     assert stats["queue"]["depth"] >= 1 and stats["queue"]["reason"] is None
+    assert stats["queue"]["worker_health"] is None  # no worker has reported on this queue
 
 
 def test_dead_letters_are_listed_and_only_meaningful_retries_run(
@@ -190,7 +191,12 @@ def test_dead_letters_are_listed_and_only_meaningful_retries_run(
     assert admin(server, "GET", "/v1/admin/outbox", 200)["queue"]["depth"] >= 1
     with worker_process(server, queue_name, tmp_path / "healthy.log") as worker:
         wait_until(lambda: state_of(server, "send_push", notice) == "done", "push done", worker.log)
+        # A running worker refreshes its health line, which the operator view shows.
+        health = admin(server, "GET", "/v1/admin/outbox", 200)["queue"]["worker_health"]
+        assert health is not None and "j_complete=" in health, health
         worker.stop()
+    # A stopped worker removes its health line.
+    assert admin(server, "GET", "/v1/admin/outbox", 200)["queue"]["worker_health"] is None
     sent = rows(server, "SELECT attempt, sender, outcome FROM push_attempts WHERE outbox_id = ?", push_id)
     assert sent == [(2, "log", "sent")]
     assert push_id not in {

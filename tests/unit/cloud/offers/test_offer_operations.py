@@ -148,6 +148,9 @@ class FakeQueue:
             raise self._depth
         return self._depth
 
+    async def worker_health(self) -> str | None:
+        return "j_complete=1 j_failed=0 j_retried=0 j_ongoing=0 queued=3"
+
     async def enqueue(self, function_name: str, payload: object, job_id: str | None = None) -> str | None:
         if self._enqueue_error is not None:
             raise self._enqueue_error
@@ -180,6 +183,7 @@ def test_stats_report_queue_depth_or_why_not(tmp_path: Path) -> None:
     assert [(c.kind, c.state, c.count) for c in live.counts] == [("apply_offer", "pending", 1)]
     assert live.oldest_pending_age_ms == 500
     assert (live.queue.name, live.queue.depth, live.queue.reason) == ("q", 3, None)
+    assert live.queue.worker_health is not None and "queued=3" in live.queue.worker_health
     assert (broken.queue.depth, broken.queue.reason) == (None, "Redis error: ConnectionError")
     assert (
         absent.queue.depth is None and absent.queue.reason is not None and "REDIS_URL" in absent.queue.reason

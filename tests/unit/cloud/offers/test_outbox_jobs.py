@@ -74,3 +74,44 @@ def test_relay_pass_enqueues_the_next_attempt(tmp_path: Path) -> None:
 
     assert asyncio.run(run()) == [1]
     assert [(name, job_id) for name, _, job_id in queue.calls] == [("apply_offer", "1:1")]
+
+
+# --- transient failures: arq runs the job again after a back-off ----------------------------------
+
+
+def test_busy_store_asks_arq_for_a_later_try_with_growing_back_off() -> None:
+    from arq.worker import Retry
+
+    from cloud.errors import Unavailable
+    from cloud.workers.jobs import TRANSIENT_RETRY_CAP_S, retry_transient, transient_retry_delay_s
+
+    calls: list[Any] = []
+
+    async def job(ctx: dict[str, Any], payload: Any) -> str:
+        calls.append(payload)
+        raise Unavailable("database busy, retry later", retry_after_s=1)
+
+    wrapped = retry_transient(job)
+    assert wrapped.__name__ == "job"  # arq registers a job under its function's name
+    defers = []
+    for job_try in (1, 2, 3, 10):
+        with pytest.raises(Retry) as caught:
+            asyncio.run(wrapped({"job_try": job_try}, {"n": job_try}))
+        defers.append(caught.value.defer_score)
+    assert calls == [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 10}]
+    assert defers == [round(transient_retry_delay_s(t) * 1000) for t in (1, 2, 3, 10)]
+    assert defers[0] < defers[1] < defers[2] < defers[3] == TRANSIENT_RETRY_CAP_S * 1000
+
+
+def test_other_failures_and_results_pass_through_the_retry_wrapper() -> None:
+    from cloud.workers.jobs import retry_transient
+
+    async def ok(ctx: dict[str, Any], payload: Any) -> str:
+        return f"done {payload}"
+
+    async def broken(ctx: dict[str, Any]) -> None:
+        raise KeyError("not transient")
+
+    assert asyncio.run(retry_transient(ok)({"job_try": 1}, 7)) == "done 7"
+    with pytest.raises(KeyError, match="not transient"):
+        asyncio.run(retry_transient(broken)({"job_try": 1}))
