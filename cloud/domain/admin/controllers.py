@@ -22,6 +22,7 @@ from cloud.domain.admin.schemas import (
     NoticeCreated,
     OfferOut,
     ProfileOut,
+    PushAttemptOut,
     SetProfile,
     UserCreated,
     UserViewOut,
@@ -134,6 +135,16 @@ class AdminController(Controller):
         """Body: :class:`~cloud.domain.admin.schemas.WithdrawOffer` (optional)."""
         data = await _body(request, WithdrawOffer, optional=True)
         return await _offers(request).withdraw_offer(_path(request, "offer_id"), data.reason_code)
+
+    @get("/users/{user_id:str}/audit")
+    async def user_audit(self, request: Request[Any, Any, Any]) -> list[AuditOut]:
+        """The user's audit trail: every offer transition and profile change, oldest first."""
+        return await _offers(request).user_audit(_path(request, "user_id"))
+
+    @get("/users/{user_id:str}/pushes")
+    async def user_pushes(self, request: Request[Any, Any, Any]) -> list[PushAttemptOut]:
+        """Every push attempt to the user's devices (FCM, or the log sender's records), oldest first."""
+        return await _offers(request).user_pushes(_path(request, "user_id"))
 
     @get("/offers/{offer_id:str}/audit")
     async def offer_audit(self, request: Request[Any, Any, Any]) -> list[AuditOut]:

@@ -108,6 +108,24 @@ AuditOut = AuditRecord
 """An audit event as stored (append-only)."""
 
 
+class PushAttemptOut(msgspec.Struct, kw_only=True):
+    """One push to one device, as the operator sees it: the token shortened to its last characters."""
+
+    outbox_id: int
+    attempt: int
+    device_id: str
+    token_suffix: str
+    sender: str
+    """``fcm``, or ``log`` (the embedded default: pushes recorded, not sent)."""
+    outcome: str
+    """``sent``, ``retry``, ``deactivate`` or ``failed``."""
+    error_code: str | None
+    message_id: str | None
+    message: dict[str, object]
+    """What was handed to the sender, without the token (data, title, body, ttl_s, collapse_key)."""
+    at: int
+
+
 class OfferOut(msgspec.Struct, kw_only=True):
     """An offer as the server holds it: the device's ``Offer`` plus who it is for and its policy."""
 

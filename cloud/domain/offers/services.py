@@ -11,15 +11,44 @@ from collections.abc import Callable
 from typing import Final
 
 from cloud.clock import now_ms
-from cloud.domain.admin.schemas import CreateOffer, OfferOut, ProfileOut, SetProfile
+from cloud.domain.admin.schemas import CreateOffer, OfferOut, ProfileOut, PushAttemptOut, SetProfile
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferNotFound
 from cloud.domain.offers.outbox import OutboxDispatcher
+from cloud.errors import UserNotFound
 from cloud.request_context import current_request_id
 from cloud.store.protocol import Store
-from cloud.store.records import AuditRecord, OfferRecord, OfferTerms, ProfileRecord, wire_offer, wire_profile
+from cloud.store.records import (
+    AuditRecord,
+    OfferRecord,
+    OfferTerms,
+    ProfileRecord,
+    PushAttemptRecord,
+    wire_offer,
+    wire_profile,
+)
 
 ADMIN_ACTOR: Final = "admin"
 PROFILE_SET: Final = "profile_set"
+
+
+TOKEN_SUFFIX_CHARS: Final = 8
+"""How much of a push token an operator sees: enough to tell tokens apart, not to use one."""
+
+
+def push_attempt_out(attempt: PushAttemptRecord) -> PushAttemptOut:
+    message = {k: v for k, v in attempt.message.items() if k != "token"}
+    return PushAttemptOut(
+        outbox_id=attempt.outbox_id,
+        attempt=attempt.attempt,
+        device_id=attempt.device_id,
+        token_suffix=attempt.token[-TOKEN_SUFFIX_CHARS:],
+        sender=attempt.sender,
+        outcome=attempt.outcome,
+        error_code=attempt.error_code,
+        message_id=attempt.message_id,
+        message=message,
+        at=attempt.at,
+    )
 
 
 def offer_out(offer: OfferRecord) -> OfferOut:
@@ -87,6 +116,20 @@ class OfferService:
     async def list_offers(self, user_id: str) -> list[OfferOut]:
         """Raises ``UserNotFound``."""
         return [offer_out(o) for o in await self._store.list_offers(user_id)]
+
+    async def user_audit(self, user_id: str) -> list[AuditRecord]:
+        """Every audit event of the user (offers and profile), oldest first. Raises ``UserNotFound``."""
+        await self._require_user(user_id)
+        return await self._store.audit_trail(user_id=user_id)
+
+    async def user_pushes(self, user_id: str) -> list[PushAttemptOut]:
+        """Every push attempt to the user's devices, oldest first. Raises ``UserNotFound``."""
+        await self._require_user(user_id)
+        return [push_attempt_out(a) for a in await self._store.push_attempts(user_id)]
+
+    async def _require_user(self, user_id: str) -> None:
+        if await self._store.get_user(user_id) is None:
+            raise UserNotFound(f"no user {user_id}")
 
     async def offer_audit(self, offer_id: str) -> list[AuditRecord]:
         """Raises ``OfferNotFound``."""

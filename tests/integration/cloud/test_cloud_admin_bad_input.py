@@ -120,6 +120,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/admin/users/{user}/offers", None),
     ("POST", "/v1/admin/offers/{open_offer}/withdraw", {}),
     ("GET", "/v1/admin/offers/{open_offer}/audit", None),
+    ("GET", "/v1/admin/users/{user}/audit", None),
+    ("GET", "/v1/admin/users/{user}/pushes", None),
     ("GET", "/v1/admin/analytics/stress?day=2024-01-01", None),
     ("GET", "/v1/admin/users/{user}/stress", None),
     ("GET", "/v1/admin/outbox", None),
@@ -244,6 +246,8 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ),
     ("withdraw-not-json", "POST", "/v1/admin/offers/{open_offer}/withdraw", NOT_JSON, 400, IB),
     ("audit-unknown-offer", "GET", "/v1/admin/offers/off_nobody/audit", None, 404, NF),
+    ("user-audit-unknown-user", "GET", "/v1/admin/users/usr_nobody/audit", None, 404, NF),
+    ("user-pushes-unknown-user", "GET", "/v1/admin/users/usr_nobody/pushes", None, 404, NF),
     # analytics
     ("stress-no-day", "GET", "/v1/admin/analytics/stress", None, 400, VF),
     ("stress-bad-day", "GET", "/v1/admin/analytics/stress", "day=2024-13-01", 400, VF),

@@ -24,7 +24,19 @@ import redis
 from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
 from cloud.embedded_redis import EmbeddedRedis
 from cloud.queue import create_queue
-from sync.messages import AcceptOffer, Notice, OfferStatus, OfferUpsert, ProfileUpdate, SyncReply, TokenPair
+from sync.messages import (
+    AcceptOffer,
+    ConsentScope,
+    Notice,
+    OfferStatus,
+    OfferUpsert,
+    Platform,
+    ProfileUpdate,
+    RegisterPushToken,
+    SetConsent,
+    SyncReply,
+    TokenPair,
+)
 from tests.support.live_server import LiveServer, sync_ok
 from tests.support.worker import WorkerProcess as Worker
 
@@ -234,3 +246,63 @@ def test_offer_whose_job_always_fails_goes_dead_letter_and_user_is_told(
     log = worker.stop()
     # Attempts 0, 1 and 2 were enqueued; each that ran failed on purpose, and none came after.
     assert 1 <= log.count("failed, InjectedFault: apply_offer fails on purpose") <= 3
+
+
+def test_operator_reads_the_users_audit_trail_and_the_log_senders_pushes(
+    server: LiveServer, queue_name: str, start_worker: Callable[..., Worker]
+) -> None:
+    """Without Firebase credentials the worker's log sender records pushes; operators read them."""
+    worker = start_worker(server, queue_name, OUTBOX_RELAY_TIMEOUT_S="600")
+    tokens = server.new_device()
+    token = "fcm-token-" + uuid.uuid4().hex
+    granted = sync_ok(
+        server,
+        tokens,
+        [
+            SetConsent(seq=1, created_at=now_ms(), scope=ConsentScope.PUSH, granted=True),
+            RegisterPushToken(seq=2, created_at=now_ms(), token=token, platform=Platform.ANDROID),
+        ],
+    )
+    assert [r.status for r in granted.results] == ["applied", "applied"]
+    admin(server, "POST", f"/v1/admin/users/{tokens.user_id}/profile", 200, json=PROFILE)
+    terms = {
+        "new_limit_cents": NEW_LIMIT,
+        "rate_bps": 1_790,
+        "term_months": 12,
+        "expires_at": now_ms() + 86_400_000,
+    }
+    offer_id = admin(server, "POST", f"/v1/admin/users/{tokens.user_id}/offers", 201, json=terms)["offer"][
+        "offer_id"
+    ]
+    reply = sync_ok(
+        server, tokens, [AcceptOffer(seq=3, created_at=now_ms(), offer_id=offer_id)], cursor=granted.cursor
+    )
+    assert [r.status for r in reply.results] == ["applied"]
+    wait_status(server, tokens.user_id, offer_id, "applied")
+
+    deadline = time.monotonic() + WAIT_S
+    while len(pushes := admin(server, "GET", f"/v1/admin/users/{tokens.user_id}/pushes", 200)) < 2:
+        assert time.monotonic() < deadline, pushes
+        time.sleep(POLL_S)
+    # The sync ping of the new offer, then the limit_applied notice; the token is never shown whole.
+    assert [(p["sender"], p["outcome"], p["device_id"]) for p in pushes] == [
+        ("log", "sent", tokens.device_id)
+    ] * 2
+    assert [p["token_suffix"] for p in pushes] == [token[-8:]] * 2
+    assert all(token not in str(p) for p in pushes)
+    assert pushes[0]["message"]["data"] == {"type": "sync"}
+    assert pushes[1]["message"]["data"] == {
+        "type": "notice",
+        "notice_id": f"limit_applied:{offer_id}",
+        "kind": "limit_applied",
+    }
+
+    trail = admin(server, "GET", f"/v1/admin/users/{tokens.user_id}/audit", 200)
+    assert [(e["offer_id"], e["to_status"], e["actor"].split(":")[0], e["reason_code"]) for e in trail] == [
+        (None, None, "admin", "profile_set"),
+        (offer_id, "offered", "admin", "offer_created"),
+        (offer_id, "accepted", "device", "accepted_on_time"),
+        (offer_id, "applied", "worker", "offer_applied"),
+        (None, None, "worker", "offer_applied"),
+    ]
+    assert "Traceback" not in worker.stop()
