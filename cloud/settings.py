@@ -37,17 +37,52 @@
 | ``OFFER_ACCEPT_GRACE_S`` | an offline acceptance may arrive this long after expiry | ``259200`` (72 h) |
 | ``OFFER_MAX_CLOCK_SKEW_S`` | most device clock skew a late acceptance is trusted with (≤ grace) | ``3600`` |
 | ``WORKER_JOB_TIMEOUT_S`` | arq ``job_timeout``; a dead worker's job re-runs this + 10 s later | ``60`` |
-| ``WORKER_MAX_JOBS`` | jobs one worker runs at once (arq ``max_jobs``), 1..1000 | ``32`` |
+| ``WORKER_MAX_JOBS`` | jobs one worker runs at once (arq ``max_jobs``) | ``32`` |
 | ``WORKER_POLL_DELAY_S`` | how often an idle worker polls Redis (arq ``poll_delay``) | ``0.05`` |
-| ``WORKER_SHUTDOWN_WAIT_S`` | on SIGTERM, seconds running jobs get to finish, 0..600 | ``10`` |
+| ``WORKER_SHUTDOWN_WAIT_S`` | on SIGTERM, seconds running jobs get to finish | ``10`` |
 | ``WORKER_HEALTH_CHECK_INTERVAL_S`` | how often a worker writes its health line to Redis | ``10`` |
 | ``PUSH_RETRY_BASE_S`` | back-off after a retryable FCM answer, doubled per attempt | ``30`` |
 | ``FAULT_PAUSE_AT`` | tests only: ``cloud.faults.PAUSE_POINTS`` where a worker pauses | empty |
 | ``FAULT_EXIT_AFTER_COMMIT`` | tests only: ``1`` = the API exits after committing outbox rows | ``0`` |
 
+Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to ``b``;
+``(0, x]``: a finite number above 0 and at most ``x``; ``(0, 1)``: below 1 too):
+
+| variable | accepted |
+|---|---|
+| ``ENV`` | ``development`` or ``production``, exactly: ``prod``, ``Production`` … are refused |
+| ``PORT`` | 1..65535 |
+| ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
+| ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
+| ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
+| ``ENROLLMENT_CODE_TTL_S`` | 1..2592000 (30 days, the admin API's ``ttl_s`` ceiling) |
+| ``OUTBOX_RELAY_TIMEOUT_S`` | (0, 3600] |
+| ``OUTBOX_RELAY_INTERVAL_S`` | (0, 600] |
+| ``OUTBOX_MAX_ATTEMPTS`` | 2..100 (at least 2: :data:`MIN_OUTBOX_ATTEMPTS`) |
+| ``OFFER_EXPIRY_INTERVAL_S`` | 1..86400, dividing a minute, an hour or a day |
+| ``STRESS_WINDOW_DAYS`` | 1..365 |
+| ``GUARDRAIL_ACT_THRESHOLD`` / ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | (0, 1) |
+| ``GUARDRAIL_WITHHOLD_THRESHOLD`` | (0, 1), at least ``GUARDRAIL_ACT_THRESHOLD`` |
+| ``GUARDRAIL_MIN_DAYS`` | 0..365 |
+| ``PROMO_CALM_HOUR_UTC`` / ``EVALUATE_DAILY_HOUR_UTC`` | 0..23 |
+| ``PROMO_DEFER_MIN_HOURS`` | 0..168 (a week) |
+| ``EVALUATE_BATCH_SIZE`` | 1..10000 |
+| ``OFFER_ACCEPT_GRACE_S`` | (0, 2592000] (30 days) |
+| ``OFFER_MAX_CLOCK_SKEW_S`` | (0, 2592000], at most ``OFFER_ACCEPT_GRACE_S`` |
+| ``WORKER_JOB_TIMEOUT_S`` / ``WORKER_HEALTH_CHECK_INTERVAL_S`` | (0, 3600] |
+| ``WORKER_MAX_JOBS`` | 1..1000 |
+| ``WORKER_POLL_DELAY_S`` | (0, 60] |
+| ``WORKER_SHUTDOWN_WAIT_S`` | 0..600 |
+| ``PUSH_RETRY_BASE_S`` | (0, 900] (the back-off's 15 min cap) |
+
+The upper bounds lie far beyond any real deployment: they catch typos and mistaken units. An empty
+variable counts as unset; a malformed or out-of-range value raises ``ValueError`` naming it.
+
 In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
 non-default and at least 32 characters long, and the fault hooks (``FAULT_*``,
-``OUTBOX_FAULT_KINDS``) must be unset.
+``OUTBOX_FAULT_KINDS``) must be unset. ``ENV`` is compared exactly (:class:`UnknownEnvironment`
+otherwise), so a mistyped ``prod`` cannot skip these checks. ``OUTBOX_MAX_ATTEMPTS`` is at least 2
+(:data:`MIN_OUTBOX_ATTEMPTS`).
 
 (*) Separate from ``JWT_SECRET`` so that rotating the signing key does not change the successor a
 replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, set it to the old
@@ -58,6 +93,7 @@ replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, se
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,6 +107,25 @@ from cloud.faults import PAUSE_POINTS
 MIN_SECRET_CHARS: Final = 32
 """Shortest admin token and signing/derivation key accepted in production."""
 
+ENVS: Final = ("development", "production")
+"""The accepted values of ``ENV``, exactly (no other spelling or case: a mistyped ``prod`` must not
+silently skip the production checks)."""
+
+MIN_OUTBOX_ATTEMPTS: Final = 2
+"""Fewest ``OUTBOX_MAX_ATTEMPTS`` accepted. Attempt 0 is the API's enqueue right after the commit; a
+deferred promotional push row is never enqueued then, so its first send is attempt 1 (the relay,
+once ``not_before`` passes). With a limit of 1 the relay would dead-letter it there, unsent."""
+
+_HOUR_S: Final = 3600
+_DAY_S: Final = 24 * _HOUR_S
+_MAX_CODE_TTL_S: Final = 30 * _DAY_S
+"""Longest enrollment code lifetime, the same ceiling the admin API puts on a code's ``ttl_s``."""
+_MAX_ACCEPT_WINDOW_S: Final = 30 * _DAY_S
+"""Ceiling of ``OFFER_ACCEPT_GRACE_S`` and ``OFFER_MAX_CLOCK_SKEW_S``."""
+_MAX_PUSH_RETRY_BASE_S: Final = 15 * 60
+"""Ceiling of ``PUSH_RETRY_BASE_S``: the back-off is capped at 15 min anyway
+(:data:`cloud.push.messages.RETRY_CAP_MS`)."""
+
 
 class InsecureSettings(RuntimeError):
     """``ENV=production`` with a default secret: the app refuses to start."""
@@ -80,7 +135,16 @@ class FaultHooksInProduction(InsecureSettings):
     """``ENV=production`` with a test-only fault hook set: the app and workers refuse to start."""
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+class UnknownEnvironment(ValueError):
+    """``ENV`` is not one of :data:`ENVS` (e.g. ``prod``, ``Production``): refused, not guessed."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, high: float) -> float:
+    """``name`` as a finite number in ``(0, high]``; ``default`` when unset or empty.
+
+    ``inf`` and ``nan`` parse as floats but are refused: every float setting is a duration or a
+    fraction that is later scaled to integer milliseconds, where ``inf`` overflows.
+    """
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -88,19 +152,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    if not 0 < value <= high:
+        raise ValueError(f"{name} must be in (0, {high:g}], got {raw!r}")
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """``name`` as an integer in ``low..high``; ``default`` when unset or empty."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +364,13 @@ class Settings:
     jobs: JobSettings = field(default_factory=JobSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
 
+    def __post_init__(self) -> None:
+        # Only an exact "production" runs check(); any other unknown value would silently skip it.
+        if self.env not in ENVS:
+            raise UnknownEnvironment(
+                f"ENV must be one of {', '.join(ENVS)} (exactly, lower case), got {self.env!r}"
+            )
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -321,21 +398,18 @@ class Settings:
 
 
 def _outbox(env: Mapping[str, str]) -> OutboxSettings:
-    max_attempts = _int(env, "OUTBOX_MAX_ATTEMPTS", 5)
-    if max_attempts < 1:
-        raise ValueError(f"OUTBOX_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
     faults = env.get("OUTBOX_FAULT_KINDS") or ""
     return OutboxSettings(
         queue_name=env.get("QUEUE_NAME") or QUEUE_NAME,
-        relay_timeout_s=_float(env, "OUTBOX_RELAY_TIMEOUT_S", 30.0),
-        relay_interval_s=_float(env, "OUTBOX_RELAY_INTERVAL_S", 5.0),
-        max_attempts=max_attempts,
+        relay_timeout_s=_float(env, "OUTBOX_RELAY_TIMEOUT_S", 30.0, high=_HOUR_S),
+        relay_interval_s=_float(env, "OUTBOX_RELAY_INTERVAL_S", 5.0, high=600),
+        max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 5, MIN_OUTBOX_ATTEMPTS, 100),
         fault_kinds=frozenset(k.strip() for k in faults.split(",") if k.strip()),
     )
 
 
 def _expiry(env: Mapping[str, str]) -> ExpirySettings:
-    interval_s = _int(env, "OFFER_EXPIRY_INTERVAL_S", 60)
+    interval_s = _int(env, "OFFER_EXPIRY_INTERVAL_S", 60, 1, _DAY_S)
     try:
         cron_fields(interval_s)
     except ValueError as exc:
@@ -344,16 +418,9 @@ def _expiry(env: Mapping[str, str]) -> ExpirySettings:
 
 
 def _unit(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _float(env, name, default)
+    value = _float(env, name, default, high=1.0)
     if not value < 1:
         raise ValueError(f"{name} must be in (0, 1), got {value}")
-    return value
-
-
-def _int_in(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = _int(env, name, default)
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     return value
 
 
@@ -367,29 +434,27 @@ def _credit(env: Mapping[str, str]) -> CreditSettings:
         raise ValueError("GUARDRAIL_WITHHOLD_THRESHOLD must not be below GUARDRAIL_ACT_THRESHOLD")
     return CreditSettings(
         stress_signal=signal,
-        stress_window_days=_int_in(env, "STRESS_WINDOW_DAYS", 30, 1, 365),
+        stress_window_days=_int(env, "STRESS_WINDOW_DAYS", 30, 1, 365),
         act_threshold=act,
         withhold_threshold=withhold,
-        min_days=_int_in(env, "GUARDRAIL_MIN_DAYS", 7, 0, 365),
+        min_days=_int(env, "GUARDRAIL_MIN_DAYS", 7, 0, 365),
         max_interval_width=_unit(env, "GUARDRAIL_MAX_INTERVAL_WIDTH", 0.7),
-        promo_calm_hour_utc=_int_in(env, "PROMO_CALM_HOUR_UTC", 10, 0, 23),
-        promo_defer_min_hours=_int_in(env, "PROMO_DEFER_MIN_HOURS", 12, 0, 168),
-        daily_hour_utc=_int_in(env, "EVALUATE_DAILY_HOUR_UTC", 3, 0, 23),
-        daily_batch_size=_int_in(env, "EVALUATE_BATCH_SIZE", 200, 1, 10_000),
+        promo_calm_hour_utc=_int(env, "PROMO_CALM_HOUR_UTC", 10, 0, 23),
+        promo_defer_min_hours=_int(env, "PROMO_DEFER_MIN_HOURS", 12, 0, 168),
+        daily_hour_utc=_int(env, "EVALUATE_DAILY_HOUR_UTC", 3, 0, 23),
+        daily_batch_size=_int(env, "EVALUATE_BATCH_SIZE", 200, 1, 10_000),
     )
 
 
 def _acceptance(env: Mapping[str, str]) -> AcceptanceSettings:
-    grace_s = _float(env, "OFFER_ACCEPT_GRACE_S", 72 * 3600.0)
-    skew_s = _float(env, "OFFER_MAX_CLOCK_SKEW_S", 3600.0)
+    grace_s = _float(env, "OFFER_ACCEPT_GRACE_S", 72 * 3600.0, high=_MAX_ACCEPT_WINDOW_S)
+    skew_s = _float(env, "OFFER_MAX_CLOCK_SKEW_S", 3600.0, high=_MAX_ACCEPT_WINDOW_S)
     if skew_s > grace_s:
         # A late acceptance is judged by device time only within the grace period, so trusting a
         # clock further off than the whole period would let device time decide more than it.
         raise ValueError(
             f"OFFER_MAX_CLOCK_SKEW_S ({skew_s:g}) must not exceed OFFER_ACCEPT_GRACE_S ({grace_s:g})"
         )
-    if grace_s * 1000 > 2**53:
-        raise ValueError(f"OFFER_ACCEPT_GRACE_S is out of range, got {grace_s:g}")
     return AcceptanceSettings(grace_s=grace_s, max_clock_skew_s=skew_s)
 
 
@@ -422,7 +487,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("DATA_DIR") or "data")
     settings = Settings(
-        env=env.get("ENV", "development"),
+        env=env.get("ENV") or "development",
         data_dir=data_dir,
         database=DatabaseSettings(env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}"),
         redis=RedisSettings(env.get("REDIS_URL") or None),
@@ -431,33 +496,34 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             jwt_secret=env.get("JWT_SECRET") or DEFAULT_JWT_SECRET,
             jwt_kid=env.get("JWT_KID") or "k1",
             refresh_derivation_key=env.get("REFRESH_DERIVATION_KEY") or None,
-            access_ttl_s=_int(env, "ACCESS_TOKEN_TTL_S", 900),
-            refresh_ttl_s=_int(env, "REFRESH_TOKEN_TTL_S", 90 * 24 * 3600),
-            refresh_reuse_grace_s=_int(env, "REFRESH_REUSE_GRACE_S", 60),
-            enrollment_code_ttl_s=_int(env, "ENROLLMENT_CODE_TTL_S", 24 * 3600),
+            access_ttl_s=_int(env, "ACCESS_TOKEN_TTL_S", 900, 1, _DAY_S),
+            refresh_ttl_s=_int(env, "REFRESH_TOKEN_TTL_S", 90 * _DAY_S, 1, 366 * _DAY_S),
+            # 0 is allowed: no replay window, a replay gets the unused successor right away.
+            refresh_reuse_grace_s=_int(env, "REFRESH_REUSE_GRACE_S", 60, 0, _HOUR_S),
+            enrollment_code_ttl_s=_int(env, "ENROLLMENT_CODE_TTL_S", _DAY_S, 1, _MAX_CODE_TTL_S),
         ),
         api=ApiSettings(
             host=env.get("HOST") or "127.0.0.1",
-            port=_int(env, "PORT", 8000),
-            next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900),
+            port=_int(env, "PORT", 8000, 1, 65_535),
+            next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
         ),
         outbox=_outbox(env),
         credit=_credit(env),
         expiry=_expiry(env),
         acceptance=_acceptance(env),
         jobs=JobSettings(
-            timeout_s=_float(env, "WORKER_JOB_TIMEOUT_S", 60.0),
-            max_jobs=_int_in(env, "WORKER_MAX_JOBS", 32, 1, 1000),
-            poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.05),
-            shutdown_wait_s=_int_in(env, "WORKER_SHUTDOWN_WAIT_S", 10, 0, 600),
-            health_check_interval_s=_float(env, "WORKER_HEALTH_CHECK_INTERVAL_S", 10.0),
+            timeout_s=_float(env, "WORKER_JOB_TIMEOUT_S", 60.0, high=_HOUR_S),
+            max_jobs=_int(env, "WORKER_MAX_JOBS", 32, 1, 1000),
+            poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.05, high=60),
+            shutdown_wait_s=_int(env, "WORKER_SHUTDOWN_WAIT_S", 10, 0, 600),
+            health_check_interval_s=_float(env, "WORKER_HEALTH_CHECK_INTERVAL_S", 10.0, high=_HOUR_S),
         ),
         faults=_faults(env),
         push=PushSettings(
             credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,
             project_id=env.get("FCM_PROJECT_ID") or None,
             endpoint=env.get("FCM_ENDPOINT") or None,
-            retry_base_s=_float(env, "PUSH_RETRY_BASE_S", 30.0),
+            retry_base_s=_float(env, "PUSH_RETRY_BASE_S", 30.0, high=_MAX_PUSH_RETRY_BASE_S),
         ),
     )
     settings.check()

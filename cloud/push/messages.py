@@ -37,7 +37,7 @@ def retry_delay_ms(attempt: int, base_ms: int = RETRY_BASE_MS) -> int:
     return int(min(base_ms * 2 ** min(attempt, 16), RETRY_CAP_MS))
 
 
-class PushPayload(msgspec.Struct, frozen=True, kw_only=True):
+class PushPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The payload of a ``send_push`` outbox row: a notice to show, or (no notice) a sync ping."""
 
     user_id: str
@@ -45,6 +45,9 @@ class PushPayload(msgspec.Struct, frozen=True, kw_only=True):
     notice_kind: str | None = None
     title: str | None = None
     body: str | None = None
+    offer_id: str | None = None
+    """An announcement of this offer: sent only while the offer is still ``offered`` (a deferred
+    announcement must not advertise an offer withdrawn, declined, accepted or expired meanwhile)."""
 
 
 class PushMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,6 +91,8 @@ class PushOutcome(StrEnum):
     """Any other error: recorded, not retried (retrying would not change the answer)."""
     NO_CONSENT = "no_consent"
     """Not sent: the user has not granted the ``push`` consent (only the job records this)."""
+    OFFER_CLOSED = "offer_closed"
+    """Not sent: the offer the push announces is no longer open (only the job records this)."""
 
 
 class PushResult(msgspec.Struct, frozen=True, kw_only=True):

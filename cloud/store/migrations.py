@@ -308,4 +308,18 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ALTER TABLE outbox ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    Migration(
+        "0008_push_token_owner",
+        """
+        -- A push token names one app install: registering it on a device deactivates it on any
+        -- other device (a phone re-enrolled under another user keeps its FCM token).
+        CREATE INDEX push_tokens_token ON push_tokens(token);
+        UPDATE push_tokens SET active = 0 WHERE active = 1 AND EXISTS (
+            SELECT 1 FROM push_tokens newer WHERE newer.token = push_tokens.token
+            AND newer.device_id != push_tokens.device_id AND newer.active = 1
+            AND (newer.updated_at > push_tokens.updated_at
+                 OR (newer.updated_at = push_tokens.updated_at AND newer.device_id > push_tokens.device_id))
+        );
+        """,
+    ),
 )

@@ -240,8 +240,9 @@ class Store(Protocol):
 
     # --- outbox operations ---------------------------------------------------------------
 
-    async def outbox_stats(self) -> OutboxStats:
-        """Row counts by (kind, state) and the ``created_at`` of the oldest ``pending`` row."""
+    async def outbox_stats(self, *, now: int) -> OutboxStats:
+        """Row counts by (kind, state); since when the longest-waiting ``pending`` row due at
+        ``now`` could run; how many pending rows are not due yet (``not_before`` after ``now``)."""
         ...
 
     async def dead_letters(self, *, limit: int, after_id: int = 0) -> list[DeadLetterRecord]:
@@ -263,8 +264,12 @@ class Store(Protocol):
         """Pending rows written by the job of row ``parent_id`` (its notice's push), oldest first."""
         ...
 
-    async def push_plan(self, outbox_id: int) -> PushPlan | None:
-        """For a pending ``send_push`` row: the consent and the active tokens not yet sent; else ``None``."""
+    async def push_plan(self, outbox_id: int, *, claim_at: int | None = None) -> PushPlan | None:
+        """For a pending ``send_push`` row: the consent and the active tokens not yet sent; else ``None``.
+
+        With ``claim_at`` (the job about to send) the row's ``updated_at`` is set to it in the same
+        transaction, so the relay does not start the row's next attempt (which would send again)
+        until a full relay timeout after the send began."""
         ...
 
     async def record_push(

@@ -174,7 +174,10 @@ class OutboxStats(msgspec.Struct, frozen=True, kw_only=True):
     counts: list[OutboxCount]
     """Ordered by kind, then state; only pairs that have rows."""
     oldest_pending_at: int | None
-    """``created_at`` of the oldest ``pending`` row, or ``None`` when none is pending."""
+    """Since when the longest-waiting due ``pending`` row could run (its ``created_at``, or its
+    ``not_before`` if later), or ``None`` when no pending row is due."""
+    deferred: int = 0
+    """Pending rows not due yet (a deferred announcement, an FCM back-off)."""
 
 
 class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -313,6 +316,8 @@ class PushPlan(msgspec.Struct, frozen=True, kw_only=True):
     """Active tokens this row has not been sent to yet (a 'sent' attempt makes a token done)."""
     not_before: int | None = None
     """The row may not be sent before this (a deferred announcement, a back-off); epoch ms."""
+    offer_open: bool = True
+    """For an offer's announcement: the offer is still ``offered`` (read with the targets)."""
 
 
 class PushAttemptRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -724,18 +724,20 @@ class SqliteStore:
     async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
         return await self._read(lambda conn: sqlite_outbox.pending_children(conn, parent_id))
 
-    async def push_plan(self, outbox_id: int) -> PushPlan | None:
+    async def push_plan(self, outbox_id: int, *, claim_at: int | None = None) -> PushPlan | None:
         def q(conn: sqlite3.Connection) -> PushPlan | None:
             row = sqlite_outbox.get_outbox(conn, outbox_id)
             if row is None or row.state != OutboxState.PENDING.value or row.kind != SEND_PUSH:
                 return None
+            if claim_at is not None:
+                conn.execute("UPDATE outbox SET updated_at = ? WHERE outbox_id = ?", (claim_at, outbox_id))
             plan = sqlite_push.push_plan(conn, row)
             (not_before,) = conn.execute(
                 "SELECT not_before FROM outbox WHERE outbox_id = ?", (outbox_id,)
             ).fetchone()
             return msgspec.structs.replace(plan, not_before=not_before)
 
-        return await self._read(q)
+        return await (self._read(q) if claim_at is None else self._write(q))
 
     async def record_push(
         self,
@@ -789,8 +791,8 @@ class SqliteStore:
             lambda conn: sqlite_offers.expire_offers(conn, now=now, grace_ms=grace_ms, limit=limit)
         )
 
-    async def outbox_stats(self) -> OutboxStats:
-        return await self._read(sqlite_outbox.outbox_stats)
+    async def outbox_stats(self, *, now: int) -> OutboxStats:
+        return await self._read(lambda conn: sqlite_outbox.outbox_stats(conn, now))
 
     async def dead_letters(self, *, limit: int, after_id: int = 0) -> list[DeadLetterRecord]:
         return await self._read(lambda conn: sqlite_outbox.dead_letters(conn, limit=limit, after_id=after_id))

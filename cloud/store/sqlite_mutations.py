@@ -158,6 +158,14 @@ def apply_mutation(
             " active = 1, updated_at = excluded.updated_at",
             (device_id, m.token, m.platform.value, now),
         )
+        # A token names one app install: the device that registered it last owns it. Left active
+        # on a device of another user (a phone re-enrolled under someone else), that user's
+        # notices, with their amounts, would reach this phone.
+        conn.execute(
+            "UPDATE push_tokens SET active = 0, updated_at = ?"
+            " WHERE token = ? AND device_id != ? AND active = 1",
+            (now, m.token, device_id),
+        )
     elif isinstance(m, AckNotice):
         if not _ack_notice(conn, user_id, device_id, m.notice_id, now):
             return _rejected(seq, RejectionCode.UNKNOWN_NOTICE)

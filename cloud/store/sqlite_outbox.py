@@ -283,18 +283,23 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
 # --- operators: stats, dead letters, retry ----------------------------------------------------
 
 
-def outbox_stats(conn: sqlite3.Connection) -> OutboxStats:
-    """Row counts by (kind, state) and the ``created_at`` of the oldest pending row."""
+def outbox_stats(conn: sqlite3.Connection, now: int) -> OutboxStats:
+    """Row counts by (kind, state), since when the longest-waiting due pending row could run, and
+    how many pending rows are not due yet (rows legitimately waiting must not look like a stuck
+    worker)."""
     counts = [
         OutboxCount(kind=r[0], state=r[1], count=r[2])
         for r in conn.execute(
             "SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state ORDER BY kind, state"
         )
     ]
-    row = conn.execute(
-        "SELECT MIN(created_at) FROM outbox WHERE state = ?", (OutboxState.PENDING.value,)
+    due_since, deferred = conn.execute(
+        "SELECT MIN(CASE WHEN not_before IS NULL OR not_before <= ?1"
+        " THEN MAX(created_at, COALESCE(not_before, 0)) END),"
+        " COUNT(CASE WHEN not_before > ?1 THEN 1 END) FROM outbox WHERE state = ?2",
+        (now, OutboxState.PENDING.value),
     ).fetchone()
-    return OutboxStats(counts=counts, oldest_pending_at=row[0])
+    return OutboxStats(counts=counts, oldest_pending_at=due_since, deferred=deferred)
 
 
 def dead_letters(conn: sqlite3.Connection, *, limit: int, after_id: int) -> list[DeadLetterRecord]:

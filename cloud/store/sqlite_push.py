@@ -18,7 +18,7 @@ import msgspec
 from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import OutboxRecord, OutboxState, PushAttemptRecord, PushPlan, PushTarget
 from cloud.store.sqlite_mutations import consent_of
-from sync.messages import ConsentScope
+from sync.messages import ConsentScope, OfferStatus
 
 _json: Final = msgspec.json.Encoder()
 
@@ -59,10 +59,15 @@ def push_plan(conn: sqlite3.Connection, row: OutboxRecord) -> PushPlan:
         " WHERE a.outbox_id = ? AND a.token = p.token AND a.outcome = ?) ORDER BY p.device_id",
         (payload.user_id, row.outbox_id, PushOutcome.SENT.value),
     )
+    offer_open = True
+    if payload.offer_id is not None:
+        status = conn.execute("SELECT status FROM offers WHERE offer_id = ?", (payload.offer_id,)).fetchone()
+        offer_open = status is not None and status[0] == OfferStatus.OFFERED.value
     return PushPlan(
         payload=row.payload,
         user_id=payload.user_id,
         consented=has_push_consent(conn, payload.user_id),
+        offer_open=offer_open,
         targets=[PushTarget(device_id=r[0], token=r[1], platform=r[2]) for r in rows],
     )
 
@@ -125,7 +130,7 @@ def record_push(
 
 
 def skip_push(conn: sqlite3.Connection, row: OutboxRecord, reason: PushOutcome, now: int) -> None:
-    """Finish a row without sending (no consent now): ``done``, the reason kept as its error."""
+    """Finish a row without sending (no consent now, offer closed): ``done``, the reason kept as its error."""
     conn.execute(
         "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
         (OutboxState.DONE.value, reason.value, now, row.outbox_id),

@@ -128,10 +128,15 @@ async def send_push(ctx: dict[str, Any], payload: Any) -> str:
     _check_fault(ctx, SEND_PUSH)
     store: Store = ctx["store"]
     sender: PushSender = ctx["push_sender"]
-    plan = await store.push_plan(job.outbox_id)
+    # Claimed: the relay leaves the row alone for a full timeout while this attempt sends.
+    plan = await store.push_plan(job.outbox_id, claim_at=now_ms())
     if plan is None:
         return "already_done"
     push = msgspec.json.decode(plan.payload, type=PushPayload)
+    if not plan.offer_open:
+        # Checked before the deferral: a closed offer's announcement is finished, not postponed.
+        await store.skip_push(job.outbox_id, PushOutcome.OFFER_CLOSED, now_ms())
+        return PushOutcome.OFFER_CLOSED.value
     if _deferred(push, plan.not_before):
         # A deferred promotion enqueued early (by hand, or by a future path): it waits, and the
         # relay takes its next attempt once the time has come.

@@ -220,22 +220,44 @@ async def dead_apply_row(store: Store) -> int:
 
 
 async def test_outbox_stats(store: Store) -> None:
-    empty = await store.outbox_stats()
+    empty = await store.outbox_stats(now=NOW)
     assert (empty.counts, empty.oldest_pending_at) == ([], None)
     _, push = await applied_with_push(store)
-    stats = await store.outbox_stats()
+    stats = await store.outbox_stats(now=NOW + 50)
     assert stats.counts == [
         OutboxCount(kind="apply_offer", state="done", count=1),
         OutboxCount(kind=SEND_PUSH, state="pending", count=1),
     ]
     assert stats.oldest_pending_at == push.created_at == NOW + 10
     await store.skip_push(push.outbox_id, PushOutcome.NO_CONSENT, NOW + 20)
-    done = await store.outbox_stats()
+    done = await store.outbox_stats(now=NOW + 50)
     assert [(c.kind, c.state, c.count) for c in done.counts] == [
         ("apply_offer", "done", 1),
         (SEND_PUSH, "done", 1),
     ]
     assert done.oldest_pending_at is None
+
+
+async def test_outbox_stats_tell_rows_waiting_on_purpose_from_rows_due(store: Store) -> None:
+    _, push = await applied_with_push(store)
+    plan = await store.push_plan(push.outbox_id)
+    assert plan is not None
+    retry = [
+        PushResult(token=t.token, outcome=PushOutcome.RETRY, error_code="UNAVAILABLE") for t in plan.targets
+    ]
+    await store.record_push(
+        push.outbox_id,
+        user_id="usr_1",
+        sender="fcm",
+        sent=results(plan.targets, plan.payload, retry),
+        attempt=0,
+        retry_at=NOW + 60_000,
+        now=NOW + 30,
+    )
+    backing_off = await store.outbox_stats(now=NOW + 100)
+    assert (backing_off.oldest_pending_at, backing_off.deferred) == (None, 1)
+    due = await store.outbox_stats(now=NOW + 70_000)
+    assert (due.oldest_pending_at, due.deferred) == (NOW + 60_000, 0)
 
 
 async def test_dead_letters_are_paged_by_id(store: Store) -> None:
@@ -508,6 +530,35 @@ async def test_record_push_keeps_the_attempt_of_the_job_that_sent(store: Store) 
     )
     assert state == "done"
     assert [(a.attempt, a.token) for a in await store.push_attempts("usr_1")] == [(0, "tok-1"), (0, "tok-2")]
+
+
+async def test_a_push_token_registered_on_another_device_leaves_the_first(store: Store) -> None:
+    """The same FCM token registered by a device of another user: only the last device keeps it."""
+    _, push = await applied_with_push(store)
+    await enrolled(store, "usr_2", "dev_9", "rt-dev_9")
+    await store.sync(
+        device_id="dev_9",
+        items=[item(RegisterPushToken(seq=1, created_at=NOW, token="tok-1", platform=Platform.ANDROID))],
+        skew_ms=0,
+        after_version=0,
+        pull_limit=1,
+        now=NOW + 20,
+    )
+    plan = await store.push_plan(push.outbox_id)
+    assert plan is not None and [t.token for t in plan.targets] == ["tok-2"]
+
+
+async def test_push_plan_claimed_by_a_sending_job_holds_the_relay_off(store: Store) -> None:
+    _, push = await applied_with_push(store)
+    claimed = await store.push_plan(push.outbox_id, claim_at=NOW + 5_000)
+    assert claimed is not None and [t.token for t in claimed.targets] == ["tok-1", "tok-2"]
+    # Stale by its creation time, but the claim counts: no next attempt while the send may run.
+    assert (await store.relay_outbox(now=NOW + 5_999, timeout_ms=1000, max_attempts=5)).requeued == []
+    relayed = await store.relay_outbox(now=NOW + 6_000, timeout_ms=1000, max_attempts=5)
+    assert [(r.outbox_id, r.attempts) for r in relayed.requeued] == [(push.outbox_id, 1)]
+    # A plain read claims nothing.
+    assert await store.push_plan(push.outbox_id) is not None
+    assert (await store.relay_outbox(now=NOW + 7_001, timeout_ms=1000, max_attempts=5)).requeued != []
 
 
 async def test_skip_push_finishes_the_row_without_attempts(store: Store) -> None:

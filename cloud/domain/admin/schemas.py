@@ -159,6 +159,11 @@ class OutboxStatsOut(msgspec.Struct, kw_only=True):
     counts: list[OutboxCountOut]
     """Rows per (kind, state), ordered by kind then state; only pairs that have rows."""
     oldest_pending_age_ms: int | None
+    """How long the longest-waiting due ``pending`` row has been able to run (since its creation,
+    or its ``not_before`` if later); ``null`` when none is due. Growing while the queue is empty
+    means no worker relays."""
+    deferred_pending: int = 0
+    """Pending rows not due yet (deferred announcements, FCM back-offs): waiting on purpose."""
     """Age of the oldest ``pending`` row (now minus its ``created_at``); ``null`` when none."""
     queue: QueueDepthOut
 

@@ -225,6 +225,7 @@ class EvaluationService:
                     notice_kind=NoticeKind.OFFER_AVAILABLE.value,
                     title="A higher credit limit is available",
                     body=f"You can raise your limit to {new_limit}. Open the app to see the terms.",
+                    offer_id=terms.offer_id,
                 )
             completed = await self._store.complete_evaluation(
                 outbox_id,

@@ -113,11 +113,13 @@ class OutboxOperations:
         return QueueDepthOut(name=self._queue_name, depth=depth, worker_health=health)
 
     async def stats(self) -> OutboxStatsOut:
-        stats = await self._store.outbox_stats()
+        now = self._clock()
+        stats = await self._store.outbox_stats(now=now)
         oldest = stats.oldest_pending_at
         return OutboxStatsOut(
             counts=[OutboxCountOut(kind=c.kind, state=c.state, count=c.count) for c in stats.counts],
-            oldest_pending_age_ms=None if oldest is None else max(0, self._clock() - oldest),
+            oldest_pending_age_ms=None if oldest is None else max(0, now - oldest),
+            deferred_pending=stats.deferred,
             queue=await self._queue_depth(),
         )
 

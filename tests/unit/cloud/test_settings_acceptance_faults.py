@@ -1,16 +1,20 @@
-"""Settings of the offline-acceptance rule, the worker's job timeout and the test-only fault hooks."""
+"""Settings of the offline-acceptance rule, the worker's job timeout, the test-only fault hooks, and
+the bounds every numeric setting is checked against at load time."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cloud import settings as settings_module
 from cloud.domain.offers.rules import DEFAULT_GRACE_MS, DEFAULT_MAX_TRUSTED_SKEW_MS, AcceptanceRule
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX, PAUSE_POINTS, FaultPauses
 from cloud.push.messages import RETRY_BASE_MS, retry_delay_ms
@@ -83,6 +87,12 @@ def test_skew_equal_to_grace_is_allowed(tmp_path: Path) -> None:
         ({"FAULT_PAUSE_AT": "apply_offer.everywhere"}, "FAULT_PAUSE_AT"),
         ({"FAULT_PAUSE_AT": f"{APPLY_IN_TX},send_push.in_tx"}, "FAULT_PAUSE_AT"),
         ({"FAULT_EXIT_AFTER_COMMIT": "maybe"}, "FAULT_EXIT_AFTER_COMMIT"),
+        ({"OUTBOX_RELAY_TIMEOUT_S": "inf"}, "OUTBOX_RELAY_TIMEOUT_S"),
+        ({"PUSH_RETRY_BASE_S": "inf"}, "PUSH_RETRY_BASE_S"),
+        ({"ACCESS_TOKEN_TTL_S": "-5"}, "ACCESS_TOKEN_TTL_S"),
+        ({"PORT": "-1"}, "PORT"),
+        ({"NEXT_SYNC_AFTER_S": "0"}, "NEXT_SYNC_AFTER_S"),
+        ({"OUTBOX_MAX_ATTEMPTS": "1"}, "OUTBOX_MAX_ATTEMPTS"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(tmp_path: Path, env: dict[str, str], named: str) -> None:
@@ -128,8 +138,10 @@ def _worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "must not exceed OFFER_ACCEPT_GRACE_S",
         ),
         ({**PRODUCTION, "FAULT_PAUSE_AT": APPLY_IN_TX}, "tests only"),
+        ({**PRODUCTION, "ENV": "Production", "FAULT_PAUSE_AT": APPLY_IN_TX}, "ENV must be one of"),
+        ({"OUTBOX_RELAY_TIMEOUT_S": "inf"}, "OUTBOX_RELAY_TIMEOUT_S must be a finite number"),
     ],
-    ids=["skew-above-grace", "fault-hook-in-production"],
+    ids=["skew-above-grace", "fault-hook-in-production", "mistyped-env", "infinite-relay-timeout"],
 )
 def test_worker_refuses_bad_settings_at_start_up(tmp_path: Path, extra: dict[str, str], message: str) -> None:
     done = subprocess.run(
@@ -157,3 +169,138 @@ def test_pauses_only_at_the_points_set(caplog: pytest.LogCaptureFixture) -> None
     with pytest.raises(ValueError, match="unknown fault pause point"):
         FaultPauses(frozenset({"apply_offer.nowhere"}))
     assert {APPLY_BEFORE_TX, APPLY_IN_TX, APPLY_AFTER_COMMIT} == PAUSE_POINTS
+
+
+# Every numeric setting with the bounds docs/operations.md states: (low, high, default). Floats
+# are accepted in (0, high] (GUARDRAIL_* in (0, 1)), integers in low..high.
+FLOAT_HIGH: dict[str, float] = {
+    "OUTBOX_RELAY_TIMEOUT_S": 3600,
+    "OUTBOX_RELAY_INTERVAL_S": 600,
+    "OFFER_ACCEPT_GRACE_S": 30 * 86_400,
+    "OFFER_MAX_CLOCK_SKEW_S": 30 * 86_400,
+    "WORKER_JOB_TIMEOUT_S": 3600,
+    "WORKER_POLL_DELAY_S": 60,
+    "WORKER_HEALTH_CHECK_INTERVAL_S": 3600,
+    "PUSH_RETRY_BASE_S": 900,
+}
+UNIT_FLOATS: tuple[str, ...] = (
+    "GUARDRAIL_ACT_THRESHOLD",
+    "GUARDRAIL_WITHHOLD_THRESHOLD",
+    "GUARDRAIL_MAX_INTERVAL_WIDTH",
+)
+INT_RANGE: dict[str, tuple[int, int]] = {
+    "PORT": (1, 65_535),
+    "ACCESS_TOKEN_TTL_S": (1, 86_400),
+    "REFRESH_TOKEN_TTL_S": (1, 366 * 86_400),
+    "REFRESH_REUSE_GRACE_S": (0, 3600),
+    "ENROLLMENT_CODE_TTL_S": (1, 30 * 86_400),
+    "NEXT_SYNC_AFTER_S": (1, 86_400),
+    "OUTBOX_MAX_ATTEMPTS": (2, 100),
+    "OFFER_EXPIRY_INTERVAL_S": (1, 86_400),
+    "STRESS_WINDOW_DAYS": (1, 365),
+    "GUARDRAIL_MIN_DAYS": (0, 365),
+    "PROMO_CALM_HOUR_UTC": (0, 23),
+    "PROMO_DEFER_MIN_HOURS": (0, 168),
+    "EVALUATE_DAILY_HOUR_UTC": (0, 23),
+    "EVALUATE_BATCH_SIZE": (1, 10_000),
+    "WORKER_MAX_JOBS": (1, 1000),
+    "WORKER_SHUTDOWN_WAIT_S": (0, 600),
+}
+# Settings another one is checked against: set so that a bound of the first is valid on its own.
+COMPANIONS: dict[str, dict[str, str]] = {
+    "OFFER_MAX_CLOCK_SKEW_S": {"OFFER_ACCEPT_GRACE_S": str(30 * 86_400)},
+    "OFFER_ACCEPT_GRACE_S": {"OFFER_MAX_CLOCK_SKEW_S": "0.001"},
+    "GUARDRAIL_ACT_THRESHOLD": {"GUARDRAIL_WITHHOLD_THRESHOLD": "0.999"},
+    "GUARDRAIL_WITHHOLD_THRESHOLD": {"GUARDRAIL_ACT_THRESHOLD": "0.001"},
+}
+
+
+def test_every_numeric_setting_has_its_bounds_tested() -> None:
+    source = inspect.getsource(settings_module)
+    read = set(re.findall(r'_(?:int|float|unit)\(\s*env,\s*"([A-Z_]+)"', source))
+    assert read == set(FLOAT_HIGH) | set(UNIT_FLOATS) | set(INT_RANGE)
+
+
+def _bad_floats() -> list[tuple[str, str]]:
+    cases = []
+    for name, high in FLOAT_HIGH.items():
+        cases += [
+            (name, bad) for bad in ("inf", "-inf", "nan", "Infinity", "0", "-1", f"{high * 1.001:g}", "x")
+        ]
+    for name in UNIT_FLOATS:
+        cases += [(name, bad) for bad in ("inf", "nan", "0", "1", "1.5", "-0.1")]
+    return cases
+
+
+def _bad_ints() -> list[tuple[str, str]]:
+    cases = []
+    for name, (low, high) in INT_RANGE.items():
+        cases += [(name, str(low - 1)), (name, str(high + 1)), (name, "1.5"), (name, "inf"), (name, "ten")]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "bad"), _bad_floats() + _bad_ints())
+def test_out_of_range_numbers_are_refused_naming_the_variable(tmp_path: Path, name: str, bad: str) -> None:
+    env = {"DATA_DIR": str(tmp_path), **COMPANIONS.get(name, {}), name: bad}
+    with pytest.raises(ValueError, match=rf"^{name}\b") as caught:
+        load_settings(env)
+    assert repr(bad) in str(caught.value) or bad.strip() in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(name, str(bound)) for name, bounds in INT_RANGE.items() for bound in bounds]
+    + [(name, f"{high:g}") for name, high in FLOAT_HIGH.items()]
+    + [(name, "0.001") for name in FLOAT_HIGH]
+    + [(name, v) for name in UNIT_FLOATS for v in ("0.001", "0.999")],
+)
+def test_bounds_themselves_are_accepted(tmp_path: Path, name: str, value: str) -> None:
+    settings = load_settings({"DATA_DIR": str(tmp_path), **COMPANIONS.get(name, {}), name: value})
+    fields = {
+        "PORT": settings.api.port,
+        "NEXT_SYNC_AFTER_S": settings.api.next_sync_after_s,
+        "ACCESS_TOKEN_TTL_S": settings.auth.access_ttl_s,
+        "REFRESH_TOKEN_TTL_S": settings.auth.refresh_ttl_s,
+        "REFRESH_REUSE_GRACE_S": settings.auth.refresh_reuse_grace_s,
+        "ENROLLMENT_CODE_TTL_S": settings.auth.enrollment_code_ttl_s,
+        "OUTBOX_MAX_ATTEMPTS": settings.outbox.max_attempts,
+        "OUTBOX_RELAY_TIMEOUT_S": settings.outbox.relay_timeout_s,
+        "OUTBOX_RELAY_INTERVAL_S": settings.outbox.relay_interval_s,
+        "OFFER_EXPIRY_INTERVAL_S": settings.expiry.interval_s,
+        "OFFER_ACCEPT_GRACE_S": settings.acceptance.grace_s,
+        "OFFER_MAX_CLOCK_SKEW_S": settings.acceptance.max_clock_skew_s,
+        "STRESS_WINDOW_DAYS": settings.credit.stress_window_days,
+        "GUARDRAIL_ACT_THRESHOLD": settings.credit.act_threshold,
+        "GUARDRAIL_WITHHOLD_THRESHOLD": settings.credit.withhold_threshold,
+        "GUARDRAIL_MIN_DAYS": settings.credit.min_days,
+        "GUARDRAIL_MAX_INTERVAL_WIDTH": settings.credit.max_interval_width,
+        "PROMO_CALM_HOUR_UTC": settings.credit.promo_calm_hour_utc,
+        "PROMO_DEFER_MIN_HOURS": settings.credit.promo_defer_min_hours,
+        "EVALUATE_DAILY_HOUR_UTC": settings.credit.daily_hour_utc,
+        "EVALUATE_BATCH_SIZE": settings.credit.daily_batch_size,
+        "WORKER_JOB_TIMEOUT_S": settings.jobs.timeout_s,
+        "WORKER_MAX_JOBS": settings.jobs.max_jobs,
+        "WORKER_POLL_DELAY_S": settings.jobs.poll_delay_s,
+        "WORKER_SHUTDOWN_WAIT_S": settings.jobs.shutdown_wait_s,
+        "WORKER_HEALTH_CHECK_INTERVAL_S": settings.jobs.health_check_interval_s,
+        "PUSH_RETRY_BASE_S": settings.push.retry_base_s,
+    }
+    assert fields[name] == float(value)
+
+
+def test_the_longest_accepted_durations_scale_to_milliseconds(tmp_path: Path) -> None:
+    # The relay and the push back-off turn these into integer milliseconds: no overflow at the top.
+    settings = load_settings(
+        {
+            "DATA_DIR": str(tmp_path),
+            "OUTBOX_RELAY_TIMEOUT_S": "3600",
+            "PUSH_RETRY_BASE_S": "900",
+            "OFFER_ACCEPT_GRACE_S": str(30 * 86_400),
+            "OFFER_MAX_CLOCK_SKEW_S": str(30 * 86_400),
+        }
+    )
+    assert round(settings.outbox.relay_timeout_s * 1000) == 3_600_000
+    assert retry_delay_ms(16, base_ms=round(settings.push.retry_base_s * 1000)) == 15 * 60_000
+    assert settings.acceptance.rule() == AcceptanceRule(
+        grace_ms=2_592_000_000, max_trusted_skew_ms=2_592_000_000
+    )

@@ -90,3 +90,47 @@ def test_seqs_processed_before_digests_stay_plain_duplicates(tmp_path: Path) -> 
             await store.close()
 
     asyncio.run(run())
+
+
+def test_token_owner_migration_keeps_only_the_latest_registration_of_a_token(tmp_path: Path) -> None:
+    """Before 0008 one FCM token could be active on two devices; the latest registration keeps it."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    before = [m for m in MIGRATIONS if m.name < "0008"]
+    for migration in before:
+        for statement in _split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    for user, device, token, at in (
+        ("usr_a", "dev_a", "shared", 10),
+        ("usr_b", "dev_b", "shared", 20),
+        ("usr_c", "dev_c", "own", 5),
+    ):
+        conn.execute("INSERT INTO users (user_id, version, created_at) VALUES (?, 0, 1)", (user,))
+        conn.execute(
+            "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at, lineage_id)"
+            " VALUES (?, ?, 'android', 1, 1, ?)",
+            (device, user, device),
+        )
+        conn.execute(
+            "INSERT INTO push_tokens (device_id, token, platform, active, updated_at)"
+            " VALUES (?, ?, 'android', 1, ?)",
+            (device, token, at),
+        )
+    conn.close()
+
+    async def migrate() -> list[str]:
+        store = await open_sqlite_store(path)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0008"]
+    conn = sqlite3.connect(path)
+    try:
+        active = dict(conn.execute("SELECT device_id, active FROM push_tokens").fetchall())
+    finally:
+        conn.close()
+    assert active == {"dev_a": 0, "dev_b": 1, "dev_c": 1}

@@ -110,3 +110,41 @@ async def test_transactional_push_backing_off_is_sent_when_its_job_runs(store: S
         ("retry", "limit_applied"),
         ("sent", "limit_applied"),
     ]
+
+
+async def test_announcement_of_an_offer_closed_meanwhile_is_finished_unsent(store: Store) -> None:
+    """A deferred announcement must not advertise an offer withdrawn while it waited."""
+    ctx = await with_push(store)
+    inputs = await requested(store)
+    announcement = PushPayload(
+        user_id="usr_1",
+        notice_id="offer_available:off_1",
+        notice_kind="offer_available",
+        title="t",
+        body="b",
+        offer_id="off_1",
+    )
+    await store.complete_evaluation(
+        inputs.evaluation.outbox_id or 0,
+        status=EvaluationState.DONE,
+        result=b"{}",
+        terms=terms(),
+        read=inputs,
+        announcement=announcement,
+        announce_not_before=NOW + 20,  # its time has come by the time the job runs
+        actor="worker",
+        ref="job:1:0",
+        now=NOW + 10,
+    )
+    announce, _ping = [r for r in await store.list_outbox() if r.kind == SEND_PUSH]
+    plan = await store.push_plan(announce.outbox_id)
+    assert plan is not None and plan.offer_open
+    await store.withdraw_offer("off_1", actor="admin", reason_code="customer_in_distress", now=NOW + 15)
+    plan = await store.push_plan(announce.outbox_id)
+    assert plan is not None and not plan.offer_open and [t.token for t in plan.targets] == ["tok-1"]
+
+    assert await send_push(ctx, {"outbox_id": announce.outbox_id, "attempt": 1}) == "offer_closed"
+    assert await store.push_attempts("usr_1") == []
+    [finished] = [r for r in await store.list_outbox() if r.outbox_id == announce.outbox_id]
+    assert finished.state == "done"
+    assert await store.push_plan(announce.outbox_id) is None

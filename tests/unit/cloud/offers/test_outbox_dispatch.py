@@ -109,10 +109,11 @@ def test_outbox_settings_from_env(tmp_path: Path) -> None:
     ("name", "value", "message"),
     [
         ("OUTBOX_RELAY_TIMEOUT_S", "soon", "must be a number"),
-        ("OUTBOX_RELAY_TIMEOUT_S", "0", "must be positive"),
-        ("OUTBOX_RELAY_INTERVAL_S", "-1", "must be positive"),
-        ("OUTBOX_RELAY_INTERVAL_S", "nan", "must be positive"),
-        ("OUTBOX_MAX_ATTEMPTS", "0", "at least 1"),
+        ("OUTBOX_RELAY_TIMEOUT_S", "0", r"must be in \(0, 3600\]"),
+        ("OUTBOX_RELAY_INTERVAL_S", "-1", r"must be in \(0, 600\]"),
+        ("OUTBOX_RELAY_INTERVAL_S", "nan", "must be a finite number"),
+        ("OUTBOX_MAX_ATTEMPTS", "0", "must be in 2..100"),
+        ("OUTBOX_MAX_ATTEMPTS", "1", "must be in 2..100"),
         ("OUTBOX_MAX_ATTEMPTS", "two", "must be an integer"),
     ],
 )
