@@ -188,6 +188,12 @@ class Profile(msgspec.Struct, kw_only=True):
     rate_bps: Bps
     updated_at: EpochMs
 
+    @property
+    def available_cents(self) -> int:
+        """What the user can still draw: the limit less what is used, never below zero (an
+        over-limit balance leaves nothing available). Derived, so not on the wire."""
+        return max(0, self.limit_cents - self.used_cents)
+
 
 class Change(Wire, kw_only=True):
     """Base of every pulled change; ``version`` is the user's change-log version."""

@@ -84,6 +84,8 @@ class ProfileOut(msgspec.Struct, kw_only=True):
     version: int
     """The user's change-log version carrying this profile."""
     profile: Profile
+    available_cents: int
+    """The limit less what is used, never below zero."""
 
 
 class CreateOffer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

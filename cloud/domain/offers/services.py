@@ -81,7 +81,10 @@ class OfferService:
         version = await self._store.set_profile(
             profile, actor=ADMIN_ACTOR, reason_code=PROFILE_SET, ref=current_request_id()
         )
-        return ProfileOut(user_id=user_id, version=version, profile=wire_profile(profile))
+        wired = wire_profile(profile)
+        return ProfileOut(
+            user_id=user_id, version=version, profile=wired, available_cents=wired.available_cents
+        )
 
     async def create_offer(self, user_id: str, data: CreateOffer) -> OfferOut:
         """Raises ``UserNotFound`` / ``ProfileMissing`` / ``InvalidOfferTerms``."""

@@ -69,6 +69,7 @@ def test_offer_reaches_device_and_acceptance_is_recorded(live_server: LiveServer
         25_000,
         "EUR",
     )
+    assert profile.profile.available_cents == 75_000
     upsert = next(c for c in reply.changes if isinstance(c, OfferUpsert))
     assert upsert.offer.offer_id == offer_id and upsert.offer.status is OfferStatus.OFFERED
     assert (upsert.offer.current_limit_cents, upsert.offer.new_limit_cents) == (100_000, 150_000)
@@ -241,3 +242,12 @@ def test_money_bodies_are_decoded_strictly(live_server: LiveServer, path: str) -
     body = {**(PROFILE if path == "profile" else offer_terms()), "surprise": 1}
     assert_problem(live_server.admin.post(url, json=body), 400, "validation_failed")
     assert live_server.user_view(user_id)["version"] == 0
+
+
+def test_profile_answer_says_what_is_available_never_below_zero(live_server: LiveServer) -> None:
+    user = live_server.create_user()
+    path = f"/v1/admin/users/{user}/profile"
+    assert admin(live_server, "POST", path, 200, json=PROFILE)["available_cents"] == 75_000
+    over = {**PROFILE, "used_cents": 120_000}  # over the limit: nothing available, not a negative amount
+    answer = admin(live_server, "POST", path, 200, json=over)
+    assert (answer["profile"]["used_cents"], answer["available_cents"]) == (120_000, 0)
