@@ -281,6 +281,7 @@ def complete_evaluation(
     # What the result was computed from must still hold, or it would be recorded on stale inputs.
     if (
         not _same_profile(get_profile(conn, user_id), read.profile)
+        or get_credit_features(conn, user_id) != read.features
         or open_offer_id(conn, user_id) != read.open_offer_id
     ):
         return EvaluationCompleted(outcome=CompletionOutcome.STALE)

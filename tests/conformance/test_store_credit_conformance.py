@@ -173,6 +173,19 @@ async def test_completion_on_stale_inputs_changes_nothing(store: Store) -> None:
     assert await complete(store, fresh) is CompletionOutcome.RECORDED
 
 
+async def test_completion_after_the_credit_features_changed_is_stale(store: Store) -> None:
+    await ready_user(store)
+    inputs = await requested(store)
+    missed = msgspec.structs.replace(
+        features(), missed_payments_12m=3, on_time_payments_12m=9, updated_at=NOW + 5
+    )
+    await store.set_credit_features(missed)
+    assert await complete(store, inputs, terms()) is CompletionOutcome.STALE
+    assert await store.list_offers("usr_1") == []
+    fresh = await store.evaluation_inputs(inputs.evaluation.outbox_id or 0)
+    assert fresh is not None and fresh.features == missed
+
+
 async def test_an_announcement_needs_push_consent(store: Store) -> None:
     await ready_user(store)
     inputs = await requested(store)
