@@ -305,6 +305,37 @@ def test_worker_killed_in_the_transaction_is_rerun_by_arq_after_the_job_timeout(
         assert f"apply_offer outbox {outbox_id} attempt 0: applied" in log and "relay re-enqueued" not in log
 
 
+# --- a worker stopped while a job runs ---------------------------------------------------------
+
+
+def test_worker_stopped_mid_job_waits_then_cancels_and_nothing_is_lost(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    with private_stack(tmp_path) as server:
+        # The job hangs before its transaction; SIGTERM gives it WORKER_SHUTDOWN_WAIT_S, then cancels.
+        stopping = start_worker(
+            server, FAULT_PAUSE_AT=APPLY_BEFORE_TX, WORKER_SHUTDOWN_WAIT_S="2", **RELAY_OFF
+        )
+        stopping.wait_ready()
+        phone, offer = phone_with_offer(server)
+        phone.sync(accept(phone, offer["offer_id"]))
+        stopping.wait_log(f"fault pause at {APPLY_BEFORE_TX}")
+        started = time.monotonic()
+        log = stopping.stop()  # exit code 0 is checked
+        waited = time.monotonic() - started
+        assert 2 <= waited < 15, waited  # it waited for the running job, then gave up on it
+        assert "wait complete" in log and "1 ongoing to cancel" in log
+        assert offer_status(server, offer["offer_id"]) == "accepted"
+        assert apply_rows(server, offer["offer_id"])[0][1:] == ("pending", 0)
+
+        # The row is still the outbox's: the next worker's relay takes its next attempt.
+        survivor = start_worker(server, **RELAY_FAST)
+        wait_for("the relayed attempt", lambda: offer_status(server, offer["offer_id"]) == "applied")
+        assert_applied_once(server, phone, offer["offer_id"])
+        assert apply_rows(server, offer["offer_id"])[0][1:] == ("done", 1)
+        assert "Traceback" not in survivor.stop()
+
+
 # --- the database busy past its timeout: arq tries the job again -----------------------------
 
 
