@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from cloud.domain.analytics.signal import NoStressSignal
 from cloud.domain.credit.services import EvaluationService
 from cloud.queue import build_worker, new_event_loop
-from cloud.settings import CreditSettings, DatabaseSettings, load_settings
-from cloud.store import Store, open_store
+from cloud.settings import CreditSettings, load_settings
+from cloud.store import Store
 from cloud.store.records import CreditFeaturesRecord, ProfileRecord, RefreshGrant
 from cloud.workers.jobs import evaluate_active_users, evaluate_credit
 from cloud.workers.main import DAY_S, FUNCTIONS, cron_jobs
@@ -22,21 +20,6 @@ pytestmark = pytest.mark.anyio
 
 NOW = 1_700_000_000_000
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(DatabaseSettings(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
-    await opened.migrate()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def active_user(store: Store, n: int, *, device: bool = True) -> str:

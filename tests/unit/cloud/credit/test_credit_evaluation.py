@@ -7,9 +7,7 @@ estimate; everything after it (scorecard, guardrail, the store transaction) is t
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -17,8 +15,8 @@ import pytest
 from cloud.domain.analytics.signal import NoStressSignal, StressEstimate
 from cloud.domain.credit.evaluation import OPEN_OFFER_EXISTS, EvaluationResult, calm_time, utilisation_bps
 from cloud.domain.credit.services import EvaluationService, RunOutcome
-from cloud.settings import CreditSettings, DatabaseSettings
-from cloud.store import Store, open_store
+from cloud.settings import CreditSettings
+from cloud.store import Store
 from cloud.store.records import CreditFeaturesRecord, OfferTerms, ProfileRecord
 
 pytestmark = pytest.mark.anyio
@@ -44,21 +42,6 @@ def estimate(mean: float, n_days: int = 30, width: float = 0.3) -> StressEstimat
     return StressEstimate(
         posterior_mean=mean, lower=lower, upper=min(1.0, lower + width), n_days=n_days, prob_recent_high=mean
     )
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(DatabaseSettings(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
-    await opened.migrate()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 _users = itertools.count()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -11,8 +9,8 @@ import pytest
 
 from cloud.push.log_sender import LogPushSender
 from cloud.push.messages import SEND_PUSH, PushOutcome, PushPayload, PushResult, message_for
-from cloud.settings import DatabaseSettings, load_settings
-from cloud.store import Store, open_store
+from cloud.settings import load_settings
+from cloud.store import Store
 from cloud.store.records import EvaluationState, PushTarget
 from cloud.workers.jobs import send_push
 from cloud.workers.settings import WorkerSettings
@@ -23,21 +21,6 @@ from tests.conformance.test_store_credit_conformance import ready_user, requeste
 pytestmark = pytest.mark.anyio
 
 FAR = 4_000_000_000_000  # a "not before" far in the future of the real clock the job reads
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(DatabaseSettings(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
-    await opened.migrate()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def with_push(store: Store) -> dict[str, Any]:
