@@ -30,7 +30,7 @@
 | ``GUARDRAIL_WITHHOLD_THRESHOLD`` | posterior mean above which it withholds the offer | ``0.55`` |
 | ``GUARDRAIL_MIN_DAYS`` | it acts only with at least this many days of reports | ``7`` |
 | ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | ... and a credible interval no wider than this | ``0.7`` |
-| ``PROMO_CALM_HOUR_UTC`` | a deferred promotional push waits for this hour (UTC) | ``10`` |
+| ``PROMO_CALM_HOUR`` | a deferred promotional push waits for this hour of the user's local time | ``10`` |
 | ``PROMO_DEFER_MIN_HOURS`` | ... the first one at least this many hours later | ``12`` |
 | ``EVALUATE_DAILY_HOUR_UTC`` | hour (UTC) of the daily evaluation of active users | ``3`` |
 | ``EVALUATE_BATCH_SIZE`` | evaluation requests the daily run writes per transaction | ``200`` |
@@ -64,7 +64,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``GUARDRAIL_ACT_THRESHOLD`` / ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | (0, 1) |
 | ``GUARDRAIL_WITHHOLD_THRESHOLD`` | (0, 1), at least ``GUARDRAIL_ACT_THRESHOLD`` |
 | ``GUARDRAIL_MIN_DAYS`` | 0..365 |
-| ``PROMO_CALM_HOUR_UTC`` / ``EVALUATE_DAILY_HOUR_UTC`` | 0..23 |
+| ``PROMO_CALM_HOUR`` / ``EVALUATE_DAILY_HOUR_UTC`` | 0..23 |
 | ``PROMO_DEFER_MIN_HOURS`` | 0..168 (a week) |
 | ``EVALUATE_BATCH_SIZE`` | 1..10000 |
 | ``OFFER_ACCEPT_GRACE_S`` | (0, 2592000] (30 days) |
@@ -338,7 +338,7 @@ class CreditSettings:
     withhold_threshold: float = 0.55
     min_days: int = 7
     max_interval_width: float = 0.7
-    promo_calm_hour_utc: int = 10
+    promo_calm_hour: int = 10
     """A deferred promotional push waits for this hour (UTC) ..."""
     promo_defer_min_hours: int = 12
     """... the first one at least this many hours after the evaluation."""
@@ -439,7 +439,7 @@ def _credit(env: Mapping[str, str]) -> CreditSettings:
         withhold_threshold=withhold,
         min_days=_int(env, "GUARDRAIL_MIN_DAYS", 7, 0, 365),
         max_interval_width=_unit(env, "GUARDRAIL_MAX_INTERVAL_WIDTH", 0.7),
-        promo_calm_hour_utc=_int(env, "PROMO_CALM_HOUR_UTC", 10, 0, 23),
+        promo_calm_hour=_int(env, "PROMO_CALM_HOUR", 10, 0, 23),
         promo_defer_min_hours=_int(env, "PROMO_DEFER_MIN_HOURS", 12, 0, 168),
         daily_hour_utc=_int(env, "EVALUATE_DAILY_HOUR_UTC", 3, 0, 23),
         daily_batch_size=_int(env, "EVALUATE_BATCH_SIZE", 200, 1, 10_000),

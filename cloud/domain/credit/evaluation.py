@@ -7,7 +7,7 @@ lets the "never worse" property be tested through exactly the code the job runs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Final
 
 import msgspec
@@ -101,10 +101,12 @@ def credit_features(features: CreditFeaturesRecord, profile: ProfileRecord) -> C
     )
 
 
-def calm_time(now: int, hour_utc: int, min_hours: int) -> int:
-    """The first ``hour_utc``:00 UTC at least ``min_hours`` after ``now`` (epoch ms)."""
-    earliest = datetime.fromtimestamp((now + min_hours * HOUR_MS) / 1000, tz=UTC)
-    candidate = earliest.replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+def calm_time(now: int, hour: int, min_hours: int, tz_offset_min: int = 0) -> int:
+    """The first ``hour``:00 of the user's local time at least ``min_hours`` after ``now`` (epoch
+    ms); local time is UTC plus ``tz_offset_min`` (0 when the user's offset is not known)."""
+    local = timezone(timedelta(minutes=tz_offset_min))
+    earliest = datetime.fromtimestamp((now + min_hours * HOUR_MS) / 1000, tz=local)
+    candidate = earliest.replace(hour=hour, minute=0, second=0, microsecond=0)
     if candidate < earliest:
         candidate += timedelta(days=1)
     return int(candidate.timestamp() * 1000)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -268,13 +268,24 @@ class EvaluationService:
                 config=self._config,
                 settings=self._offer_settings,
                 open_offer=inputs.open_offer_id is not None,
-                calm=calm_time(now, self._settings.promo_calm_hour_utc, self._settings.promo_defer_min_hours),
+                calm=calm_time(
+                    now,
+                    self._settings.promo_calm_hour,
+                    self._settings.promo_defer_min_hours,
+                    await self._tz_offset_min(inputs.evaluation.user_id, day),
+                ),
             )
         except (CreditInputError, ValueError) as exc:
             # Bad stored inputs or an incoherent estimate: recorded as failed, never guessed around.
             log.warning("evaluation %s failed: %r", inputs.evaluation.evaluation_id, exc)
             return EvaluationState.FAILED, failed(f"{type(exc).__name__}: {exc}"), None, False
         return EvaluationState.DONE, decision.result, decision.offer, decision.defer_promotional
+
+    async def _tz_offset_min(self, user_id: str, day: date) -> int:
+        """The user's UTC offset as their latest aggregate in the stress window says; 0 if none."""
+        first = day - timedelta(days=self._settings.stress_window_days)
+        recent = await self._store.user_aggregates(user_id, first.isoformat(), day.isoformat())
+        return recent[-1].tz_offset_min if recent else 0
 
     @staticmethod
     def _terms(inputs: EvaluationInputs, offer: ProposedOffer) -> OfferTerms:

@@ -112,6 +112,18 @@ def test_calm_time_is_the_first_calm_hour_after_the_minimum_wait() -> None:
     assert calm_time(exact, 10, 0) == exact
 
 
+def test_calm_time_is_the_users_local_hour() -> None:
+    def at(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="minutes")
+
+    # UTC+2: 10:00 local is 08:00 UTC; 00:13 local + 12 h = 12:13 local, so the day after.
+    assert at(calm_time(NOW, 10, 12, tz_offset_min=120)) == "2023-11-16T08:00+00:00"
+    # UTC-5: 17:13 local + 12 h = 05:13 local, so 10:00 local that day = 15:00 UTC.
+    assert at(calm_time(NOW, 10, 12, tz_offset_min=-300)) == "2023-11-15T15:00+00:00"
+    # UTC+5:30: a half-hour offset keeps its minutes.
+    assert at(calm_time(NOW, 10, 0, tz_offset_min=330)) == "2023-11-15T04:30+00:00"
+
+
 @pytest.mark.parametrize(
     ("limit", "used", "bps"),
     [
@@ -183,6 +195,30 @@ async def test_guardrail_lowers_the_increase_and_defers_the_announcement(store: 
     assert result.reason_codes[-2:] == ["GUARDRAIL_INCREASE_LOWERED", "GUARDRAIL_PROMO_DEFERRED"]
     assert result.promo_not_before == calm_time(NOW, 10, 12)
     assert result.guardrail is not None and result.guardrail.estimate == estimate(0.45)
+
+
+async def test_deferred_announcement_waits_for_the_users_local_calm_hour(store: Store) -> None:
+    """The phone's reported UTC offset (on its latest aggregate) sets the user's local calm hour."""
+    from sync.messages import ConsentScope, SetConsent
+    from tests.conformance.test_store_conformance import enrolled, item, sync
+    from tests.support.live_server import sample_aggregate
+
+    service = service_with(store, GivenSignal(estimate(0.45)))
+    user_id = await user(store)
+    device = f"dev_{user_id}"
+    await enrolled(store, user_id, device, f"rt-{device}")
+    day = datetime.fromtimestamp(NOW / 1000, tz=UTC).date().isoformat()
+    await sync(
+        store,
+        device,
+        [
+            item(SetConsent(seq=1, created_at=NOW, scope=ConsentScope.SHARE_AGGREGATES, granted=True)),
+            item(msgspec.structs.replace(sample_aggregate(2, day=day, created_at=NOW), tz_offset_min=120)),
+        ],
+    )
+    _, result = await evaluate(service, store, user_id)
+    assert result.promo_not_before == calm_time(NOW, 10, 12, tz_offset_min=120)
+    assert result.promo_not_before != calm_time(NOW, 10, 12)
 
 
 async def test_guardrail_withholds_and_says_why(store: Store) -> None:
