@@ -713,7 +713,7 @@ class SqliteStore:
         )
 
     async def list_outbox(self) -> list[OutboxRecord]:
-        return await self._run(sqlite_offers.list_outbox)
+        return await self._read(lambda conn: sqlite_outbox.outbox_after(conn, 0))
 
     async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
         hook = self.fault_hook

@@ -26,7 +26,6 @@ from cloud.store.records import (
     AuditRecord,
     OfferRecord,
     OfferTerms,
-    OutboxRecord,
     ProfileRecord,
     wire_offer,
     wire_profile,
@@ -324,26 +323,6 @@ def audit_trail(conn: sqlite3.Connection, *, user_id: str | None, offer_id: str 
             (user_id,),
         )
     return [_audit(r) for r in rows]
-
-
-def list_outbox(conn: sqlite3.Connection) -> list[OutboxRecord]:
-    rows = conn.execute(
-        "SELECT outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt"
-        " FROM outbox ORDER BY outbox_id"
-    )
-    return [
-        OutboxRecord(
-            outbox_id=r[0],
-            kind=r[1],
-            payload=bytes(r[2]),
-            state=r[3],
-            attempts=r[4],
-            created_at=r[5],
-            updated_at=r[6],
-            first_attempt=r[7],
-        )
-        for r in rows
-    ]
 
 
 def accept_or_decline(
