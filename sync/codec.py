@@ -12,6 +12,8 @@ from typing import Any, Final
 
 import msgspec
 
+from sync.depth import TooDeep, check_depth
+from sync.limits import MAX_NESTING_DEPTH
 from sync.messages import (
     CHANGE_TYPES,
     AnyChange,
@@ -39,6 +41,10 @@ PROBLEM_JSON: Final = "application/problem+json"
 
 class CodecError(ValueError):
     """A body could not be decoded into the expected message."""
+
+
+class NestingTooDeep(CodecError):
+    """A body nests arrays and maps deeper than :data:`sync.limits.MAX_NESTING_DEPTH`."""
 
 
 class _TagOnly(msgspec.Struct):
@@ -74,6 +80,9 @@ _DECODED_TYPES: Final[dict[str, Any]] = {
     "seq_only": _SeqOnly,
     "tag_only": _TagOnly,
 }
+# Parts of a body already checked as a whole (a mutation or change cut out of a decoded envelope,
+# or a device's own outbox row) are not measured again.
+_PART_KINDS: Final = frozenset({"mutation", "change", "seq_only", "tag_only"})
 _KNOWN_CHANGE_TAGS: Final = frozenset(t.__name__ for t in CHANGE_TYPES)
 _msgpack_decoders: Final = {k: msgspec.msgpack.Decoder(t) for k, t in _DECODED_TYPES.items()}
 _json_decoders: Final = {k: msgspec.json.Decoder(t) for k, t in _DECODED_TYPES.items()}
@@ -98,12 +107,30 @@ def encode(message: msgspec.Struct, media: MediaType = MediaType.MSGPACK) -> byt
     return _json_encoder.encode(message)
 
 
+def check_nesting(data: bytes, media: MediaType) -> None:
+    """Refuse a body nested deeper than :data:`MAX_NESTING_DEPTH` (:class:`NestingTooDeep`), or one
+    that is not JSON/msgpack at all (:class:`CodecError`), before any message decoder sees it."""
+    try:
+        check_depth(data, media is MediaType.MSGPACK, MAX_NESTING_DEPTH)
+    except TooDeep as exc:
+        raise NestingTooDeep(f"{exc} (at most {MAX_NESTING_DEPTH})") from None
+    except msgspec.DecodeError as exc:
+        raise CodecError(str(exc)) from exc
+
+
 def _decode(kind: str, data: bytes, media: MediaType) -> Any:
+    if kind not in _PART_KINDS:
+        check_nesting(data, media)
     decoder = _msgpack_decoders[kind] if media is MediaType.MSGPACK else _json_decoders[kind]
     try:
         return decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise CodecError(str(exc)) from exc
+    except RecursionError:
+        # Only a part decoded on its own can get here (a whole body was measured first).
+        raise NestingTooDeep(
+            f"nested deeper than the decoder can follow (limit {MAX_NESTING_DEPTH})"
+        ) from None
 
 
 def decode_request(data: bytes, media: MediaType = MediaType.MSGPACK) -> SyncRequest:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -30,8 +29,8 @@ from cloud.domain.admin.schemas import (
 )
 from cloud.domain.admin.services import AdminService
 from cloud.domain.offers.services import OfferService
-from cloud.errors import InvalidBody, ValidationFailed
 from cloud.services import services_of
+from cloud.wire import decode_json_body
 
 T = TypeVar("T")
 
@@ -55,23 +54,8 @@ def _offers(request: Request[Any, Any, Any]) -> OfferService:
 
 
 async def _body(request: Request[Any, Any, Any], body_type: type[T], *, optional: bool = False) -> T:
-    """Decode a JSON body strictly: ``1500.0`` is refused, not read as ``1500``.
-
-    Litestar's own body conversion is lax (an integral float passes as an int) and answers bytes
-    that are not JSON as ``validation_failed``; here every admin body gets the same answers: not
-    JSON is ``invalid_body``, JSON of the wrong shape ``validation_failed``. Money is integer
-    cents, and a float amount is a client bug to report, not to round. With ``optional`` (every
-    field has a default) an empty body reads as ``{}``.
-    """
-    raw = await request.body()
-    if optional and not raw.strip():
-        raw = b"{}"
-    try:
-        return msgspec.json.decode(raw, type=body_type)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed(str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidBody(str(exc)) from exc
+    """The request's JSON body as ``body_type``, strictly (:func:`cloud.wire.decode_json_body`)."""
+    return decode_json_body(await request.body(), body_type, optional=optional)
 
 
 class AdminController(Controller):

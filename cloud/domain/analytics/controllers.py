@@ -22,6 +22,9 @@ from cloud.errors import ValidationFailed
 from cloud.services import services_of
 
 MAX_WINDOW_DAYS: Final = 90
+FIRST_DAY: Final = date(1970, 1, 1)
+"""Earliest ``day``/``as_of`` accepted: a window ending earlier could start before year 1, which
+``date`` cannot hold (and no aggregate can be that old)."""
 _DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INT: Final = re.compile(r"^\d{1,4}$")
 
@@ -33,9 +36,12 @@ def _day(value: str | None, name: str) -> date | None:
     if not _DAY.match(value):
         raise ValidationFailed(f"`{name}` must be a date YYYY-MM-DD, got {value!r}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(f"`{name}` is not a calendar date: {value!r}") from None
+    if day < FIRST_DAY:
+        raise ValidationFailed(f"`{name}` must be {FIRST_DAY.isoformat()} or later, got {value!r}")
+    return day
 
 
 def _window_days(value: str | None) -> int:

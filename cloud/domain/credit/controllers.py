@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, get, post, put
 
 from cloud.constants import ADMIN_PREFIX
 from cloud.domain.admin.controllers import admin_guard
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut, EvaluationQueued, SetCreditFeatures
 from cloud.domain.credit.services import EvaluationService
-from cloud.errors import InvalidBody, ValidationFailed
+from cloud.wire import decode_json_body
 
 
 def _credit(request: Request[Any, Any, Any]) -> EvaluationService:
@@ -30,12 +29,7 @@ def _path(request: Request[Any, Any, Any], name: str) -> str:
 
 async def _strict_body(request: Request[Any, Any, Any]) -> SetCreditFeatures:
     # Decoded by msgspec directly: Litestar's conversion would accept 12.0 as 12.
-    try:
-        return msgspec.json.decode(await request.body(), type=SetCreditFeatures)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed(str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidBody(str(exc)) from exc
+    return decode_json_body(await request.body(), SetCreditFeatures)
 
 
 class CreditController(Controller):

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
-from sync.codec import MediaType
+from sync.codec import CodecError, MediaType, decode_mutation
 from sync.messages import Mutation
 
 # ``deterministic`` sorts map keys; struct fields keep their declared order. Decoding to the
@@ -42,12 +42,29 @@ def invalid_mutation_digest(raw: bytes, media: MediaType) -> bytes:
 
     The bytes are decoded as plain JSON/msgpack values and re-encoded canonically, so whitespace
     or key order does not matter; bytes that will not even do that are hashed as sent, prefixed
-    with their media type.
+    with their media type. That includes values msgpack cannot hold (a JSON integer outside 64
+    bits raises ``OverflowError`` when re-encoded): whatever a device pushes must get a digest, or
+    its request fails on every retry and its outbox is blocked for good. Inputs that digested
+    before this fallback keep their digests byte for byte (a fixture test), so a request in flight
+    across an upgrade is still a ``duplicate``, never a ``seq_conflict``.
     """
     value: Any
     try:
         value = msgspec.json.decode(raw) if media is MediaType.JSON else msgspec.msgpack.decode(raw)
         canonical = _canonical.encode(value)
-    except (msgspec.DecodeError, msgspec.EncodeError, TypeError, ValueError):
+    except Exception:  # any value the generic codecs refuse, whatever they raise
         return hashlib.sha256(_RAW + media.value.encode("ascii") + b"\x00" + raw).digest()
     return hashlib.sha256(_GENERIC + canonical).digest()
+
+
+def decode_pushed(raw: bytes, media: MediaType) -> tuple[Mutation | None, bytes, str | None]:
+    """One pushed mutation as the server keeps it: ``(mutation, digest, error)``.
+
+    ``mutation`` is ``None`` and ``error`` says why when it fails decoding or validation; the digest
+    is taken either way, so a resent invalid mutation is recognised too. Never raises.
+    """
+    try:
+        mutation = decode_mutation(raw, media)
+    except CodecError as exc:
+        return None, invalid_mutation_digest(raw, media), str(exc)[:200]
+    return mutation, mutation_digest(mutation), None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims
 from cloud.domain.offers.outbox import OutboxDispatcher
-from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
+from cloud.domain.sync.digest import decode_pushed
 from cloud.errors import (
     DeviceMismatch,
     DeviceNotFound,
@@ -29,7 +29,7 @@ from cloud.errors import (
 from cloud.faults import EXIT_AFTER_COMMIT_CODE
 from cloud.store.protocol import Store
 from cloud.store.records import PushItem
-from sync.codec import CodecError, MediaType, decode_change, decode_envelope, decode_mutation, peek_seq
+from sync.codec import CodecError, MediaType, decode_change, decode_envelope, peek_seq
 from sync.limits import MAX_MUTATIONS, SUPPORTED_PROTOCOLS
 from sync.messages import AnyChange, MutationResult, SyncEnvelope, SyncReply
 from sync.pull import (
@@ -83,13 +83,8 @@ class SyncService:
             if seq is None or seq < 1:
                 # Without a seq the exactly-once rule cannot place the mutation: the request is broken.
                 raise InvalidBody(f"push[{index}] has no valid integer seq")
-            try:
-                mutation = decode_mutation(raw, media)
-            except CodecError as exc:
-                digest = invalid_mutation_digest(bytes(raw), media)
-                items.append(PushItem(seq=seq, mutation=None, digest=digest, error=str(exc)[:200]))
-            else:
-                items.append(PushItem(seq=seq, mutation=mutation, digest=mutation_digest(mutation)))
+            mutation, digest, error = decode_pushed(bytes(raw), media)
+            items.append(PushItem(seq=seq, mutation=mutation, digest=digest, error=error))
         return items
 
     async def exchange(self, claims: DeviceClaims, body: bytes, media: MediaType) -> SyncReply:

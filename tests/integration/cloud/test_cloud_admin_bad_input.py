@@ -18,8 +18,10 @@ import httpx
 import msgspec
 import pytest
 
+from sync.limits import MAX_NESTING_DEPTH
 from sync.messages import AcceptOffer
 from tests.support.live_server import LiveServer, sync_ok
+from tests.unit.sync.test_depth import nested_json
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 DAY_MS = 86_400_000
@@ -103,6 +105,10 @@ def world(live_server: LiveServer) -> World:
 
 NOT_JSON = object()
 """A case body of bytes that are not JSON."""
+DEEP = b'{"zz":' + nested_json(1000) + b"}"
+"""A body nested 1,001 levels deep (it answered 500 before the nesting limit)."""
+ONE_OVER = b'{"zz":' + nested_json(MAX_NESTING_DEPTH) + b"}"
+"""A body nested one level deeper than the limit."""
 
 ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/v1/admin/users", {}),
@@ -151,6 +157,9 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("user-unknown-field", "POST", "/v1/admin/users", {"external_ref": "x", "role": "root"}, 400, VF),
     ("user-array", "POST", "/v1/admin/users", [1], 400, VF),
     ("user-not-json", "POST", "/v1/admin/users", NOT_JSON, 400, IB),
+    ("user-deep", "POST", "/v1/admin/users", DEEP, 400, IB),
+    ("user-one-over", "POST", "/v1/admin/users", ONE_OVER, 400, IB),
+    ("code-deep", "POST", "/v1/admin/users/{user}/enrollment-codes", DEEP, 400, IB),
     ("code-unknown-user", "POST", "/v1/admin/users/usr_nobody/enrollment-codes", {}, 404, NF),
     ("code-negative-ttl", "POST", "/v1/admin/users/{user}/enrollment-codes", {"ttl_s": -1}, 400, VF),
     ("code-float-ttl", "POST", "/v1/admin/users/{user}/enrollment-codes", {"ttl_s": 60.0}, 400, VF),
@@ -195,6 +204,7 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         VF,
     ),
     ("notice-not-json", "POST", "/v1/admin/users/{user}/notices", NOT_JSON, 400, IB),
+    ("notice-deep", "POST", "/v1/admin/users/{user}/notices", DEEP, 400, IB),
     ("view-unknown-user", "GET", "/v1/admin/users/usr_nobody/view", None, 404, NF),
     # credit profile
     ("profile-negative-limit", "POST", "/v1/admin/users/{user}/profile", profile(limit_cents=-1), 400, VF),
@@ -209,6 +219,8 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("profile-unknown-field", "POST", "/v1/admin/users/{user}/profile", profile(score=700), 400, VF),
     ("profile-unknown-user", "POST", "/v1/admin/users/usr_nobody/profile", profile(), 404, NF),
     ("profile-not-json", "POST", "/v1/admin/users/{user}/profile", NOT_JSON, 400, IB),
+    ("profile-deep", "POST", "/v1/admin/users/{user}/profile", DEEP, 400, IB),
+    ("profile-one-over", "POST", "/v1/admin/users/{user}/profile", ONE_OVER, 400, IB),
     # offers
     ("offer-negative-limit", "POST", "/v1/admin/users/{user}/offers", offer(new_limit_cents=-1), 400, VF),
     (
@@ -231,6 +243,7 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("offer-no-profile", "POST", "/v1/admin/users/{bare}/offers", offer(), 400, VF),
     ("offer-unknown-user", "POST", "/v1/admin/users/usr_nobody/offers", offer(), 404, NF),
     ("offer-not-json", "POST", "/v1/admin/users/{user}/offers", NOT_JSON, 400, IB),
+    ("offer-deep", "POST", "/v1/admin/users/{user}/offers", DEEP, 400, IB),
     ("offers-unknown-user", "GET", "/v1/admin/users/usr_nobody/offers", None, 404, NF),
     ("withdraw-unknown-offer", "POST", "/v1/admin/offers/off_nobody/withdraw", {}, 404, NF),
     ("withdraw-closed-offer", "POST", "/v1/admin/offers/{closed_offer}/withdraw", {}, 409, "offer_closed"),
@@ -245,6 +258,7 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         VF,
     ),
     ("withdraw-not-json", "POST", "/v1/admin/offers/{open_offer}/withdraw", NOT_JSON, 400, IB),
+    ("withdraw-deep", "POST", "/v1/admin/offers/{open_offer}/withdraw", DEEP, 400, IB),
     ("audit-unknown-offer", "GET", "/v1/admin/offers/off_nobody/audit", None, 404, NF),
     ("user-audit-unknown-user", "GET", "/v1/admin/users/usr_nobody/audit", None, 404, NF),
     ("user-pushes-unknown-user", "GET", "/v1/admin/users/usr_nobody/pushes", None, 404, NF),
@@ -256,9 +270,13 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("stress-window-high", "GET", "/v1/admin/analytics/stress", "day=2024-01-01&window_days=91", 400, VF),
     ("stress-window-negative", "GET", "/v1/admin/analytics/stress", "day=2024-01-01&window_days=-1", 400, VF),
     ("stress-window-type", "GET", "/v1/admin/analytics/stress", "day=2024-01-01&window_days=a", 400, VF),
+    # Days so early that the window would start before year 1 answered 500 (OverflowError).
+    ("stress-day-year-1", "GET", "/v1/admin/analytics/stress", "day=0001-01-01&window_days=90", 400, VF),
+    ("stress-day-1969", "GET", "/v1/admin/analytics/stress", "day=1969-12-31", 400, VF),
     ("user-stress-unknown-user", "GET", "/v1/admin/users/usr_nobody/stress", None, 404, NF),
     ("user-stress-bad-day", "GET", "/v1/admin/users/{user}/stress", "as_of=2024-02-30", 400, VF),
     ("user-stress-day-type", "GET", "/v1/admin/users/{user}/stress", "as_of=yesterday", 400, VF),
+    ("user-stress-year-1", "GET", "/v1/admin/users/{user}/stress", "as_of=0001-01-01", 400, VF),
     # outbox
     ("dead-limit-negative", "GET", "/v1/admin/outbox/dead", "limit=-1", 400, VF),
     ("dead-limit-zero", "GET", "/v1/admin/outbox/dead", "limit=0", 400, VF),
@@ -284,6 +302,9 @@ def send(
     if body is NOT_JSON:
         out["Content-Type"] = "application/json"
         return httpx.request(method, url, content=b"{not json", headers=out, timeout=10.0)
+    if isinstance(body, bytes):
+        out["Content-Type"] = "application/json"
+        return httpx.request(method, url, content=body, headers=out, timeout=10.0)
     if isinstance(body, str):
         return httpx.request(method, f"{url}?{body}", headers=out, timeout=10.0)
     if body is None:

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sync.limits import MAX_NESTING_DEPTH
 from tests.support.live_server import LiveServer
+from tests.unit.sync.test_depth import nested_json
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 FEATURES = {
@@ -107,11 +109,21 @@ def test_bad_features_are_refused_and_change_nothing(live_server: LiveServer, bo
     assert snapshot(live_server, user_id) == before
 
 
-def test_features_body_that_is_not_json(live_server: LiveServer) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{nope",
+        # Nested far past the limit (this answered 500), and one level past it.
+        b'{"zz":' + nested_json(1000) + b"}",
+        b'{"zz":' + nested_json(MAX_NESTING_DEPTH) + b"}",
+    ],
+    ids=["not-json", "deep", "one-over"],
+)
+def test_features_body_that_is_not_json_or_too_deep(live_server: LiveServer, content: bytes) -> None:
     user_id = ready_user(live_server)
     before = snapshot(live_server, user_id)
     url = f"/v1/admin/users/{user_id}/credit-features"
-    assert_problem(live_server.admin.put(url, content=b"{nope"), 400, "invalid_body")
+    assert_problem(live_server.admin.put(url, content=content), 400, "invalid_body")
     assert snapshot(live_server, user_id) == before
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
+from cloud.domain.sync.digest import decode_pushed, invalid_mutation_digest, mutation_digest
 from sync.codec import MediaType, decode_mutation, encode_mutation
 from sync.messages import ConsentScope as Scope
 from sync.messages import FieldMechanism, Levels, Mechanism, SetConsent, SubmitAggregate, Withdrawn
+from tests.unit.cloud.digest_corpus import corpus
 
 AGGREGATE = SubmitAggregate(
     seq=3,
@@ -100,3 +104,43 @@ def test_undecodable_bytes_are_hashed_as_sent_with_their_media_type() -> None:
     assert first != invalid_mutation_digest(msgspec.msgpack.encode({2: "a", "seq": 3}), MediaType.MSGPACK)
     assert first != invalid_mutation_digest(data, MediaType.JSON)
     assert len(first) == 32
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mutation_digests.json"
+
+
+def test_every_input_that_had_a_digest_keeps_it_byte_for_byte() -> None:
+    """A device retrying a request across a server upgrade must get ``duplicate``, not ``seq_conflict``.
+
+    The fixture holds the corpus's slots with the digests the server gave them before inputs that
+    raised while digesting got a fallback (``digest_corpus.py`` made it)."""
+    rows = json.loads(FIXTURE.read_text())["rows"]
+    valid = 0
+    for row in rows:
+        mutation, digest, _ = decode_pushed(bytes.fromhex(row["raw"]), MediaType(row["media"]))
+        assert digest.hex() == row["digest"], row["raw"]
+        valid += mutation is not None
+    # Both branches are covered: valid mutations and invalid ones.
+    assert valid >= 40 and len(rows) - valid >= 400
+
+
+def test_no_slot_of_the_corpus_raises() -> None:
+    known = {(r["media"], r["raw"]) for r in json.loads(FIXTURE.read_text())["rows"]}
+    fell_back = 0
+    for media, raw in corpus():
+        mutation, digest, error = decode_pushed(raw, media)
+        assert len(digest) == 32
+        assert (mutation is None) == (error is not None)
+        fell_back += (media.value, raw.hex()) not in known
+    assert fell_back >= 9
+
+
+def test_an_integer_beyond_64_bits_gets_the_digest_of_its_bytes() -> None:
+    # It used to raise OverflowError while digesting: 500 on every retry, the outbox blocked for good.
+    raw = b'{"type":"AcceptOffer","seq":1,"created_at":18446744073709551616,"offer_id":"x"}'
+    mutation, digest, error = decode_pushed(raw, MediaType.JSON)
+    assert mutation is None and error
+    assert digest == hashlib.sha256(b"raw\x00application/json\x00" + raw).digest()
+    # The same bytes digest the same; other bytes do not.
+    assert decode_pushed(raw, MediaType.JSON)[1] == digest
+    assert decode_pushed(raw.replace(b"616", b"617"), MediaType.JSON)[1] != digest

@@ -296,3 +296,16 @@ def test_seq_conflict_is_documented_as_409() -> None:
     assert rows["seq_conflict"] == "409"
     problem: Problem = decode_json_example("Problem/seq_conflict")
     assert (problem.status, problem.code) == (409, "seq_conflict")
+
+
+def test_limits_table_states_the_limits_the_code_enforces() -> None:
+    from sync import limits
+
+    section = _section("8. Limits")
+    stated = {
+        name: int(value.replace(",", ""))
+        for value, name in re.findall(r"\| ([\d,]+)[^|]*\(`(?:sync\.limits\.)?(MAX_[A-Z_]+)`\)", section)
+    }
+    assert stated["MAX_MUTATIONS"] == limits.MAX_MUTATIONS
+    assert stated["MAX_NESTING_DEPTH"] == limits.MAX_NESTING_DEPTH
+    assert f"1 MiB = {limits.MAX_BODY_BYTES:,} bytes" in section
