@@ -322,4 +322,17 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         );
         """,
     ),
+    Migration(
+        "0009_offer_base_rate",
+        """
+        -- An offer records the limit (current_limit_cents) and the rate it was made on; applying
+        -- it is a compare-and-set on both. Offers made before this migration get the profile's
+        -- rate of now if they are still open or accepted (the best record there is); closed
+        -- offers keep NULL, which the apply rule reads as "compare the limit only".
+        ALTER TABLE offers ADD COLUMN base_rate_bps INTEGER;
+        UPDATE offers SET base_rate_bps = (
+            SELECT p.rate_bps FROM credit_profiles p WHERE p.user_id = offers.user_id
+        ) WHERE status IN ('offered', 'accepted');
+        """,
+    ),
 )

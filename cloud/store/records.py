@@ -200,6 +200,9 @@ class ApplyOutcome(StrEnum):
     """What one run of the ``apply_offer`` job did."""
 
     APPLIED = "applied"
+    BASE_CHANGED = "base_changed"
+    """The profile no longer had the limit and rate the offer was made on: the offer failed at once
+    (terminal, the user told) and its outbox row is done; nothing else changed."""
     ALREADY_DONE = "already_done"
     """The outbox row was done (or dead) already: a repeated run, nothing changed."""
     MISSING = "missing"
@@ -243,6 +246,7 @@ class OfferRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     """A :class:`sync.messages.OfferStatus` value."""
     current_limit_cents: int
+    """The profile's limit when the offer was made: its base, which applying compares against."""
     new_limit_cents: int
     rate_bps: int
     term_months: int
@@ -251,6 +255,8 @@ class OfferRecord(msgspec.Struct, frozen=True, kw_only=True):
     policy_version: str
     created_at: int
     updated_at: int
+    base_rate_bps: int | None = None
+    """The profile's rate when the offer was made (``None`` for offers made before it was recorded)."""
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -402,6 +408,9 @@ class OfferCreated(msgspec.Struct, frozen=True, kw_only=True):
 
 class CompletionOutcome(StrEnum):
     RECORDED = "recorded"
+    BASE_CHANGED = "base_changed"
+    """The profile no longer had the limit and rate the offer was made on: the offer failed at once
+    (terminal, the user told) and its outbox row is done; nothing else changed."""
     ALREADY_DONE = "already_done"
     """The outbox row was no longer pending: a repeated run, nothing changed."""
     STALE = "stale"

@@ -45,7 +45,7 @@ EXPIRE_REF: Final = "cron:expire_offers"
 _json: Final = msgspec.json.Encoder()
 _OFFER_COLUMNS: Final = (
     "offer_id, user_id, status, current_limit_cents, new_limit_cents, rate_bps, term_months,"
-    " expires_at, reason_codes, policy_version, created_at, updated_at"
+    " expires_at, reason_codes, policy_version, created_at, updated_at, base_rate_bps"
 )
 _AUDIT_COLUMNS: Final = (
     "audit_id, offer_id, user_id, from_status, to_status, actor, reason_code, ref, detail, at"
@@ -66,6 +66,7 @@ def _offer(row: Sequence[Any]) -> OfferRecord:
         policy_version=row[9],
         created_at=row[10],
         updated_at=row[11],
+        base_rate_bps=row[12],
     )
 
 
@@ -197,7 +198,8 @@ def list_offers(conn: sqlite3.Connection, user_id: str) -> list[OfferRecord]:
 def create_offer(
     conn: sqlite3.Connection, terms: OfferTerms, *, actor: str, ref: str | None, now: int
 ) -> OfferRecord:
-    """Store an ``offered`` offer on the user's current limit, audit it, append its ``OfferUpsert``."""
+    """Store an ``offered`` offer on the user's current limit and rate (its base), audit it, append
+    its ``OfferUpsert``."""
     _require_user(conn, terms.user_id)
     profile = get_profile(conn, terms.user_id)
     if profile is None:
@@ -221,9 +223,10 @@ def create_offer(
         policy_version=terms.policy_version,
         created_at=now,
         updated_at=now,
+        base_rate_bps=profile.rate_bps,
     )
     conn.execute(
-        f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
             offer.offer_id,
             offer.user_id,
@@ -237,6 +240,7 @@ def create_offer(
             offer.policy_version,
             offer.created_at,
             offer.updated_at,
+            offer.base_rate_bps,
         ),
     )
     audit(

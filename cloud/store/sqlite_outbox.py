@@ -15,8 +15,10 @@ from typing import Any, Final
 
 import msgspec
 
-from cloud.domain.credit.notices import NoticeKind
+from cloud.domain.offers import notices
 from cloud.domain.offers.errors import OutboxNotRetryable, OutboxRowNotFound, ProfileMissing
+from cloud.domain.offers.notices import NoticeText
+from cloud.domain.offers.rules import ApplyVerdict, judge_apply
 from cloud.faults import APPLY_IN_TX
 from cloud.push.messages import PushPayload
 from cloud.store.records import (
@@ -109,15 +111,7 @@ def _offer_of(conn: sqlite3.Connection, row: OutboxRecord) -> OfferRecord:
 
 
 def _notify(
-    conn: sqlite3.Connection,
-    user_id: str,
-    kind: NoticeKind,
-    notice_id: str,
-    title: str,
-    body: str,
-    now: int,
-    *,
-    parent_id: int,
+    conn: sqlite3.Connection, user_id: str, notice: NoticeText, now: int, *, parent_id: int
 ) -> int | None:
     """Store a notice, append its ``Notice`` change and queue its push; the push row's id, if any.
 
@@ -128,23 +122,28 @@ def _notify(
         conn,
         user_id,
         lambda v: Notice(
-            version=v, notice_id=notice_id, kind=kind.value, title=title, body=body, created_at=now
+            version=v,
+            notice_id=notice.notice_id,
+            kind=notice.kind.value,
+            title=notice.title,
+            body=notice.body,
+            created_at=now,
         ),
         now,
     )
     conn.execute(
         "INSERT INTO notices (notice_id, user_id, version, kind, title, body, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (notice_id, user_id, version, kind.value, title, body, now),
+        (notice.notice_id, user_id, version, notice.kind.value, notice.title, notice.body, now),
     )
     payload = PushPayload(
-        user_id=user_id, notice_id=notice_id, notice_kind=kind.value, title=title, body=body
+        user_id=user_id,
+        notice_id=notice.notice_id,
+        notice_kind=notice.kind.value,
+        title=notice.title,
+        body=notice.body,
     )
     return queue_push(conn, payload, parent_id=parent_id, now=now)
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{cents // 100:,}.{cents % 100:02d} {currency}"
 
 
 def _finish(
@@ -166,11 +165,15 @@ def apply_offer(
 ) -> ApplyOutcome:
     """The ``apply_offer`` job's one transaction.
 
-    A row already ``done`` (or ``dead``) is a no-op. Otherwise the offer goes ``accepted`` →
-    ``applied``, the profile takes the offer's limit and rate (audited, ``ProfileUpdate``), a
-    transactional ``limit_applied`` notice is appended, and the row is marked ``done``. Raises
-    :class:`OfferVanished`, :class:`OutboxPayloadInvalid`, ``ProfileMissing`` or the state
-    machine's ``OfferNotAccepted`` and changes nothing then (the relay retries, then gives up).
+    A row already ``done`` (or ``dead``) is a no-op. Otherwise, when the profile still has the
+    limit and rate the offer was made on (:func:`~cloud.domain.offers.rules.judge_apply`), the
+    offer goes ``accepted`` → ``applied``, the profile takes the offer's limit and rate (audited,
+    ``ProfileUpdate``), a transactional ``limit_applied`` notice is appended, and the row is marked
+    ``done``. When the base changed, the offer goes ``failed`` at once (reason ``base_changed``;
+    terminal, no retry could make it right), the user gets an ``acceptance_failed`` notice saying
+    why, the profile is untouched and the row is ``done``. Raises :class:`OfferVanished`,
+    :class:`OutboxPayloadInvalid`, ``ProfileMissing`` or the state machine's ``OfferNotAccepted``
+    and changes nothing then (the relay retries, then gives up).
     """
     row = get_outbox(conn, outbox_id)
     if row is None:
@@ -183,6 +186,39 @@ def apply_offer(
     profile = get_profile(conn, offer.user_id)
     if profile is None:
         raise ProfileMissing(f"user {offer.user_id} has no credit profile")
+    verdict = judge_apply(
+        base_limit_cents=offer.current_limit_cents,
+        base_rate_bps=offer.base_rate_bps,
+        profile_limit_cents=profile.limit_cents,
+        profile_rate_bps=profile.rate_bps,
+    )
+    if verdict is ApplyVerdict.BASE_CHANGED:
+        move_offer(
+            conn,
+            offer,
+            OfferStatus.FAILED,
+            actor=WORKER_ACTOR,
+            reason_code=ApplyVerdict.BASE_CHANGED.value,
+            ref=ref,
+            now=now,
+            detail={
+                "base_limit_cents": offer.current_limit_cents,
+                "base_rate_bps": offer.base_rate_bps,
+                "limit_cents": profile.limit_cents,
+                "rate_bps": profile.rate_bps,
+            },
+        )
+        notice = notices.base_changed(
+            offer.offer_id,
+            base_limit_cents=offer.current_limit_cents,
+            base_rate_bps=offer.base_rate_bps,
+            limit_cents=profile.limit_cents,
+            rate_bps=profile.rate_bps,
+            currency=profile.currency,
+        )
+        _notify(conn, offer.user_id, notice, now, parent_id=outbox_id)
+        _finish(conn, outbox_id, OutboxState.DONE, now, ApplyVerdict.BASE_CHANGED.value)
+        return ApplyOutcome.BASE_CHANGED
     move_offer(
         conn, offer, OfferStatus.APPLIED, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref, now=now
     )
@@ -192,16 +228,8 @@ def apply_offer(
     set_profile(conn, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
     if fault_hook is not None:  # fault tests: stop here, offer and profile written, not committed
         fault_hook(APPLY_IN_TX)
-    _notify(
-        conn,
-        offer.user_id,
-        NoticeKind.LIMIT_APPLIED,
-        f"limit_applied:{offer.offer_id}",
-        "Your new credit limit is active",
-        f"Your credit limit is now {_money(offer.new_limit_cents, profile.currency)}.",
-        now,
-        parent_id=outbox_id,
-    )
+    notice = notices.limit_applied(offer.offer_id, offer.new_limit_cents, profile.currency)
+    _notify(conn, offer.user_id, notice, now, parent_id=outbox_id)
     _finish(conn, outbox_id, OutboxState.DONE, now, None)
     return ApplyOutcome.APPLIED
 
@@ -233,14 +261,7 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int |
         detail={"attempts": row.attempts - row.first_attempt + 1},
     )
     return _notify(
-        conn,
-        offer.user_id,
-        NoticeKind.ACCEPTANCE_FAILED,
-        f"acceptance_failed:{offer.offer_id}",
-        "We could not apply your new credit limit",
-        "Your acceptance was received but could not be applied; your limit is unchanged.",
-        now,
-        parent_id=row.outbox_id,
+        conn, offer.user_id, notices.acceptance_failed(offer.offer_id), now, parent_id=row.outbox_id
     )
 
 

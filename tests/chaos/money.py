@@ -5,10 +5,11 @@ off only a fraction of a second after an FCM 429), syncs every device again, the
 every user of the schedule:
 
 Every accepted offer applied exactly once
-    An offer whose audit trail ever reached ``accepted`` has exactly one ``applied`` event, ends
-    ``applied`` and has exactly one ``apply_offer`` outbox row, ``done``; an offer that never
-    reached ``accepted`` has neither. No offer is left ``accepted``, and none ends ``failed``:
-    ``failed`` follows only a dead-lettered row, and the run's worker gets far more attempts than
+    An offer whose audit trail ever reached ``accepted`` has exactly one ``applied`` event (or,
+    when another offer of the user was applied first, exactly one ``failed`` event with reason
+    ``base_changed``) and exactly one ``apply_offer`` outbox row, ``done``; an offer that never
+    reached ``accepted`` has neither. No offer is left ``accepted``, and none ends ``failed`` for
+    another reason: a dead-lettered row would, and the run's worker gets far more attempts than
     its faults can use up. Every answer a device sent has exactly one audit event of that device
     under its seq (``accepted`` or ``declined``), or was refused ``offer_not_open`` while another
     answer or a withdrawal closed the offer; no audit event names an answer nobody sent.
@@ -33,7 +34,10 @@ The profile equals the sum of its audit events
     Replaying the user's audit trail in order (a ``profile_set`` event sets the profile to its
     detail; an offer's ``applied`` event sets the limit and rate to the offer's terms; the
     profile event the apply writes must agree with the replay so far) gives the stored profile
-    and the admin view's, field by field.
+    and the admin view's, field by field. Every applied offer's pre-apply limit and rate (the
+    replay just before its ``applied`` event) equal the base it recorded when it was made, and its
+    post-apply values equal its terms; an offer failed ``base_changed`` was failed on a profile that
+    had really left its base.
 """
 
 from __future__ import annotations
@@ -166,9 +170,17 @@ def read_user(db_path: Path, user_id: str, since: int) -> UserRecords:
     with closing(connect(db_path)) as conn, conn:
         conn.execute("BEGIN")  # one snapshot for all reads
         offers = {
-            r[0]: {"status": r[1], "new_limit_cents": r[2], "rate_bps": r[3]}
+            r[0]: {
+                "status": r[1],
+                "new_limit_cents": r[2],
+                "rate_bps": r[3],
+                "base_limit_cents": r[4],
+                "base_rate_bps": r[5],
+            }
             for r in conn.execute(
-                "SELECT offer_id, status, new_limit_cents, rate_bps FROM offers WHERE user_id = ?", (user_id,)
+                "SELECT offer_id, status, new_limit_cents, rate_bps, current_limit_cents, base_rate_bps"
+                " FROM offers WHERE user_id = ?",
+                (user_id,),
             )
         }
         audit = [
@@ -251,12 +263,15 @@ def check_applied_once(records: UserRecords, devices: list[DeviceFacts]) -> list
         where = f"offer {offer_id} ({' -> '.join(map(str, trail))})"
         if not trail or trail[0] != "offered" or trail[-1] != offer["status"]:
             found.append(f"{where}: status {offer['status']} does not match its audit trail")
-        if offer["status"] in ("accepted", "failed"):
-            found.append(f"{where}: ends {offer['status']}")
+        failures = [e.reason_code for e in trails.get(offer_id, []) if e.to_status == "failed"]
+        if offer["status"] == "accepted" or failures not in ([], ["base_changed"]):
+            found.append(f"{where}: ends {offer['status']} ({failures})")
         if "accepted" in trail:
-            if trail.count("accepted") != 1 or trail.count("applied") != 1:
+            # Applied once, or failed once because the profile had left the offer's base.
+            if trail.count("accepted") != 1 or trail.count("applied") + trail.count("failed") != 1:
                 found.append(
-                    f"{where}: accepted {trail.count('accepted')}x, applied {trail.count('applied')}x"
+                    f"{where}: accepted {trail.count('accepted')}x, applied {trail.count('applied')}x,"
+                    f" failed {trail.count('failed')}x"
                 )
             if [r.state for r in rows] != ["done"]:
                 found.append(f"{where}: apply_offer rows {[(r.outbox_id, r.state) for r in rows]}")
@@ -414,12 +429,28 @@ def replay_profile(records: UserRecords) -> tuple[dict[str, Any] | None, list[st
     problems: list[str] = []
     for event in records.audit:
         if event.offer_id is not None:
-            if event.to_status != "applied":
+            if event.to_status not in ("applied", "failed"):
                 continue
             if profile is None:
-                problems.append(f"audit {event.audit_id}: offer {event.offer_id} applied without a profile")
+                problems.append(
+                    f"audit {event.audit_id}: offer {event.offer_id} {event.to_status} without a profile"
+                )
                 continue
             terms = records.offers[event.offer_id]
+            base = {"limit_cents": terms["base_limit_cents"], "rate_bps": terms["base_rate_bps"]}
+            before = {"limit_cents": profile["limit_cents"], "rate_bps": profile["rate_bps"]}
+            if event.to_status == "failed":
+                # Failing is right only when the profile had really left the base.
+                if event.reason_code == "base_changed" and before == base:
+                    problems.append(
+                        f"audit {event.audit_id}: offer {event.offer_id} failed on its own base {base}"
+                    )
+                continue
+            # An applied offer moved the limit from exactly the base the user was shown.
+            if before != base:
+                problems.append(
+                    f"audit {event.audit_id}: offer {event.offer_id} applied on {before}, made on {base}"
+                )
             profile = {**profile, "limit_cents": terms["new_limit_cents"], "rate_bps": terms["rate_bps"]}
         elif event.reason_code == "profile_set" and event.detail is not None:
             profile = {name: event.detail.get(name) for name in MONEY_FIELDS}

@@ -119,7 +119,8 @@ DIVERGENCE_SEED = 1_000_000
 
 def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
     """The checks are not vacuous: a lost aggregate, a stale mirror, a last_seq going back, an
-    offer applied twice, a profile changed without an audit event and a missing push are seen."""
+    offer applied twice or on another base than it was made on, a profile changed without an audit
+    event and a missing push are seen."""
     schedule = Schedule(
         DIVERGENCE_SEED,
         device_users=[0, 0],
@@ -171,6 +172,11 @@ def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: P
                 "UPDATE credit_profiles SET used_cents = used_cents + 1 WHERE user_id = ?", (first.user_id,)
             )
             conn.execute("DELETE FROM push_attempts WHERE token = ?", (second.tokens[0],))
+            # The offer recorded as made on another base than the one it was applied on.
+            conn.execute(
+                "UPDATE offers SET base_rate_bps = base_rate_bps + 1 WHERE offer_id = ?",
+                (applied["offer_id"],),
+            )
         run.check()
         run.observe_last_seq("after tampering")
     finally:
@@ -184,5 +190,6 @@ def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: P
         f"offer {applied['offer_id']} (offered -> accepted -> applied -> applied): accepted 1x, applied 2x"
         in found
     )
+    assert f"offer {applied['offer_id']} applied on" in found and "made on" in found
     assert "!= the sum of its audit events" in found
     assert f"never sent to {second.tokens[0]} of {second.device_id}" in found

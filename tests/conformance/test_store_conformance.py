@@ -964,3 +964,85 @@ async def test_relay_dead_letters_after_the_last_attempt(store: Store) -> None:
     assert await store.apply_offer(outbox_id, ref="job:1:2", now=NOW + 5000) == "already_done"
     after = await store.relay_outbox(now=NOW + 60_000, timeout_ms=1000, max_attempts=3)
     assert (after.requeued, after.dead) == ([], [])
+
+
+# --- apply is a compare-and-set on the offer's base -------------------------------------------
+
+
+async def test_an_offer_records_the_base_it_was_made_on(store: Store) -> None:
+    await with_offer(store)
+    offer = await store.get_offer("off_1")
+    assert offer is not None
+    assert (offer.current_limit_cents, offer.base_rate_bps) == (100_000, 1_990)
+
+
+async def two_accepted_on_one_base(store: Store) -> tuple[int, int]:
+    """off_1 (to 150,000.00) and off_2 (to 120,000.00), both made on 100,000.00 at 19.90 % and
+    accepted; returns their outbox ids."""
+    await with_offer(store, "off_1")
+    lower = msgspec.structs.replace(terms("off_2"), new_limit_cents=120_000)
+    await store.create_offer(lower, actor="admin", now=NOW)
+    outcome = await sync(
+        store,
+        "dev_1",
+        [
+            item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1")),
+            item(AcceptOffer(seq=2, created_at=NOW, offer_id="off_2")),
+        ],
+    )
+    first, second = (row.outbox_id for row in outcome.outbox)
+    return first, second
+
+
+async def test_an_offer_whose_base_changed_fails_at_once_and_never_lowers_the_limit(store: Store) -> None:
+    first, second = await two_accepted_on_one_base(store)
+    assert await store.apply_offer(first, ref="job:1:0", now=NOW + 10) == "applied"
+    before = await changes_of(store)
+    trail_before = await store.audit_trail(user_id="usr_1")
+    # off_2 was made on 100,000.00; the limit is 150,000.00 now: applying it would lower it.
+    assert await store.apply_offer(second, ref="job:2:0", now=NOW + 20) == "base_changed"
+    profile = await store.get_profile("usr_1")
+    assert profile is not None and (profile.limit_cents, profile.rate_bps) == (150_000, 1_790)
+    offer = await store.get_offer("off_2")
+    assert offer is not None and offer.status == "failed"
+    new_events = (await store.audit_trail(user_id="usr_1"))[len(trail_before) :]
+    assert [(a.offer_id, a.from_status, a.to_status, a.actor, a.reason_code, a.ref) for a in new_events] == [
+        ("off_2", "accepted", "failed", "worker", "base_changed", "job:2:0")
+    ]
+    assert new_events[0].detail == {
+        "base_limit_cents": 100_000,
+        "base_rate_bps": 1_990,
+        "limit_cents": 150_000,
+        "rate_bps": 1_790,
+    }
+    new = (await changes_of(store))[len(before) :]
+    assert [type(c) for c in new] == [OfferUpsert, Notice]
+    assert isinstance(new[0], OfferUpsert) and new[0].offer.status is OfferStatus.FAILED
+    notice = new[1]
+    assert isinstance(notice, Notice)
+    assert (notice.notice_id, notice.kind) == ("acceptance_failed:off_2", "acceptance_failed")
+    assert "1,000.00 EUR at 19.90 %" in notice.body and "1,500.00 EUR at 17.90 %" in notice.body
+    # Terminal at once: the row is done (no relay retries, nothing dead to retry).
+    rows = {o.outbox_id: o for o in await store.list_outbox()}
+    assert (rows[second].state, rows[second].attempts) == ("done", 0)
+    relay = await store.relay_outbox(now=NOW + 60_000, timeout_ms=1000, max_attempts=3)
+    assert relay.dead == [] and second not in [r.outbox_id for r in relay.requeued]
+    assert await store.apply_offer(second, ref="job:2:1", now=NOW + 30) == "already_done"
+
+
+async def test_a_rate_change_alone_also_fails_the_offer(store: Store) -> None:
+    outbox_id = await accepted(store)
+    cheaper = msgspec.structs.replace(profile_record(), rate_bps=1_490, updated_at=NOW + 5)
+    await store.set_profile(cheaper, actor="admin", reason_code="profile_set")
+    assert await store.apply_offer(outbox_id, ref="job:1:0", now=NOW + 10) == "base_changed"
+    profile = await store.get_profile("usr_1")
+    assert profile is not None and (profile.limit_cents, profile.rate_bps) == (100_000, 1_490)
+
+
+async def test_a_profile_set_back_to_the_base_applies(store: Store) -> None:
+    outbox_id = await accepted(store)
+    await store.set_profile(
+        profile_record(limit=90_000, at=NOW + 1), actor="admin", reason_code="profile_set"
+    )
+    await store.set_profile(profile_record(at=NOW + 2), actor="admin", reason_code="profile_set")
+    assert await store.apply_offer(outbox_id, ref="job:1:0", now=NOW + 10) == "applied"

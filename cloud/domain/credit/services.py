@@ -26,6 +26,7 @@ from cloud.domain.credit.notices import NoticeKind
 from cloud.domain.credit.refusals import EvaluationNotFound
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut, EvaluationQueued, SetCreditFeatures
 from cloud.domain.credit.scorecard import OfferSettings, ProposedOffer, validate_features
+from cloud.domain.offers.notices import money
 from cloud.domain.offers.outbox import OutboxDispatcher, outbox_job_id
 from cloud.errors import ValidationFailed
 from cloud.push.messages import PushPayload
@@ -94,10 +95,6 @@ def utc_day(now: int) -> str:
 
 def new_evaluation_id() -> str:
     return "eval_" + secrets.token_hex(12)
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{cents // 100:,}.{cents % 100:02d} {currency}"
 
 
 def evaluation_out(record: EvaluationRecord) -> EvaluationOut:
@@ -218,7 +215,7 @@ class EvaluationService:
             terms = None if offer is None else self._terms(inputs, offer)
             announcement = None
             if terms is not None and inputs.profile is not None:
-                new_limit = _money(terms.new_limit_cents, inputs.profile.currency)
+                new_limit = money(terms.new_limit_cents, inputs.profile.currency)
                 announcement = PushPayload(
                     user_id=inputs.evaluation.user_id,
                     notice_id=f"{NoticeKind.OFFER_AVAILABLE.value}:{terms.offer_id}",

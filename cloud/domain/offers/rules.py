@@ -4,7 +4,8 @@ State machine (DESIGN §7)::
 
     OFFERED -> ACCEPTED -> APPLIED
     OFFERED -> DECLINED | EXPIRED | WITHDRAWN
-    ACCEPTED -> FAILED
+    ACCEPTED -> FAILED     (at once when the profile left the offer's base: :func:`judge_apply`;
+                            or when the relay's attempts ran out)
 
 Every other transition raises one of three named errors: :class:`OfferNotOpen` (the target needs an
 open, ``OFFERED`` offer), :class:`OfferNotAccepted` (the target needs an ``ACCEPTED`` offer) or
@@ -138,3 +139,32 @@ def judge_acceptance(
     if accepted_at < expires_at:
         return AcceptanceVerdict.OFFLINE_IN_GRACE
     return AcceptanceVerdict.ACCEPTED_AFTER_EXPIRY
+
+
+class ApplyVerdict(enum.StrEnum):
+    """Whether an accepted offer may be applied to the profile as it is now."""
+
+    APPLY = "apply"
+    BASE_CHANGED = "base_changed"
+    """The profile's limit or rate is no longer what the offer was made on (another offer was
+    applied meanwhile, or an operator changed the profile): applying would set terms the user was
+    not shown against this profile — an "increase" that lowers the limit. The offer fails at once."""
+
+
+def judge_apply(
+    *,
+    base_limit_cents: int,
+    base_rate_bps: int | None,
+    profile_limit_cents: int,
+    profile_rate_bps: int,
+) -> ApplyVerdict:
+    """Compare-and-set guard of ``apply_offer``: apply only onto the base the offer was made on.
+
+    ``base_rate_bps`` is ``None`` only for offers made before offers recorded their base rate;
+    their limit is still compared.
+    """
+    if profile_limit_cents != base_limit_cents:
+        return ApplyVerdict.BASE_CHANGED
+    if base_rate_bps is not None and profile_rate_bps != base_rate_bps:
+        return ApplyVerdict.BASE_CHANGED
+    return ApplyVerdict.APPLY

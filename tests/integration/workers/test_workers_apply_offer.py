@@ -306,3 +306,41 @@ def test_operator_reads_the_users_audit_trail_and_the_log_senders_pushes(
         (None, None, "worker", "offer_applied"),
     ]
     assert "Traceback" not in worker.stop()
+
+
+def test_two_offers_on_one_base_never_lower_the_limit(
+    server: LiveServer, queue_name: str, start_worker: Callable[..., Worker]
+) -> None:
+    """Two open offers made on one base, both accepted: whichever the worker applies first moves the
+    limit; the other, made on the old limit, fails at once and the user is told. Without the
+    compare-and-set both applied and the later one won, even when lower: 1,000.00 → 1,500.00 →
+    1,200.00 EUR."""
+    worker = start_worker(server, queue_name, OUTBOX_RELAY_TIMEOUT_S="600")
+    tokens = server.new_device()
+    user = tokens.user_id
+    admin(server, "POST", f"/v1/admin/users/{user}/profile", 200, json=PROFILE)
+    limits: dict[str, int] = {}
+    for limit in (NEW_LIMIT, 120_000):
+        terms = {"new_limit_cents": limit, "rate_bps": 1_790, "expires_at": now_ms() + 86_400_000}
+        created = admin(server, "POST", f"/v1/admin/users/{user}/offers", 201, json=terms)
+        limits[created["offer"]["offer_id"]] = limit
+    seen = sync_ok(server, tokens)
+    accept = [AcceptOffer(seq=i + 1, created_at=now_ms(), offer_id=o) for i, o in enumerate(limits)]
+    reply = sync_ok(server, tokens, accept, cursor=seen.cursor)
+    assert [r.status for r in reply.results] == ["applied", "applied"]
+    deadline = time.monotonic() + WAIT_S
+    while {offer_status(server, user, o) for o in limits} != {"applied", "failed"}:
+        assert time.monotonic() < deadline, {o: offer_status(server, user, o) for o in limits}
+        time.sleep(POLL_S)
+    (applied,) = [o for o in limits if offer_status(server, user, o) == "applied"]
+    (failed,) = [o for o in limits if o != applied]
+    assert trail(server, failed)[-1] == ("failed", "worker", "base_changed")
+    view = admin(server, "GET", f"/v1/admin/users/{user}/view", 200)
+    assert (view["profile"]["limit_cents"], view["profile"]["rate_bps"]) == (limits[applied], 1_790)
+    assert sorted(n["kind"] for n in view["notices"]) == ["acceptance_failed", "limit_applied"]
+    # Terminal at once: its row is done after one attempt, not dead-lettered after retries.
+    assert outbox_of(server, failed)[1:] == ("done", 0)
+    after = sync_ok(server, tokens, cursor=reply.cursor)
+    told = [c for c in after.changes if isinstance(c, Notice) and c.kind == "acceptance_failed"]
+    assert [n.notice_id for n in told] == [f"acceptance_failed:{failed}"]
+    assert "Traceback" not in worker.stop()

@@ -13,11 +13,13 @@ from cloud.domain.offers.rules import (
     TRANSITIONS,
     AcceptanceRule,
     AcceptanceVerdict,
+    ApplyVerdict,
     IllegalTransition,
     OfferCannotReopen,
     OfferNotAccepted,
     OfferNotOpen,
     judge_acceptance,
+    judge_apply,
     transition,
 )
 from sync.messages import OfferStatus as S
@@ -130,4 +132,34 @@ def test_rule_bounds_are_settings() -> None:
             accepted_at_device=EXPIRES - 2, skew_ms=1, arrived_at=EXPIRES + 1, rule=tight, **args
         )
         is V.CLOCK_UNTRUSTED
+    )
+
+
+# (base limit, base rate, profile limit, profile rate, verdict)
+APPLY_TABLE: list[tuple[int, int | None, int, int, ApplyVerdict]] = [
+    (100_000, 1_990, 100_000, 1_990, ApplyVerdict.APPLY),
+    # Another offer applied first: the limit moved up past this offer's base.
+    (100_000, 1_990, 307_100, 1_790, ApplyVerdict.BASE_CHANGED),
+    # An operator lowered the limit, or changed only the rate.
+    (100_000, 1_990, 90_000, 1_990, ApplyVerdict.BASE_CHANGED),
+    (100_000, 1_990, 100_000, 1_490, ApplyVerdict.BASE_CHANGED),
+    (100_000, 1_990, 100_000, 2_490, ApplyVerdict.BASE_CHANGED),
+    # An offer made before the base rate was recorded: the limit alone decides.
+    (100_000, None, 100_000, 1_490, ApplyVerdict.APPLY),
+    (100_000, None, 100_001, 1_490, ApplyVerdict.BASE_CHANGED),
+]
+
+
+@pytest.mark.parametrize(("base_limit", "base_rate", "limit", "rate", "verdict"), APPLY_TABLE)
+def test_apply_is_a_compare_and_set_on_the_base(
+    base_limit: int, base_rate: int | None, limit: int, rate: int, verdict: ApplyVerdict
+) -> None:
+    assert (
+        judge_apply(
+            base_limit_cents=base_limit,
+            base_rate_bps=base_rate,
+            profile_limit_cents=limit,
+            profile_rate_bps=rate,
+        )
+        is verdict
     )
