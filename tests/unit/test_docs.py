@@ -1,4 +1,5 @@
-"""The documentation stands on its own and its cross-references resolve.
+"""The documentation stands on its own, its cross-references resolve, and what it says about the
+Makefile and the benchmarks is what they do.
 
 Every relative link in README.md and docs/ names a file of the repository (and, with ``#anchor``,
 one of its headings); no page cites a document that is not in the repository; every ``§N``
@@ -8,6 +9,7 @@ alone, a bare ``§N`` one of the page's own numbered sections).
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -83,3 +85,68 @@ def test_section_references_resolve(page: Path) -> None:
             if match.group(1) not in (spec_sections if to_spec else own_sections):
                 broken.append(line.strip())
     assert not broken, f"{_name(page)}: section references to nowhere: {broken}"
+
+
+# --- make targets and benchmarks -----------------------------------------------------------------
+
+MAKEFILE = ROOT / "Makefile"
+OPERATIONS = ROOT / "docs" / "operations.md"
+README = ROOT / "README.md"
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][\w-]*):", MAKEFILE.read_text(encoding="utf-8"), re.M))
+
+
+def phony_targets() -> set[str]:
+    line = re.search(r"^\.PHONY:(.*)$", MAKEFILE.read_text(encoding="utf-8"), re.M)
+    assert line, "the Makefile has no .PHONY line"
+    return set(line.group(1).split())
+
+
+def section(page: Path, title: str) -> str:
+    text = page.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize("page", [README, OPERATIONS], ids=_name)
+def test_every_make_target_a_page_names_exists(page: Path) -> None:
+    named = set(re.findall(r"`make (\w[\w-]*)", page.read_text(encoding="utf-8")))
+    assert named, f"{_name(page)} names no make target"
+    assert not named - make_targets(), (
+        f"{_name(page)} names targets the Makefile lacks: {named - make_targets()}"
+    )
+
+
+def test_the_make_targets_table_lists_every_target() -> None:
+    rows = set(re.findall(r"^\| `make (\w[\w-]*)", section(OPERATIONS, "Make targets"), re.M))
+    assert rows == phony_targets() == make_targets()
+
+
+def benchmarks() -> list[str]:
+    """``bench.__main__.BENCHMARKS``, read without running the module (importing it runs them)."""
+    tree = ast.parse((ROOT / "bench" / "__main__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "BENCHMARKS" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("bench/__main__.py has no BENCHMARKS")
+
+
+def test_the_benchmarks_section_lists_what_make_bench_runs_in_order() -> None:
+    listed = re.findall(r"^\d+\. `bench\.(\w+)`", section(OPERATIONS, "Benchmarks (`make bench`)"), re.M)
+    assert listed == benchmarks()
+    assert all((ROOT / "bench" / f"{name}.py").exists() for name in listed)
+    recipe = re.search(r"^bench:.*\n\t(.*)$", MAKEFILE.read_text(encoding="utf-8"), re.M)
+    assert recipe and recipe[1] == "$(PY) -m bench", "make bench no longer runs python -m bench"
+
+
+def test_the_readme_sends_make_bench_readers_to_operations() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "(docs/operations.md#benchmarks-make-bench)" in text
+    count = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}[len(benchmarks())]
+    assert f"`make bench` runs the {count} benchmarks" in text
+    assert f"`python -m bench`: the {count} benchmarks" in OPERATIONS.read_text(encoding="utf-8")
