@@ -1,11 +1,12 @@
 """``python -m cloud.runner`` (what ``make run`` calls): the whole cloud on one machine.
 
-Order of start-up: settings → ``DATA_DIR`` → a free API port → Redis (the embedded one under
-``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations, once → API (uvicorn) and arq
-worker as child processes → wait for ``/health/ready`` → a demo user and enrollment code through
-the admin API → print the URLs and a ready-to-paste enrollment command. Ctrl-C or SIGTERM stops
-worker, API and Redis in that order and exits 0; a child that dies on its own stops the rest and
-exits 1; invalid settings exit 2.
+Order of start-up: settings → ``DATA_DIR`` → a supported ``DATABASE_URL`` → a free API port →
+Redis (the embedded one under ``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations,
+once → API (uvicorn) and arq worker as child processes → wait for ``/health/ready`` → a demo user
+and enrollment code through the admin API → print the URLs and a ready-to-paste enrollment
+command. Ctrl-C or SIGTERM stops worker, API and Redis in that order and exits 0; a child that
+dies on its own stops the rest and exits 1, and so does a refused ``DATABASE_URL`` or API port
+(before anything started); invalid settings exit 2.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from rich.table import Table
 from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_READY_PATH, OPENAPI_PATH
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
 from cloud.settings import InsecureSettings, Settings, load_settings
-from cloud.store import UnsupportedDatabase, open_store
+from cloud.store import UnsupportedDatabase, check_supported, open_store
 from sync.codec import MediaType, encode
 from sync.messages import EnrollRequest, Platform
 
@@ -233,6 +234,7 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
     redis: EmbeddedRedis | None = None
     children: list[Child] = []
     try:
+        check_supported(settings.database)  # before anything starts: nothing to stop on a refusal
         _check_port_free(settings.api.host, settings.api.port)
         if settings.redis.url is None:
             redis = EmbeddedRedis(settings.data_dir / "redis")

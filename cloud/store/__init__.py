@@ -14,6 +14,12 @@ class UnsupportedDatabase(ValueError):
     """``DATABASE_URL`` names a backend this build does not provide."""
 
 
+def check_supported(settings: DatabaseSettings) -> None:
+    """Raise :class:`UnsupportedDatabase` unless this build has a backend for ``settings.url``."""
+    if not settings.is_sqlite:
+        raise UnsupportedDatabase(f"no store backend for {settings.url.split(':', 1)[0]!r}")
+
+
 async def open_store(
     settings: DatabaseSettings,
     *,
@@ -25,9 +31,8 @@ async def open_store(
     ``acceptance`` bounds offline acceptances (``AcceptanceSettings.rule()``; the default rule if
     ``None``); ``fault_hook`` is for fault tests only (:mod:`cloud.faults`).
     """
-    if settings.is_sqlite:
-        return await open_sqlite_store(settings.sqlite_path, acceptance=acceptance, fault_hook=fault_hook)
-    raise UnsupportedDatabase(f"no store backend for {settings.url.split(':', 1)[0]!r}")
+    check_supported(settings)
+    return await open_sqlite_store(settings.sqlite_path, acceptance=acceptance, fault_hook=fault_hook)
 
 
-__all__ = ["SqliteStore", "Store", "UnsupportedDatabase", "open_store"]
+__all__ = ["SqliteStore", "Store", "UnsupportedDatabase", "check_supported", "open_store"]

@@ -172,10 +172,10 @@ def test_runner_refuses_postgresql_until_it_exists(tmp_path: Path) -> None:
     )
     out = done.stdout.decode()
     assert done.returncode == 1, out
-    assert "no store backend for 'postgresql'" in out
-    # The embedded Redis it had started is stopped again.
-    assert "stopped embedded Redis" in out
-    assert not (tmp_path / "redis" / "redis.pid").exists()
+    assert "error: no store backend for 'postgresql'; stopping." in out
+    # Refused before starting anything: no embedded Redis to start and stop again.
+    assert "stopped embedded Redis" not in out
+    assert not (tmp_path / "redis").exists()
 
 
 def test_runner_refuses_a_port_in_use(tmp_path: Path) -> None:
