@@ -286,6 +286,9 @@ class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     code: str | None = None
     """A :class:`sync.codes.RejectionCode` when ``status`` is ``rejected``."""
     detail: str | None = None
+    replay: bool = False
+    """The seq was pushed again after it was processed (its reply was lost): this is the result it
+    got then, not a second processing."""
 
 
 class SyncReply(Wire, kw_only=True):

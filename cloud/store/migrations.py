@@ -335,4 +335,15 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ) WHERE status IN ('offered', 'accepted');
         """,
     ),
+    Migration(
+        "0011_mutation_results",
+        """
+        -- Each processed mutation's result is kept with its digest: a seq resent after a lost
+        -- reply gets its original result, marked as a replay, so a refused money action is always
+        -- heard. Rows from before have none and stay plain duplicates.
+        ALTER TABLE mutation_digests ADD COLUMN status TEXT;
+        ALTER TABLE mutation_digests ADD COLUMN code TEXT;
+        ALTER TABLE mutation_digests ADD COLUMN detail TEXT;
+        """,
+    ),
 )

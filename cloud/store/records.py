@@ -78,6 +78,8 @@ class ItemResult(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     code: str | None = None
     detail: str | None = None
+    replay: bool = False
+    """The result kept when the seq was processed, answered again to a resend of it."""
 
 
 class StoredChange(msgspec.Struct, frozen=True, kw_only=True):

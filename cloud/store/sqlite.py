@@ -80,7 +80,7 @@ from cloud.store.sqlite_checkpoint import WalCheckpointer
 from cloud.store.sqlite_mutations import apply_mutation, consent_map
 from sync.codes import ResultStatus
 from sync.messages import Notice, Withdrawn
-from sync.push import Action, plan_push
+from sync.push import Action, Resend, judge_resend, plan_push
 
 T = TypeVar("T")
 
@@ -176,24 +176,31 @@ def _revoke(conn: sqlite3.Connection, device_id: str, now: int) -> Sequence[Any]
     return row
 
 
-def _check_duplicate(conn: sqlite3.Connection, device_id: str, item: PushItem) -> None:
-    """Refuse a processed seq pushed again with other content (a store restored from a backup).
+def _resent(conn: sqlite3.Connection, device_id: str, item: PushItem) -> ItemResult:
+    """The result of a processed seq pushed again (:func:`sync.push.judge_resend`).
 
-    A ``Withdrawn`` is exempt: a device replaces a pending mutation it takes back with one under
-    the same seq, and when the original was already processed (its reply was lost) the
-    withdrawal simply came too late. It carries no data, so nothing is lost by skipping it.
-    Seqs processed before digests were kept have no row and stay plain duplicates.
+    The same content gets the result kept when it was processed, marked as a replay; other
+    content raises :class:`SeqConflict` (a store restored from a backup), which rolls the whole
+    request back.
     """
-    if isinstance(item.mutation, Withdrawn):
-        return
     row = conn.execute(
-        "SELECT digest FROM mutation_digests WHERE device_id = ? AND seq = ?", (device_id, item.seq)
+        "SELECT digest, status, code, detail FROM mutation_digests WHERE device_id = ? AND seq = ?",
+        (device_id, item.seq),
     ).fetchone()
-    if row is not None and bytes(row[0]) != item.digest:
+    verdict = judge_resend(
+        stored_digest=None if row is None else bytes(row[0]),
+        has_result=row is not None and row[1] is not None,
+        pushed_digest=item.digest,
+        withdrawn=isinstance(item.mutation, Withdrawn),
+    )
+    if verdict is Resend.CONFLICT:
         raise SeqConflict(
             f"seq {item.seq} was already processed with other content: the device's store was"
             " restored from a backup; re-enroll with replaces_device_id"
         )
+    if verdict is Resend.REPLAY:
+        return ItemResult(seq=item.seq, status=row[1], code=row[2], detail=row[3], replay=True)
+    return ItemResult(seq=item.seq, status=ResultStatus.DUPLICATE)
 
 
 class SqliteStore:
@@ -538,26 +545,25 @@ class SqliteStore:
                 item = items[step.index]
                 if step.action is Action.DUPLICATE:
                     # Raises SeqConflict, which rolls this whole transaction back.
-                    _check_duplicate(conn, device_id, item)
-                    results.append(ItemResult(seq=step.seq, status=ResultStatus.DUPLICATE))
+                    results.append(_resent(conn, device_id, item))
                 else:
-                    results.append(
-                        apply_mutation(
-                            conn,
-                            user_id,
-                            device_id,
-                            lineage_id,
-                            item,
-                            now,
-                            skew_ms=skew_ms,
-                            acceptance=self.acceptance,
-                        )
+                    result = apply_mutation(
+                        conn,
+                        user_id,
+                        device_id,
+                        lineage_id,
+                        item,
+                        now,
+                        skew_ms=skew_ms,
+                        acceptance=self.acceptance,
                     )
+                    results.append(result)
                     # OR REPLACE: a row at an unprocessed seq could only be left over from data
                     # restored from a backup; what is processed now is the truth.
                     conn.execute(
-                        "INSERT OR REPLACE INTO mutation_digests (device_id, seq, digest) VALUES (?, ?, ?)",
-                        (device_id, item.seq, item.digest),
+                        "INSERT OR REPLACE INTO mutation_digests"
+                        " (device_id, seq, digest, status, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                        (device_id, item.seq, item.digest, result.status, result.code, result.detail),
                     )
             conn.execute(
                 "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",

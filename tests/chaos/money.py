@@ -10,9 +10,11 @@ Every accepted offer applied exactly once
     ``base_changed``) and exactly one ``apply_offer`` outbox row, ``done``; an offer that never
     reached ``accepted`` has neither. No offer is left ``accepted``, and none ends ``failed`` for
     another reason: a dead-lettered row would, and the run's worker gets far more attempts than
-    its faults can use up. Every answer a device sent has exactly one audit event of that device
-    under its seq (``accepted`` or ``declined``), or was refused ``offer_not_open`` while another
-    answer or a withdrawal closed the offer; no audit event names an answer nobody sent.
+    its faults can use up. Every answer a device sent is judged by the result the server recorded
+    for its seq: applied, with exactly one audit event of that device under its seq (``accepted``
+    or ``declined``), or refused ``offer_not_open`` while another answer or a withdrawal closed the
+    offer. Either way the device heard that result (a refusal whose reply was lost is answered
+    again, as a replay, on the resend); no audit event names an answer nobody sent.
 
 Every applied offer notified at least once
     The ``limit_applied:{offer_id}`` notice exists (the mirror check shows every device got it).
@@ -131,6 +133,8 @@ class UserRecords:
     notice_versions: dict[str, int] = field(default_factory=dict)
     """Version of the first ``Notice`` change of every notice id."""
     profile: dict[str, Any] | None = None
+    results: dict[tuple[str, int], tuple[str, str | None]] = field(default_factory=dict)
+    """(device id, seq) → (status, code): the result the server recorded when it processed it."""
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -219,6 +223,14 @@ def read_user(db_path: Path, user_id: str, since: int) -> UserRecords:
                 records.consent.append((version, change.scopes.get(ConsentScope.PUSH) is True))
             elif isinstance(change, Notice):
                 records.notice_versions.setdefault(change.notice_id, version)
+        records.results = {
+            (r[0], r[1]): (r[2], r[3])
+            for r in conn.execute(
+                "SELECT m.device_id, m.seq, m.status, m.code FROM mutation_digests m"
+                " JOIN devices d ON d.device_id = m.device_id WHERE d.user_id = ?",
+                (user_id,),
+            )
+        }
         row = conn.execute(
             "SELECT currency, limit_cents, used_cents, rate_bps FROM credit_profiles WHERE user_id = ?",
             (user_id,),
@@ -295,17 +307,28 @@ def _check_answers(
             sent.add((actor, ref))
             events = [e for e in trails.get(offer_id, []) if e.actor == actor and e.ref == ref]
             wanted = "accepted" if kind == "accept" else "declined"
-            if seq in device.refused:
+            # Judged by the outcome the server recorded, which the device must have heard too: a
+            # refusal whose reply was lost comes back as a replay on the resend.
+            server = records.results.get((device.device_id, seq))
+            where = f"{actor} {kind} seq {seq} of {offer_id}"
+            if server is None:
+                found.append(f"{where}: the server recorded no result")
+                continue
+            heard = device.refused.get(seq)
+            if server[0] == "rejected":
                 status = records.offers.get(offer_id, {}).get("status")
-                if events or device.refused[seq] != "offer_not_open" or status == "offered":
+                if events or server[1] != "offer_not_open" or status == "offered":
                     found.append(
-                        f"{actor} {kind} seq {seq} of {offer_id} refused {device.refused[seq]}"
-                        f" with {len(events)} audit event(s), offer now {status}"
+                        f"{where} refused {server[1]} with {len(events)} audit event(s), offer now {status}"
                     )
-            elif [e.to_status for e in events] != [wanted]:
+                if seq not in device.refused or heard != server[1]:
+                    found.append(f"{where}: the server refused it ({server[1]}), the device heard {heard!r}")
+            elif seq in device.refused:
                 found.append(
-                    f"{actor} {kind} seq {seq} of {offer_id}: audit events {[e.to_status for e in events]}"
+                    f"{where}: the server recorded {server[0]}, the device heard a refusal ({heard})"
                 )
+            elif [e.to_status for e in events] != [wanted]:
+                found.append(f"{where}: audit events {[e.to_status for e in events]}")
     for event in records.audit:
         if event.actor.startswith("device:") and (event.actor, event.ref) not in sent:
             found.append(f"audit event {event.audit_id} ({event.to_status}) names an answer nobody sent")

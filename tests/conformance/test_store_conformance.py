@@ -366,7 +366,7 @@ async def test_exactly_once_rule(store: Store) -> None:
     assert first.last_seq == 2 and [r.status for r in first.results] == ["applied", "applied"]
     second = await sync(store, "dev_1", [item(aggregate(2, "2024-01-02")), item(aggregate(4, "2024-01-04"))])
     assert second.last_seq == 2 and second.expected_seq == 3
-    assert [r.status for r in second.results] == ["duplicate"]
+    assert [(r.status, r.replay) for r in second.results] == [("applied", True)]
     view = await store.user_view("usr_1")
     assert [a.seq for a in view.aggregates] == [1, 2]
     device = await store.get_device("dev_1")
@@ -378,7 +378,7 @@ async def state(store: Store, device_id: str = "dev_1", user_id: str = "usr_1") 
     return (await store.get_device(device_id), await store.user_view(user_id))
 
 
-async def test_same_content_resent_is_duplicate(store: Store) -> None:
+async def test_same_content_resent_gets_its_original_result_as_a_replay(store: Store) -> None:
     await enrolled(store)
     batch = [
         item(aggregate(1, "2024-01-01")),
@@ -388,10 +388,10 @@ async def test_same_content_resent_is_duplicate(store: Store) -> None:
     await sync(store, "dev_1", batch)
     before = (await store.user_view("usr_1")).user.version
     again = await sync(store, "dev_1", batch)
-    assert [(r.seq, r.status) for r in again.results] == [
-        (1, "duplicate"),
-        (2, "duplicate"),
-        (3, "duplicate"),
+    assert [(r.seq, r.status, r.code, r.detail, r.replay) for r in again.results] == [
+        (1, "applied", None, None, True),
+        (2, "rejected", "invalid_mutation", "bad", True),
+        (3, "applied", None, None, True),
     ]
     assert again.last_seq == 3
     assert (await store.user_view("usr_1")).user.version == before
@@ -587,8 +587,10 @@ async def test_concurrent_replays_store_each_mutation_once(store: Store) -> None
     await enrolled(store)
     batch = [item(aggregate(i + 1, f"2024-01-{i + 1:02d}")) for i in range(10)]
     outcomes = await asyncio.gather(*(sync(store, "dev_1", batch) for _ in range(20)))
-    applied = sum(1 for o in outcomes for r in o.results if r.status == "applied")
+    # Each mutation was processed once; the other answers replay that result.
+    applied = sum(1 for o in outcomes for r in o.results if r.status == "applied" and not r.replay)
     assert applied == 10
+    assert all(r.status == "applied" for o in outcomes for r in o.results)
     assert all(o.last_seq == 10 for o in outcomes)
     assert [a.seq for a in (await store.user_view("usr_1")).aggregates] == list(range(1, 11))
 
@@ -772,7 +774,7 @@ async def test_accept_offer_writes_state_audit_upsert_and_outbox(store: Store) -
     assert [(o.kind, o.state, o.attempts, msgspec.json.decode(o.payload)) for o in outbox] == [
         ("apply_offer", "pending", 0, {"offer_id": "off_1"})
     ]
-    # A replay of the same seq is a duplicate; a new seq for the accepted offer is not open.
+    # A replay of the same seq gets its original result; a new seq for the accepted offer is not open.
     again = await sync(
         store,
         "dev_1",
@@ -782,10 +784,10 @@ async def test_accept_offer_writes_state_audit_upsert_and_outbox(store: Store) -
             item(DeclineOffer(seq=3, created_at=NOW, offer_id="off_1")),
         ],
     )
-    assert [(r.status, r.code) for r in again.results] == [
-        ("duplicate", None),
-        ("rejected", "offer_not_open"),
-        ("rejected", "offer_not_open"),
+    assert [(r.status, r.code, r.replay) for r in again.results] == [
+        ("applied", None, True),
+        ("rejected", "offer_not_open", False),
+        ("rejected", "offer_not_open", False),
     ]
     assert len(await store.list_outbox()) == 1
     assert len(await store.audit_trail(offer_id="off_1")) == 2
@@ -1046,3 +1048,27 @@ async def test_a_profile_set_back_to_the_base_applies(store: Store) -> None:
     )
     await store.set_profile(profile_record(at=NOW + 2), actor="admin", reason_code="profile_set")
     assert await store.apply_offer(outbox_id, ref="job:1:0", now=NOW + 10) == "applied"
+
+
+async def test_a_refusal_lost_with_its_reply_is_heard_on_the_resend(store: Store) -> None:
+    """An offer is withdrawn; the phone, not yet aware, accepts it; the refusal's reply is lost. The
+    resend must say the acceptance was refused, or the device never learns its money action
+    failed (chaos seed 1042)."""
+    await with_offer(store)
+    await store.withdraw_offer("off_1", actor="admin", reason_code="withdrawn", now=NOW + 1)
+    accept = [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))]
+    first = await sync(store, "dev_1", accept)
+    assert [(r.status, r.code, r.replay) for r in first.results] == [("rejected", "offer_not_open", False)]
+    before = await state(store)
+    again = await sync(store, "dev_1", accept)
+    assert [(r.status, r.code, r.detail, r.replay) for r in again.results] == [
+        ("rejected", "offer_not_open", first.results[0].detail, True)
+    ]
+    assert (await store.user_view("usr_1")).user.version == before[1].user.version  # type: ignore[union-attr]
+
+
+async def test_a_late_withdrawn_over_a_processed_seq_stays_a_duplicate(store: Store) -> None:
+    await with_offer(store)
+    await sync(store, "dev_1", [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))])
+    late = await sync(store, "dev_1", [item(Withdrawn(seq=1, created_at=NOW + 5))])
+    assert [(r.status, r.replay) for r in late.results] == [("duplicate", False)]

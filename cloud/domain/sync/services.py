@@ -133,7 +133,7 @@ class SyncService:
             protocol=envelope.protocol,
             last_seq=outcome.last_seq,
             results=[
-                MutationResult(seq=r.seq, status=r.status, code=r.code, detail=r.detail)
+                MutationResult(seq=r.seq, status=r.status, code=r.code, detail=r.detail, replay=r.replay)
                 for r in outcome.results
             ],
             expected_seq=outcome.expected_seq,

@@ -86,9 +86,10 @@ def test_a_revoke_that_is_replayed_changes_nothing_more(live_server: LiveServer)
     sync_ok(
         live_server, tokens, [consent(3, ConsentScope.SHARE_AGGREGATES, True), sample_aggregate(4, day_of(1))]
     )
-    # The old revoke pushed again (its reply was lost) is a duplicate and deletes nothing.
+    # The old revoke pushed again (its reply was lost) gets its original result as a replay and
+    # deletes nothing.
     reply = sync_ok(live_server, tokens, [revoke])
-    assert [(r.seq, r.status) for r in reply.results] == [(2, "duplicate")]
+    assert [(r.seq, r.status, r.replay) for r in reply.results] == [(2, "applied", True)]
     assert days(live_server, tokens.user_id) == [day_of(1)]
 
 

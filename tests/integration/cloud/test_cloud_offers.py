@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from sync.codec import MediaType, decode_reply
 from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, ProfileUpdate, TokenPair
-from tests.support.live_server import LiveServer, sync_ok
+from tests.support.live_server import LiveServer, post_sync, sync_body, sync_ok
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 
@@ -155,6 +156,35 @@ def test_withdrawn_offer_accepted_offline_is_not_open(live_server: LiveServer) -
     again = live_server.admin.post(f"/v1/admin/offers/{offer_id}/withdraw", json={})
     assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
     assert again.json()["code"] == "offer_closed"
+
+
+@pytest.mark.parametrize("media", list(MediaType))
+def test_a_refusal_whose_reply_was_lost_is_replayed_on_the_resend(
+    live_server: LiveServer, media: MediaType
+) -> None:
+    """The reply to a refused acceptance is lost; the device resends the same request and must hear
+    the refusal again (before, the resend got ``duplicate`` and the refusal was never heard)."""
+    tokens, offer_id = with_offer(live_server)
+    admin(live_server, "POST", f"/v1/admin/offers/{offer_id}/withdraw", 200, json={})
+    body = sync_body(tokens.device_id, [AcceptOffer(seq=1, created_at=now_ms(), offer_id=offer_id)], media)
+    first = post_sync(live_server, tokens.access_token, body, media)
+    assert first.status_code == 200, first.text
+    version = live_server.user_view(tokens.user_id)["version"]
+    again = post_sync(live_server, tokens.access_token, body, media)
+    assert again.status_code == 200, again.text
+    reply = decode_reply(again.content, media)
+    original = decode_reply(first.content, media).results[0]
+    assert [(r.seq, r.status, r.code, r.detail, r.replay) for r in reply.results] == [
+        (1, "rejected", "offer_not_open", original.detail, True)
+    ]
+    assert original.replay is False
+    # Replayed, not processed again: nothing changed.
+    assert reply.last_seq == 1 and live_server.user_view(tokens.user_id)["version"] == version
+    assert [a["to_status"] for a in audit(live_server, offer_id)] == ["offered", "withdrawn"]
+    # On the wire the flag is there only on a replay.
+    raw = again.content if media is MediaType.JSON else b""
+    assert media is MediaType.MSGPACK or b'"replay":true' in raw
+    assert b"replay" not in first.content
 
 
 # --- bad admin input: problem+json, nothing changed ---------------------------------------

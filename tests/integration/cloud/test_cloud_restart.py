@@ -30,7 +30,10 @@ def test_kill_9_between_syncs_loses_nothing(redis_url: str, tmp_path: Path) -> N
         assert server.port == port
         # The same tokens still work: the signing key comes from settings, not process memory.
         again = sync_ok(server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(3, day_of(1))])
-        assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (3, "applied")]
+        assert [(r.seq, r.status, r.replay) for r in again.results] == [
+            (1, "applied", True),
+            (3, "applied", False),
+        ]
         assert again.last_seq == 3
         view = server.user_view(tokens.user_id)
         assert [a["seq"] for a in view["aggregates"]] == [1, 3]

@@ -49,12 +49,16 @@ def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaTy
     assert live_server.device(tokens.device_id, tokens.user_id)["last_seq"] == 2
 
 
-def test_replayed_push_is_duplicate_and_stored_once(live_server: LiveServer) -> None:
+def test_replayed_push_gets_its_results_again_and_is_stored_once(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
     batch = [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))]
     sync_ok(live_server, tokens, batch)
     again = sync_ok(live_server, tokens, [*batch, sample_aggregate(3, day_of(2))])
-    assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (2, "duplicate"), (3, "applied")]
+    assert [(r.seq, r.status, r.replay) for r in again.results] == [
+        (1, "applied", True),
+        (2, "applied", True),
+        (3, "applied", False),
+    ]
     assert again.last_seq == 3
     assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 3
 
@@ -66,7 +70,7 @@ def _state(server: LiveServer, tokens: TokenPair) -> tuple[Any, ...]:
     return device, view["aggregates"], view["consent"], view["version"]
 
 
-def test_same_mutation_as_json_after_msgpack_is_duplicate(live_server: LiveServer) -> None:
+def test_same_mutation_as_json_after_msgpack_is_a_replay(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
     batch = [
         sample_aggregate(1, day_of(0)),
@@ -74,7 +78,10 @@ def test_same_mutation_as_json_after_msgpack_is_duplicate(live_server: LiveServe
     ]
     sync_ok(live_server, tokens, batch, MediaType.MSGPACK)
     again = sync_ok(live_server, tokens, batch, MediaType.JSON)
-    assert [(r.seq, r.status) for r in again.results] == [(1, "duplicate"), (2, "duplicate")]
+    assert [(r.seq, r.status, r.replay) for r in again.results] == [
+        (1, "applied", True),
+        (2, "applied", True),
+    ]
     assert len(live_server.user_view(tokens.user_id)["aggregates"]) == 1
 
 

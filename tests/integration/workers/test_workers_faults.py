@@ -413,9 +413,9 @@ def test_api_killed_between_commit_and_enqueue_is_relayed_and_the_retry_is_a_dup
         wait_for("the relay's attempt", lambda: offer_status(server, offer["offer_id"]) == "applied")
         assert [r[1:] for r in apply_rows(server, offer["offer_id"])] == [("done", 1)]
 
-        # The phone never saw a reply and sends the same mutation again.
+        # The phone never saw a reply and sends the same mutation again: it hears the result.
         reply = sync_ok(server, phone.tokens, [mutation], cursor=phone.cursor)
-        assert [(r.seq, r.status) for r in reply.results] == [(mutation.seq, "duplicate")]
+        assert [(r.seq, r.status, r.replay) for r in reply.results] == [(mutation.seq, "applied", True)]
         assert reply.last_seq == mutation.seq
         assert_applied_once(
             server, phone, offer["offer_id"], upserts=(OfferStatus.ACCEPTED, OfferStatus.APPLIED)
@@ -435,9 +435,11 @@ def test_duplicate_accept_is_applied_once(tmp_path: Path, start_worker: Callable
         cursor = phone.cursor
         assert [r.status for r in phone.sync(first).results] == ["applied"]
         accepted = phone.cursor
-        # The same seq again (a lost reply): acknowledged as a duplicate, nothing done.
+        # The same seq again (a lost reply): its result replayed, nothing done.
         replay = sync_ok(server, phone.tokens, [first], cursor=cursor)
-        assert [(r.seq, r.status, r.code) for r in replay.results] == [(first.seq, "duplicate", None)]
+        assert [(r.seq, r.status, r.code, r.replay) for r in replay.results] == [
+            (first.seq, "applied", None, True)
+        ]
         wait_for("the application", lambda: offer_status(server, offer["offer_id"]) == "applied")
         # A second acceptance under a new seq (a double tap queued twice): the offer is not open.
         second = accept(phone, offer["offer_id"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.push import Action, is_rolled_back, plan_push
+from sync.push import Action, Resend, is_rolled_back, judge_resend, plan_push
 
 D, P = Action.DUPLICATE, Action.PROCESS
 
@@ -47,3 +47,27 @@ def test_negative_last_seq_is_refused():
 @pytest.mark.parametrize(("reply", "highest", "rolled"), [(0, 0, False), (5, 5, False), (6, 5, True)])
 def test_rollback_detection(reply, highest, rolled):
     assert is_rolled_back(reply, highest) is rolled
+
+
+A, B = b"a" * 32, b"b" * 32
+
+# (stored digest, result kept, pushed digest, pushed is a Withdrawn, verdict)
+RESEND_TABLE = [
+    (A, True, A, False, Resend.REPLAY),
+    (A, True, A, True, Resend.REPLAY),  # the Withdrawn itself was processed
+    (A, False, A, False, Resend.DUPLICATE),  # processed before results were kept
+    (None, False, A, False, Resend.DUPLICATE),  # processed before digests were kept
+    (A, True, B, False, Resend.CONFLICT),  # a store restored from a backup
+    (A, False, B, False, Resend.CONFLICT),
+    (A, True, B, True, Resend.DUPLICATE),  # a take-back that came too late
+]
+
+
+@pytest.mark.parametrize(("stored", "has_result", "pushed", "withdrawn", "verdict"), RESEND_TABLE)
+def test_judge_resend(
+    stored: bytes | None, has_result: bool, pushed: bytes, withdrawn: bool, verdict: Resend
+) -> None:
+    assert (
+        judge_resend(stored_digest=stored, has_result=has_result, pushed_digest=pushed, withdrawn=withdrawn)
+        is verdict
+    )
