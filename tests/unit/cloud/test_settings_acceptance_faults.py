@@ -20,8 +20,9 @@ from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX, PAUSE
 from cloud.push.messages import RETRY_BASE_MS, retry_delay_ms
 from cloud.settings import FaultHooksInProduction, InsecureSettings, load_settings
 from cloud.workers.settings import WorkerSettings
+from tests.support.secrets import PRODUCTION_ENV
 
-PRODUCTION = {"ENV": "production", "ADMIN_TOKEN": "a" * 40, "JWT_SECRET": "j" * 48}
+PRODUCTION = PRODUCTION_ENV
 
 
 def test_defaults_are_the_rules_defaults(tmp_path: Path) -> None:
