@@ -3,7 +3,8 @@
 Order of start-up: settings → ``DATA_DIR`` → a free API port → Redis (the embedded one under
 ``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations, once → API (uvicorn) and arq
 worker as child processes → wait for ``/health/ready`` → a demo user and enrollment code through
-the admin API → print the URLs and a ready-to-paste enrollment command. Ctrl-C or SIGTERM stops
+the admin API → print the URLs and a ready-to-paste enrollment command (with ``ENV=production``: no
+demo user and no code, the admin API steps to enroll a device instead). Ctrl-C or SIGTERM stops
 worker, API and Redis in that order and exits 0; a child that dies on its own stops the rest and
 exits 1; invalid settings exit 2.
 """
@@ -40,6 +41,8 @@ STOP_TIMEOUT_S: Final = 10.0
 POLL_S: Final = 0.1
 READY_LINE: Final = "Empathic Credit cloud is ready"
 """Printed once everything answers; tests and scripts wait for it."""
+PRODUCTION_NO_DEMO_LINE: Final = "Production: no demo user or enrollment code was created"
+"""Printed with ``ENV=production`` instead of the demo user, its code and the ``curl`` command."""
 
 _DOC_PATHS: Final = ("/swagger", "/scalar", "/redoc", "/elements", "/rapidoc", "")
 """OpenAPI UIs Litestar can serve under the schema path; the first that answers is printed."""
@@ -193,7 +196,7 @@ def _docs_url(base_url: str) -> tuple[str, str | None]:
 
 
 def _print_ready(
-    console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo
+    console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo | None
 ) -> None:
     docs, spec = _docs_url(base_url)
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -205,14 +208,30 @@ def _print_ready(
         table.add_row("OpenAPI JSON", spec)
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
     table.add_row("Database", settings.database.url)
-    table.add_row("Demo user", demo.user_id)
-    expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table.add_row("Enrollment code", f"{demo.code} (one use, expires {expires})")
+    if demo is not None:
+        table.add_row("Demo user", demo.user_id)
+        expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        table.add_row("Enrollment code", f"{demo.code} (one use, expires {expires})")
     console.print(table)
-    console.print("Enroll a demo device:", style="bold")
-    # soft_wrap: the command must stay on one line, whatever the terminal width, to be pasted.
-    console.print(demo.curl, soft_wrap=True, markup=False, highlight=False)
+    if demo is not None:
+        console.print("Enroll a demo device:", style="bold")
+        # soft_wrap: the command must stay on one line, whatever the terminal width, to be pasted.
+        console.print(demo.curl, soft_wrap=True, markup=False, highlight=False)
+    else:
+        for line in _production_enrollment_steps(base_url):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print(f"{READY_LINE}. Press Ctrl-C to stop.", style="bold green", soft_wrap=True)
+
+
+def _production_enrollment_steps(base_url: str) -> list[str]:
+    """What to do instead of the demo enrollment: a production database gets no demo user."""
+    return [
+        f"{PRODUCTION_NO_DEMO_LINE}. To enroll a device, with the admin token"
+        " (Authorization: Bearer $ADMIN_TOKEN):",
+        f"  1. POST {base_url}{ADMIN_PREFIX}/users  ->  user_id",
+        f"  2. POST {base_url}{ADMIN_PREFIX}/users/<user_id>/enrollment-codes  ->  a one-time code",
+        f"  3. the device sends that code to POST {base_url}{ENROLL_PATH}",
+    ]
 
 
 def _stop_all(children: list[Child], redis: EmbeddedRedis | None, console: Console) -> None:
@@ -250,7 +269,9 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         children.append(Child("API", popen_child(api_cmd, env=env)))
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         _wait_ready(base_url, children, signals)
-        demo = _create_demo(base_url, settings.auth.admin_token)
+        # A production database must not get a user nobody asked for, nor a working enrollment code
+        # printed to a log that others may read.
+        demo = None if settings.is_production else _create_demo(base_url, settings.auth.admin_token)
         _print_ready(console, settings, base_url, redis_url, redis is not None, demo)
         while True:
             signals.check()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +20,9 @@ import httpx
 import pytest
 
 from cloud.embedded_redis import free_port, popen_child, stop_process
-from cloud.runner import READY_LINE
+from cloud.runner import PRODUCTION_NO_DEMO_LINE, READY_LINE
 from sync.codec import MediaType, decode_tokens
+from tests.support.secrets import PRODUCTION_ENV
 
 START_TIMEOUT_S = 60.0
 
@@ -86,22 +89,36 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1", COLUMNS="80")
-    proc = popen_child(
-        [sys.executable, "-m", "cloud.runner"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    started = Runner(proc=proc, port=port, data_dir=tmp_path / "data")
-    started.start_reading()
+def start_runner(tmp_path: Path) -> Iterator[Callable[..., Runner]]:
+    """Starts ``python -m cloud.runner`` on a free port over ``tmp_path/data``, with extra env vars."""
+    started: list[Runner] = []
+
+    def start(**extra_env: str) -> Runner:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "ENV")}
+        env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1", COLUMNS="80")
+        env.update(extra_env)
+        proc = popen_child(
+            [sys.executable, "-m", "cloud.runner"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        runner = Runner(proc=proc, port=port, data_dir=tmp_path / "data")
+        runner.start_reading()
+        started.append(runner)
+        return runner
+
     try:
-        yield started
+        yield start
     finally:
-        if proc.poll() is None:
-            stop_process(proc, timeout_s=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for runner in started:
+            if runner.proc.poll() is None:
+                stop_process(runner.proc, timeout_s=20)
+            if runner.proc.stdout is not None:
+                runner.proc.stdout.close()
+
+
+@pytest.fixture
+def runner(start_runner: Callable[..., Runner]) -> Runner:
+    return start_runner()
 
 
 def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
@@ -151,6 +168,27 @@ def test_runner_stops_everything_when_a_child_dies(runner: Runner) -> None:
     assert not _port_open(runner.port)
     for pid in children:
         assert not _alive(pid), f"child {pid} still running:\n{runner.output}"
+
+
+def test_runner_in_production_creates_no_demo_user_and_prints_no_code(
+    start_runner: Callable[..., Runner],
+) -> None:
+    runner = start_runner(**PRODUCTION_ENV)
+    runner.wait_for(READY_LINE)
+    assert httpx.get(f"http://127.0.0.1:{runner.port}/health/ready").status_code == 200
+    # What to do instead is printed; no user id, code or enrollment command.
+    assert PRODUCTION_NO_DEMO_LINE in runner.output
+    assert "/v1/admin/users/<user_id>/enrollment-codes" in runner.output
+    assert "Demo user" not in runner.output and "Enrollment code" not in runner.output
+    assert not any(line.startswith("curl ") for line in runner.lines), runner.output
+
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.finish() == 0, runner.output
+    assert "SIGTERM received" in runner.output
+    with contextlib.closing(sqlite3.connect(runner.data_dir / "cloud.sqlite3")) as db:
+        users = db.execute("SELECT count(*) FROM users").fetchone()[0]
+        codes = db.execute("SELECT count(*) FROM enrollment_codes").fetchone()[0]
+    assert (users, codes) == (0, 0)
 
 
 def test_runner_refuses_default_secrets_in_production(tmp_path: Path) -> None:
