@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
-from cloud.constants import OPENAPI_PATH
+from cloud.api_docs import openapi_config
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.outbox_controllers import OutboxController
 from cloud.domain.admin.services import AdminService
@@ -104,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(title="Empathic Credit cloud", version="1", path=OPENAPI_PATH),
+        openapi_config=openapi_config(settings.api.docs),
         debug=False,
         # Logging is configured by configure_logging() (request ids in every line), not by Litestar.
         logging_config=None,

@@ -12,7 +12,6 @@ exits 1; invalid settings exit 2.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import shlex
@@ -29,7 +28,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_READY_PATH, OPENAPI_PATH
+from cloud.constants import (
+    ADMIN_PREFIX,
+    API_DOCS_UI_PATH,
+    ENROLL_PATH,
+    HEALTH_READY_PATH,
+    OPENAPI_JSON_PATH,
+)
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
 from cloud.settings import InsecureSettings, Settings, load_settings
 from cloud.store import UnsupportedDatabase, open_store
@@ -43,9 +48,6 @@ READY_LINE: Final = "Empathic Credit cloud is ready"
 """Printed once everything answers; tests and scripts wait for it."""
 PRODUCTION_NO_DEMO_LINE: Final = "Production: no demo user or enrollment code was created"
 """Printed with ``ENV=production`` instead of the demo user, its code and the ``curl`` command."""
-
-_DOC_PATHS: Final = ("/swagger", "/scalar", "/redoc", "/elements", "/rapidoc", "")
-"""OpenAPI UIs Litestar can serve under the schema path; the first that answers is printed."""
 
 
 class RunnerError(RuntimeError):
@@ -179,33 +181,16 @@ def _create_demo(base_url: str, admin_token: str) -> Demo:
     return Demo(user_id=user_id, code=request.code, expires_at=int(body["expires_at"]), curl=curl)
 
 
-def _docs_url(base_url: str) -> tuple[str, str | None]:
-    """(docs UI URL, OpenAPI JSON URL or None), from what the running app really serves."""
-    ui = base_url + OPENAPI_PATH
-    spec: str | None = None
-    with httpx.Client(timeout=2.0) as client:
-        for suffix in _DOC_PATHS:
-            with contextlib.suppress(httpx.TransportError):
-                if client.get(base_url + OPENAPI_PATH + suffix).status_code == 200:
-                    ui = base_url + OPENAPI_PATH + suffix
-                    break
-        with contextlib.suppress(httpx.TransportError):
-            if client.get(base_url + OPENAPI_PATH + "/openapi.json").status_code == 200:
-                spec = base_url + OPENAPI_PATH + "/openapi.json"
-    return ui, spec
-
-
 def _print_ready(
     console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo | None
 ) -> None:
-    docs, spec = _docs_url(base_url)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("API", base_url)
-    table.add_row("OpenAPI docs", docs)
-    if spec:
-        table.add_row("OpenAPI JSON", spec)
+    if settings.api.docs:
+        table.add_row("OpenAPI docs", base_url + API_DOCS_UI_PATH)
+    table.add_row("OpenAPI JSON", base_url + OPENAPI_JSON_PATH)
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
     table.add_row("Database", settings.database.url)
     if demo is not None:

@@ -15,6 +15,7 @@
 | ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays the same pair within this (**) | ``60`` |
 | ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
 | ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
+| ``API_DOCS`` | serve the Swagger UI page ``/schema/swagger`` (the document: always) | dev on, prod off |
 | ``QUEUE_NAME`` | arq queue the API enqueues to and workers listen on | ``ec:queue`` |
 | ``OUTBOX_RELAY_TIMEOUT_S`` | a pending outbox row untouched this long gets its next attempt | ``30`` |
 | ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
@@ -52,6 +53,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 |---|---|
 | ``ENV`` | ``development`` or ``production``, exactly: ``prod``, ``Production`` … are refused |
 | ``PORT`` | 1..65535 |
+| ``API_DOCS`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -270,6 +272,9 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     next_sync_after_s: int = 900
+    docs: bool = True
+    """Serve the Swagger UI page (``/schema/swagger``) and its assets; the OpenAPI document is
+    served either way. ``API_DOCS``; unset: on in development, off in production."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,12 +540,20 @@ def _faults(env: Mapping[str, str]) -> FaultSettings:
     return FaultSettings(pause_at=points, exit_after_commit=_bool(env, "FAULT_EXIT_AFTER_COMMIT"))
 
 
+def _api_docs(env: Mapping[str, str], env_name: str) -> bool:
+    # Unset follows ENV: the docs page helps in development and only widens what production shows.
+    if not env.get("API_DOCS"):
+        return env_name != "production"
+    return _bool(env, "API_DOCS")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or the mapping given), once, at start-up."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("DATA_DIR") or "data")
+    env_name = env.get("ENV") or "development"
     settings = Settings(
-        env=env.get("ENV") or "development",
+        env=env_name,
         data_dir=data_dir,
         database=DatabaseSettings(env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}"),
         redis=RedisSettings(env.get("REDIS_URL") or None),
@@ -559,6 +572,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             host=env.get("HOST") or "127.0.0.1",
             port=_int(env, "PORT", 8000, 1, 65_535),
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
+            docs=_api_docs(env, env_name),
         ),
         outbox=_outbox(env),
         credit=_credit(env),

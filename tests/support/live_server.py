@@ -68,9 +68,10 @@ class LiveServer:
         self.data_dir = Path(data_dir)
         self.redis_url = redis_url
         self.extra_env = dict(env or {})
-        self.admin_token = ADMIN_TOKEN
-        self.jwt_secret = JWT_SECRET
-        self.jwt_kid = JWT_KID
+        # Secrets given in ``env`` (a production server's) are the ones the helpers use too.
+        self.admin_token = self.extra_env.get("ADMIN_TOKEN", ADMIN_TOKEN)
+        self.jwt_secret = self.extra_env.get("JWT_SECRET", JWT_SECRET)
+        self.jwt_kid = self.extra_env.get("JWT_KID", JWT_KID)
         self.port = free_port()
         self.host = "127.0.0.1"
         self.log_path = self.data_dir / "server.log"

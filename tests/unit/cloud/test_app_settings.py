@@ -172,3 +172,25 @@ def test_settings_built_directly_refuse_an_unknown_env(tmp_path: Path) -> None:
     settings = load_settings({"DATA_DIR": str(tmp_path)})
     with pytest.raises(UnknownEnvironment, match="ENV must be one of"):
         dataclasses.replace(settings, env="prod")
+
+
+@pytest.mark.parametrize(
+    ("env", "docs"),
+    [
+        ({}, True),
+        ({"API_DOCS": ""}, True),
+        ({"API_DOCS": "0"}, False),
+        ({"API_DOCS": "off"}, False),
+        (PRODUCTION_ENV, False),
+        ({**PRODUCTION_ENV, "API_DOCS": "1"}, True),
+        ({**PRODUCTION_ENV, "API_DOCS": "true"}, True),
+    ],
+    ids=["dev-default", "dev-empty", "dev-off", "dev-off-word", "prod-default", "prod-on", "prod-on-word"],
+)
+def test_api_docs_default_follows_env(tmp_path: Path, env: dict[str, str], docs: bool) -> None:
+    assert load_settings({"DATA_DIR": str(tmp_path), **env}).api.docs is docs
+
+
+def test_api_docs_refuses_other_values(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="API_DOCS must be 1/true or 0/false"):
+        load_settings({"DATA_DIR": str(tmp_path), "API_DOCS": "maybe"})
