@@ -28,6 +28,7 @@ from cloud.domain.sync.services import SyncService
 from cloud.problems import EXCEPTION_HANDLERS
 from cloud.queue import Queue, create_queue
 from cloud.request_context import configure_logging, request_id_middleware
+from cloud.security_headers import security_headers_middleware
 from cloud.services import Services
 from cloud.settings import Settings, load_settings
 from cloud.store import open_store
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Logging is configured by configure_logging() (request ids in every line), not by Litestar.
         logging_config=None,
     )
-    # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id too.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id and
+    # the security headers too.
+    app.asgi_handler = request_id_middleware(security_headers_middleware(app.asgi_handler))
     return app

@@ -36,6 +36,7 @@ from cloud.constants import (
     OPENAPI_JSON_PATH,
 )
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
+from cloud.serve import uvicorn_command
 from cloud.settings import InsecureSettings, Settings, load_settings
 from cloud.store import UnsupportedDatabase, open_store
 from sync.codec import MediaType, encode
@@ -247,8 +248,7 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         asyncio.run(_migrate(settings))
         signals.check()
         env = _child_env(settings, redis_url)
-        api_cmd = [sys.executable, "-m", "uvicorn", "--factory", "cloud.app:create_app"]
-        api_cmd += ["--host", settings.api.host, "--port", str(settings.api.port)]
+        api_cmd = uvicorn_command(settings.api.host, settings.api.port)
         # Listed in stop order: the worker goes first.
         children.append(Child("worker", popen_child([sys.executable, "-m", "cloud.workers"], env=env)))
         children.append(Child("API", popen_child(api_cmd, env=env)))

@@ -124,7 +124,9 @@ def runner(start_runner: Callable[..., Runner]) -> Runner:
 def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
     runner.wait_for(READY_LINE)
     base = f"http://127.0.0.1:{runner.port}"
-    assert httpx.get(base + "/health/ready").status_code == 200
+    ready = httpx.get(base + "/health/ready")
+    assert ready.status_code == 200
+    assert "server" not in ready.headers  # started with the shared uvicorn command line
     assert base in runner.output
 
     # The printed command, executed as printed (parsed the way a shell would).
