@@ -10,6 +10,7 @@ from litestar import Litestar
 from redis.asyncio import Redis
 
 from cloud.api_docs import openapi_config
+from cloud.body_timeout import body_timeout_middleware
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.outbox_controllers import OutboxController
 from cloud.domain.admin.services import AdminService
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id and
     # the security headers too.
-    app.asgi_handler = request_id_middleware(security_headers_middleware(app.asgi_handler))
+    handler = body_timeout_middleware(app.asgi_handler, settings.api.body_read_timeout_s)
+    app.asgi_handler = request_id_middleware(security_headers_middleware(handler))
     return app

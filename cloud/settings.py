@@ -16,6 +16,7 @@
 | ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
 | ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
 | ``API_DOCS`` | serve the Swagger UI page ``/schema/swagger`` (the document: always) | dev on, prod off |
+| ``BODY_READ_TIMEOUT_S`` | longest wait for the next piece of a request body (then 400, close) | ``10`` |
 | ``QUEUE_NAME`` | arq queue the API enqueues to and workers listen on | ``ec:queue`` |
 | ``OUTBOX_RELAY_TIMEOUT_S`` | a pending outbox row untouched this long gets its next attempt | ``30`` |
 | ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
@@ -54,6 +55,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``ENV`` | ``development`` or ``production``, exactly: ``prod``, ``Production`` … are refused |
 | ``PORT`` | 1..65535 |
 | ``API_DOCS`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
+| ``BODY_READ_TIMEOUT_S`` | (0, 300] |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -133,6 +135,8 @@ _MAX_CODE_TTL_S: Final = 30 * _DAY_S
 """Longest enrollment code lifetime, the same ceiling the admin API puts on a code's ``ttl_s``."""
 _MAX_ACCEPT_WINDOW_S: Final = 30 * _DAY_S
 """Ceiling of ``OFFER_ACCEPT_GRACE_S`` and ``OFFER_MAX_CLOCK_SKEW_S``."""
+_MAX_BODY_READ_TIMEOUT_S: Final = 300
+"""Ceiling of ``BODY_READ_TIMEOUT_S``: longer is no bound a client could tell from none."""
 _MAX_PUSH_RETRY_BASE_S: Final = 15 * 60
 """Ceiling of ``PUSH_RETRY_BASE_S``: the back-off is capped at 15 min anyway
 (:data:`cloud.push.messages.RETRY_CAP_MS`)."""
@@ -275,6 +279,9 @@ class ApiSettings:
     docs: bool = True
     """Serve the Swagger UI page (``/schema/swagger``) and its assets; the OpenAPI document is
     served either way. ``API_DOCS``; unset: on in development, off in production."""
+    body_read_timeout_s: float = 10.0
+    """Longest wait for the next piece of a request body before a ``400`` and closing
+    (:mod:`cloud.body_timeout`): a few seconds, as a mobile link may stall that long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +580,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             port=_int(env, "PORT", 8000, 1, 65_535),
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
             docs=_api_docs(env, env_name),
+            body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", 10.0, high=_MAX_BODY_READ_TIMEOUT_S),
         ),
         outbox=_outbox(env),
         credit=_credit(env),
