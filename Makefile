@@ -20,8 +20,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[edge,cloud,dev]'
 	touch $@ $(VENV)/.run-installed
 
+# exec: the shell of the recipe becomes the runner, so the SIGTERM GNU make forwards to its child
+# when make itself gets one (a supervisor's stop) reaches the runner, which stops worker, API and
+# Redis. Without it the shell died and left them all serving.
 run: $(VENV)/.run-installed
-	DATA_DIR=$(DATA_DIR) $(PY) -m cloud.runner
+	DATA_DIR=$(DATA_DIR) exec $(PY) -m cloud.runner
 
 # A demo population in $(DATA_DIR), evaluated once; refuses a database it already seeded.
 USERS ?= 200

@@ -36,6 +36,7 @@ from rich.table import Table
 
 from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_LIVE_PATH, HEALTH_READY_PATH, SYNC_PATH
 from cloud.embedded_redis import EmbeddedRedis, free_port, popen_child, stop_process
+from cloud.serve import uvicorn_command
 from cloud.settings import DatabaseSettings
 from cloud.store import open_store
 from sync.codec import MediaType, decode_reply, decode_tokens, encode
@@ -95,9 +96,12 @@ def _now_ms() -> int:
 
 @contextmanager
 def serve(name: str, factory: str, port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run ``uvicorn --factory <factory>`` on loopback until the block ends; yields its base URL."""
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    """Run ``uvicorn --factory <factory>`` (the shared command line) on loopback until the block ends;
+    yields its base URL."""
+    # The command line of every API process, for the floor too: both run with the same options.
+    cmd = uvicorn_command(
+        "127.0.0.1", port, factory=factory, extra=("--no-access-log", "--log-level", "warning")
+    )
     with log.open("wb") as out:
         proc = popen_child(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:

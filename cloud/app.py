@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
-from cloud.constants import OPENAPI_PATH
+from cloud.api_docs import openapi_config
+from cloud.body_timeout import body_timeout_middleware
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.outbox_controllers import OutboxController
 from cloud.domain.admin.services import AdminService
@@ -29,6 +29,7 @@ from cloud.domain.sync.services import SyncService
 from cloud.problems import EXCEPTION_HANDLERS
 from cloud.queue import Queue, create_queue
 from cloud.request_context import configure_logging, request_id_middleware
+from cloud.security_headers import security_headers_middleware
 from cloud.services import Services
 from cloud.settings import Settings, load_settings
 from cloud.store import open_store
@@ -104,11 +105,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(title="Empathic Credit cloud", version="1", path=OPENAPI_PATH),
+        openapi_config=openapi_config(settings.api.docs),
         debug=False,
         # Logging is configured by configure_logging() (request ids in every line), not by Litestar.
         logging_config=None,
     )
-    # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id too.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id and
+    # the security headers too.
+    handler = body_timeout_middleware(app.asgi_handler, settings.api.body_read_timeout_s)
+    app.asgi_handler = request_id_middleware(security_headers_middleware(handler))
     return app

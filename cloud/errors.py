@@ -29,6 +29,17 @@ class InvalidBody(ApiError):
     title = "Request body could not be decoded"
 
 
+class BodyReadTimeout(InvalidBody):
+    """The request body stopped arriving before its ``Content-Length`` was reached.
+
+    An incomplete body cannot be decoded, so it is an ``invalid_body`` like any other (the protocol's
+    code; a client backs off and sends a new request). Raised by
+    :mod:`cloud.body_timeout` after ``BODY_READ_TIMEOUT_S`` without data.
+    """
+
+    title = "Request body did not arrive"
+
+
 class ValidationFailed(ApiError):
     status = 400
     code = ErrorCode.VALIDATION_FAILED

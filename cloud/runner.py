@@ -4,7 +4,8 @@ Order of start-up: settings → ``DATA_DIR`` → a supported ``DATABASE_URL`` �
 Redis (the embedded one under ``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations,
 once → API (uvicorn) and arq worker as child processes → wait for ``/health/ready`` → a demo user
 and enrollment code through the admin API → print the URLs and a ready-to-paste enrollment
-command. Ctrl-C or SIGTERM stops worker, API and Redis in that order and exits 0; a child that
+command (with ``ENV=production``: no demo user and no code, the admin API steps to enroll a device
+instead). Ctrl-C or SIGTERM stops worker, API and Redis in that order and exits 0; a child that
 dies on its own stops the rest and exits 1, and so does a refused ``DATABASE_URL`` or API port
 (before anything started); invalid settings exit 2.
 """
@@ -12,7 +13,6 @@ dies on its own stops the rest and exits 1, and so does a refused ``DATABASE_URL
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import shlex
@@ -29,8 +29,15 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_READY_PATH, OPENAPI_PATH
+from cloud.constants import (
+    ADMIN_PREFIX,
+    API_DOCS_UI_PATH,
+    ENROLL_PATH,
+    HEALTH_READY_PATH,
+    OPENAPI_JSON_PATH,
+)
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
+from cloud.serve import uvicorn_command
 from cloud.settings import InsecureSettings, Settings, load_settings
 from cloud.store import UnsupportedDatabase, check_supported, open_store
 from sync.codec import MediaType, encode
@@ -41,9 +48,8 @@ STOP_TIMEOUT_S: Final = 10.0
 POLL_S: Final = 0.1
 READY_LINE: Final = "Empathic Credit cloud is ready"
 """Printed once everything answers; tests and scripts wait for it."""
-
-_DOC_PATHS: Final = ("/swagger", "/scalar", "/redoc", "/elements", "/rapidoc", "")
-"""OpenAPI UIs Litestar can serve under the schema path; the first that answers is printed."""
+PRODUCTION_NO_DEMO_LINE: Final = "Production: no demo user or enrollment code was created"
+"""Printed with ``ENV=production`` instead of the demo user, its code and the ``curl`` command."""
 
 
 class RunnerError(RuntimeError):
@@ -177,43 +183,42 @@ def _create_demo(base_url: str, admin_token: str) -> Demo:
     return Demo(user_id=user_id, code=request.code, expires_at=int(body["expires_at"]), curl=curl)
 
 
-def _docs_url(base_url: str) -> tuple[str, str | None]:
-    """(docs UI URL, OpenAPI JSON URL or None), from what the running app really serves."""
-    ui = base_url + OPENAPI_PATH
-    spec: str | None = None
-    with httpx.Client(timeout=2.0) as client:
-        for suffix in _DOC_PATHS:
-            with contextlib.suppress(httpx.TransportError):
-                if client.get(base_url + OPENAPI_PATH + suffix).status_code == 200:
-                    ui = base_url + OPENAPI_PATH + suffix
-                    break
-        with contextlib.suppress(httpx.TransportError):
-            if client.get(base_url + OPENAPI_PATH + "/openapi.json").status_code == 200:
-                spec = base_url + OPENAPI_PATH + "/openapi.json"
-    return ui, spec
-
-
 def _print_ready(
-    console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo
+    console: Console, settings: Settings, base_url: str, redis_url: str, embedded: bool, demo: Demo | None
 ) -> None:
-    docs, spec = _docs_url(base_url)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("API", base_url)
-    table.add_row("OpenAPI docs", docs)
-    if spec:
-        table.add_row("OpenAPI JSON", spec)
+    if settings.api.docs:
+        table.add_row("OpenAPI docs", base_url + API_DOCS_UI_PATH)
+    table.add_row("OpenAPI JSON", base_url + OPENAPI_JSON_PATH)
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
     table.add_row("Database", settings.database.url)
-    table.add_row("Demo user", demo.user_id)
-    expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table.add_row("Enrollment code", f"{demo.code} (one use, expires {expires})")
+    if demo is not None:
+        table.add_row("Demo user", demo.user_id)
+        expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        table.add_row("Enrollment code", f"{demo.code} (one use, expires {expires})")
     console.print(table)
-    console.print("Enroll a demo device:", style="bold")
-    # soft_wrap: the command must stay on one line, whatever the terminal width, to be pasted.
-    console.print(demo.curl, soft_wrap=True, markup=False, highlight=False)
+    if demo is not None:
+        console.print("Enroll a demo device:", style="bold")
+        # soft_wrap: the command must stay on one line, whatever the terminal width, to be pasted.
+        console.print(demo.curl, soft_wrap=True, markup=False, highlight=False)
+    else:
+        for line in _production_enrollment_steps(base_url):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print(f"{READY_LINE}. Press Ctrl-C to stop.", style="bold green", soft_wrap=True)
+
+
+def _production_enrollment_steps(base_url: str) -> list[str]:
+    """What to do instead of the demo enrollment: a production database gets no demo user."""
+    return [
+        f"{PRODUCTION_NO_DEMO_LINE}. To enroll a device, with the admin token"
+        " (Authorization: Bearer $ADMIN_TOKEN):",
+        f"  1. POST {base_url}{ADMIN_PREFIX}/users  ->  user_id",
+        f"  2. POST {base_url}{ADMIN_PREFIX}/users/<user_id>/enrollment-codes  ->  a one-time code",
+        f"  3. the device sends that code to POST {base_url}{ENROLL_PATH}",
+    ]
 
 
 def _stop_all(children: list[Child], redis: EmbeddedRedis | None, console: Console) -> None:
@@ -245,14 +250,15 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         asyncio.run(_migrate(settings))
         signals.check()
         env = _child_env(settings, redis_url)
-        api_cmd = [sys.executable, "-m", "uvicorn", "--factory", "cloud.app:create_app"]
-        api_cmd += ["--host", settings.api.host, "--port", str(settings.api.port)]
+        api_cmd = uvicorn_command(settings.api.host, settings.api.port)
         # Listed in stop order: the worker goes first.
         children.append(Child("worker", popen_child([sys.executable, "-m", "cloud.workers"], env=env)))
         children.append(Child("API", popen_child(api_cmd, env=env)))
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         _wait_ready(base_url, children, signals)
-        demo = _create_demo(base_url, settings.auth.admin_token)
+        # A production database must not get a user nobody asked for, nor a working enrollment code
+        # printed to a log that others may read.
+        demo = None if settings.is_production else _create_demo(base_url, settings.auth.admin_token)
         _print_ready(console, settings, base_url, redis_url, redis is not None, demo)
         while True:
             signals.check()

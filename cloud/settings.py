@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 |---|---|---|
-| ``ENV`` | ``development`` or ``production`` (production refuses default secrets) | ``development`` |
+| ``ENV`` | ``development`` or ``production`` (production refuses weak or shared secrets) | ``development`` |
 | ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
 | ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
@@ -15,6 +15,8 @@
 | ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays the same pair within this (**) | ``60`` |
 | ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
 | ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
+| ``API_DOCS`` | serve the Swagger UI page ``/schema/swagger`` (the document: always) | dev on, prod off |
+| ``BODY_READ_TIMEOUT_S`` | longest wait for the next piece of a request body (then 400, close) | ``10`` |
 | ``QUEUE_NAME`` | arq queue the API enqueues to and workers listen on | ``ec:queue`` |
 | ``OUTBOX_RELAY_TIMEOUT_S`` | a pending outbox row untouched this long gets its next attempt | ``30`` |
 | ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
@@ -52,6 +54,8 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 |---|---|
 | ``ENV`` | ``development`` or ``production``, exactly: ``prod``, ``Production`` … are refused |
 | ``PORT`` | 1..65535 |
+| ``API_DOCS`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
+| ``BODY_READ_TIMEOUT_S`` | (0, 300] |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -78,15 +82,19 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 The upper bounds lie far beyond any real deployment: they catch typos and mistaken units. An empty
 variable counts as unset; a malformed or out-of-range value raises ``ValueError`` naming it.
 
-In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must be
-non-default and at least 32 characters long, and the fault hooks (``FAULT_*``,
+In production ``ADMIN_TOKEN``, ``JWT_SECRET`` and, if set, ``REFRESH_DERIVATION_KEY`` must each be
+set (not the development default: :class:`DefaultSecret`), not whitespace only
+(:class:`BlankSecret`), at least 32 characters long (:class:`ShortSecret`) and made of at least 8
+different characters (:class:`LowVarietySecret`), and no two of them may be equal
+(:class:`SharedSecret`); see :func:`check_production_secret`. The fault hooks (``FAULT_*``,
 ``OUTBOX_FAULT_KINDS``) must be unset. ``ENV`` is compared exactly (:class:`UnknownEnvironment`
 otherwise), so a mistyped ``prod`` cannot skip these checks. ``OUTBOX_MAX_ATTEMPTS`` is at least 2
 (:data:`MIN_OUTBOX_ATTEMPTS`).
 
 (*) Separate from ``JWT_SECRET`` so that rotating the signing key does not change the successor a
 replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, set it to the old
-``JWT_SECRET`` first.
+``JWT_SECRET`` in the same change that gives ``JWT_SECRET`` its new value (production refuses the
+two equal).
 
 (**) Later, while the successor is unused, a replay gets that successor with a new access token.
 """
@@ -107,6 +115,11 @@ from cloud.faults import PAUSE_POINTS
 MIN_SECRET_CHARS: Final = 32
 """Shortest admin token and signing/derivation key accepted in production."""
 
+MIN_SECRET_DISTINCT_CHARS: Final = 8
+"""Fewest different characters a production secret may be made of. Refuses repeats such as
+``"ab" * 20`` or ``"password" * 4``; a random secret of 32 hex digits (128 bits) has fewer than 8
+different ones about once in 30 million draws, a longer or larger-alphabet one far less often."""
+
 ENVS: Final = ("development", "production")
 """The accepted values of ``ENV``, exactly (no other spelling or case: a mistyped ``prod`` must not
 silently skip the production checks)."""
@@ -122,13 +135,39 @@ _MAX_CODE_TTL_S: Final = 30 * _DAY_S
 """Longest enrollment code lifetime, the same ceiling the admin API puts on a code's ``ttl_s``."""
 _MAX_ACCEPT_WINDOW_S: Final = 30 * _DAY_S
 """Ceiling of ``OFFER_ACCEPT_GRACE_S`` and ``OFFER_MAX_CLOCK_SKEW_S``."""
+_MAX_BODY_READ_TIMEOUT_S: Final = 300
+"""Ceiling of ``BODY_READ_TIMEOUT_S``: longer is no bound a client could tell from none."""
 _MAX_PUSH_RETRY_BASE_S: Final = 15 * 60
 """Ceiling of ``PUSH_RETRY_BASE_S``: the back-off is capped at 15 min anyway
 (:data:`cloud.push.messages.RETRY_CAP_MS`)."""
 
 
 class InsecureSettings(RuntimeError):
-    """``ENV=production`` with a default secret: the app refuses to start."""
+    """``ENV=production`` with a setting that would make it unsafe: the app refuses to start."""
+
+
+class DefaultSecret(InsecureSettings):
+    """A production secret is unset, i.e. still the development default everyone can read."""
+
+
+class BlankSecret(InsecureSettings):
+    """A production secret is made of whitespace only."""
+
+
+class ShortSecret(InsecureSettings):
+    """A production secret is shorter than :data:`MIN_SECRET_CHARS`."""
+
+
+class LowVarietySecret(InsecureSettings):
+    """A production secret has fewer than :data:`MIN_SECRET_DISTINCT_CHARS` different characters."""
+
+
+class SharedSecret(InsecureSettings):
+    """Two of ``ADMIN_TOKEN``, ``JWT_SECRET`` and ``REFRESH_DERIVATION_KEY`` are equal in production.
+
+    Each must be its own: whoever learns one (e.g. the admin token from an operator's shell history)
+    must not thereby be able to sign device tokens or derive refresh tokens.
+    """
 
 
 class FaultHooksInProduction(InsecureSettings):
@@ -137,6 +176,27 @@ class FaultHooksInProduction(InsecureSettings):
 
 class UnknownEnvironment(ValueError):
     """``ENV`` is not one of :data:`ENVS` (e.g. ``prod``, ``Production``): refused, not guessed."""
+
+
+def check_production_secret(name: str, value: str) -> None:
+    """Refuse ``value`` as the production secret ``name`` unless it follows the rule.
+
+    The rule: not a development default, not whitespace only, at least :data:`MIN_SECRET_CHARS`
+    characters and at least :data:`MIN_SECRET_DISTINCT_CHARS` different ones. Raises the
+    :class:`InsecureSettings` subclass naming the first broken part.
+    """
+    if value in (DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET):
+        raise DefaultSecret(f"{name} must be set in production (it is the development default)")
+    if not value.strip():
+        raise BlankSecret(f"{name} is blank (whitespace only); set a random secret in production")
+    if len(value) < MIN_SECRET_CHARS:
+        raise ShortSecret(f"{name} must be >= {MIN_SECRET_CHARS} characters in production, got {len(value)}")
+    distinct = len(set(value))
+    if distinct < MIN_SECRET_DISTINCT_CHARS:
+        raise LowVarietySecret(
+            f"{name} must have >= {MIN_SECRET_DISTINCT_CHARS} different characters in production,"
+            f" got {distinct}; generate a random one"
+        )
 
 
 def _float(env: Mapping[str, str], name: str, default: float, *, high: float) -> float:
@@ -216,6 +276,12 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     next_sync_after_s: int = 900
+    docs: bool = True
+    """Serve the Swagger UI page (``/schema/swagger``) and its assets; the OpenAPI document is
+    served either way. ``API_DOCS``; unset: on in development, off in production."""
+    body_read_timeout_s: float = 10.0
+    """Longest wait for the next piece of a request body before a ``400`` and closing
+    (:mod:`cloud.body_timeout`): a few seconds, as a mobile link may stall that long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +442,7 @@ class Settings:
         return self.env == "production"
 
     def check(self) -> None:
-        """Refuse default secrets and test-only fault hooks in production."""
+        """Refuse weak or shared secrets and test-only fault hooks in production."""
         if not self.is_production:
             return
         if self.faults.any or self.outbox.fault_kinds:
@@ -384,17 +450,16 @@ class Settings:
                 "FAULT_PAUSE_AT, FAULT_EXIT_AFTER_COMMIT and OUTBOX_FAULT_KINDS are for tests only;"
                 " unset them in production"
             )
-        if self.auth.admin_token == DEFAULT_ADMIN_TOKEN:
-            raise InsecureSettings("ADMIN_TOKEN must be set in production")
-        if len(self.auth.admin_token) < MIN_SECRET_CHARS:
-            raise InsecureSettings(f"ADMIN_TOKEN must be >= {MIN_SECRET_CHARS} characters in production")
-        if self.auth.jwt_secret == DEFAULT_JWT_SECRET or len(self.auth.jwt_secret) < MIN_SECRET_CHARS:
-            raise InsecureSettings(f"JWT_SECRET must be set (>= {MIN_SECRET_CHARS} characters) in production")
-        key = self.auth.refresh_derivation_key
-        if key is not None and (key == DEFAULT_JWT_SECRET or len(key) < MIN_SECRET_CHARS):
-            raise InsecureSettings(
-                f"REFRESH_DERIVATION_KEY, when set, must be >= {MIN_SECRET_CHARS} characters in production"
-            )
+        secrets = {"ADMIN_TOKEN": self.auth.admin_token, "JWT_SECRET": self.auth.jwt_secret}
+        if self.auth.refresh_derivation_key is not None:
+            secrets["REFRESH_DERIVATION_KEY"] = self.auth.refresh_derivation_key
+        for name, value in secrets.items():
+            check_production_secret(name, value)
+        names = list(secrets)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                if secrets[first] == secrets[second]:
+                    raise SharedSecret(f"{first} and {second} must differ in production")
 
 
 def _outbox(env: Mapping[str, str]) -> OutboxSettings:
@@ -482,12 +547,20 @@ def _faults(env: Mapping[str, str]) -> FaultSettings:
     return FaultSettings(pause_at=points, exit_after_commit=_bool(env, "FAULT_EXIT_AFTER_COMMIT"))
 
 
+def _api_docs(env: Mapping[str, str], env_name: str) -> bool:
+    # Unset follows ENV: the docs page helps in development and only widens what production shows.
+    if not env.get("API_DOCS"):
+        return env_name != "production"
+    return _bool(env, "API_DOCS")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or the mapping given), once, at start-up."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("DATA_DIR") or "data")
+    env_name = env.get("ENV") or "development"
     settings = Settings(
-        env=env.get("ENV") or "development",
+        env=env_name,
         data_dir=data_dir,
         database=DatabaseSettings(env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}"),
         redis=RedisSettings(env.get("REDIS_URL") or None),
@@ -506,6 +579,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             host=env.get("HOST") or "127.0.0.1",
             port=_int(env, "PORT", 8000, 1, 65_535),
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
+            docs=_api_docs(env, env_name),
+            body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", 10.0, high=_MAX_BODY_READ_TIMEOUT_S),
         ),
         outbox=_outbox(env),
         credit=_credit(env),

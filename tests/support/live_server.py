@@ -1,4 +1,5 @@
-"""A real cloud API process for tests: ``uvicorn --factory cloud.app:create_app`` on a free port.
+"""A real cloud API process for tests: :func:`cloud.serve.uvicorn_command` on a free port, the same
+command line the runner uses.
 
 The server gets its own data folder (SQLite file), the Redis URL given, and known admin and JWT
 secrets. ``kill()`` is ``kill -9``; ``start()`` again reuses the same data folder and port, which
@@ -19,7 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any, Final, Self
 
 import httpx
 
+from cloud.serve import uvicorn_command
 from sync.codec import MediaType, decode_reply, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import (
@@ -68,9 +69,10 @@ class LiveServer:
         self.data_dir = Path(data_dir)
         self.redis_url = redis_url
         self.extra_env = dict(env or {})
-        self.admin_token = ADMIN_TOKEN
-        self.jwt_secret = JWT_SECRET
-        self.jwt_kid = JWT_KID
+        # Secrets given in ``env`` (a production server's) are the ones the helpers use too.
+        self.admin_token = self.extra_env.get("ADMIN_TOKEN", ADMIN_TOKEN)
+        self.jwt_secret = self.extra_env.get("JWT_SECRET", JWT_SECRET)
+        self.jwt_kid = self.extra_env.get("JWT_KID", JWT_KID)
         self.port = free_port()
         self.host = "127.0.0.1"
         self.log_path = self.data_dir / "server.log"
@@ -110,20 +112,7 @@ class LiveServer:
         if self.running:
             raise LiveServerError("already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "cloud.app:create_app",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        command = uvicorn_command(self.host, self.port, extra=("--log-level", "warning", "--no-access-log"))
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, cwd=_REPO_ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT

@@ -40,6 +40,7 @@ def test_floor_app_decodes_over_http(tmp_path: Path) -> None:
         body = sync_ingest.request_body("device-1", 1, 10, 1_700_000_000_000)
         ok = httpx.post(base + "/v1/sync", content=body, headers=sync_ingest.MSGPACK_HEADERS)
         assert ok.status_code == 204
+        assert "server" not in ok.headers  # the shared uvicorn command line, as for the API
         bad = httpx.post(base + "/v1/sync", content=b"\xc1", headers=sync_ingest.MSGPACK_HEADERS)
         assert bad.status_code == 500  # the floor does no error mapping; the benchmark never sends this
         result = asyncio.run(_floor_level(base))

@@ -2,112 +2,66 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from cloud.embedded_redis import free_port, popen_child, stop_process
-from cloud.runner import READY_LINE
+from cloud.runner import PRODUCTION_NO_DEMO_LINE, READY_LINE
 from sync.codec import MediaType, decode_tokens
-
-START_TIMEOUT_S = 60.0
-
-
-@dataclass
-class Runner:
-    proc: subprocess.Popen[bytes]
-    port: int
-    data_dir: Path
-    lines: list[str] = field(default_factory=list)
-    _reader: threading.Thread | None = None
-
-    def start_reading(self) -> None:
-        # Read continuously so the children, which share this pipe, never block on a full one.
-        def pump() -> None:
-            assert self.proc.stdout is not None
-            for raw in self.proc.stdout:
-                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-        self._reader = threading.Thread(target=pump, daemon=True)
-        self._reader.start()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.proc.poll() is not None:
-                time.sleep(0.2)  # let the reader drain what is left
-                pytest.fail(f"runner exited with {self.proc.returncode} before {text!r}:\n{self.output}")
-            time.sleep(0.05)
-        pytest.fail(f"no {text!r} after {timeout_s} s:\n{self.output}")
-
-    def finish(self, timeout_s: float = 30.0) -> int:
-        code = self.proc.wait(timeout=timeout_s)
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        return code
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is gone for every purpose here.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+from tests.support.processes import Runner, alive, children_of, port_open
+from tests.support.secrets import PRODUCTION_ENV
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1", COLUMNS="80")
-    proc = popen_child(
-        [sys.executable, "-m", "cloud.runner"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    started = Runner(proc=proc, port=port, data_dir=tmp_path / "data")
-    started.start_reading()
+def start_runner(tmp_path: Path) -> Iterator[Callable[..., Runner]]:
+    """Starts ``python -m cloud.runner`` on a free port over ``tmp_path/data``, with extra env vars."""
+    started: list[Runner] = []
+
+    def start(**extra_env: str) -> Runner:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "ENV")}
+        env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1", COLUMNS="80")
+        env.update(extra_env)
+        proc = popen_child(
+            [sys.executable, "-m", "cloud.runner"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        runner = Runner(proc=proc, port=port, data_dir=tmp_path / "data")
+        runner.start_reading()
+        started.append(runner)
+        return runner
+
     try:
-        yield started
+        yield start
     finally:
-        if proc.poll() is None:
-            stop_process(proc, timeout_s=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for runner in started:
+            if runner.proc.poll() is None:
+                stop_process(runner.proc, timeout_s=20)
+            if runner.proc.stdout is not None:
+                runner.proc.stdout.close()
+
+
+@pytest.fixture
+def runner(start_runner: Callable[..., Runner]) -> Runner:
+    return start_runner()
 
 
 def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
     runner.wait_for(READY_LINE)
     base = f"http://127.0.0.1:{runner.port}"
-    assert httpx.get(base + "/health/ready").status_code == 200
+    ready = httpx.get(base + "/health/ready")
+    assert ready.status_code == 200
+    assert "server" not in ready.headers  # started with the shared uvicorn command line
     assert base in runner.output
 
     # The printed command, executed as printed (parsed the way a shell would).
@@ -125,7 +79,7 @@ def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
     assert httpx.post(url, content=body.encode(), headers={name: value}).status_code == 401
 
     redis_pid = int((runner.data_dir / "redis" / "redis.pid").read_text())
-    children = _children(runner.proc.pid)
+    children = children_of(runner.proc.pid)
     assert len(children) == 3  # Redis, worker, API
     assert redis_pid in children
     assert (runner.data_dir / "cloud.sqlite3").exists()
@@ -133,24 +87,45 @@ def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
     runner.proc.send_signal(signal.SIGINT)
     assert runner.finish() == 0, runner.output
     assert "SIGINT received" in runner.output
-    assert not _port_open(runner.port)
+    assert not port_open(runner.port)
     for pid in children:
-        assert not _alive(pid), f"child {pid} still running:\n{runner.output}"
+        assert not alive(pid), f"child {pid} still running:\n{runner.output}"
     assert "Traceback" not in runner.output, runner.output
 
 
 def test_runner_stops_everything_when_a_child_dies(runner: Runner) -> None:
     runner.wait_for(READY_LINE)
-    children = _children(runner.proc.pid)
+    children = children_of(runner.proc.pid)
     redis_pid = int((runner.data_dir / "redis" / "redis.pid").read_text())
     worker_or_api = [pid for pid in children if pid != redis_pid]
     assert len(worker_or_api) == 2
     os.kill(worker_or_api[0], signal.SIGKILL)
     assert runner.finish() == 1, runner.output
     assert "exited unexpectedly with code -9" in runner.output
-    assert not _port_open(runner.port)
+    assert not port_open(runner.port)
     for pid in children:
-        assert not _alive(pid), f"child {pid} still running:\n{runner.output}"
+        assert not alive(pid), f"child {pid} still running:\n{runner.output}"
+
+
+def test_runner_in_production_creates_no_demo_user_and_prints_no_code(
+    start_runner: Callable[..., Runner],
+) -> None:
+    runner = start_runner(**PRODUCTION_ENV)
+    runner.wait_for(READY_LINE)
+    assert httpx.get(f"http://127.0.0.1:{runner.port}/health/ready").status_code == 200
+    # What to do instead is printed; no user id, code or enrollment command.
+    assert PRODUCTION_NO_DEMO_LINE in runner.output
+    assert "/v1/admin/users/<user_id>/enrollment-codes" in runner.output
+    assert "Demo user" not in runner.output and "Enrollment code" not in runner.output
+    assert not any(line.startswith("curl ") for line in runner.lines), runner.output
+
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.finish() == 0, runner.output
+    assert "SIGTERM received" in runner.output
+    with contextlib.closing(sqlite3.connect(runner.data_dir / "cloud.sqlite3")) as db:
+        users = db.execute("SELECT count(*) FROM users").fetchone()[0]
+        codes = db.execute("SELECT count(*) FROM enrollment_codes").fetchone()[0]
+    assert (users, codes) == (0, 0)
 
 
 def test_runner_refuses_default_secrets_in_production(tmp_path: Path) -> None:

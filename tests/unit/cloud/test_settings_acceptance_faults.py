@@ -20,8 +20,9 @@ from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX, PAUSE
 from cloud.push.messages import RETRY_BASE_MS, retry_delay_ms
 from cloud.settings import FaultHooksInProduction, InsecureSettings, load_settings
 from cloud.workers.settings import WorkerSettings
+from tests.support.secrets import PRODUCTION_ENV
 
-PRODUCTION = {"ENV": "production", "ADMIN_TOKEN": "a" * 40, "JWT_SECRET": "j" * 48}
+PRODUCTION = PRODUCTION_ENV
 
 
 def test_defaults_are_the_rules_defaults(tmp_path: Path) -> None:
@@ -32,6 +33,7 @@ def test_defaults_are_the_rules_defaults(tmp_path: Path) -> None:
         DEFAULT_MAX_TRUSTED_SKEW_MS,
     )
     assert settings.jobs.timeout_s == 60.0
+    assert settings.api.body_read_timeout_s == 10.0
     assert settings.push.retry_base_s * 1000 == RETRY_BASE_MS
     assert (settings.faults.pause_at, settings.faults.exit_after_commit, settings.faults.any) == (
         frozenset(),
@@ -182,6 +184,7 @@ FLOAT_HIGH: dict[str, float] = {
     "WORKER_POLL_DELAY_S": 60,
     "WORKER_HEALTH_CHECK_INTERVAL_S": 3600,
     "PUSH_RETRY_BASE_S": 900,
+    "BODY_READ_TIMEOUT_S": 300,
 }
 UNIT_FLOATS: tuple[str, ...] = (
     "GUARDRAIL_ACT_THRESHOLD",
@@ -284,6 +287,7 @@ def test_bounds_themselves_are_accepted(tmp_path: Path, name: str, value: str) -
         "WORKER_SHUTDOWN_WAIT_S": settings.jobs.shutdown_wait_s,
         "WORKER_HEALTH_CHECK_INTERVAL_S": settings.jobs.health_check_interval_s,
         "PUSH_RETRY_BASE_S": settings.push.retry_base_s,
+        "BODY_READ_TIMEOUT_S": settings.api.body_read_timeout_s,
     }
     assert fields[name] == float(value)
 

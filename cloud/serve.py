@@ -1,0 +1,34 @@
+"""The one uvicorn command line every API process is started with: the runner's, the tests' live
+servers and the benchmarks'.
+
+``--no-server-header``: uvicorn would otherwise send ``server: uvicorn`` on every reply, which tells
+a scanner what to try and tells a client nothing it needs. uvicorn writes that header itself, after
+the app, so only its own option removes it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+API_FACTORY: Final = "cloud.app:create_app"
+
+
+def uvicorn_command(
+    host: str, port: int, *, factory: str = API_FACTORY, extra: Sequence[str] = ()
+) -> list[str]:
+    """``python -m uvicorn --factory <factory> --host <host> --port <port> --no-server-header [extra]``."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-server-header",
+        *extra,
+    ]
