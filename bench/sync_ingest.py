@@ -3,10 +3,13 @@
 Set-up: a temporary folder holding the SQLite file and an embedded Redis; one API process
 (``uvicorn --factory cloud.app:create_app``) and one floor process (``bench.floor_app``: the same
 framework decoding the same body, nothing else), both on loopback, access logs off in both.
-Enrolled devices then push, each request carrying ``--batch`` SubmitAggregate mutations in msgpack,
+Enrolled devices first grant ``share_aggregates`` through the protocol (a ``SetConsent`` at seq 1,
+as an app does: the cloud stores aggregates only under a recorded grant), then push, each request
+carrying ``--batch`` SubmitAggregate mutations in msgpack and the cursor the grant's reply gave,
 with N devices concurrently (asyncio + one ``httpx.AsyncClient`` per device, so one keep-alive
-connection per device). Bodies are encoded before the clock starts. Floor and sync are measured
-alternately per level, so both see the same machine load.
+connection per device). Bodies are encoded before the clock starts. Every mutation's result must be
+``applied`` (the grant's and each aggregate's): anything else stops the run, so a refusal is never
+measured. Floor and sync are measured alternately per level, so both see the same machine load.
 
 The client runs on the same cores as the server: figures are a property of this machine, the ratio
 to the floor is the number to compare across machines.
@@ -43,12 +46,15 @@ from sync.codec import MediaType, decode_reply, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import (
     AnyMutation,
+    ConsentScope,
     EnrollRequest,
     FieldMechanism,
     Levels,
     Mechanism,
     Platform,
+    SetConsent,
     SubmitAggregate,
+    SyncReply,
     SyncRequest,
 )
 
@@ -81,10 +87,29 @@ def aggregate(seq: int, now_ms: int) -> SubmitAggregate:
     )
 
 
-def request_body(device_id: str, first_seq: int, batch: int, now_ms: int) -> bytes:
+def request_body(device_id: str, first_seq: int, batch: int, now_ms: int, cursor: str | None = None) -> bytes:
     push: list[AnyMutation] = [aggregate(seq, now_ms) for seq in range(first_seq, first_seq + batch)]
-    request = SyncRequest(protocol=PROTOCOL_VERSION, device_id=device_id, device_time=now_ms, push=push)
+    request = SyncRequest(
+        protocol=PROTOCOL_VERSION, device_id=device_id, device_time=now_ms, push=push, cursor=cursor
+    )
     return encode(request, MediaType.MSGPACK)
+
+
+def grant_body(device_id: str, now_ms: int) -> bytes:
+    """The device's first sync: ``share_aggregates`` granted at seq 1, as an app does before sending
+    aggregates."""
+    grant = SetConsent(seq=1, created_at=now_ms, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+    request = SyncRequest(protocol=PROTOCOL_VERSION, device_id=device_id, device_time=now_ms, push=[grant])
+    return encode(request, MediaType.MSGPACK)
+
+
+def check_applied(device_id: str, reply: SyncReply, seqs: range) -> None:
+    """Raise :class:`BenchError` unless every mutation of ``seqs`` was applied (nothing refused,
+    superseded, duplicate or left out): a benchmark must never measure refusals."""
+    got = [(r.seq, r.status, r.code, r.detail) for r in reply.results]
+    if reply.expected_seq is not None or got != [(seq, "applied", None, None) for seq in seqs]:
+        span = f"{seqs.start}..{seqs.stop - 1}"
+        raise BenchError(f"device {device_id}: not all of seqs {span} applied: {reply}")
 
 
 def _now_ms() -> int:
@@ -145,6 +170,8 @@ class Device:
     device_id: str
     access_token: str
     next_seq: int = 1
+    cursor: str | None = None
+    """Where the device's pull stands: after its grant, so pushes pull nothing (as before any)."""
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     """One keep-alive client per server, kept across levels so no level pays for connecting."""
 
@@ -194,8 +221,19 @@ async def enroll(base: str, count: int) -> list[Device]:
             reply = await client.post(ENROLL_PATH, content=body, headers={"Content-Type": "application/json"})
             _expect(reply, 201)
             tokens = decode_tokens(reply.content, MediaType.JSON)
-            devices.append(Device(tokens.device_id, tokens.access_token))
+            devices.append(await _grant(client, Device(tokens.device_id, tokens.access_token)))
     return devices
+
+
+async def _grant(client: httpx.AsyncClient, device: Device) -> Device:
+    """Sync the device's grant of ``share_aggregates``; its aggregates start at seq 2."""
+    headers = {**MSGPACK_HEADERS, "Authorization": f"Bearer {device.access_token}"}
+    reply = await client.post(SYNC_PATH, content=grant_body(device.device_id, _now_ms()), headers=headers)
+    _expect(reply, 200)
+    decoded = decode_reply(reply.content, MediaType.MSGPACK)
+    check_applied(device.device_id, decoded, range(1, 2))
+    device.next_seq, device.cursor = 2, decoded.cursor
+    return device
 
 
 def _expect(reply: httpx.Response, status: int) -> None:
@@ -206,11 +244,16 @@ def _expect(reply: httpx.Response, status: int) -> None:
 
 
 async def _push_all(
-    base: str, device: Device, bodies: list[bytes], check: bool, latencies: list[float], deadline: float
+    base: str,
+    device: Device,
+    bodies: list[tuple[range, bytes]],
+    check: bool,
+    latencies: list[float],
+    deadline: float,
 ) -> int:
     client = device.client(base)
     sent = 0
-    for body in bodies:
+    for seqs, body in bodies:
         if time.perf_counter() > deadline:
             break
         started = time.perf_counter()
@@ -219,9 +262,7 @@ async def _push_all(
         sent += 1
         if check:
             _expect(reply, 200)
-            decoded = decode_reply(reply.content, MediaType.MSGPACK)
-            if decoded.expected_seq is not None or any(r.status != "applied" for r in decoded.results):
-                raise BenchError(f"device {device.device_id}: not all applied: {decoded}")
+            check_applied(device.device_id, decode_reply(reply.content, MediaType.MSGPACK), seqs)
         else:
             _expect(reply, 204)
     return sent
@@ -232,11 +273,12 @@ async def run_level(
 ) -> LevelResult:
     """Every device pushes ``per_device`` requests of ``batch`` aggregates, concurrently."""
     now = _now_ms()
-    bodies: list[list[bytes]] = []
+    bodies: list[list[tuple[range, bytes]]] = []
     for device in devices:
         own = []
         for _ in range(per_device):
-            own.append(request_body(device.device_id, device.next_seq, batch, now))
+            seqs = range(device.next_seq, device.next_seq + batch)
+            own.append((seqs, request_body(device.device_id, seqs.start, batch, now, device.cursor)))
             if check:  # the floor keeps no state: reuse the seqs, the sync endpoint would not
                 device.next_seq += batch
         bodies.append(own)

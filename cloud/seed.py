@@ -235,7 +235,13 @@ async def seed(store: Store, settings: Settings, *, users: int, days: int, seed_
             )
         mutations.extend(_aggregates(rng, source, persona, days, now, len(mutations) + 1))
         items = [PushItem(seq=m.seq, mutation=m, digest=mutation_digest(m)) for m in mutations]
-        await store.sync(device_id=device_id, items=items, skew_ms=0, after_version=0, pull_limit=1, now=now)
+        synced = await store.sync(
+            device_id=device_id, items=items, skew_ms=0, after_version=0, pull_limit=1, now=now
+        )
+        refused = [r for r in synced.results if r.status != "applied" or r.detail is not None]
+        if refused or len(synced.results) != len(items):
+            # A population whose data the cloud did not take would report guardrails on nothing.
+            raise RuntimeError(f"the seed's sync for {user_id} was not applied as a whole: {synced.results}")
 
         requested = await store.request_evaluation(
             user_id, f"eval_{user_id}", trigger=SEED_ACTOR, day=utc_day(now), now=now

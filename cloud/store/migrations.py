@@ -336,6 +336,22 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         """,
     ),
     Migration(
+        "0010_consent_recorded_grant",
+        """
+        -- When each consent change was made, on the server's clock (the SetConsent's created_at
+        -- corrected with the device's skew): changes from several devices are ordered by it, and
+        -- an older one is a no-op. Rows from before get the time they were recorded.
+        ALTER TABLE consent ADD COLUMN changed_at INTEGER;
+        UPDATE consent SET changed_at = updated_at;
+        -- The cloud holds aggregates only under a recorded grant of share_aggregates. Before this
+        -- migration only an explicit revoke was refused, so aggregates of users who never granted
+        -- sharing could be stored: they go now.
+        DELETE FROM aggregates WHERE user_id NOT IN (
+            SELECT user_id FROM consent WHERE scope = 'share_aggregates' AND granted = 1
+        );
+        """,
+    ),
+    Migration(
         "0011_mutation_results",
         """
         -- Each processed mutation's result is kept with its digest: a seq resent after a lost

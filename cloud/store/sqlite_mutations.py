@@ -12,6 +12,14 @@ from typing import Final
 
 import msgspec
 
+from cloud.domain.consent.rules import (
+    SUPERSEDED,
+    ConsentOrder,
+    aggregate_refusal,
+    changed_at,
+    consent_scopes,
+    order_change,
+)
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.records import ItemResult, PushItem
 from cloud.store.sqlite_changelog import append_change
@@ -35,9 +43,13 @@ _json_encoder: Final = msgspec.json.Encoder()
 
 
 def consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
-    """Every scope the user has ever set (granted or revoked); devices mirror this whole map."""
+    """The user's consent as devices mirror it: every scope with an explicit value once any was
+    set (a scope never set is not granted), empty before the first ``SetConsent``."""
     rows = conn.execute("SELECT scope, granted FROM consent WHERE user_id = ? ORDER BY scope", (user_id,))
-    return {scope: bool(granted) for scope, granted in rows}
+    recorded = {scope: bool(granted) for scope, granted in rows}
+    if not recorded:
+        return {}
+    return {scope.value: granted for scope, granted in consent_scopes(recorded).items()}
 
 
 def consent_of(conn: sqlite3.Connection, user_id: str, scope: ConsentScope) -> bool | None:
@@ -110,10 +122,9 @@ def apply_mutation(
     if m is None:
         return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
     if isinstance(m, SubmitAggregate):
-        if consent_of(conn, user_id, ConsentScope.SHARE_AGGREGATES) is False:
-            # Another device of the user revoked sharing: this one has not heard yet, and what it
-            # queued before hearing must not re-enter the cloud after the revoke erased it.
-            return _rejected(seq, RejectionCode.CONSENT_MISSING, "share_aggregates is revoked")
+        refusal = aggregate_refusal(consent_of(conn, user_id, ConsentScope.SHARE_AGGREGATES))
+        if refusal is not None:
+            return _rejected(seq, *refusal)
         cur = conn.execute(
             "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min, window_bucket,"
             " levels, mechanism, model_version, created_at, received_at, body)"
@@ -139,18 +150,28 @@ def apply_mutation(
             # the old one may already have delivered.
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
     elif isinstance(m, SetConsent):
-        conn.execute(
-            "INSERT INTO consent (user_id, scope, granted, device_id, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (user_id, scope) DO UPDATE SET granted = excluded.granted,"
-            " device_id = excluded.device_id, updated_at = excluded.updated_at",
-            (user_id, m.scope.value, int(m.granted), device_id, now),
-        )
-        if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
-            # Revoking the scope erases what it covered, in this same transaction: every
-            # aggregate of the user, from all of their devices (privacy model, DESIGN §6).
-            conn.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
+        at = changed_at(m.created_at, skew_ms, now)
+        row = conn.execute(
+            "SELECT changed_at FROM consent WHERE user_id = ? AND scope = ?", (user_id, m.scope.value)
+        ).fetchone()
+        stale = order_change(at, None if row is None else row[0]) is ConsentOrder.STALE
+        if not stale:
+            conn.execute(
+                "INSERT INTO consent (user_id, scope, granted, device_id, updated_at, changed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope) DO UPDATE SET"
+                " granted = excluded.granted, device_id = excluded.device_id,"
+                " updated_at = excluded.updated_at, changed_at = excluded.changed_at",
+                (user_id, m.scope.value, int(m.granted), device_id, now, at),
+            )
+            if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
+                # Revoking the scope erases what it covered, in this same transaction: every
+                # aggregate of the user, from all of their devices.
+                conn.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
+        # Also after a stale change: the device that sent it learns the consent that stands.
         scopes = {ConsentScope(k): v for k, v in consent_map(conn, user_id).items()}
         append_change(conn, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
+        if stale:
+            return ItemResult(seq=seq, status=ResultStatus.APPLIED, detail=SUPERSEDED)
     elif isinstance(m, RegisterPushToken):
         conn.execute(
             "INSERT INTO push_tokens (device_id, token, platform, active, updated_at) VALUES (?, ?, ?, 1, ?)"

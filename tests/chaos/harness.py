@@ -452,9 +452,11 @@ class ChaosRun:
             self._fail(device, f"notices() {shown} differ from the mirror with nothing pending")
         if client.store.mirror_consent() != view["consent"]:
             self._fail(device, f"consent mirror {client.store.mirror_consent()} != server {view['consent']}")
+        # Every device granted sharing at setup: the server lists every scope with its value.
+        if set(view["consent"]) != {scope.value for scope in ConsentScope}:
+            self._fail(device, f"server consent {view['consent']} does not list every scope")
         consent = client.consent()
-        expected_scopes = {scope: view["consent"].get(scope, False) for scope in consent.scopes}
-        if consent.scopes != expected_scopes or consent.pending:
+        if consent.scopes != view["consent"] or consent.pending:
             self._fail(device, f"consent() {consent} != server {view['consent']}")
         shown_offers = {o.offer_id: o for o in client.offers()}
         server_offers = {o["offer_id"]: o for o in view["offers"]}

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from cloud.domain.consent.rules import SUPERSEDED
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
 from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
 from cloud.errors import (
@@ -110,6 +111,17 @@ async def sync(
     return await store.sync(
         device_id=device_id, items=items, skew_ms=5, after_version=after, pull_limit=limit, now=NOW + 1
     )
+
+
+async def sharing(store: Store, user_id: str = "usr_1") -> None:
+    """Grant ``share_aggregates`` for the user through the protocol, as an app does before it sends
+    aggregates: a ``SetConsent`` synced by a device of the user's own (``dev_consent_<user>``), so
+    the seqs of the devices a test watches stay its own. The cloud stores aggregates only under a
+    recorded grant."""
+    device_id = await enrolled(store, user_id, f"dev_consent_{user_id}", refresh_hash=f"rt-consent-{user_id}")
+    grant = SetConsent(seq=1, created_at=NOW, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+    outcome = await sync(store, device_id, [item(grant)])
+    assert [r.status for r in outcome.results] == ["applied"]
 
 
 # --- migrations and lifecycle -----------------------------------------------------------
@@ -249,6 +261,7 @@ async def test_replacing_a_device_not_of_the_user_changes_nothing(store: Store, 
 
 async def test_aggregates_are_unique_per_lineage_and_day(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     await enrolled(store, device_id="dev_sibling", refresh_hash="rt-s")
     await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
     await enrolled(store, device_id="dev_2", refresh_hash="rt-b", replaces="dev_1")
@@ -362,6 +375,7 @@ async def test_revoke_unknown_device(store: Store) -> None:
 
 async def test_exactly_once_rule(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     first = await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
     assert first.last_seq == 2 and [r.status for r in first.results] == ["applied", "applied"]
     second = await sync(store, "dev_1", [item(aggregate(2, "2024-01-02")), item(aggregate(4, "2024-01-04"))])
@@ -380,6 +394,7 @@ async def state(store: Store, device_id: str = "dev_1", user_id: str = "usr_1") 
 
 async def test_same_content_resent_gets_its_original_result_as_a_replay(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     batch = [
         item(aggregate(1, "2024-01-01")),
         invalid_item(2),
@@ -399,6 +414,7 @@ async def test_same_content_resent_gets_its_original_result_as_a_replay(store: S
 
 async def test_other_content_at_a_processed_seq_is_a_conflict_and_changes_nothing(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     await sync(store, "dev_1", [item(aggregate(1, "2024-01-01")), item(aggregate(2, "2024-01-02"))])
     before = await state(store)
     # A store restored from a backup holding only seq 1 allocates seq 2 again for new data. The
@@ -454,6 +470,7 @@ async def test_conflict_within_one_batch(store: Store) -> None:
 async def test_withdrawn_at_a_processed_seq_is_a_duplicate(store: Store) -> None:
     # The device took back a mutation whose earlier push was processed but whose reply was lost.
     await enrolled(store)
+    await sharing(store)
     await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
     outcome = await sync(store, "dev_1", [item(Withdrawn(seq=1, created_at=NOW + 5))])
     assert [(r.seq, r.status) for r in outcome.results] == [(1, "duplicate")]
@@ -462,6 +479,7 @@ async def test_withdrawn_at_a_processed_seq_is_a_duplicate(store: Store) -> None
 
 async def test_digests_are_per_device(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
     await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
     outcome = await sync(store, "dev_2", [item(aggregate(1, "2024-01-02"))])
@@ -470,6 +488,7 @@ async def test_digests_are_per_device(store: Store) -> None:
 
 async def test_invalid_and_refused_mutations_advance_last_seq(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     outcome = await sync(
         store,
         "dev_1",
@@ -508,9 +527,77 @@ async def test_consent_appends_full_state_for_other_devices(store: Store) -> Non
     assert [c.version for c in changes if c is not None] == [1, 2]
     last = changes[-1]
     assert isinstance(last, ConsentState)
-    assert last.scopes == {ConsentScope.PUSH: True, ConsentScope.INFERENCE: False}
+    # Every scope with an explicit value: one never set is not granted.
+    assert last.scopes == {
+        ConsentScope.INFERENCE: False,
+        ConsentScope.SHARE_AGGREGATES: False,
+        ConsentScope.PUSH: True,
+    }
     view = await store.user_view("usr_1")
-    assert view.user.version == 2 and view.consent == {"inference": False, "push": True}
+    assert view.user.version == 2
+    assert view.consent == {"inference": False, "push": True, "share_aggregates": False}
+
+
+async def test_no_consent_set_yet_is_an_empty_map(store: Store) -> None:
+    await enrolled(store)
+    assert (await store.user_view("usr_1")).consent == {}
+
+
+async def test_aggregates_need_a_recorded_grant(store: Store) -> None:
+    await enrolled(store)
+    before = await state(store)
+    outcome = await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
+    assert [(r.status, r.code, r.detail) for r in outcome.results] == [
+        ("rejected", "consent_missing", "share_aggregates was never granted")
+    ]
+    assert outcome.last_seq == 1
+    assert (await store.user_view("usr_1")).aggregates == before[1].aggregates == []  # type: ignore[union-attr]
+    # Granted in the same request, before the aggregate: stored.
+    grant = SetConsent(seq=2, created_at=NOW, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+    outcome = await sync(store, "dev_1", [item(grant), item(aggregate(3, "2024-01-02"))])
+    assert [(r.status, r.code) for r in outcome.results] == [("applied", None), ("applied", None)]
+    assert [a.day for a in (await store.user_view("usr_1")).aggregates] == ["2024-01-02"]
+
+
+async def consent_from(store: Store, device_id: str, seq: int, granted: bool, created_at: int) -> SyncOutcome:
+    change = SetConsent(seq=seq, created_at=created_at, scope=ConsentScope.SHARE_AGGREGATES, granted=granted)
+    return await sync(store, device_id, [item(change)])
+
+
+async def test_consent_from_several_devices_is_ordered_by_when_it_was_made(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
+    await sharing(store)
+    await sync(store, "dev_1", [item(aggregate(1, "2024-01-01"))])
+    # dev_2 revoked sharing at NOW + 10 (its clock, skew 5: NOW + 5 on the server's)...
+    await consent_from(store, "dev_2", 1, False, NOW + 10)
+    assert (await store.user_view("usr_1")).aggregates == []
+    version = (await store.user_view("usr_1")).user.version
+    # ... while dev_1, offline, had granted it earlier (NOW + 2): a no-op when it arrives later.
+    stale = await consent_from(store, "dev_1", 2, True, NOW + 2)
+    assert [(r.status, r.detail) for r in stale.results] == [("applied", SUPERSEDED)]
+    view = await store.user_view("usr_1")
+    assert view.consent["share_aggregates"] is False
+    # The reply carries the consent that stands, so dev_1 corrects its mirror.
+    assert view.user.version == version + 1
+    last = decode_change(stale.changes[-1].body)
+    assert isinstance(last, ConsentState) and last.scopes[ConsentScope.SHARE_AGGREGATES] is False
+    refused = await sync(store, "dev_1", [item(aggregate(3, "2024-01-02"))])
+    assert [r.code for r in refused.results] == ["consent_missing"]
+    # A change made later than the recorded one wins.
+    await consent_from(store, "dev_1", 4, True, NOW + 20)
+    assert (await store.user_view("usr_1")).consent["share_aggregates"] is True
+
+
+async def test_a_stale_revoke_erases_nothing(store: Store) -> None:
+    await enrolled(store)
+    await enrolled(store, device_id="dev_2", refresh_hash="rt-b")
+    await consent_from(store, "dev_1", 1, True, NOW + 10)
+    await sync(store, "dev_1", [item(aggregate(2, "2024-01-01"))])
+    stale = await consent_from(store, "dev_2", 1, False, NOW)
+    assert [r.detail for r in stale.results] == [SUPERSEDED]
+    view = await store.user_view("usr_1")
+    assert view.consent["share_aggregates"] is True and [a.day for a in view.aggregates] == ["2024-01-01"]
 
 
 async def test_notices_page_and_ack(store: Store) -> None:
@@ -585,6 +672,7 @@ async def test_failed_sync_changes_nothing(store: Store) -> None:
 
 async def test_concurrent_replays_store_each_mutation_once(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     batch = [item(aggregate(i + 1, f"2024-01-{i + 1:02d}")) for i in range(10)]
     outcomes = await asyncio.gather(*(sync(store, "dev_1", batch) for _ in range(20)))
     # Each mutation was processed once; the other answers replay that result.
@@ -597,6 +685,7 @@ async def test_concurrent_replays_store_each_mutation_once(store: Store) -> None
 
 async def test_aggregate_is_stored_as_received(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     sent = aggregate(1, "2024-05-06")
     await sync(store, "dev_1", [item(sent)])
     [stored] = (await store.user_view("usr_1")).aggregates
@@ -615,7 +704,9 @@ async def test_aggregate_is_stored_as_received(store: Store) -> None:
 
 async def test_aggregates_by_user_and_day_range(store: Store) -> None:
     await enrolled(store)
+    await sharing(store)
     await enrolled(store, user_id="usr_2", device_id="dev_2", refresh_hash="rt-2")
+    await sharing(store, "usr_2")
     days = ["2024-01-30", "2024-02-01", "2024-02-03", "2024-02-10"]
     await sync(store, "dev_1", [item(aggregate(i + 1, day)) for i, day in enumerate(days)])
     await sync(store, "dev_2", [item(aggregate(1, "2024-02-01"))])

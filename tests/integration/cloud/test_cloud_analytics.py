@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sync.messages import FieldMechanism, Levels, Mechanism, SubmitAggregate
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, sync_ok
 
 # Days no other test uses, so the population answer counts only this module's reports.
@@ -40,6 +41,7 @@ def test_population_and_user_stress(live_server: LiveServer) -> None:
     for i, stress in enumerate([2, 2, 1, 0, 2, 0]):
         user_id = live_server.create_user()
         tokens = live_server.new_device(user_id)
+        grant_share_aggregates_over_http(live_server, user_id)
         # The first user also reports the previous days, which only the 7-day window sees.
         previous = [_aggregate(1 + d, f"2031-07-{10 + d:02d}", 2) for d in range(3)] if i == 0 else []
         mutations = [*previous, _aggregate(len(previous) + 1, DAY, stress, epsilon=0.5 if i % 2 else 1.0)]

@@ -12,6 +12,7 @@ import pytest
 
 from sync.codes import ErrorCode
 from sync.messages import TokenPair
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 
@@ -48,7 +49,9 @@ def _unsigned(claims: dict[str, Any], kid: str) -> str:
 @pytest.fixture
 def device(live_server: LiveServer) -> TokenPair:
     tokens = live_server.new_device()
-    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
+    reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    assert [r.status for r in reply.results] == ["applied"]
     return tokens
 
 

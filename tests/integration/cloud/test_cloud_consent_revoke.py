@@ -6,19 +6,27 @@ arrived."""
 from __future__ import annotations
 
 import datetime
+import itertools
 import random
 from pathlib import Path
 
+from cloud.domain.consent.rules import SUPERSEDED
 from edge_sdk.client import EdgeClient
 from edge_sdk.privacy.scores import WindowScore
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.settings import EdgeSettings
 from sync.messages import ConsentScope, ConsentState, SetConsent, Withdrawn
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
+
+_made_at = itertools.count(start=60_000, step=60_000)
 
 
 def consent(seq: int, scope: ConsentScope, granted: bool) -> SetConsent:
-    return SetConsent(seq=seq, created_at=1, scope=scope, granted=granted)
+    """A consent change made a minute after the previous one: the cloud orders changes by when they
+    were made, and a minute is far beyond the error of the skew measured on each request (its
+    transit time)."""
+    return SetConsent(seq=seq, created_at=next(_made_at), scope=scope, granted=granted)
 
 
 def days(server: LiveServer, user_id: str) -> list[str]:
@@ -29,6 +37,7 @@ def test_revoke_deletes_every_aggregate_of_the_user_only(live_server: LiveServer
     phone = live_server.new_device()
     tablet = live_server.new_device(phone.user_id)
     other = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, other.user_id)
     sync_ok(
         live_server, phone, [consent(1, ConsentScope.SHARE_AGGREGATES, True), sample_aggregate(2, day_of(0))]
     )
@@ -50,7 +59,7 @@ def test_revoke_deletes_every_aggregate_of_the_user_only(live_server: LiveServer
     assert days(live_server, phone.user_id) == []
     assert days(live_server, other.user_id) == [day_of(0), day_of(1)]
     view = live_server.user_view(phone.user_id)
-    assert view["consent"] == {"share_aggregates": False, "inference": False}
+    assert view["consent"] == {"share_aggregates": False, "inference": False, "push": False}
 
     # The user's other device learns the revoke.
     pulled = sync_ok(live_server, phone, [])
@@ -69,7 +78,9 @@ def test_an_aggregate_pushed_after_another_device_revoked_is_refused(live_server
     sync_ok(live_server, phone, [consent(1, ConsentScope.SHARE_AGGREGATES, False)])
     # The tablet queued this before it heard of the revoke: refused, and last_seq still advances.
     reply = sync_ok(live_server, tablet, [sample_aggregate(1, day_of(0))])
-    assert [(r.seq, r.status, r.code) for r in reply.results] == [(1, "rejected", "consent_missing")]
+    assert [(r.seq, r.status, r.code, r.detail) for r in reply.results] == [
+        (1, "rejected", "consent_missing", "share_aggregates is revoked")
+    ]
     assert reply.last_seq == 1
     assert days(live_server, phone.user_id) == []
     # Granted again: aggregates are accepted.
@@ -79,10 +90,47 @@ def test_an_aggregate_pushed_after_another_device_revoked_is_refused(live_server
     assert days(live_server, phone.user_id) == [day_of(1)]
 
 
+def test_an_aggregate_of_a_user_who_never_granted_sharing_is_refused(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    reply = sync_ok(
+        live_server, tokens, [consent(1, ConsentScope.INFERENCE, True), sample_aggregate(2, day_of(0))]
+    )
+    assert [(r.seq, r.status, r.code, r.detail) for r in reply.results] == [
+        (1, "applied", None, None),
+        (2, "rejected", "consent_missing", "share_aggregates was never granted"),
+    ]
+    assert reply.last_seq == 2
+    assert days(live_server, tokens.user_id) == []
+
+
+def test_a_consent_change_older_than_the_recorded_one_changes_nothing(live_server: LiveServer) -> None:
+    phone = live_server.new_device()
+    tablet = live_server.new_device(phone.user_id)
+    # The phone grants offline; a minute later the tablet revokes, and its revoke arrives first.
+    grant = consent(1, ConsentScope.SHARE_AGGREGATES, True)
+    sync_ok(live_server, tablet, [consent(1, ConsentScope.SHARE_AGGREGATES, False)])
+    version = live_server.user_view(phone.user_id)["version"]
+
+    reply = sync_ok(live_server, phone, [grant, sample_aggregate(2, day_of(0))])
+    assert [(r.seq, r.status, r.code, r.detail) for r in reply.results] == [
+        (1, "applied", None, SUPERSEDED),
+        (2, "rejected", "consent_missing", "share_aggregates is revoked"),
+    ]
+    # The stale grant changed nothing, but a ConsentState tells the phone the consent that stands.
+    view = live_server.user_view(phone.user_id)
+    assert view["consent"] == {"inference": False, "share_aggregates": False, "push": False}
+    assert view["version"] == version + 1 and view["aggregates"] == []
+    states = [c for c in reply.changes if isinstance(c, ConsentState)]
+    assert states[-1].version == version + 1
+    assert states[-1].scopes == {scope: False for scope in ConsentScope}
+
+
 def test_a_revoke_that_is_replayed_changes_nothing_more(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     revoke = consent(2, ConsentScope.SHARE_AGGREGATES, False)
-    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), revoke])
+    first = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), revoke])
+    assert [r.status for r in first.results] == ["applied", "applied"]
     sync_ok(
         live_server, tokens, [consent(3, ConsentScope.SHARE_AGGREGATES, True), sample_aggregate(4, day_of(1))]
     )

@@ -12,6 +12,7 @@ import pytest
 from sync.codec import MediaType, decode_tokens, encode
 from sync.codes import ErrorCode, RejectionCode
 from sync.messages import EnrollRequest, Platform, RefreshRequest, TokenPair
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 
@@ -242,8 +243,10 @@ def _reenroll(
 def test_replacing_own_device_continues_its_lineage(live_server: LiveServer, media: MediaType) -> None:
     user_id = live_server.create_user()
     old = live_server.new_device(user_id)
+    grant_share_aggregates_over_http(live_server, user_id)
     first = sync_ok(live_server, old, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))])
     assert first.last_seq == 2
+    assert [r.status for r in first.results] == ["applied", "applied"]
 
     response = _reenroll(live_server, live_server.enrollment_code(user_id), old.device_id, media)
     assert response.status_code == 201, response.text

@@ -18,26 +18,28 @@ def test_kill_9_between_syncs_loses_nothing(redis_url: str, tmp_path: Path) -> N
             server,
             tokens,
             [
-                sample_aggregate(1, day_of(0)),
-                SetConsent(seq=2, created_at=1, scope=ConsentScope.SHARE_AGGREGATES, granted=True),
+                SetConsent(seq=1, created_at=1, scope=ConsentScope.SHARE_AGGREGATES, granted=True),
+                sample_aggregate(2, day_of(0)),
             ],
         )
         assert first.last_seq == 2
+        assert [r.status for r in first.results] == ["applied", "applied"]
         port = server.port
 
         server.restart(hard=True)
 
         assert server.port == port
         # The same tokens still work: the signing key comes from settings, not process memory.
-        again = sync_ok(server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(3, day_of(1))])
+        again = sync_ok(server, tokens, [sample_aggregate(2, day_of(0)), sample_aggregate(3, day_of(1))])
         assert [(r.seq, r.status, r.replay) for r in again.results] == [
-            (1, "applied", True),
+            (2, "applied", True),
             (3, "applied", False),
         ]
         assert again.last_seq == 3
         view = server.user_view(tokens.user_id)
-        assert [a["seq"] for a in view["aggregates"]] == [1, 3]
-        assert view["consent"] == {"share_aggregates": True} and view["version"] == 1
+        assert [a["seq"] for a in view["aggregates"]] == [2, 3]
+        assert view["consent"] == {"inference": False, "share_aggregates": True, "push": False}
+        assert view["version"] == 1
         # A refresh token issued before the crash rotates after a (graceful) restart too.
         server.restart(hard=False)
         body = encode(

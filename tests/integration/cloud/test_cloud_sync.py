@@ -23,12 +23,14 @@ from sync.messages import (
     Withdrawn,
 )
 from sync.pull import encode_cursor
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 
 @pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
 def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaType) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     version = live_server.add_notice(tokens.user_id, title="welcome")
     reply = sync_ok(
         live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))], media
@@ -36,8 +38,10 @@ def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaTy
     assert reply.last_seq == 2
     assert [(r.seq, r.status) for r in reply.results] == [(1, "applied"), (2, "applied")]
     assert reply.expected_seq is None
-    assert len(reply.changes) == 1
-    notice = reply.changes[0]
+    # The grant (from another device of the user's) comes first in the log, then the notice.
+    assert len(reply.changes) == 2
+    grant, notice = reply.changes
+    assert isinstance(grant, ConsentState) and grant.scopes[ConsentScope.SHARE_AGGREGATES] is True
     assert isinstance(notice, Notice) and notice.title == "welcome" and notice.version == version
     assert reply.cursor == encode_cursor(version)
     assert reply.has_more is False
@@ -51,6 +55,7 @@ def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaTy
 
 def test_replayed_push_gets_its_results_again_and_is_stored_once(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     batch = [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))]
     sync_ok(live_server, tokens, batch)
     again = sync_ok(live_server, tokens, [*batch, sample_aggregate(3, day_of(2))])
@@ -72,6 +77,7 @@ def _state(server: LiveServer, tokens: TokenPair) -> tuple[Any, ...]:
 
 def test_same_mutation_as_json_after_msgpack_is_a_replay(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     batch = [
         sample_aggregate(1, day_of(0)),
         SetConsent(seq=2, created_at=1, scope=ConsentScope.PUSH, granted=True),
@@ -90,7 +96,11 @@ def test_other_content_at_a_processed_seq_is_409_and_changes_nothing(
     live_server: LiveServer, media: MediaType
 ) -> None:
     tokens = live_server.new_device()
-    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))], media)
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
+    first = sync_ok(
+        live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(1))], media
+    )
+    assert [r.status for r in first.results] == ["applied", "applied"]
     before = _state(live_server, tokens)
     # The store was restored from a backup that ends at seq 1: seq 2 is allocated again for new
     # data. New seqs ahead of it in the batch are processed and then rolled back with the rest.
@@ -113,6 +123,7 @@ def test_other_content_at_a_processed_seq_is_409_and_changes_nothing(
 def test_withdrawn_at_a_processed_seq_is_duplicate(live_server: LiveServer) -> None:
     # Taking back a mutation whose push was processed but whose reply was lost is not a conflict.
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
     reply = sync_ok(live_server, tokens, [Withdrawn(seq=1, created_at=9, original_type="SubmitAggregate")])
     assert [(r.seq, r.status) for r in reply.results] == [(1, "duplicate")]
@@ -121,6 +132,7 @@ def test_withdrawn_at_a_processed_seq_is_duplicate(live_server: LiveServer) -> N
 
 def test_gap_stops_processing_and_names_expected_seq(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
     reply = sync_ok(live_server, tokens, [sample_aggregate(3, day_of(2)), sample_aggregate(4, day_of(3))])
     assert reply.last_seq == 1
@@ -132,6 +144,7 @@ def test_gap_stops_processing_and_names_expected_seq(live_server: LiveServer) ->
 
 def test_gap_after_processed_mutations_keeps_them(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(5, day_of(4))])
     assert reply.last_seq == 1 and reply.expected_seq == 2
     assert [(r.seq, r.status) for r in reply.results] == [(1, "applied")]
@@ -139,6 +152,7 @@ def test_gap_after_processed_mutations_keeps_them(live_server: LiveServer) -> No
 
 def test_duplicate_day_is_rejected_and_advances_last_seq(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0)), sample_aggregate(2, day_of(0))])
     assert reply.last_seq == 2
     assert reply.results[1].status == ResultStatus.REJECTED
@@ -183,27 +197,40 @@ def test_a_notice_of_another_user_cannot_be_acked(live_server: LiveServer) -> No
     assert reply.results[0].code == RejectionCode.UNKNOWN_NOTICE
 
 
+def _scopes(share_aggregates: bool) -> dict[ConsentScope, bool]:
+    """A ``ConsentState``'s scopes when only ``share_aggregates`` was ever set: every scope is listed."""
+    return {
+        ConsentScope.INFERENCE: False,
+        ConsentScope.SHARE_AGGREGATES: share_aggregates,
+        ConsentScope.PUSH: False,
+    }
+
+
 def test_two_devices_of_one_user_see_each_others_consent(live_server: LiveServer) -> None:
     user_id = live_server.create_user()
     phone = live_server.new_device(user_id)
     tablet = live_server.new_device(user_id, Platform.IOS)
+    # The cloud orders consent changes by when they were made: the revoke is a minute newer, far
+    # beyond the error of the skew measured on each request (its transit time).
     first = sync_ok(
         live_server,
         phone,
-        [SetConsent(seq=1, created_at=1, scope=ConsentScope.SHARE_AGGREGATES, granted=True)],
+        [SetConsent(seq=1, created_at=60_000, scope=ConsentScope.SHARE_AGGREGATES, granted=True)],
     )
     assert first.results[0].status == "applied"
     pulled = sync_ok(live_server, tablet)
     states = [c for c in pulled.changes if isinstance(c, ConsentState)]
-    assert [s.scopes for s in states] == [{ConsentScope.SHARE_AGGREGATES: True}]
+    assert [s.scopes for s in states] == [_scopes(True)]
 
-    revoke = SetConsent(seq=1, created_at=2, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    revoke = SetConsent(seq=1, created_at=120_000, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
     sync_ok(live_server, tablet, [revoke], cursor=pulled.cursor)
     again = sync_ok(live_server, phone, cursor=first.cursor)
-    assert [c.scopes for c in again.changes if isinstance(c, ConsentState)] == [
-        {ConsentScope.SHARE_AGGREGATES: False}
-    ]
-    assert live_server.user_view(user_id)["consent"] == {"share_aggregates": False}
+    assert [c.scopes for c in again.changes if isinstance(c, ConsentState)] == [_scopes(False)]
+    assert live_server.user_view(user_id)["consent"] == {
+        "inference": False,
+        "share_aggregates": False,
+        "push": False,
+    }
 
 
 def test_devices_of_other_users_see_nothing(live_server: LiveServer) -> None:
@@ -238,8 +265,10 @@ def test_paging_with_small_pull_limit(live_server: LiveServer, media: MediaType)
 
 def test_pull_limit_zero_is_push_only(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     live_server.add_notice(tokens.user_id)
     reply = sync_ok(live_server, tokens, [sample_aggregate(1)], pull_limit=0)
+    assert [r.status for r in reply.results] == ["applied"]
     assert reply.last_seq == 1 and reply.changes == [] and reply.has_more is True
     assert reply.cursor == encode_cursor(0)
 
@@ -256,6 +285,7 @@ def test_skew_is_measured_from_device_time(live_server: LiveServer) -> None:
 
 def test_offline_month_syncs_in_one_request(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     reply = sync_ok(live_server, tokens, [sample_aggregate(i + 1, day_of(i)) for i in range(30)])
     assert reply.last_seq == 30
     assert all(r.status == "applied" for r in reply.results)

@@ -12,6 +12,7 @@ from sync.codec import MediaType
 from sync.codes import ErrorCode, RejectionCode
 from sync.limits import MAX_BODY_BYTES, MAX_MUTATIONS, SUPPORTED_PROTOCOLS
 from sync.messages import TokenPair
+from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
 MEDIA = [MediaType.MSGPACK, MediaType.JSON]
@@ -31,9 +32,12 @@ def _state(server: LiveServer, tokens: TokenPair) -> tuple[dict[str, Any], list[
 
 @pytest.fixture
 def device(live_server: LiveServer) -> TokenPair:
-    """A device that has pushed one aggregate (``last_seq`` 1)."""
+    """A device that has pushed one aggregate (``last_seq`` 1); its user granted sharing on another
+    device of theirs."""
     tokens = live_server.new_device()
-    sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
+    reply = sync_ok(live_server, tokens, [sample_aggregate(1, day_of(0))])
+    assert [r.status for r in reply.results] == ["applied"]
     return tokens
 
 
@@ -192,8 +196,10 @@ def test_too_many_mutations_is_413(live_server: LiveServer, device: TokenPair) -
 
 def test_exactly_max_mutations_is_accepted(live_server: LiveServer) -> None:
     tokens = live_server.new_device()
+    grant_share_aggregates_over_http(live_server, tokens.user_id)
     reply = sync_ok(live_server, tokens, [sample_aggregate(i + 1, day_of(i)) for i in range(MAX_MUTATIONS)])
     assert reply.last_seq == MAX_MUTATIONS
+    assert {r.status for r in reply.results} == {"applied"}
 
 
 def test_body_over_one_mib_is_413(live_server: LiveServer, device: TokenPair) -> None:

@@ -15,7 +15,8 @@ from rich.console import Console
 from bench import offer_pipeline, sync_ingest
 from cloud.embedded_redis import free_port
 from sync.codec import MediaType, decode_request
-from sync.messages import SubmitAggregate
+from sync.messages import ConsentScope, MutationResult, SetConsent, SubmitAggregate, SyncReply
+from tests.support.live_server import LiveServer
 
 
 def test_request_bodies_decode_and_days_never_repeat() -> None:
@@ -24,6 +25,60 @@ def test_request_bodies_decode_and_days_never_repeat() -> None:
     assert [m.seq for m in request.push] == list(range(11, 21))
     assert all(isinstance(m, SubmitAggregate) for m in request.push)
     assert len({m.day for m in request.push if isinstance(m, SubmitAggregate)}) == 10
+
+
+def test_the_first_sync_grants_share_aggregates() -> None:
+    request = decode_request(sync_ingest.grant_body("device-1", 1_700_000_000_000), MediaType.MSGPACK)
+    [grant] = request.push
+    assert isinstance(grant, SetConsent) and grant.seq == 1
+    assert (grant.scope, grant.granted) == (ConsentScope.SHARE_AGGREGATES, True)
+
+
+def _reply(*results: MutationResult, expected_seq: int | None = None) -> SyncReply:
+    return SyncReply(protocol=1, last_seq=3, results=list(results), expected_seq=expected_seq, server_time=1)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _reply(MutationResult(seq=2, status="applied")),
+        _reply(
+            MutationResult(seq=2, status="applied"),
+            MutationResult(seq=3, status="rejected", code="consent_missing"),
+        ),
+        _reply(MutationResult(seq=2, status="applied"), MutationResult(seq=3, status="duplicate")),
+        _reply(
+            MutationResult(seq=2, status="applied"),
+            MutationResult(seq=3, status="applied", detail="superseded"),
+        ),
+        _reply(expected_seq=2),
+    ],
+    ids=["missing", "refused", "duplicate", "with_detail", "gap"],
+)
+def test_anything_but_applied_stops_the_benchmark(reply: SyncReply) -> None:
+    sync_ingest.check_applied(
+        "device-1", _reply(*[MutationResult(seq=s, status="applied") for s in (2, 3)]), range(2, 4)
+    )
+    with pytest.raises(sync_ingest.BenchError, match=r"not all of seqs 2\.\.3 applied"):
+        sync_ingest.check_applied("device-1", reply, range(2, 4))
+
+
+def test_api_level_grants_first_and_every_aggregate_is_applied(redis_url: str, tmp_path: Path) -> None:
+    env = {"ADMIN_TOKEN": sync_ingest.ADMIN_TOKEN}
+    with LiveServer(tmp_path / "cloud", redis_url, env) as server:
+        result = asyncio.run(_api_level(server.base_url))
+    # check=True: every reply was read and every result was "applied", or BenchError was raised.
+    assert result.requests == 2 * 2 and len(result.latencies_ms) == 4
+
+
+async def _api_level(base: str) -> sync_ingest.LevelResult:
+    devices = await sync_ingest.enroll(base, 2)
+    try:
+        assert all(d.next_seq == 2 and d.cursor is not None for d in devices)
+        return await sync_ingest.run_level(base, devices, 2, 3, check=True, max_s=30)
+    finally:
+        for device in devices:
+            await device.close()
 
 
 def test_wire_sizes_are_consistent() -> None:

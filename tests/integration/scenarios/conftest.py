@@ -1,4 +1,8 @@
-"""One real cloud server shared by the offline-first scenarios; each scenario makes its own users."""
+"""One real cloud server shared by the offline-first scenarios; each scenario makes its own users.
+
+A scenario that sends aggregates grants ``share_aggregates`` first, through the protocol, as an app
+does (``tests.support.consent.grant_share_aggregates``): the cloud stores none without the grant.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import pytest
 
 from edge_sdk.crashpoints import set_crash_hook
 from tests.integration.scenarios.devices import Device, NewDevice
-from tests.support.consent import grant_share_aggregates
 from tests.support.live_server import LiveServer
 
 
@@ -18,12 +21,6 @@ from tests.support.live_server import LiveServer
 def scenario_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with LiveServer(tmp_path_factory.mktemp("scenario-cloud"), redis_url) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _aggregates_consented(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scenarios assert on seqs and request counts (tests/support/consent.py says why)."""
-    grant_share_aggregates(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

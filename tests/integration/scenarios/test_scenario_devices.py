@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import pytest
+
+from edge_sdk.privacy.errors import ConsentRequired
 from sync.messages import ConsentScope
-from tests.integration.scenarios.devices import NewDevice, aggregate, assert_aggregate_stored, days_stored
+from tests.integration.scenarios.devices import (
+    ManualClock,
+    NewDevice,
+    aggregate,
+    assert_aggregate_stored,
+    days_stored,
+)
 from tests.support.live_server import LiveServer
 
 
 def test_two_devices_of_one_user(scenario_server: LiveServer, new_device: NewDevice) -> None:
     user_id = scenario_server.create_user()
-    phone = new_device(scenario_server, "phone")
-    tablet = new_device(scenario_server, "tablet")
+    phone = new_device(scenario_server, "phone", clock=ManualClock())
+    tablet = new_device(scenario_server, "tablet", clock=ManualClock())
     phone_id = phone.client.enroll(scenario_server.enrollment_code(user_id))
     tablet_id = tablet.client.enroll(scenario_server.enrollment_code(user_id))
 
-    # Consent granted on the phone reaches the tablet.
+    # Consent granted on the phone reaches the tablet; until it does, the tablet sends no aggregate.
     phone.client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
     phone.client.submit_aggregate(**aggregate(0))
-    tablet.client.submit_aggregate(**aggregate(0, variant=1))
     assert phone.client.sync().ok
     assert tablet.client.consent().scopes["share_aggregates"] is False
+    with pytest.raises(ConsentRequired):
+        tablet.client.submit_aggregate(**aggregate(0, variant=1))
     assert tablet.client.sync().ok
     assert tablet.client.consent().scopes == {"inference": False, "share_aggregates": True, "push": False}
     assert tablet.client.consent().pending == []
+    tablet.client.submit_aggregate(**aggregate(0, variant=1))
 
     # Notices reach both devices.
     for title in ("welcome", "terms"):
@@ -36,11 +47,17 @@ def test_two_devices_of_one_user(scenario_server: LiveServer, new_device: NewDev
 
     terms_id = phone.client.notices()[1].notice_id
 
-    # Conflicting consent written offline on both: the one the cloud applies last wins everywhere.
+    # Conflicting consent written offline on both: the change made last wins everywhere, whatever
+    # order the cloud receives them in. The tablet's is a minute older (the clocks run on before
+    # anything is sent, so the cloud dates each change by its skew-corrected created_at) and
+    # arrives last: it changes nothing, and the tablet is sent the consent that stands.
     tablet.client.set_consent(ConsentScope.INFERENCE, True)
+    for device in (phone, tablet):
+        assert device.clock is not None
+        device.clock.advance(60_000)
     phone.client.set_consent(ConsentScope.INFERENCE, False)
     phone.client.set_consent(ConsentScope.PUSH, True)
-    assert tablet.client.sync().ok and phone.client.sync().ok and tablet.client.sync().ok
+    assert phone.client.sync().ok and tablet.client.sync().ok and phone.client.sync().ok
     view = scenario_server.user_view(user_id)
     assert view["consent"] == {"share_aggregates": True, "inference": False, "push": True}
     for device in (phone, tablet):

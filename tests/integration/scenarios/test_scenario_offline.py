@@ -20,6 +20,7 @@ from tests.integration.scenarios.devices import (
     assert_aggregate_stored,
     days_stored,
 )
+from tests.support.consent import grant_share_aggregates
 from tests.support.live_server import LiveServer, free_port
 
 OFFLINE_DAYS = 30
@@ -30,6 +31,7 @@ def test_a_month_offline_syncs_in_one_request(scenario_server: LiveServer, new_d
     device = new_device(scenario_server, "phone", clock=clock)
     client = device.client
     client.enroll(scenario_server.enrollment_code(scenario_server.create_user()))
+    grant_share_aggregates(client)  # seq 1, delivered before the month offline
     assert client.sync().status is SyncStatus.SYNCED
 
     device.transport.online = False
@@ -58,7 +60,7 @@ def test_a_month_offline_syncs_in_one_request(scenario_server: LiveServer, new_d
     assert device.transport.delivered[REFRESH_PATH] == 1
     status = client.status()
     assert (status.pending, status.consecutive_failures, status.next_attempt_at) == (0, 0, None)
-    assert status.last_seq_acked == OFFLINE_DAYS
+    assert status.last_seq_acked == 1 + OFFLINE_DAYS
     view = scenario_server.user_view(status.user_id or "")
     assert days_stored(view) == {aggregate(i)["day"]: 1 for i in range(OFFLINE_DAYS)}
     for index in range(OFFLINE_DAYS):
@@ -71,9 +73,9 @@ def test_a_device_that_never_reached_the_server_works_locally(
     nowhere = f"http://127.0.0.1:{free_port()}"
     settings = EdgeSettings(base_url=nowhere, db_path=tmp_path / "phone.db", timeout_s=2.0)
     with EdgeClient(settings) as client:
+        client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
         for index in range(3):
             client.submit_aggregate(**aggregate(index))
-        client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
         client.set_consent(ConsentScope.INFERENCE, True)
         client.set_consent(ConsentScope.INFERENCE, False)
         client.register_push_token("fcm-token-1")
@@ -109,7 +111,7 @@ def test_a_device_that_never_reached_the_server_works_locally(
         assert client.consent().pending == []
         assert client.consent().scopes == {"inference": False, "share_aggregates": True, "push": False}
         view = scenario_server.user_view(client.status().user_id or "")
-        assert view["consent"] == {"inference": False, "share_aggregates": True}
+        assert view["consent"] == {"inference": False, "share_aggregates": True, "push": False}
         for index in range(3):
             assert_aggregate_stored(view, device_id, index)
 
@@ -120,6 +122,7 @@ def test_backoff_while_offline_is_persisted_and_honoured(
     clock = ManualClock()
     device = new_device(scenario_server, "phone", clock=clock)
     device.client.enroll(scenario_server.enrollment_code(scenario_server.create_user()))
+    grant_share_aggregates(device.client)
     device.client.submit_aggregate(**aggregate(0))
     device.transport.online = False
 
@@ -148,6 +151,6 @@ def test_backoff_while_offline_is_persisted_and_honoured(
     clock.advance(max(0, second.next_attempt_at - clock()) + 1)
     device.transport.online = True
     done = device.client.sync()
-    assert done.status is SyncStatus.SYNCED and done.pushed == 1
+    assert done.status is SyncStatus.SYNCED and done.pushed == 2
     status = device.client.status()
     assert (status.pending, status.consecutive_failures, status.next_attempt_at) == (0, 0, None)

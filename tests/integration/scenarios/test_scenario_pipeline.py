@@ -53,11 +53,6 @@ AGGREGATE_FIELDS = {
 """Every key a ``SubmitAggregate`` may carry on the wire: a day's summary, nothing per window."""
 
 
-@pytest.fixture
-def _aggregates_consented() -> None:
-    """Consent is granted and checked for real here: replaces the scenarios' autouse stand-in."""
-
-
 @dataclass(slots=True)
 class RecordingTransport:
     """The real HTTP transport, keeping every request the server was sent."""
@@ -156,7 +151,7 @@ def test_two_days_of_events_become_one_private_daily_aggregate(
 
     # The cloud holds exactly one aggregate, for the completed day, with the mechanism it was drawn by.
     view = scenario_server.user_view(user_id)
-    assert view["consent"] == {"inference": True, "share_aggregates": True}
+    assert view["consent"] == {"inference": True, "share_aggregates": True, "push": False}
     (aggregate,) = view["aggregates"]
     model_version = msgspec.json.decode((committed_model_dir() / MANIFEST_FILE).read_bytes())["model_version"]
     assert (aggregate["device_id"], aggregate["day"], aggregate["tz_offset_min"]) == (

@@ -19,6 +19,7 @@ from tests.integration.scenarios.devices import (
     aggregate,
     assert_aggregate_stored,
 )
+from tests.support.consent import grant_share_aggregates
 from tests.support.live_server import LiveServer
 
 SYNC_POINTS = tuple(p for p in CRASHPOINTS if "enroll" not in p)
@@ -42,6 +43,7 @@ def test_sdk_restart_mid_sync_converges(
     clock = ManualClock()
     device = new_device(scenario_server, "phone", clock=clock)
     device_id = device.client.enroll(scenario_server.enrollment_code(user_id))
+    grant_share_aggregates(device.client)
     for index in range(3):
         device.client.submit_aggregate(**aggregate(index))
     device.client.set_consent(ConsentScope.INFERENCE, True)
@@ -60,13 +62,13 @@ def test_sdk_restart_mid_sync_converges(
     outcome = device.client.sync(force=True)
     assert outcome.status is SyncStatus.SYNCED
     status = device.client.status()
-    assert (status.pending, status.last_seq_acked, status.highest_seq_allocated) == (0, 4, 4)
+    assert (status.pending, status.last_seq_acked, status.highest_seq_allocated) == (0, 5, 5)
     view = scenario_server.user_view(user_id)
     assert len(view["aggregates"]) == 3
     for index in range(3):
         assert_aggregate_stored(view, device_id, index)
-    assert view["consent"] == {"inference": True}
-    assert device.client.store.mirror_consent() == {"inference": True}
+    assert view["consent"] == {"inference": True, "share_aggregates": True, "push": False}
+    assert device.client.store.mirror_consent() == view["consent"]
     assert [n.title for n in device.client.notices()] == ["hello"]
     assert device.client.rejections() == []
 
@@ -76,6 +78,7 @@ def test_sdk_restart_during_enrollment_needs_a_new_code(
 ) -> None:
     user_id = scenario_server.create_user()
     device = new_device(scenario_server, "phone")
+    grant_share_aggregates(device.client)
     device.client.submit_aggregate(**aggregate(0))
     crash_at("after-enroll-before-store")
     with pytest.raises(SimulatedCrash):
@@ -104,9 +107,9 @@ def test_server_restart_between_two_syncs(own_server: LiveServer, new_device: Ne
     user_id = own_server.create_user()
     device = new_device(own_server, "phone")
     device_id = device.client.enroll(own_server.enrollment_code(user_id))
+    device.client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
     for index in range(3):
         device.client.submit_aggregate(**aggregate(index))
-    device.client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
     assert device.client.sync().status is SyncStatus.SYNCED
 
     own_server.kill()
@@ -123,7 +126,7 @@ def test_server_restart_between_two_syncs(own_server: LiveServer, new_device: Ne
     assert len(view["aggregates"]) == 4
     for index in range(4):
         assert_aggregate_stored(view, device_id, index)
-    assert view["consent"] == {"share_aggregates": True}
+    assert view["consent"] == {"inference": False, "share_aggregates": True, "push": False}
     assert [n.title for n in device.client.notices()] == ["after restart"]
     assert (
         own_server.device(device_id, user_id)["last_seq"] == device.client.status().highest_seq_allocated == 5
@@ -134,6 +137,7 @@ def test_server_killed_after_committing_a_push(own_server: LiveServer, new_devic
     user_id = own_server.create_user()
     device = new_device(own_server, "phone")
     device_id = device.client.enroll(own_server.enrollment_code(user_id))
+    grant_share_aggregates(device.client)
     for index in range(2):
         device.client.submit_aggregate(**aggregate(index))
 
@@ -146,10 +150,10 @@ def test_server_killed_after_committing_a_push(own_server: LiveServer, new_devic
 
     lost = device.client.sync()
     assert lost.status is SyncStatus.RETRY_SCHEDULED
-    assert device.client.status().pending == 2
+    assert device.client.status().pending == 3
     # The push was committed before the kill: the restarted server still has it.
     own_server.start()
-    assert own_server.device(device_id, user_id)["last_seq"] == 2
+    assert own_server.device(device_id, user_id)["last_seq"] == 3
 
     device.transport.on_delivered = None
     again = device.client.sync(force=True)

@@ -11,6 +11,7 @@ from edge_sdk.errors import DeviceStateRolledBack
 from edge_sdk.sync_client.outcome import SyncStatus
 from sync.messages import ConsentScope
 from tests.integration.scenarios.devices import NewDevice, aggregate, days_stored
+from tests.support.consent import grant_share_aggregates
 from tests.support.live_server import LiveServer
 
 
@@ -35,6 +36,7 @@ def test_rolled_back_store_reenrolls_and_loses_nothing(
     provider = CodeProvider(scenario_server, user_id)
     device = new_device(scenario_server, "phone")
     old_id = device.client.enroll(scenario_server.enrollment_code(user_id))
+    grant_share_aggregates(device.client)  # seq 1
     for index in range(2):
         device.client.submit_aggregate(**aggregate(index))
     assert device.client.sync().status is SyncStatus.SYNCED
@@ -43,18 +45,18 @@ def test_rolled_back_store_reenrolls_and_loses_nothing(
 
     for index in (3, 4):
         device.client.submit_aggregate(**aggregate(index))
-    device.client.set_consent(ConsentScope.SHARE_AGGREGATES, True)
+    device.client.set_consent(ConsentScope.PUSH, True)  # a consent the backup's mirror lacks
     assert device.client.sync().status is SyncStatus.SYNCED
-    assert scenario_server.device(old_id, user_id)["last_seq"] == 6
+    assert scenario_server.device(old_id, user_id)["last_seq"] == 7
 
-    # Restored from the backup: seqs 4.. are reused for new data the cloud already "has".
+    # Restored from the backup: seqs 5.. are reused for new data the cloud already "has".
     device.restore(tmp_path / "backup.db")
     device.client.submit_aggregate(**aggregate(5))
     with pytest.raises(DeviceStateRolledBack) as raised:
         device.client.sync()
-    # Either answer proves the rollback: a last_seq above seq 4, or a conflict at seq 4.
-    assert raised.value.highest_seq_allocated == 4
-    assert raised.value.last_seq in (None, 6)
+    # Either answer proves the rollback: a last_seq above seq 5, or a conflict at seq 5.
+    assert raised.value.highest_seq_allocated == 5
+    assert raised.value.last_seq in (None, 7)
     assert device.client.status().pending == 2
 
     # The app wires its re-enrollment hook and syncs again.
@@ -93,7 +95,8 @@ def test_rolled_back_store_reenrolls_and_loses_nothing(
     # (not doubled), and the app is not told of a refusal, since the day is stored.
     assert device.client.rejections() == []
     # The mirror was rebuilt from the cloud after the new identity took over.
-    assert device.client.store.mirror_consent() == view["consent"] == {"share_aggregates": True}
+    assert device.client.store.mirror_consent() == view["consent"]
+    assert view["consent"] == {"inference": False, "share_aggregates": True, "push": True}
 
 
 def test_rollback_hidden_by_new_writes_loses_nothing(
@@ -104,6 +107,7 @@ def test_rollback_hidden_by_new_writes_loses_nothing(
     user_id = scenario_server.create_user()
     device = new_device(scenario_server, "phone", reenroll=CodeProvider(scenario_server, user_id))
     device.client.enroll(scenario_server.enrollment_code(user_id))
+    grant_share_aggregates(device.client)
     device.client.submit_aggregate(**aggregate(0))
     assert device.client.sync().status is SyncStatus.SYNCED
     device.backup(tmp_path / "backup.db")

@@ -11,7 +11,8 @@ from cloud.store.sqlite import _split_statements, open_sqlite_store
 
 
 def _database_at_first_migration(path: Path) -> None:
-    """A store file as a build that knew only ``0001_initial`` left it, with one aggregate."""
+    """A store file as a build that knew only ``0001_initial`` left it, with one aggregate of a user
+    who granted ``share_aggregates`` first (what the cloud needs to hold it)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     for statement in _split_statements(MIGRATIONS[0].sql):
@@ -21,6 +22,10 @@ def _database_at_first_migration(path: Path) -> None:
     conn.execute(
         "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at)"
         " VALUES ('dev_1', 'usr_1', 'ios', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO consent (user_id, scope, granted, device_id, updated_at)"
+        " VALUES ('usr_1', 'share_aggregates', 1, 'dev_1', 1)"
     )
     conn.execute(
         "INSERT INTO aggregates (device_id, user_id, seq, day, tz_offset_min, window_bucket, levels,"
@@ -134,3 +139,63 @@ def test_token_owner_migration_keeps_only_the_latest_registration_of_a_token(tmp
     finally:
         conn.close()
     assert active == {"dev_a": 0, "dev_b": 1, "dev_c": 1}
+
+
+def test_recorded_grant_migration_keeps_only_the_aggregates_of_users_who_granted(tmp_path: Path) -> None:
+    """Before 0010 only a revoke refused aggregates: those of users who never granted
+    ``share_aggregates`` go; consent rows get ``changed_at`` from when they were recorded."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for migration in [m for m in MIGRATIONS if m.name < "0010"]:
+        for statement in _split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    consent = {
+        "usr_granted": [("share_aggregates", 1, 30)],
+        "usr_revoked": [("share_aggregates", 0, 40)],
+        "usr_other_scope": [("inference", 1, 50)],
+        "usr_never": [],
+    }
+    for user, scopes in consent.items():
+        device = f"dev_{user}"
+        conn.execute("INSERT INTO users (user_id, version, created_at) VALUES (?, 0, 1)", (user,))
+        conn.execute(
+            "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at, lineage_id)"
+            " VALUES (?, ?, 'android', 1, 1, ?)",
+            (device, user, device),
+        )
+        for scope, granted, at in scopes:
+            conn.execute(
+                "INSERT INTO consent (user_id, scope, granted, device_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (user, scope, granted, device, at),
+            )
+        for seq, day in ((1, "2024-01-01"), (2, "2024-01-02")):
+            conn.execute(
+                "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min,"
+                " window_bucket, levels, mechanism, model_version, created_at, received_at, body)"
+                " VALUES (?, ?, ?, ?, ?, 0, 1, '{}', '{}', 'm1', 1, 2, x'00')",
+                (device, device, user, seq, day),
+            )
+    conn.close()
+
+    async def migrate() -> list[str]:
+        store = await open_sqlite_store(path)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0010"]
+    conn = sqlite3.connect(path)
+    try:
+        held = conn.execute("SELECT user_id, COUNT(*) FROM aggregates GROUP BY user_id").fetchall()
+        changed = conn.execute("SELECT user_id, scope, changed_at FROM consent ORDER BY user_id").fetchall()
+    finally:
+        conn.close()
+    assert held == [("usr_granted", 2)]
+    assert changed == [
+        ("usr_granted", "share_aggregates", 30),
+        ("usr_other_scope", "inference", 50),
+        ("usr_revoked", "share_aggregates", 40),
+    ]

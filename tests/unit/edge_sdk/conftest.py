@@ -40,11 +40,12 @@ def day_of(i: int) -> str:
     return (datetime.date(2024, 1, 1) + datetime.timedelta(days=i)).isoformat()
 
 
-@pytest.fixture(autouse=True)
-def aggregates_consented(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spine tests queue aggregates without a ``SetConsent`` first (tests/support/consent.py says why);
-    tests/unit/edge_sdk/privacy overrides this fixture and tests consent for real."""
-    grant_share_aggregates(monkeypatch)
+@pytest.fixture
+def aggregates_consented() -> bool:
+    """Whether each client ``make_client`` makes first grants ``share_aggregates`` through the
+    protocol (tests/support/consent.py); a module whose every test sends aggregates turns it on.
+    Off by default: a test that sends aggregates grants explicitly."""
+    return False
 
 
 @pytest.fixture
@@ -63,7 +64,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_client(clock: Clock, cloud: FakeCloud, db_path: Path) -> Iterator[MakeClient]:
+def make_client(
+    clock: Clock, cloud: FakeCloud, db_path: Path, aggregates_consented: bool
+) -> Iterator[MakeClient]:
     clients: list[EdgeClient] = []
 
     def make(
@@ -78,6 +81,8 @@ def make_client(clock: Clock, cloud: FakeCloud, db_path: Path) -> Iterator[MakeC
         )
         client = EdgeClient(settings, transport=cloud, reenroll=reenroll)
         clients.append(client)
+        if aggregates_consented:
+            grant_share_aggregates(client)
         return client
 
     yield make

@@ -3,6 +3,10 @@
 It follows the HTTP contract closely enough for the engine (the exactly-once push rule from
 ``sync.push``, paging from ``sync.pull``, token rotation) and lets a test script faults:
 each entry of ``script`` is consumed by one request and replaces or wraps its handling.
+Consent follows the cloud's own rules (:mod:`cloud.domain.consent.rules`), so the fake is never
+more lenient than the server: an aggregate is stored only under a recorded grant of
+``share_aggregates``, changes from several devices are ordered by their skew-corrected
+``created_at``, and every ``SetConsent`` appends a ``ConsentState`` listing every scope.
 Real-server tests live in tests/integration.
 """
 
@@ -16,6 +20,14 @@ from typing import Any
 
 import msgspec
 
+from cloud.domain.consent.rules import (
+    SUPERSEDED,
+    ConsentOrder,
+    aggregate_refusal,
+    changed_at,
+    consent_scopes,
+    order_change,
+)
 from edge_sdk.errors import TransportError
 from edge_sdk.sync_client.transport import (
     ENROLL_PATH,
@@ -51,6 +63,7 @@ from sync.messages import (
 )
 from sync.pull import decode_cursor, encode_cursor
 from sync.push import Action, plan_push
+from sync.timing import clock_skew_ms
 
 HOUR_MS = 3_600_000
 
@@ -98,10 +111,14 @@ class FakeUser:
     changes: list[tuple[int, bytes]] = field(default_factory=list)
     """(version, msgpack change); raw so tests can add change types this build does not know."""
     consent: dict[ConsentScope, bool] = field(default_factory=dict)
+    """Every scope the user set, granted or revoked; a scope never set is not granted."""
+    consent_changed_at: dict[ConsentScope, int] = field(default_factory=dict)
+    """When each scope's recorded change was made, on the cloud's clock (skew-corrected)."""
     acked: set[str] = field(default_factory=set)
     notices: dict[str, Notice] = field(default_factory=dict)
     aggregates: list[SubmitAggregate] = field(default_factory=list)
-    """Aggregates held for the user; a revoke of ``share_aggregates`` deletes them, as the cloud does."""
+    """Aggregates held for the user, stored only under a recorded grant of ``share_aggregates``;
+    a revoke deletes them, as the cloud does."""
 
     @property
     def version(self) -> int:
@@ -320,14 +337,16 @@ class FakeCloud:
             mutation = decode_mutation(envelope.push[step.index], media)
             device.mutations.append(mutation)
             device.digests[step.seq] = self.digest(envelope.push[step.index], media)
-            status, code = "applied", None
+            status, code, detail = "applied", None, None
             if isinstance(mutation, SubmitAggregate):
-                user.aggregates.append(mutation)
+                refusal = aggregate_refusal(user.consent.get(ConsentScope.SHARE_AGGREGATES))
+                if refusal is None:
+                    user.aggregates.append(mutation)
+                else:
+                    status, code, detail = "rejected", refusal[0].value, refusal[1]
             elif isinstance(mutation, SetConsent):
-                user.consent[mutation.scope] = mutation.granted
-                if mutation.scope is ConsentScope.SHARE_AGGREGATES and not mutation.granted:
-                    user.aggregates.clear()
-                self.append_change(user.user_id, ConsentState(version=1, scopes=dict(user.consent)))
+                if self._set_consent(user, mutation, clock_skew_ms(envelope.device_time, self._now())):
+                    detail = SUPERSEDED
             elif isinstance(mutation, AckNotice):
                 notice = user.notices.get(mutation.notice_id)
                 if notice is None:
@@ -337,7 +356,7 @@ class FakeCloud:
                     self.append_change(user.user_id, msgspec.structs.replace(notice, acked=True))
             elif type(mutation).__name__ in ("AcceptOffer", "DeclineOffer"):
                 status, code = "rejected", "unknown_offer"
-            results.append(MutationResult(seq=step.seq, status=status, code=code))
+            results.append(MutationResult(seq=step.seq, status=status, code=code, detail=detail))
         device.last_seq = plan.last_seq
         page = [(v, c) for v, c in user.changes if v > cursor_version][: envelope.pull_limit]
         has_more = len([v for v, _ in user.changes if v > cursor_version]) > len(page)
@@ -356,6 +375,21 @@ class FakeCloud:
         # Changes are spliced in raw so unknown types reach the client as the cloud sent them.
         body = self._with_raw_changes(reply, [c for _, c in page], media)
         return TransportResponse(200, body, {"Content-Type": str(media)})
+
+    def _set_consent(self, user: FakeUser, mutation: SetConsent, skew_ms: int) -> bool:
+        """Apply one ``SetConsent`` as the cloud does; ``True`` when it was stale (a no-op)."""
+        now = self._now()
+        at = changed_at(mutation.created_at, skew_ms, now)
+        stale = order_change(at, user.consent_changed_at.get(mutation.scope)) is ConsentOrder.STALE
+        if not stale:
+            user.consent[mutation.scope] = mutation.granted
+            user.consent_changed_at[mutation.scope] = at
+            if mutation.scope is ConsentScope.SHARE_AGGREGATES and not mutation.granted:
+                user.aggregates.clear()
+        # Also after a stale change: the device that sent it learns the consent that stands.
+        scopes = consent_scopes({scope.value: granted for scope, granted in user.consent.items()})
+        self.append_change(user.user_id, ConsentState(version=1, scopes=scopes))
+        return stale
 
     @staticmethod
     def _with_raw_changes(reply: SyncReply, changes: list[bytes], media: Any) -> bytes:

@@ -23,6 +23,7 @@ from sync.messages import (
     ProfileUpdate,
     SetConsent,
 )
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate
 from tests.unit.edge_sdk.fakes import FakeCloud
 
@@ -43,6 +44,7 @@ def offer(offer_id: str, status: str = "offered", updated_at: int = 1) -> Offer:
 
 def test_writes_never_touch_the_network(make_client: MakeClient, cloud: FakeCloud) -> None:
     client = make_client()
+    grant_share_aggregates(client)
     client.submit_aggregate(**aggregate("2024-03-01"))
     client.accept_offer("o1")
     client.decline_offer("o2", reason="not_now")
@@ -50,8 +52,9 @@ def test_writes_never_touch_the_network(make_client: MakeClient, cloud: FakeClou
     client.register_push_token("tok", "ios")
     client.ack_notice("n1")
     assert cloud.requests == []
-    assert client.status().pending == 6
+    assert client.status().pending == 7
     assert [type(m).__name__ for m in client.store.pending()] == [
+        "SetConsent",
         "SubmitAggregate",
         "AcceptOffer",
         "DeclineOffer",
@@ -105,11 +108,13 @@ def test_bad_input_raises_and_stores_nothing(
     make_client: MakeClient, write: Callable[[EdgeClient], Any]
 ) -> None:
     client = make_client()
+    # The grant lets a bad aggregate reach validation instead of the consent gate.
+    grant_share_aggregates(client)
     client.ack_notice("n0")
     with pytest.raises(InvalidMutation):
         write(client)
     status = client.status()
-    assert (status.pending, status.highest_seq_allocated) == (1, 1)
+    assert (status.pending, status.highest_seq_allocated) == (2, 2)
 
 
 def test_offer_overlay_shows_pending_answers(enrolled: EdgeClient, cloud: FakeCloud) -> None:
@@ -250,12 +255,13 @@ def test_profile_consent_and_model_release_mirrored(enrolled: EdgeClient, cloud:
 
 
 def test_status_reports_identity_and_outbox(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     status = enrolled.status()
     assert status.enrolled
     assert status.device_id == cloud.only_device().device_id
     assert status.user_id == "u1"
-    assert (status.pending, status.highest_seq_allocated, status.last_sync_at) == (1, 1, None)
+    assert (status.pending, status.highest_seq_allocated, status.last_sync_at) == (2, 2, None)
 
 
 def test_enroll_refused_code(make_client: MakeClient) -> None:

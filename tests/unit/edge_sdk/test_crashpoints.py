@@ -11,11 +11,17 @@ import pytest
 from edge_sdk.client import EdgeClient
 from edge_sdk.crashpoints import CRASHPOINTS, SimulatedCrash, crashpoint, set_crash_hook
 from edge_sdk.errors import TransportError
-from sync.messages import SubmitAggregate
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate, day_of
 from tests.unit.edge_sdk.fakes import FakeCloud
 
 REENROLL_POINTS = ("after-reenroll-before-store", "after-reenroll-before-resync")
+
+
+@pytest.fixture
+def aggregates_consented() -> bool:
+    """Every sync here carries aggregates: each client grants ``share_aggregates`` first, through
+    the protocol (a ``SetConsent`` queued ahead of them), unless its store already has the grant."""
+    return True
 
 
 def test_crashpoints_do_nothing_without_a_hook() -> None:
@@ -41,9 +47,8 @@ def test_hook_sees_every_point_of_a_plain_sync_in_order(enrolled: EdgeClient, cl
 
 
 def _days_on_cloud(cloud: FakeCloud) -> Counter[str]:
-    return Counter(
-        m.day for d in cloud.devices.values() for m in d.mutations if isinstance(m, SubmitAggregate)
-    )
+    """Days of the aggregates the cloud stored (a refused one is processed, not stored)."""
+    return Counter(m.day for user in cloud.users.values() for m in user.aggregates)
 
 
 @pytest.mark.parametrize("point", CRASHPOINTS)

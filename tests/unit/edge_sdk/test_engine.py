@@ -22,6 +22,7 @@ from edge_sdk.sync_client.outcome import SyncStatus
 from edge_sdk.sync_client.transport import ENROLL_PATH, REFRESH_PATH, SYNC_PATH, TransportResponse
 from sync.codec import MediaType, decode_enroll, decode_request
 from sync.messages import SubmitAggregate, Wipe, Withdrawn
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate, day_of
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud, LoseReply
 
@@ -31,14 +32,15 @@ def pushed_seqs(cloud: FakeCloud) -> list[list[int]]:
 
 
 def test_sync_pushes_outbox_and_pulls_changes(enrolled: EdgeClient, cloud: FakeCloud) -> None:
-    enrolled.submit_aggregate(**aggregate("2024-03-01"))
     enrolled.set_consent("share_aggregates", True)
+    enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.add_notice("u1", "n1")
     outcome = enrolled.sync()
     assert outcome.status is SyncStatus.SYNCED
     assert (outcome.pushed, outcome.exchanges) == (2, 1)
     device = cloud.only_device()
-    assert [type(m).__name__ for m in device.mutations] == ["SubmitAggregate", "SetConsent"]
+    assert [type(m).__name__ for m in device.mutations] == ["SetConsent", "SubmitAggregate"]
+    assert [a.day for a in cloud.users["u1"].aggregates] == ["2024-03-01"]
     assert enrolled.status().pending == 0
     assert enrolled.status().last_seq_acked == 2
     # The ConsentState written by the push comes back in the same exchange's pull.
@@ -50,24 +52,26 @@ def test_sync_pushes_outbox_and_pulls_changes(enrolled: EdgeClient, cloud: FakeC
 
 def test_writes_before_enrollment_are_kept_and_pushed(make_client: MakeClient, cloud: FakeCloud) -> None:
     client = make_client()
+    grant_share_aggregates(client)
     client.submit_aggregate(**aggregate("2024-03-01"))
     with pytest.raises(NotEnrolled):
         client.sync()
     client.enroll(cloud.new_code())
-    assert client.sync().pushed == 1
-    assert cloud.only_device().mutations[0].seq == 1
+    assert client.sync().pushed == 2
+    assert [m.seq for m in cloud.only_device().mutations] == [1, 2]
 
 
 def test_more_than_500_mutations_go_in_ascending_batches(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     for i in range(1203):
         enrolled.submit_aggregate(**aggregate(day_of(i)))
     outcome = enrolled.sync()
-    assert outcome.pushed == 1203
+    assert outcome.pushed == 1204
     batches = pushed_seqs(cloud)
-    assert [len(b) for b in batches] == [500, 500, 203]
+    assert [len(b) for b in batches] == [500, 500, 204]
     flat = [s for b in batches for s in b]
-    assert flat == list(range(1, 1204))
-    assert len(cloud.only_device().mutations) == 1203
+    assert flat == list(range(1, 1205))
+    assert len(cloud.only_device().mutations) == 1204
 
 
 def test_push_batch_is_cut_by_bytes_under_the_body_limit(make_client: MakeClient, cloud: FakeCloud) -> None:
@@ -96,42 +100,46 @@ def test_pull_pages_until_has_more_is_false(make_client: MakeClient, cloud: Fake
 
 
 def test_lost_reply_is_resent_and_counted_once(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.script = [LoseReply()]
     outcome = enrolled.sync()
     assert outcome.status is SyncStatus.RETRY_SCHEDULED
     assert isinstance(outcome.error, TransportError)
-    assert enrolled.status().pending == 1
+    assert enrolled.status().pending == 2
     outcome = enrolled.sync(force=True)
     assert outcome.status is SyncStatus.SYNCED
-    assert len(cloud.only_device().mutations) == 1
+    assert len(cloud.only_device().mutations) == 2
+    assert len(cloud.users["u1"].aggregates) == 1
     assert enrolled.status().pending == 0
 
 
 def test_gap_answer_resends_from_expected_seq_with_tombstones(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)  # seq 1; the aggregates take 2..6
     for i in range(5):
         enrolled.submit_aggregate(**aggregate(day_of(i)))
     enrolled.sync()
-    # The cloud loses seqs 3..5 (restored from an older backup of its own).
+    # The cloud loses seqs 4..6 (restored from an older backup of its own).
     device = cloud.only_device()
-    device.last_seq = 2
-    device.mutations = device.mutations[:2]
+    device.last_seq = 3
+    device.mutations = device.mutations[:3]
     enrolled.submit_aggregate(**aggregate(day_of(10)))
     cloud.requests.clear()
     outcome = enrolled.sync()
     assert outcome.status is SyncStatus.SYNCED
-    assert pushed_seqs(cloud) == [[6], [3, 4, 5, 6]]
+    assert pushed_seqs(cloud) == [[7], [4, 5, 6, 7]]
     resent = decode_request(cloud.sync_requests()[1].body).push
     assert [type(m) for m in resent] == [Withdrawn, Withdrawn, Withdrawn, SubmitAggregate]
-    assert device.last_seq == 6
+    assert device.last_seq == 7
     assert enrolled.status().pending == 0
 
 
 def test_gap_for_still_pending_seqs_resends_them(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     for i in range(3):
         enrolled.submit_aggregate(**aggregate(day_of(i)))
-    # First exchange reaches the cloud only with seq 3 (reordered delivery dropped 1..2):
-    # the cloud answers a gap and the engine resends 1..3.
+    # First exchange reaches the cloud only with seq 4 (reordered delivery dropped 1..3):
+    # the cloud answers a gap and the engine resends 1..4.
     gap_reply = msgspec.msgpack.encode(
         {
             "type": "SyncReply",
@@ -145,11 +153,12 @@ def test_gap_for_still_pending_seqs_resends_them(enrolled: EdgeClient, cloud: Fa
     cloud.script = [TransportResponse(200, gap_reply, {"content-type": "application/msgpack"})]
     outcome = enrolled.sync()
     assert outcome.status is SyncStatus.SYNCED
-    assert pushed_seqs(cloud) == [[1, 2, 3], [1, 2, 3]]
-    assert [m.seq for m in cloud.only_device().mutations] == [1, 2, 3]
+    assert pushed_seqs(cloud) == [[1, 2, 3, 4], [1, 2, 3, 4]]
+    assert [m.seq for m in cloud.only_device().mutations] == [1, 2, 3, 4]
 
 
 def test_repeated_gap_for_the_same_seq_is_a_protocol_error(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     gap = msgspec.msgpack.encode(
         {"type": "SyncReply", "protocol": 1, "last_seq": 0, "expected_seq": 1, "server_time": 1}
@@ -157,11 +166,12 @@ def test_repeated_gap_for_the_same_seq_is_a_protocol_error(enrolled: EdgeClient,
     cloud.script = [TransportResponse(200, gap, {"content-type": "application/msgpack"})] * 2
     with pytest.raises(ProtocolError, match="keeps asking"):
         enrolled.sync()
-    assert enrolled.status().pending == 1
+    assert enrolled.status().pending == 2
     assert enrolled.status().next_attempt_at is not None
 
 
 def test_401_refreshes_once_then_retries(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.expire_access_tokens()
     outcome = enrolled.sync()
@@ -340,6 +350,7 @@ def test_unknown_change_type_is_skipped(enrolled: EdgeClient, cloud: FakeCloud) 
 
 def test_wipe_erases_store_credentials_and_identity(enrolled: EdgeClient, cloud: FakeCloud) -> None:
     cloud.add_notice("u1", "n1")
+    grant_share_aggregates(enrolled)
     enrolled.sync()
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.append_change("u1", Wipe(version=1, reason="user_erased"))
@@ -376,6 +387,7 @@ def test_next_sync_hint_from_the_cloud(enrolled: EdgeClient, cloud: FakeCloud, c
 def test_max_exchanges_returns_more_pending(make_client: MakeClient, cloud: FakeCloud) -> None:
     client = make_client(push_batch=2, max_exchanges=2)
     client.enroll(cloud.new_code())
+    grant_share_aggregates(client)  # 6 mutations: two exchanges of 2 leave 2 pending
     for i in range(5):
         client.submit_aggregate(**aggregate(day_of(i)))
     first = client.sync()
@@ -396,12 +408,14 @@ def test_rejected_mutation_is_recorded_and_deleted(enrolled: EdgeClient, cloud: 
 def test_json_media_type_end_to_end(make_client: MakeClient, cloud: FakeCloud) -> None:
     client = make_client(media_type=MediaType.JSON)
     client.enroll(cloud.new_code())
+    grant_share_aggregates(client)
     client.submit_aggregate(**aggregate("2024-03-01"))
     cloud.add_notice("u1", "n1")
-    assert client.sync().pushed == 1
+    assert client.sync().pushed == 2
     request = cloud.sync_requests()[0]
     assert request.content_type == "application/json"
-    assert decode_request(request.body, MediaType.JSON).push[0].seq == 1
+    assert [m.seq for m in decode_request(request.body, MediaType.JSON).push] == [1, 2]
+    assert [a.day for a in cloud.users["u1"].aggregates] == ["2024-03-01"]
     assert [n.notice_id for n in client.notices()] == ["n1"]
 
 
@@ -411,9 +425,11 @@ def test_json_media_type_end_to_end(make_client: MakeClient, cloud: FakeCloud) -
 def _rolled_back_client(
     make_client: MakeClient, cloud: FakeCloud, db_path: Path, tmp_path: Path, reenroll: object = None
 ) -> EdgeClient:
-    """Sync 2 aggregates, back the file up, sync 3 more, restore the backup, queue 2 new ones."""
+    """Sync the grant and 2 aggregates (seqs 1..3), back the file up with seq 4 pending, sync 3 more
+    (5..7), restore the backup, queue 2 new ones (5..6)."""
     client = make_client()
     client.enroll(cloud.new_code())
+    grant_share_aggregates(client)
     for i in range(2):
         client.submit_aggregate(**aggregate(day_of(i)))
     client.sync()
@@ -438,16 +454,16 @@ def test_rollback_detected_without_provider_raises(
     make_client: MakeClient, cloud: FakeCloud, db_path: Path, tmp_path: Path, seq_conflicts: bool
 ) -> None:
     client = _rolled_back_client(make_client, cloud, db_path, tmp_path)
-    # The restored store pushes seqs 3..5; the cloud processed other mutations at 4 and 5.
-    # Either it answers 409 seq_conflict, or (without that check) its last_seq 6 shows it.
+    # The restored store pushes seqs 4..6; the cloud processed other mutations at 5 and 6.
+    # Either it answers 409 seq_conflict, or (without that check) its last_seq 7 shows it.
     cloud.check_seq_conflicts = seq_conflicts
     before = client.store.state()
     with pytest.raises(DeviceStateRolledBack) as caught:
         client.sync()
-    last_seq = None if seq_conflicts else 6
-    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (last_seq, 5)
+    last_seq = None if seq_conflicts else 7
+    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (last_seq, 6)
     after = client.store.state()
-    assert (after.device_id, after.highest_seq_allocated, client.status().pending) == (before.device_id, 5, 3)
+    assert (after.device_id, after.highest_seq_allocated, client.status().pending) == (before.device_id, 6, 3)
 
 
 def test_rollback_reenrolls_and_requeues_pending(
@@ -471,7 +487,7 @@ def test_rollback_reenrolls_and_requeues_pending(
     assert (status.pending, status.highest_seq_allocated, status.last_seq_acked) == (0, 3, 3)
     new_device = cloud.devices[status.device_id]  # type: ignore[index]
     assert [m.seq for m in new_device.mutations] == [1, 2, 3]
-    days = {m.day for d in cloud.devices.values() for m in d.mutations}
+    days = {m.day for m in cloud.users["u1"].aggregates}
     # Nothing the device ever created is lost on the cloud side.
     assert days == {day_of(i) for i in range(8)}
     # The new identity names the one it replaces, which the cloud revoked.
@@ -516,8 +532,9 @@ def test_reenrollment_after_a_lost_reply_never_syncs_as_the_revoked_identity(
 
 
 def test_reply_above_highest_allocated_never_deletes(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.only_device().last_seq = 40
     with pytest.raises(DeviceStateRolledBack):
         enrolled.sync()
-    assert enrolled.status().pending == 1
+    assert enrolled.status().pending == 2

@@ -11,6 +11,7 @@ from edge_sdk.sync_client.outcome import SyncStatus
 from edge_sdk.sync_client.transport import TransportResponse
 from sync.codec import MediaType, decode_request
 from sync.messages import SubmitAggregate, Withdrawn
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate, day_of
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
 
@@ -42,53 +43,56 @@ def test_gap_wider_than_a_batch_is_filled_batch_after_batch(
 ) -> None:
     client = make_client(push_batch=2)
     client.enroll(cloud.new_code())
+    grant_share_aggregates(client)  # seq 1; the aggregates take 2..6
     for i in range(5):
         client.submit_aggregate(**aggregate(day_of(i)))
     client.sync()
-    # The cloud loses seqs 2..5 (restored from an older backup of its own).
+    # The cloud loses seqs 3..6 (restored from an older backup of its own).
     device = cloud.only_device()
-    device.last_seq = 1
-    device.mutations = device.mutations[:1]
+    device.last_seq = 2
+    device.mutations = device.mutations[:2]
     client.submit_aggregate(**aggregate(day_of(10)))
     cloud.requests.clear()
     outcome = client.sync()
     assert outcome.status is SyncStatus.SYNCED
     assert client.status().pending == 0
-    assert device.last_seq == 6
-    assert pushed_seqs(cloud) == [[6], [2, 3], [4, 5], [6]]
+    assert device.last_seq == 7
+    assert pushed_seqs(cloud) == [[7], [3, 4], [5, 6], [7]]
     kinds = [type(m) for r in cloud.sync_requests()[1:3] for m in decode_request(r.body).push]
     assert kinds == [Withdrawn] * 4
-    assert [type(m) for m in device.mutations[1:]] == [Withdrawn] * 4 + [SubmitAggregate]
+    assert [type(m) for m in device.mutations[2:]] == [Withdrawn] * 4 + [SubmitAggregate]
 
 
 def test_alternating_gap_answers_are_a_protocol_error(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     for i in range(3):
         enrolled.submit_aggregate(**aggregate(day_of(i)))
     cloud.script = [gap_reply(1), gap_reply(2), gap_reply(1), gap_reply(2)]
     with pytest.raises(ProtocolError, match="keeps asking for seq 1"):
         enrolled.sync()
     assert len(cloud.sync_requests()) == 3
-    assert enrolled.status().pending == 3
+    assert enrolled.status().pending == 4
     assert enrolled.status().next_attempt_at is not None
 
 
 def test_distinct_gap_answers_are_followed(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)  # seq 1; the aggregates take 2..6
     for i in range(5):
         enrolled.submit_aggregate(**aggregate(day_of(i)))
     enrolled.sync()
     device = cloud.only_device()
-    device.last_seq = 2  # the cloud lost seqs 3..5
+    device.last_seq = 3  # the cloud lost seqs 4..6
     enrolled.submit_aggregate(**aggregate(day_of(5)))
 
     def lose_more() -> None:
-        device.last_seq = 1  # and while the device resends them, it loses seq 2 as well
+        device.last_seq = 2  # and while the device resends them, it loses seq 3 as well
 
     cloud.script = [lambda: None, lose_more]
     cloud.requests.clear()
     outcome = enrolled.sync()
     assert outcome.status is SyncStatus.SYNCED
-    assert pushed_seqs(cloud) == [[6], [3, 4, 5, 6], [2, 3, 4, 5, 6]]
-    assert device.last_seq == 6
+    assert pushed_seqs(cloud) == [[7], [4, 5, 6, 7], [3, 4, 5, 6, 7]]
+    assert device.last_seq == 7
 
 
 # --- Retry-After -----------------------------------------------------------------------
@@ -128,7 +132,9 @@ def test_503_without_retry_after_counts_as_a_failure(enrolled: EdgeClient, cloud
 def test_413_halves_the_batch_for_the_rest_of_the_call(make_client: MakeClient, cloud: FakeCloud) -> None:
     client = make_client(push_batch=8)
     client.enroll(cloud.new_code())
-    for i in range(16):
+    # 16 mutations: the grant (seq 1) and 15 aggregates.
+    grant_share_aggregates(client)
+    for i in range(15):
         client.submit_aggregate(**aggregate(day_of(i)))
     cloud.script = [FakeCloud.problem(413, "too_many_mutations")]
     outcome = client.sync()
@@ -136,7 +142,7 @@ def test_413_halves_the_batch_for_the_rest_of_the_call(make_client: MakeClient, 
     assert [len(b) for b in pushed_seqs(cloud)] == [8, 4, 4, 4, 4]
     assert cloud.only_device().last_seq == 16
     # The next call starts from the configured batch again.
-    for i in range(16, 24):
+    for i in range(15, 23):
         client.submit_aggregate(**aggregate(day_of(i)))
     cloud.requests.clear()
     client.sync()

@@ -17,6 +17,7 @@ from edge_sdk.settings import EdgeSettings
 from edge_sdk.sync_client.http import HttpTransport
 from edge_sdk.sync_client.outcome import SyncStatus
 from edge_sdk.sync_client.transport import TransportRequest
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import aggregate
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
 
@@ -106,10 +107,12 @@ def test_client_enrolls_and_syncs_over_http(
     settings = EdgeSettings(base_url=_url(server), db_path=tmp_path / "http.db", clock_ms=clock, timeout_s=5)
     with EdgeClient(settings) as client:
         client.enroll(cloud.new_code("u1"))
+        grant_share_aggregates(client)
         client.submit_aggregate(**aggregate("2024-03-01"))
         cloud.add_notice("u1", "n1")
         outcome = client.sync()
         assert outcome.status is SyncStatus.SYNCED
-        assert outcome.pushed == 1
+        assert outcome.pushed == 2
         assert [n.notice_id for n in client.notices()] == ["n1"]
-    assert cloud.only_device().last_seq == 1
+    assert cloud.only_device().last_seq == 2
+    assert [a.day for a in cloud.users["u1"].aggregates] == ["2024-03-01"]

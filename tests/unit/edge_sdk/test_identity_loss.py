@@ -14,7 +14,7 @@ from edge_sdk.settings import EdgeSettings
 from edge_sdk.sync_client.outcome import SyncStatus
 from edge_sdk.sync_client.transport import ENROLL_PATH, REFRESH_PATH, SYNC_PATH
 from sync.codec import MediaType, decode_enroll
-from sync.messages import SubmitAggregate
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate, day_of
 from tests.unit.edge_sdk.fakes import HOUR_MS, Clock, FakeCloud, LoseReply
 
@@ -30,7 +30,9 @@ def _enroll_replaces(cloud: FakeCloud) -> list[str | None]:
 
 
 def _with_mirror_and_pending(client: EdgeClient, cloud: FakeCloud) -> None:
+    """Synced: the grant of ``share_aggregates`` and one aggregate; pending: one aggregate."""
     cloud.add_notice("u1", "n1")
+    grant_share_aggregates(client)
     client.submit_aggregate(**aggregate(day_of(0)))
     client.sync()
     client.submit_aggregate(**aggregate(day_of(1)))
@@ -153,10 +155,12 @@ def _store_restored_at_the_same_height(
     tmp_path: Path,
     reenroll: Callable[[], str] | None = None,
 ) -> EdgeClient:
-    """After the backup the device queued and delivered seq 3; the restored store queues another
-    seq 3, so its highest seq equals the cloud's ``last_seq`` and only the content differs."""
+    """The grant and 2 aggregates (seqs 1..3) are synced and backed up; after the backup the device
+    queued and delivered seq 4; the restored store queues another seq 4, so its highest seq equals
+    the cloud's ``last_seq`` and only the content differs."""
     client = make_client()
     client.enroll(cloud.new_code("u1"))
+    grant_share_aggregates(client)
     for i in range(2):
         client.submit_aggregate(**aggregate(day_of(i)))
     client.sync()
@@ -179,11 +183,11 @@ def test_seq_conflict_without_provider_raises_rolled_back(
     before = client.store.state()
     with pytest.raises(DeviceStateRolledBack) as caught:
         client.sync()
-    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (None, 3)
+    assert (caught.value.last_seq, caught.value.highest_seq_allocated) == (None, 4)
     assert "seq_conflict" in str(caught.value)
     after = client.store.state()
-    assert (after.device_id, after.last_seq_acked, client.status().pending) == (before.device_id, 2, 1)
-    assert len(cloud.only_device().mutations) == 3
+    assert (after.device_id, after.last_seq_acked, client.status().pending) == (before.device_id, 3, 1)
+    assert len(cloud.only_device().mutations) == 4
 
 
 def test_seq_conflict_reenrolls_and_delivers_the_new_mutation(
@@ -200,17 +204,18 @@ def test_seq_conflict_reenrolls_and_delivers_the_new_mutation(
     new_device = client.status().device_id
     assert new_device != old_device
     assert cloud.devices[new_device].replaces == old_device  # type: ignore[index]
-    days = [m.day for d in cloud.devices.values() for m in d.mutations if isinstance(m, SubmitAggregate)]
+    days = [m.day for m in cloud.users["u1"].aggregates]
     assert sorted(days) == sorted(day_of(i) for i in (0, 1, 2, 9))
 
 
 def test_same_mutation_pushed_again_is_a_plain_duplicate(enrolled: EdgeClient, cloud: FakeCloud) -> None:
     """The conflict check compares content: a lost reply's resend is not a conflict."""
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate(day_of(0)))
     cloud.script = [LoseReply()]
     enrolled.sync()
     assert enrolled.sync(force=True).status is SyncStatus.SYNCED
-    assert len(cloud.only_device().mutations) == 1
+    assert len(cloud.only_device().mutations) == 2
 
 
 # --- proactive refresh -----------------------------------------------------------------

@@ -10,6 +10,7 @@ from edge_sdk.client import EdgeClient
 from edge_sdk.crashpoints import SimulatedCrash, set_crash_hook
 from edge_sdk.errors import DeviceStateRolledBack, ProtocolError
 from sync.messages import MutationResult, Notice
+from tests.support.consent import grant_share_aggregates
 from tests.unit.edge_sdk.conftest import MakeClient, aggregate
 from tests.unit.edge_sdk.fakes import FakeCloud
 
@@ -54,12 +55,15 @@ def test_a_crash_anywhere_in_a_sync_never_shows_the_old_consent(
         view = reopened.consent()
         assert view.scopes["share_aggregates"] is True, point
         if reopened.status().pending == 0:
-            assert reopened.store.mirror_consent() == {"share_aggregates": True}, point
+            # The cloud's ConsentState lists every scope; the others were never set.
+            expected = {"inference": False, "share_aggregates": True, "push": False}
+            assert reopened.store.mirror_consent() == expected, point
 
 
 def test_known_change_that_fails_to_decode_applies_only_the_ack(
     enrolled: EdgeClient, cloud: FakeCloud
 ) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.add_notice("u1", "n1")
     # A Notice without most of its fields: a known type the cloud sent broken.
@@ -68,9 +72,9 @@ def test_known_change_that_fails_to_decode_applies_only_the_ack(
     with pytest.raises(ProtocolError, match="undecodable change"):
         enrolled.sync()
     status = enrolled.status()
-    # The acknowledgement is applied: the aggregate is not sent again.
-    assert (status.pending, status.last_seq_acked) == (0, 1)
-    assert len(cloud.only_device().mutations) == 1
+    # The acknowledgement is applied: the grant and the aggregate are not sent again.
+    assert (status.pending, status.last_seq_acked) == (0, 2)
+    assert len(cloud.only_device().mutations) == 2
     # Nothing of the reply's page is applied and the cursor does not move past it.
     assert enrolled.notices() == []
     assert enrolled.store.state().cursor is None
@@ -107,12 +111,13 @@ def test_change_without_a_type_tag_is_a_defect_too(enrolled: EdgeClient, cloud: 
 
 
 def test_rollback_check_comes_before_anything_is_applied(enrolled: EdgeClient, cloud: FakeCloud) -> None:
+    grant_share_aggregates(enrolled)
     enrolled.submit_aggregate(**aggregate("2024-03-01"))
     cloud.add_notice("u1", "n1")
     cloud.only_device().last_seq = 9
     with pytest.raises(DeviceStateRolledBack):
         enrolled.sync()
-    assert enrolled.status().pending == 1
+    assert enrolled.status().pending == 2
     assert enrolled.notices() == []
     assert enrolled.store.state().cursor is None
 

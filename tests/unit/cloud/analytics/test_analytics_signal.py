@@ -19,6 +19,7 @@ from cloud.store.protocol import Store
 from cloud.store.records import AggregateRecord, PushItem, RefreshGrant
 from cloud.store.sqlite import open_sqlite_store
 from sync.messages import FieldMechanism, Levels, Mechanism, SubmitAggregate
+from tests.conformance.test_store_conformance import sharing
 
 NOW = 1_700_000_000_000
 
@@ -38,8 +39,11 @@ def _aggregate(seq: int, day: str, stress: int, k: int = 3, epsilon: float = 0.5
 
 
 async def _device(store: Store, user_id: str, device_id: str) -> None:
+    """Enroll a device for ``user_id``; a new user grants ``share_aggregates`` first, through the
+    protocol from a device of its own, so the devices' aggregates are stored."""
     if await store.get_user(user_id) is None:
         await store.create_user(user_id, None, NOW)
+        await sharing(store, user_id)
     await store.create_enrollment_code(user_id, f"code-{device_id}", NOW + 10**9, NOW)
     await store.enroll_device(
         code_hash=f"code-{device_id}",
@@ -53,7 +57,10 @@ async def _device(store: Store, user_id: str, device_id: str) -> None:
 
 async def _push(store: Store, device_id: str, aggregates: list[SubmitAggregate]) -> None:
     items = [PushItem(seq=a.seq, mutation=a, digest=mutation_digest(a)) for a in aggregates]
-    await store.sync(device_id=device_id, items=items, skew_ms=0, after_version=0, pull_limit=10, now=NOW)
+    outcome = await store.sync(
+        device_id=device_id, items=items, skew_ms=0, after_version=0, pull_limit=10, now=NOW
+    )
+    assert [r.status for r in outcome.results] == ["applied"] * len(aggregates)
 
 
 def _run(tmp_path: Path, body: Callable[[Store], Awaitable[None]]) -> None:

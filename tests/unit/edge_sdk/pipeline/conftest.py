@@ -31,11 +31,6 @@ MakeClient = Callable[..., EdgeClient]
 
 
 @pytest.fixture
-def aggregates_consented() -> None:
-    """Consent is checked for real here: overrides the stand-in a parent conftest makes autouse."""
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(local_midnight_ms("2024-03-10", OFFSET_MIN) + 12 * 3_600_000)
 

@@ -24,7 +24,7 @@ from edge_sdk.inference import (
 from edge_sdk.pipeline import ModelUnavailable
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.settings import PipelineSettings
-from sync.messages import ConsentScope, ConsentState, SubmitAggregate
+from sync.messages import ConsentScope, SubmitAggregate
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
 from tests.unit.edge_sdk.pipeline.conftest import DAY, OFFSET_MIN, SESSIONS, MakeClient
 from tests.unit.edge_sdk.pipeline.simulate import Session, all_events, batches
@@ -146,7 +146,7 @@ def test_revoking_inference_clears_the_buffer_and_the_scores(
 
 
 def test_a_revoke_pulled_from_another_device_clears_too(
-    consenting: EdgeClient, cloud: FakeCloud, day: list[Session]
+    consenting: EdgeClient, make_client: MakeClient, cloud: FakeCloud, day: list[Session], tmp_path: Path
 ) -> None:
     consenting.enroll(cloud.new_code("u1"))
     assert consenting.sync().ok
@@ -155,7 +155,10 @@ def test_a_revoke_pulled_from_another_device_clears_too(
     feed(consenting, day[6:])
 
     # The user withdrew inference on another of their devices; this one learns it by pulling.
-    cloud.append_change("u1", ConsentState(version=1, scopes={ConsentScope.INFERENCE: False}))
+    tablet = make_client(path=tmp_path / "tablet.db")
+    tablet.enroll(cloud.new_code("u1"))
+    tablet.set_consent(ConsentScope.INFERENCE, False)
+    assert tablet.sync().ok
     assert consenting.sync().ok
 
     assert consenting.consent().scopes["inference"] is False

@@ -56,12 +56,6 @@ def windows(
 
 
 @pytest.fixture
-def aggregates_consented() -> None:
-    """Consent is checked for real here: overrides any stand-in of the same name a parent
-    conftest makes autouse for tests that queue aggregates as plain mutations."""
-
-
-@pytest.fixture
 def clock() -> Clock:
     # Noon on 2024-03-10 at UTC+1: days up to 2024-03-09 are complete.
     return Clock(day_start_ms("2024-03-10") + 12 * 3_600_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from edge_sdk.client import EdgeClient
 from edge_sdk.privacy.errors import ConsentRequired, InvalidWindowScores
 from edge_sdk.privacy.scores import WindowScore
 from edge_sdk.privacy.settings import PrivacySettings
-from sync.messages import ConsentScope, ConsentState, SubmitAggregate, Withdrawn
+from sync.messages import ConsentScope, SubmitAggregate, Withdrawn
 from tests.unit.edge_sdk.conftest import aggregate
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud, LoseReply
 from tests.unit.edge_sdk.privacy.conftest import DAY_MS, PrivateClient, windows
@@ -25,7 +26,9 @@ def outbox(client: EdgeClient) -> list[tuple[int, str]]:
 # --- the gate ------------------------------------------------------------------------
 
 
-def test_gate_follows_the_effective_consent(make_private: PrivateClient, cloud: FakeCloud) -> None:
+def test_gate_follows_the_effective_consent(
+    make_private: PrivateClient, cloud: FakeCloud, clock: Clock, tmp_path: Path
+) -> None:
     client = make_private()
     gate = client.consent_gate()
     recording = gate.enabled(ConsentScope.INFERENCE)
@@ -41,8 +44,11 @@ def test_gate_follows_the_effective_consent(make_private: PrivateClient, cloud: 
     # Consent set on another device arrives by sync and the gate sees it.
     client.enroll(cloud.new_code("u1"))
     client.sync()
-    cloud.users["u1"].consent[ConsentScope.INFERENCE] = True
-    cloud.append_change("u1", ConsentState(version=1, scopes={ConsentScope.INFERENCE: True}))
+    clock.advance(60_000)
+    tablet = make_private(path=tmp_path / "tablet.db")
+    tablet.enroll(cloud.new_code("u1"))
+    tablet.set_consent("inference", True)
+    tablet.sync()
     assert not recording()
     client.sync()
     assert recording() and client.consent().scopes["inference"]
@@ -60,6 +66,32 @@ def test_submit_aggregate_needs_share_aggregates(make_private: PrivateClient) ->
     with pytest.raises(ConsentRequired):
         client.submit_aggregate(**aggregate("2024-03-02"))
     assert outbox(client) == [(1, "SetConsent"), (2, "Withdrawn"), (3, "SetConsent")]
+
+
+def test_an_earlier_grant_synced_after_a_later_revoke_elsewhere_changes_nothing(
+    make_private: PrivateClient, cloud: FakeCloud, clock: Clock, tmp_path: Path
+) -> None:
+    """Consent from several devices is ordered by when each change was made, not by when it
+    arrived: the phone's offline grant is older than the tablet's revoke, so the cloud keeps the
+    revoke, refuses the aggregate queued under the grant, and sends the phone the consent that stands."""
+    phone = make_private()
+    phone.enroll(cloud.new_code("u1"))
+    assert phone.set_consent("share_aggregates", True) == 1
+    assert phone.submit_aggregate(**aggregate("2024-03-01")) == 2
+    clock.advance(60_000)
+    tablet = make_private(path=tmp_path / "tablet.db")
+    tablet.enroll(cloud.new_code("u1"))
+    tablet.set_consent("share_aggregates", False)
+    tablet.sync()
+
+    outcome = phone.sync()
+    # The stale grant is applied (processed) and changes nothing; the aggregate has no grant.
+    assert [(r.seq, r.type, r.code) for r in outcome.rejected] == [(2, "SubmitAggregate", "consent_missing")]
+    assert cloud.users["u1"].consent[ConsentScope.SHARE_AGGREGATES] is False
+    assert cloud.users["u1"].aggregates == []
+    view = phone.consent()
+    assert (view.scopes, view.pending) == ({"inference": False, "share_aggregates": False, "push": False}, [])
+    assert not phone.consent_gate().allows("share_aggregates")
 
 
 # --- window scores -------------------------------------------------------------------
