@@ -62,7 +62,7 @@ from sync.messages import (
     Withdrawn,
 )
 from sync.pull import decode_cursor, encode_cursor
-from sync.push import Action, plan_push
+from sync.push import Action, Resend, judge_resend, plan_push
 from sync.timing import clock_skew_ms
 
 HOUR_MS = 3_600_000
@@ -101,6 +101,8 @@ class FakeDevice:
     mutations: list[Any] = field(default_factory=list)
     """Every mutation processed (applied or rejected), in order."""
     digests: dict[int, bytes] = field(default_factory=dict)
+    results: dict[int, MutationResult] = field(default_factory=dict)
+    """The result of every processed seq, replayed to a resend of the same content (as the cloud does)."""
     """Digest of the mutation processed at each seq, to answer ``seq_conflict`` when another
     mutation arrives under a processed seq (the device's store was restored from a backup)."""
 
@@ -332,7 +334,18 @@ class FakeCloud:
         results: list[MutationResult] = []
         for step in plan.steps:
             if step.action is Action.DUPLICATE:
-                results.append(MutationResult(seq=step.seq, status="duplicate"))
+                raw = envelope.push[step.index]
+                kept = device.results.get(step.seq)
+                resend = judge_resend(
+                    stored_digest=device.digests.get(step.seq),
+                    has_result=kept is not None,
+                    pushed_digest=self.digest(raw, media),
+                    withdrawn=self._is_withdrawn(raw, media),
+                )
+                if resend is Resend.REPLAY and kept is not None:
+                    results.append(msgspec.structs.replace(kept, replay=True))
+                else:  # a conflict only reaches here with check_seq_conflicts off
+                    results.append(MutationResult(seq=step.seq, status="duplicate"))
                 continue
             mutation = decode_mutation(envelope.push[step.index], media)
             device.mutations.append(mutation)
@@ -356,7 +369,9 @@ class FakeCloud:
                     self.append_change(user.user_id, msgspec.structs.replace(notice, acked=True))
             elif type(mutation).__name__ in ("AcceptOffer", "DeclineOffer"):
                 status, code = "rejected", "unknown_offer"
-            results.append(MutationResult(seq=step.seq, status=status, code=code, detail=detail))
+            result = MutationResult(seq=step.seq, status=status, code=code, detail=detail)
+            device.results[step.seq] = result
+            results.append(result)
         device.last_seq = plan.last_seq
         page = [(v, c) for v, c in user.changes if v > cursor_version][: envelope.pull_limit]
         has_more = len([v for v, _ in user.changes if v > cursor_version]) > len(page)

@@ -114,6 +114,21 @@ def test_lost_reply_is_resent_and_counted_once(enrolled: EdgeClient, cloud: Fake
     assert enrolled.status().pending == 0
 
 
+def test_a_refusal_whose_reply_was_lost_is_recorded_from_the_replay(
+    enrolled: EdgeClient, cloud: FakeCloud
+) -> None:
+    seq = enrolled.accept_offer("off_gone")  # the fake cloud knows no offer: unknown_offer
+    cloud.script = [LoseReply()]
+    assert enrolled.sync().status is SyncStatus.RETRY_SCHEDULED
+    assert enrolled.rejections() == []
+    outcome = enrolled.sync(force=True)
+    assert outcome.status is SyncStatus.SYNCED
+    # Processed once; the resend was answered with the recorded refusal, marked as a replay.
+    assert len(cloud.only_device().mutations) == 1
+    assert [(r.seq, r.code) for r in outcome.rejected] == [(seq, "unknown_offer")]
+    assert [(r.seq, r.type, r.code) for r in enrolled.rejections()] == [(seq, "AcceptOffer", "unknown_offer")]
+
+
 def test_gap_answer_resends_from_expected_seq_with_tombstones(enrolled: EdgeClient, cloud: FakeCloud) -> None:
     grant_share_aggregates(enrolled)  # seq 1; the aggregates take 2..6
     for i in range(5):
