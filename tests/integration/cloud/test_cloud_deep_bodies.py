@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import pytest
 
-from sync.codec import MediaType
+from sync.codec import MediaType, decode_reply
 from sync.codes import ErrorCode
 from sync.limits import MAX_NESTING_DEPTH
 from sync.messages import TokenPair
@@ -163,3 +163,6 @@ def test_sync_still_works_after_hostile_bodies(live_server: LiveServer) -> None:
         _problem(post_sync(live_server, tokens.access_token, body, media), 400, ErrorCode.INVALID_BODY)
     ok = post_sync(live_server, tokens.access_token, sync_body(tokens.device_id, [sample_aggregate(1)]))
     assert ok.status_code == 200, ok.text
+    # Processed (refused: this user never granted sharing), so the device's outbox moves on.
+    reply = decode_reply(ok.content, MediaType.MSGPACK)
+    assert reply.last_seq == 1 and [(r.seq, r.code) for r in reply.results] == [(1, "consent_missing")]
