@@ -53,7 +53,7 @@ from cloud.queue import JobTiming, Queue, create_queue
 from cloud.settings import DatabaseSettings
 from cloud.store import open_store
 from cloud.store.records import OutboxState
-from cloud.store.sqlite_offers import APPLY_OFFER
+from cloud.store.scripts.offers import APPLY_OFFER
 from sync.codec import MediaType, decode_reply, decode_request, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import (

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.settings import DatabaseSettings
+from cloud.store.engines.sqlite import SqliteStore, open_sqlite_store
 from cloud.store.protocol import Store
-from cloud.store.sqlite import SqliteStore, open_sqlite_store
 
 
 class UnsupportedDatabase(ValueError):

@@ -2,7 +2,7 @@
 
 Each method is one transaction. Methods are shaped by use case rather than by table so a
 backend can run a whole request's writes as one unit (for SQLite: one call on the connection's
-thread, see :mod:`cloud.store.sqlite`). Times are epoch milliseconds passed in by the caller,
+thread, see :mod:`cloud.store.engines.sqlite`). Times are epoch milliseconds passed in by the caller,
 so tests control the clock.
 """
 

@@ -40,8 +40,8 @@ from cloud.queue import retry_later
 from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
 from cloud.store.records import OutboxRecord, RelayOutcome
-from cloud.store.sqlite_credit import EVALUATE_CREDIT
-from cloud.store.sqlite_offers import APPLY_OFFER
+from cloud.store.scripts.credit import EVALUATE_CREDIT
+from cloud.store.scripts.offers import APPLY_OFFER
 
 log = logging.getLogger("cloud.workers.jobs")
 

@@ -18,7 +18,7 @@ from cloud.store.records import (
     OfferTerms,
     ProfileRecord,
 )
-from cloud.store.sqlite_credit import EVALUATE_CREDIT
+from cloud.store.scripts.credit import EVALUATE_CREDIT
 from sync.messages import AcceptOffer, ConsentScope, SetConsent
 from tests.conformance.test_store_conformance import DAY_MS, NOW, enrolled, item, sync
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cloud.domain.sync.digest import mutation_digest
+from cloud.store.engines.sqlite import SqliteStore
 from cloud.store.records import PushItem
-from cloud.store.sqlite import SqliteStore
 from sync.messages import ConsentScope, Mutation, Platform, RegisterPushToken, SetConsent
 from tests.unit.cloud.offers.test_outbox_sqlite import NOW, accepted_offer
 

@@ -19,8 +19,8 @@ import pytest
 from cloud.push.fcm import FcmPushSender
 from cloud.push.messages import NOTICE_TTL_S, SEND_PUSH, retry_delay_ms, sync_ping
 from cloud.settings import DatabaseSettings, OutboxSettings
+from cloud.store.engines.sqlite import SqliteStore, open_sqlite_store
 from cloud.store.records import OutboxRecord
-from cloud.store.sqlite import SqliteStore, open_sqlite_store
 from cloud.workers.jobs import apply_offer, send_push
 from cloud.workers.settings import WorkerSettings
 from sync.messages import ConsentScope, SetConsent

@@ -10,7 +10,7 @@ from cloud.push.log_sender import LogPushSender
 from cloud.push.messages import SEND_PUSH
 from cloud.push.senders import build_sender
 from cloud.settings import DatabaseSettings, OutboxSettings, PushSettings, load_settings
-from cloud.store.sqlite import open_sqlite_store
+from cloud.store.engines.sqlite import open_sqlite_store
 from cloud.workers.jobs import apply_offer, send_push
 from cloud.workers.settings import WorkerSettings
 from tests.integration.push.conftest import TOKEN, accepted_with_token

@@ -10,7 +10,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from cloud.store.sqlite import SqliteStore
+from cloud.store.engines.sqlite import SqliteStore
 
 NOW = 1_700_000_000_000
 

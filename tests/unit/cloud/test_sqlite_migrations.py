@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from cloud.store.engines.sqlite import _split_statements, open_sqlite_store
 from cloud.store.migrations import MIGRATIONS
-from cloud.store.sqlite import _split_statements, open_sqlite_store
 
 
 def _database_at_first_migration(path: Path) -> None:

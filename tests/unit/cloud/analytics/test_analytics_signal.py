@@ -15,9 +15,9 @@ from cloud.domain.analytics.reports import field_reports
 from cloud.domain.analytics.services import StoreStressSignal, population_estimate, window
 from cloud.domain.analytics.signal import NoStressSignal, StressSignal
 from cloud.domain.sync.digest import mutation_digest
+from cloud.store.engines.sqlite import open_sqlite_store
 from cloud.store.protocol import Store
 from cloud.store.records import AggregateRecord, PushItem, RefreshGrant
-from cloud.store.sqlite import open_sqlite_store
 from sync.messages import FieldMechanism, Levels, Mechanism, SubmitAggregate
 from tests.conformance.test_store_conformance import sharing
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cloud.store.engines.sqlite import open_sqlite_store
 from cloud.store.records import ProfileRecord
-from cloud.store.sqlite import open_sqlite_store
 
 
 def test_offer_audit_is_append_only(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from cloud.domain.offers.errors import OutboxNotRetryable
 from cloud.domain.offers.operations import OutboxOperations, payload_summary
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.settings import DatabaseSettings, ExpirySettings, cron_fields, load_settings
+from cloud.store.engines.sqlite import SqliteStore
 from cloud.store.records import OfferTerms
-from cloud.store.sqlite import SqliteStore
 from cloud.workers.jobs import expire_offers
 from cloud.workers.settings import WorkerSettings
 from tests.unit.cloud.offers.test_outbox_sqlite import accepted_offer

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cloud.settings import DatabaseSettings, OutboxSettings
-from cloud.store.sqlite import open_sqlite_store
+from cloud.store.engines.sqlite import open_sqlite_store
 from cloud.workers.jobs import InjectedFault, apply_offer, relay_once
 from cloud.workers.settings import WorkerSettings
 from tests.unit.cloud.offers.test_outbox_dispatch import RecordingQueue

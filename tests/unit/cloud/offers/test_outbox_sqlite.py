@@ -13,9 +13,9 @@ import pytest
 from cloud.domain.offers.errors import ProfileMissing
 from cloud.domain.offers.rules import OfferNotAccepted
 from cloud.domain.sync.digest import mutation_digest
+from cloud.store.engines.sqlite import SqliteStore, open_sqlite_store
 from cloud.store.records import OfferTerms, ProfileRecord, PushItem, RefreshGrant
-from cloud.store.sqlite import SqliteStore, open_sqlite_store
-from cloud.store.sqlite_outbox import OfferVanished, OutboxPayloadInvalid
+from cloud.store.scripts.outbox import OfferVanished, OutboxPayloadInvalid
 from sync.messages import AcceptOffer
 
 NOW = 1_700_000_000_000

@@ -1,6 +1,4 @@
-"""The ``send_push`` outbox rows and their attempts, for SQLite.
-
-Plain functions over the ``sqlite3`` connection, run inside the store's transactions. A push row
+"""The ``send_push`` outbox rows and their attempts (scripts over :class:`~cloud.store.tx.Tx`). A push row
 is written in the transaction that creates its notice (``apply_offer``, the relay's dead-letter),
 only when the user has the ``push`` consent then; the job checks the consent again when it sends.
 The row is idempotent per (row, token): a token with a ``sent`` attempt for the row is not sent
@@ -9,7 +7,6 @@ that row again, so a retry after a partial failure only reaches the tokens that 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -17,7 +14,9 @@ import msgspec
 
 from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import OutboxRecord, OutboxState, PushAttemptRecord, PushPlan, PushTarget
-from cloud.store.sqlite_mutations import consent_of
+from cloud.store.scripts.mutations import consent_of
+from cloud.store.scripts.outbox_rows import get_outbox, insert_outbox
+from cloud.store.tx import Tx
 from sync.messages import ConsentScope, OfferStatus
 
 _json: Final = msgspec.json.Encoder()
@@ -27,31 +26,27 @@ class PushRowInvalid(ValueError):
     """A ``send_push`` outbox row whose payload is not a push payload."""
 
 
-def has_push_consent(conn: sqlite3.Connection, user_id: str) -> bool:
-    return consent_of(conn, user_id, ConsentScope.PUSH) is True
+def has_push_consent(tx: Tx, user_id: str) -> bool:
+    return consent_of(tx, user_id, ConsentScope.PUSH) is True
 
 
 def queue_push(
-    conn: sqlite3.Connection, payload: PushPayload, *, parent_id: int | None, now: int
-) -> int | None:
-    """Add a pending ``send_push`` row if the user has the ``push`` consent; its id, else ``None``."""
-    if not has_push_consent(conn, payload.user_id):
+    tx: Tx, payload: PushPayload, *, parent_id: int | None, now: int, not_before: int | None = None
+) -> OutboxRecord | None:
+    """Add a pending ``send_push`` row if the user has the ``push`` consent; the row, else ``None``."""
+    if not has_push_consent(tx, payload.user_id):
         return None
-    cur = conn.execute(
-        "INSERT INTO outbox (kind, payload, state, attempts, created_at, updated_at, parent_id)"
-        " VALUES (?, ?, 'pending', 0, ?, ?, ?)",
-        (SEND_PUSH, _json.encode(payload), now, now, parent_id),
-    )
-    return cur.lastrowid
+    body = _json.encode(payload)
+    return insert_outbox(tx, SEND_PUSH, body, now=now, parent_id=parent_id, not_before=not_before)
 
 
-def push_plan(conn: sqlite3.Connection, row: OutboxRecord) -> PushPlan:
+def _plan(tx: Tx, row: OutboxRecord) -> PushPlan:
     """The consent and the tokens still to send for a pending ``send_push`` row."""
     try:
         payload = msgspec.json.decode(row.payload, type=PushPayload)
     except msgspec.DecodeError as exc:
         raise PushRowInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
-    rows = conn.execute(
+    rows = tx.execute(
         "SELECT p.device_id, p.token, p.platform FROM push_tokens p"
         " JOIN devices d ON d.device_id = p.device_id"
         " WHERE d.user_id = ? AND d.revoked = 0 AND p.active = 1"
@@ -61,19 +56,19 @@ def push_plan(conn: sqlite3.Connection, row: OutboxRecord) -> PushPlan:
     )
     offer_open = True
     if payload.offer_id is not None:
-        status = conn.execute("SELECT status FROM offers WHERE offer_id = ?", (payload.offer_id,)).fetchone()
+        status = tx.execute("SELECT status FROM offers WHERE offer_id = ?", (payload.offer_id,)).fetchone()
         offer_open = status is not None and status[0] == OfferStatus.OFFERED.value
     return PushPlan(
         payload=row.payload,
         user_id=payload.user_id,
-        consented=has_push_consent(conn, payload.user_id),
+        consented=has_push_consent(tx, payload.user_id),
         offer_open=offer_open,
         targets=[PushTarget(device_id=r[0], token=r[1], platform=r[2]) for r in rows],
     )
 
 
-def record_push(
-    conn: sqlite3.Connection,
+def _record(
+    tx: Tx,
     row: OutboxRecord,
     *,
     user_id: str,
@@ -90,7 +85,7 @@ def record_push(
     """
     retry: list[str] = []
     for target, message, result in sent:
-        conn.execute(
+        tx.execute(
             "INSERT INTO push_attempts (outbox_id, attempt, user_id, device_id, token, sender, outcome,"
             " error_code, message_id, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -109,19 +104,19 @@ def record_push(
         )
         if result.outcome is PushOutcome.DEACTIVATE:
             # Only this token: the device may have registered a new one since the send began.
-            conn.execute(
+            tx.execute(
                 "UPDATE push_tokens SET active = 0, updated_at = ? WHERE device_id = ? AND token = ?",
                 (now, target.device_id, target.token),
             )
         elif result.outcome is PushOutcome.RETRY:
             retry.append(result.error_code or "retry")
     if retry:
-        conn.execute(
+        tx.execute(
             "UPDATE outbox SET last_error = ?, not_before = ?, updated_at = ? WHERE outbox_id = ?",
             (f"retry later: {', '.join(sorted(set(retry)))}", retry_at, now, row.outbox_id),
         )
         return OutboxState.PENDING
-    conn.execute(
+    tx.execute(
         "UPDATE outbox SET state = ?, last_error = NULL, not_before = NULL, updated_at = ?"
         " WHERE outbox_id = ?",
         (OutboxState.DONE.value, now, row.outbox_id),
@@ -129,9 +124,9 @@ def record_push(
     return OutboxState.DONE
 
 
-def skip_push(conn: sqlite3.Connection, row: OutboxRecord, reason: PushOutcome, now: int) -> None:
+def _skip(tx: Tx, row: OutboxRecord, reason: PushOutcome, now: int) -> None:
     """Finish a row without sending (no consent now, offer closed): ``done``, the reason kept as its error."""
-    conn.execute(
+    tx.execute(
         "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
         (OutboxState.DONE.value, reason.value, now, row.outbox_id),
     )
@@ -154,10 +149,60 @@ def _attempt(r: Sequence[Any]) -> PushAttemptRecord:
     )
 
 
-def push_attempts(conn: sqlite3.Connection, user_id: str) -> list[PushAttemptRecord]:
-    rows = conn.execute(
+def push_attempts(tx: Tx, user_id: str) -> list[PushAttemptRecord]:
+    rows = tx.execute(
         "SELECT attempt_id, outbox_id, attempt, user_id, device_id, token, sender, outcome, error_code,"
         " message_id, message, at FROM push_attempts WHERE user_id = ? ORDER BY attempt_id",
         (user_id,),
     )
     return [_attempt(r) for r in rows]
+
+
+def push_plan(tx: Tx, outbox_id: int, *, claim_at: int | None = None) -> PushPlan | None:
+    """What a pending ``send_push`` row still has to send; ``None`` if the row is not pending.
+
+    With ``claim_at`` the row's ``updated_at`` moves to it, so the relay leaves a row being sent
+    alone for a relay timeout (the caller's transaction must then be a write).
+    """
+    row = get_outbox(tx, outbox_id)
+    if row is None or row.state != OutboxState.PENDING.value or row.kind != SEND_PUSH:
+        return None
+    if claim_at is not None:
+        tx.execute("UPDATE outbox SET updated_at = ? WHERE outbox_id = ?", (claim_at, outbox_id))
+    plan = _plan(tx, row)
+    (not_before,) = tx.execute("SELECT not_before FROM outbox WHERE outbox_id = ?", (outbox_id,)).fetchone()
+    return msgspec.structs.replace(plan, not_before=not_before)
+
+
+def record_push(
+    tx: Tx,
+    outbox_id: int,
+    *,
+    user_id: str,
+    sender: str,
+    sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+    attempt: int,
+    retry_at: int,
+    now: int,
+) -> OutboxState:
+    """Record a send of a pending ``send_push`` row (:func:`_record`); the row's state after it."""
+    row = get_outbox(tx, outbox_id)
+    if row is None or row.state != OutboxState.PENDING.value:
+        return OutboxState.DONE if row is None else OutboxState(row.state)
+    return _record(
+        tx,
+        row,
+        user_id=user_id,
+        sender=sender,
+        sent=sent,
+        attempt=attempt,
+        retry_at=retry_at,
+        now=now,
+    )
+
+
+def skip_push(tx: Tx, outbox_id: int, reason: PushOutcome, now: int) -> None:
+    """Finish a pending ``send_push`` row without sending (:func:`_skip`)."""
+    row = get_outbox(tx, outbox_id)
+    if row is not None and row.state == OutboxState.PENDING.value:
+        _skip(tx, row, reason, now)

@@ -1,25 +1,25 @@
-"""Appending to a user's change log inside the writing transaction (SQLite)."""
+"""Appending to a user's change log inside the writing transaction."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from cloud.errors import UserNotFound
+from cloud.store.tx import Tx
 from sync.codec import encode
 from sync.messages import Change
 
 
-def append_change(conn: sqlite3.Connection, user_id: str, build: Callable[[int], Change], now: int) -> int:
+def append_change(tx: Tx, user_id: str, build: Callable[[int], Change], now: int) -> int:
     """Take the user's next version (row-serialised counter) and append the change built for it."""
-    row = conn.execute(
+    row = tx.execute(
         "UPDATE users SET version = version + 1 WHERE user_id = ? RETURNING version", (user_id,)
     ).fetchone()
     if row is None:
         raise UserNotFound(user_id)
     version: int = row[0]
     change = build(version)
-    conn.execute(
+    tx.execute(
         "INSERT INTO change_log (user_id, version, type, body, created_at) VALUES (?, ?, ?, ?, ?)",
         (user_id, version, type(change).__name__, encode(change), now),
     )

@@ -1,7 +1,6 @@
-"""Credit features, evaluation requests and their results, for SQLite.
+"""Credit features, evaluation requests and their results: transaction scripts over :class:`Tx`.
 
-Plain functions over the ``sqlite3`` connection, run inside the one-call transactions of
-:class:`cloud.store.sqlite.SqliteStore`. An evaluation request is an ``evaluations`` row plus an
+An evaluation request is an ``evaluations`` row plus an
 ``evaluate_credit`` outbox row, written together; the job records its result, the offer it made
 (through the same ``create_offer`` as the admin API) and the offer's pushes in one transaction
 that also marks the outbox row done, so a second run of the job does nothing.
@@ -9,7 +8,6 @@ that also marks the outbox row done, so a second run of the job does nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -33,9 +31,11 @@ from cloud.store.records import (
     OutboxState,
     ProfileRecord,
 )
-from cloud.store.sqlite_offers import create_offer, get_profile
-from cloud.store.sqlite_outbox import get_outbox, pending_children
-from cloud.store.sqlite_push import queue_push
+from cloud.store.scripts.offers import create_offer, get_profile
+from cloud.store.scripts.outbox import pending_children
+from cloud.store.scripts.outbox_rows import get_outbox, insert_outbox
+from cloud.store.scripts.push import queue_push
+from cloud.store.tx import Tx
 from sync.messages import OfferStatus
 
 EVALUATE_CREDIT: Final = "evaluate_credit"
@@ -81,15 +81,15 @@ def _evaluation(row: Sequence[Any]) -> EvaluationRecord:
     )
 
 
-def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
-    if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+def _require_user(tx: Tx, user_id: str) -> None:
+    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
         raise UserNotFound(f"no user {user_id}")
 
 
-def set_credit_features(conn: sqlite3.Connection, features: CreditFeaturesRecord) -> None:
+def set_credit_features(tx: Tx, features: CreditFeaturesRecord) -> None:
     """Create or replace the user's credit features. Raises ``UserNotFound``."""
-    _require_user(conn, features.user_id)
-    conn.execute(
+    _require_user(tx, features.user_id)
+    tx.execute(
         "INSERT INTO credit_features (user_id, months_on_book, on_time_payments_12m, missed_payments_12m,"
         " income_band, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
         " months_on_book = excluded.months_on_book,"
@@ -107,8 +107,8 @@ def set_credit_features(conn: sqlite3.Connection, features: CreditFeaturesRecord
     )
 
 
-def get_credit_features(conn: sqlite3.Connection, user_id: str) -> CreditFeaturesRecord | None:
-    row = conn.execute(
+def get_credit_features(tx: Tx, user_id: str) -> CreditFeaturesRecord | None:
+    row = tx.execute(
         "SELECT user_id, months_on_book, on_time_payments_12m, missed_payments_12m, income_band, updated_at"
         " FROM credit_features WHERE user_id = ?",
         (user_id,),
@@ -125,9 +125,9 @@ def get_credit_features(conn: sqlite3.Connection, user_id: str) -> CreditFeature
     )
 
 
-def open_offer_id(conn: sqlite3.Connection, user_id: str) -> str | None:
+def open_offer_id(tx: Tx, user_id: str) -> str | None:
     """The user's offer still in flight (``offered`` or ``accepted``), if any."""
-    row = conn.execute(
+    row = tx.execute(
         "SELECT offer_id FROM offers WHERE user_id = ? AND status IN (?, ?) ORDER BY created_at LIMIT 1",
         (user_id, *OPEN_STATUSES),
     ).fetchone()
@@ -135,47 +135,41 @@ def open_offer_id(conn: sqlite3.Connection, user_id: str) -> str | None:
 
 
 def _insert_request(
-    conn: sqlite3.Connection, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
+    tx: Tx, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
 ) -> EvaluationRequested:
-    cur = conn.execute(
-        "INSERT INTO outbox (kind, payload, state, attempts, created_at, updated_at)"
-        " VALUES (?, ?, 'pending', 0, ?, ?)",
-        (EVALUATE_CREDIT, _json.encode(EvaluationPayload(evaluation_id)), now, now),
-    )
-    outbox_id = cur.lastrowid
-    assert outbox_id is not None  # an INSERT into a rowid table always sets it
-    conn.execute(
+    outbox = insert_outbox(tx, EVALUATE_CREDIT, _json.encode(EvaluationPayload(evaluation_id)), now=now)
+    outbox_id = outbox.outbox_id
+    tx.execute(
         "INSERT INTO evaluations (evaluation_id, user_id, status, trigger, day, outbox_id, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (evaluation_id, user_id, EvaluationState.PENDING.value, trigger, day, outbox_id, now, now),
     )
-    outbox = get_outbox(conn, outbox_id)
-    evaluation = get_evaluation(conn, evaluation_id)
-    assert outbox is not None and evaluation is not None  # written just above, same transaction
+    evaluation = get_evaluation(tx, evaluation_id)
+    assert evaluation is not None  # written just above, same transaction
     return EvaluationRequested(evaluation=evaluation, outbox=outbox)
 
 
 def request_evaluation(
-    conn: sqlite3.Connection, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
+    tx: Tx, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
 ) -> EvaluationRequested:
     """Write a pending evaluation and its ``evaluate_credit`` outbox row.
 
     Raises ``UserNotFound`` / ``ProfileMissing`` / ``CreditFeaturesMissing`` / ``OpenOfferExists``
     and writes nothing then.
     """
-    _require_user(conn, user_id)
-    if get_profile(conn, user_id) is None:
+    _require_user(tx, user_id)
+    if get_profile(tx, user_id) is None:
         raise ProfileMissing(f"user {user_id} has no credit profile")
-    if get_credit_features(conn, user_id) is None:
+    if get_credit_features(tx, user_id) is None:
         raise CreditFeaturesMissing(f"user {user_id} has no credit features")
-    open_id = open_offer_id(conn, user_id)
+    open_id = open_offer_id(tx, user_id)
     if open_id is not None:
         raise OpenOfferExists(f"user {user_id} has an open offer {open_id}")
-    return _insert_request(conn, user_id, evaluation_id, trigger=trigger, day=day, now=now)
+    return _insert_request(tx, user_id, evaluation_id, trigger=trigger, day=day, now=now)
 
 
 def request_daily_evaluations(
-    conn: sqlite3.Connection,
+    tx: Tx,
     *,
     day: str,
     now: int,
@@ -189,7 +183,7 @@ def request_daily_evaluations(
     flight, and no evaluation requested in the last ``recent_ms`` nor a daily one on ``day``. A
     user written here is no longer eligible, so calling this again takes the next batch.
     """
-    rows = conn.execute(
+    rows = tx.execute(
         "SELECT u.user_id FROM users u"
         " JOIN credit_profiles p ON p.user_id = u.user_id"
         " JOIN credit_features f ON f.user_id = u.user_id"
@@ -201,49 +195,49 @@ def request_daily_evaluations(
         " ORDER BY u.user_id LIMIT ?",
         (now - recent_ms, day, limit),
     ).fetchall()
-    return [_insert_request(conn, str(r[0]), new_id(), trigger="daily", day=day, now=now) for r in rows]
+    return [_insert_request(tx, str(r[0]), new_id(), trigger="daily", day=day, now=now) for r in rows]
 
 
-def get_evaluation(conn: sqlite3.Connection, evaluation_id: str) -> EvaluationRecord | None:
-    row = conn.execute(f"{_EVALUATION_SELECT} WHERE e.evaluation_id = ?", (evaluation_id,)).fetchone()
+def get_evaluation(tx: Tx, evaluation_id: str) -> EvaluationRecord | None:
+    row = tx.execute(f"{_EVALUATION_SELECT} WHERE e.evaluation_id = ?", (evaluation_id,)).fetchone()
     return None if row is None else _evaluation(row)
 
 
-def list_evaluations(conn: sqlite3.Connection, user_id: str | None = None) -> list[EvaluationRecord]:
+def list_evaluations(tx: Tx, user_id: str | None = None) -> list[EvaluationRecord]:
     """Evaluations of one user (or all), oldest first."""
     if user_id is None:
-        rows = conn.execute(f"{_EVALUATION_SELECT} ORDER BY e.created_at, e.evaluation_id")
+        rows = tx.execute(f"{_EVALUATION_SELECT} ORDER BY e.created_at, e.evaluation_id")
     else:
-        rows = conn.execute(
+        rows = tx.execute(
             f"{_EVALUATION_SELECT} WHERE e.user_id = ? ORDER BY e.created_at, e.evaluation_id", (user_id,)
         )
     return [_evaluation(r) for r in rows]
 
 
-def _evaluation_of_row(conn: sqlite3.Connection, row: OutboxRecord) -> EvaluationRecord:
+def _evaluation_of_row(tx: Tx, row: OutboxRecord) -> EvaluationRecord:
     if row.kind != EVALUATE_CREDIT:
         raise EvaluationRowInvalid(f"outbox row {row.outbox_id} is a {row.kind}, not {EVALUATE_CREDIT}")
     try:
         payload = msgspec.json.decode(row.payload, type=EvaluationPayload)
     except msgspec.DecodeError as exc:
         raise EvaluationRowInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
-    evaluation = get_evaluation(conn, payload.evaluation_id)
+    evaluation = get_evaluation(tx, payload.evaluation_id)
     if evaluation is None:
         raise EvaluationRowInvalid(f"outbox row {row.outbox_id}: no evaluation {payload.evaluation_id}")
     return evaluation
 
 
-def evaluation_inputs(conn: sqlite3.Connection, outbox_id: int) -> EvaluationInputs | None:
+def evaluation_inputs(tx: Tx, outbox_id: int) -> EvaluationInputs | None:
     """The evaluation, features and profile for a pending ``evaluate_credit`` row; else ``None``."""
-    row = get_outbox(conn, outbox_id)
+    row = get_outbox(tx, outbox_id)
     if row is None or row.state != OutboxState.PENDING.value:
         return None
-    evaluation = _evaluation_of_row(conn, row)
+    evaluation = _evaluation_of_row(tx, row)
     return EvaluationInputs(
         evaluation=evaluation,
-        features=get_credit_features(conn, evaluation.user_id),
-        profile=get_profile(conn, evaluation.user_id),
-        open_offer_id=open_offer_id(conn, evaluation.user_id),
+        features=get_credit_features(tx, evaluation.user_id),
+        profile=get_profile(tx, evaluation.user_id),
+        open_offer_id=open_offer_id(tx, evaluation.user_id),
     )
 
 
@@ -259,7 +253,7 @@ def _same_profile(a: ProfileRecord | None, b: ProfileRecord | None) -> bool:
 
 
 def complete_evaluation(
-    conn: sqlite3.Connection,
+    tx: Tx,
     outbox_id: int,
     *,
     status: EvaluationState,
@@ -273,60 +267,62 @@ def complete_evaluation(
     now: int,
 ) -> EvaluationCompleted:
     """The ``evaluate_credit`` job's one write transaction (see the Protocol's docstring)."""
-    row = get_outbox(conn, outbox_id)
+    row = get_outbox(tx, outbox_id)
     if row is None or row.state != OutboxState.PENDING.value:
         return EvaluationCompleted(outcome=CompletionOutcome.ALREADY_DONE)
-    evaluation = _evaluation_of_row(conn, row)
+    evaluation = _evaluation_of_row(tx, row)
     user_id = evaluation.user_id
     # What the result was computed from must still hold, or it would be recorded on stale inputs.
     if (
-        not _same_profile(get_profile(conn, user_id), read.profile)
-        or get_credit_features(conn, user_id) != read.features
-        or open_offer_id(conn, user_id) != read.open_offer_id
+        not _same_profile(get_profile(tx, user_id), read.profile)
+        or get_credit_features(tx, user_id) != read.features
+        or open_offer_id(tx, user_id) != read.open_offer_id
     ):
         return EvaluationCompleted(outcome=CompletionOutcome.STALE)
     offer = None
     if terms is not None:
-        offer = create_offer(conn, terms, actor=actor, ref=ref, now=now)
-        push_id = None
+        offer = create_offer(tx, terms, actor=actor, ref=ref, now=now)
         if announcement is not None:
-            push_id = queue_push(conn, announcement, parent_id=outbox_id, now=now)
-        if push_id is not None and announce_not_before is not None and announce_not_before > now:
-            conn.execute(
-                "UPDATE outbox SET not_before = ? WHERE outbox_id = ?", (announce_not_before, push_id)
+            wait = announce_not_before is not None and announce_not_before > now
+            pushed = queue_push(
+                tx,
+                announcement,
+                parent_id=outbox_id,
+                now=now,
+                not_before=announce_not_before if wait else None,
             )
-            # The announcement waits; a data-only ping now lets the app show the offer quietly.
-            queue_push(conn, PushPayload(user_id=user_id), parent_id=outbox_id, now=now)
-    conn.execute(
+            if pushed is not None and wait:
+                # The announcement waits; a data-only ping now lets the app show the offer quietly.
+                queue_push(tx, PushPayload(user_id=user_id), parent_id=outbox_id, now=now)
+    tx.execute(
         "UPDATE evaluations SET status = ?, result = ?, offer_id = ?, updated_at = ? WHERE evaluation_id = ?",
         (status.value, result, None if offer is None else offer.offer_id, now, evaluation.evaluation_id),
     )
-    conn.execute(
+    tx.execute(
         "UPDATE outbox SET state = ?, last_error = NULL, updated_at = ? WHERE outbox_id = ?",
         (OutboxState.DONE.value, now, outbox_id),
     )
     return EvaluationCompleted(
-        outcome=CompletionOutcome.RECORDED, offer=offer, enqueue=due_children(conn, outbox_id, now)
+        outcome=CompletionOutcome.RECORDED, offer=offer, enqueue=due_children(tx, outbox_id, now)
     )
 
 
 def create_offer_and_ping(
-    conn: sqlite3.Connection, terms: OfferTerms, *, actor: str, ref: str | None, now: int
+    tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now: int
 ) -> OfferCreated:
     """``create_offer``, plus a data-only sync ping to the user's devices (with ``push`` consent)."""
-    offer = create_offer(conn, terms, actor=actor, ref=ref, now=now)
-    ping_id = queue_push(conn, PushPayload(user_id=terms.user_id), parent_id=None, now=now)
-    ping = None if ping_id is None else get_outbox(conn, ping_id)
+    offer = create_offer(tx, terms, actor=actor, ref=ref, now=now)
+    ping = queue_push(tx, PushPayload(user_id=terms.user_id), parent_id=None, now=now)
     return OfferCreated(offer=offer, outbox=[] if ping is None else [ping])
 
 
-def due_children(conn: sqlite3.Connection, parent_id: int, now: int) -> list[OutboxRecord]:
+def due_children(tx: Tx, parent_id: int, now: int) -> list[OutboxRecord]:
     """Pending rows the job of ``parent_id`` queued that may be sent now (``not_before`` passed)."""
     due = {
         int(r[0])
-        for r in conn.execute(
+        for r in tx.execute(
             "SELECT outbox_id FROM outbox WHERE parent_id = ? AND (not_before IS NULL OR not_before <= ?)",
             (parent_id, now),
         )
     }
-    return [r for r in pending_children(conn, parent_id) if r.outbox_id in due]
+    return [r for r in pending_children(tx, parent_id) if r.outbox_id in due]

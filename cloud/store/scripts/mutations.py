@@ -1,13 +1,10 @@
-"""Applying one pushed mutation inside the sync transaction (offers: :mod:`.sqlite_offers`;
-the change log: :mod:`.sqlite_changelog`).
-
-Plain functions over the ``sqlite3`` connection, called from :class:`cloud.store.sqlite.SqliteStore`
-inside its one-call transactions (see that module for why).
+"""Applying one pushed mutation inside the sync transaction (offers: :mod:`.offers`; the change
+log: :mod:`.changelog`). Scripts over :class:`~cloud.store.tx.Tx`; the decisions are the pure rules
+of :mod:`cloud.domain.consent.rules` and :mod:`cloud.domain.offers.rules`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Final
 
 import msgspec
@@ -22,8 +19,9 @@ from cloud.domain.consent.rules import (
 )
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.records import ItemResult, PushItem
-from cloud.store.sqlite_changelog import append_change
-from cloud.store.sqlite_offers import accept_or_decline
+from cloud.store.scripts.changelog import append_change
+from cloud.store.scripts.offers import accept_or_decline
+from cloud.store.tx import Tx
 from sync.codec import encode
 from sync.codes import RejectionCode, ResultStatus
 from sync.messages import (
@@ -42,19 +40,19 @@ from sync.messages import (
 _json_encoder: Final = msgspec.json.Encoder()
 
 
-def consent_map(conn: sqlite3.Connection, user_id: str) -> dict[str, bool]:
+def consent_map(tx: Tx, user_id: str) -> dict[str, bool]:
     """The user's consent as devices mirror it: every scope with an explicit value once any was
     set (a scope never set is not granted), empty before the first ``SetConsent``."""
-    rows = conn.execute("SELECT scope, granted FROM consent WHERE user_id = ? ORDER BY scope", (user_id,))
+    rows = tx.execute("SELECT scope, granted FROM consent WHERE user_id = ? ORDER BY scope", (user_id,))
     recorded = {scope: bool(granted) for scope, granted in rows}
     if not recorded:
         return {}
     return {scope.value: granted for scope, granted in consent_scopes(recorded).items()}
 
 
-def consent_of(conn: sqlite3.Connection, user_id: str, scope: ConsentScope) -> bool | None:
+def consent_of(tx: Tx, user_id: str, scope: ConsentScope) -> bool | None:
     """The user's setting of one scope: granted, revoked, or ``None`` if never set."""
-    row = conn.execute(
+    row = tx.execute(
         "SELECT granted FROM consent WHERE user_id = ? AND scope = ?", (user_id, scope.value)
     ).fetchone()
     return None if row is None else bool(row[0])
@@ -64,13 +62,13 @@ def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemR
     return ItemResult(seq=seq, status=ResultStatus.REJECTED, code=code, detail=detail)
 
 
-def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_id: str, now: int) -> bool:
+def _ack_notice(tx: Tx, user_id: str, device_id: str, notice_id: str, now: int) -> bool:
     """Mark the notice acked and append its acked ``Notice`` change; ``False`` if the user has none.
 
     The change is what carries the acknowledgement to the user's other devices and survives a
     device rebuilding its mirror. Acking an acked notice changes nothing and appends nothing.
     """
-    row = conn.execute(
+    row = tx.execute(
         "SELECT kind, title, body, created_at, acked_at FROM notices WHERE notice_id = ? AND user_id = ?",
         (notice_id, user_id),
     ).fetchone()
@@ -80,7 +78,7 @@ def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_i
     if acked_at is not None:
         return True
     version = append_change(
-        conn,
+        tx,
         user_id,
         lambda v: Notice(
             version=v,
@@ -94,7 +92,7 @@ def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_i
         now,
     )
     # ``version`` follows the latest change so the admin view matches what devices mirror.
-    conn.execute(
+    tx.execute(
         "UPDATE notices SET acked_at = ?, acked_by = ?, version = ? WHERE notice_id = ?",
         (now, device_id, version, notice_id),
     )
@@ -102,7 +100,7 @@ def _ack_notice(conn: sqlite3.Connection, user_id: str, device_id: str, notice_i
 
 
 def apply_mutation(
-    conn: sqlite3.Connection,
+    tx: Tx,
     user_id: str,
     device_id: str,
     lineage_id: str,
@@ -122,10 +120,10 @@ def apply_mutation(
     if m is None:
         return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
     if isinstance(m, SubmitAggregate):
-        refusal = aggregate_refusal(consent_of(conn, user_id, ConsentScope.SHARE_AGGREGATES))
+        refusal = aggregate_refusal(consent_of(tx, user_id, ConsentScope.SHARE_AGGREGATES))
         if refusal is not None:
             return _rejected(seq, *refusal)
-        cur = conn.execute(
+        cur = tx.execute(
             "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min, window_bucket,"
             " levels, mechanism, model_version, created_at, received_at, body)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lineage_id, day) DO NOTHING",
@@ -151,12 +149,12 @@ def apply_mutation(
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
-        row = conn.execute(
+        row = tx.execute(
             "SELECT changed_at FROM consent WHERE user_id = ? AND scope = ?", (user_id, m.scope.value)
         ).fetchone()
         stale = order_change(at, None if row is None else row[0]) is ConsentOrder.STALE
         if not stale:
-            conn.execute(
+            tx.execute(
                 "INSERT INTO consent (user_id, scope, granted, device_id, updated_at, changed_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope) DO UPDATE SET"
                 " granted = excluded.granted, device_id = excluded.device_id,"
@@ -166,14 +164,14 @@ def apply_mutation(
             if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
                 # Revoking the scope erases what it covered, in this same transaction: every
                 # aggregate of the user, from all of their devices.
-                conn.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
+                tx.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
         # Also after a stale change: the device that sent it learns the consent that stands.
-        scopes = {ConsentScope(k): v for k, v in consent_map(conn, user_id).items()}
-        append_change(conn, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
+        scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}
+        append_change(tx, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
         if stale:
             return ItemResult(seq=seq, status=ResultStatus.APPLIED, detail=SUPERSEDED)
     elif isinstance(m, RegisterPushToken):
-        conn.execute(
+        tx.execute(
             "INSERT INTO push_tokens (device_id, token, platform, active, updated_at) VALUES (?, ?, ?, 1, ?)"
             " ON CONFLICT (device_id) DO UPDATE SET token = excluded.token, platform = excluded.platform,"
             " active = 1, updated_at = excluded.updated_at",
@@ -182,17 +180,17 @@ def apply_mutation(
         # A token names one app install: the device that registered it last owns it. Left active
         # on a device of another user (a phone re-enrolled under someone else), that user's
         # notices, with their amounts, would reach this phone.
-        conn.execute(
+        tx.execute(
             "UPDATE push_tokens SET active = 0, updated_at = ?"
             " WHERE token = ? AND device_id != ? AND active = 1",
             (now, m.token, device_id),
         )
     elif isinstance(m, AckNotice):
-        if not _ack_notice(conn, user_id, device_id, m.notice_id, now):
+        if not _ack_notice(tx, user_id, device_id, m.notice_id, now):
             return _rejected(seq, RejectionCode.UNKNOWN_NOTICE)
     elif isinstance(m, AcceptOffer | DeclineOffer):
         refusal = accept_or_decline(
-            conn,
+            tx,
             user_id=user_id,
             device_id=device_id,
             mutation=m,

@@ -1,7 +1,5 @@
-"""The outbox's consumers, for SQLite: the ``apply_offer`` job's transaction and the relay's.
-
-Plain functions over the ``sqlite3`` connection, run inside one ``BEGIN IMMEDIATE`` transaction
-by :class:`cloud.store.sqlite.SqliteStore`. The outbox row is what makes a job idempotent: a job
+"""The outbox's consumers: the ``apply_offer`` job's transaction and the relay's (scripts over
+:class:`~cloud.store.tx.Tx`). The outbox row is what makes a job idempotent: a job
 marks its row ``done`` in the transaction that does its work, so a second run of the same job
 (a duplicate enqueue, the relay's next attempt racing a slow first one) finds it done and does
 nothing. The row, not arq, also counts attempts (DESIGN §7).
@@ -9,9 +7,8 @@ nothing. The row, not arq, also counts attempts (DESIGN §7).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Final
 
 import msgspec
 
@@ -31,15 +28,15 @@ from cloud.store.records import (
     OutboxStats,
     RelayOutcome,
 )
-from cloud.store.sqlite_changelog import append_change
-from cloud.store.sqlite_offers import APPLY_OFFER, get_offer, get_profile, move_offer, set_profile
-from cloud.store.sqlite_push import queue_push
+from cloud.store.scripts.changelog import append_change
+from cloud.store.scripts.offers import APPLY_OFFER, get_offer, get_profile, move_offer, set_profile
+from cloud.store.scripts.outbox_rows import OUTBOX_COLUMNS, get_outbox, outbox_record
+from cloud.store.scripts.push import queue_push
+from cloud.store.tx import Tx
 from sync.messages import Notice, OfferStatus
 
 WORKER_ACTOR: Final = "worker"
 """Audit actor of every change a job or the relay makes."""
-
-_OUTBOX_COLUMNS: Final = "outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt"
 
 
 class OutboxPayloadInvalid(ValueError):
@@ -54,72 +51,49 @@ class _ApplyPayload(msgspec.Struct, frozen=True):
     offer_id: str
 
 
-def _outbox(row: Sequence[Any]) -> OutboxRecord:
-    return OutboxRecord(
-        outbox_id=row[0],
-        kind=row[1],
-        payload=bytes(row[2]),
-        state=row[3],
-        attempts=row[4],
-        created_at=row[5],
-        updated_at=row[6],
-        first_attempt=row[7],
-    )
-
-
-def get_outbox(conn: sqlite3.Connection, outbox_id: int) -> OutboxRecord | None:
-    row = conn.execute(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE outbox_id = ?",  # noqa: S608 (constant columns)
-        (outbox_id,),
-    ).fetchone()
-    return None if row is None else _outbox(row)
-
-
-def outbox_after(conn: sqlite3.Connection, outbox_id: int) -> list[OutboxRecord]:
+def outbox_after(tx: Tx, outbox_id: int) -> list[OutboxRecord]:
     """Rows with a larger id: inside a write transaction, the rows that transaction added."""
-    rows = conn.execute(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE outbox_id > ? ORDER BY outbox_id",  # noqa: S608
+    rows = tx.execute(
+        f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE outbox_id > ? ORDER BY outbox_id",  # noqa: S608
         (outbox_id,),
     )
-    return [_outbox(r) for r in rows]
+    return [outbox_record(r) for r in rows]
 
 
-def pending_children(conn: sqlite3.Connection, parent_id: int) -> list[OutboxRecord]:
+def pending_children(tx: Tx, parent_id: int) -> list[OutboxRecord]:
     """Pending rows the job of row ``parent_id`` queued (its notice's push), for it to enqueue."""
-    rows = conn.execute(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE parent_id = ? AND state = ? ORDER BY outbox_id",  # noqa: S608
+    rows = tx.execute(
+        f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE parent_id = ? AND state = ? ORDER BY outbox_id",  # noqa: S608
         (parent_id, OutboxState.PENDING.value),
     )
-    return [_outbox(r) for r in rows]
+    return [outbox_record(r) for r in rows]
 
 
-def last_outbox_id(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
+def last_outbox_id(tx: Tx) -> int:
+    row = tx.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
     last: int = row[0]
     return last
 
 
-def _offer_of(conn: sqlite3.Connection, row: OutboxRecord) -> OfferRecord:
+def _offer_of(tx: Tx, row: OutboxRecord) -> OfferRecord:
     try:
         payload = msgspec.json.decode(row.payload, type=_ApplyPayload)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise OutboxPayloadInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
-    offer = get_offer(conn, payload.offer_id)
+    offer = get_offer(tx, payload.offer_id)
     if offer is None:
         raise OfferVanished(f"outbox row {row.outbox_id}: no offer {payload.offer_id}")
     return offer
 
 
-def _notify(
-    conn: sqlite3.Connection, user_id: str, notice: NoticeText, now: int, *, parent_id: int
-) -> int | None:
-    """Store a notice, append its ``Notice`` change and queue its push; the push row's id, if any.
+def _notify(tx: Tx, user_id: str, notice: NoticeText, now: int, *, parent_id: int) -> OutboxRecord | None:
+    """Store a notice, append its ``Notice`` change and queue its push; the push row, if any.
 
     The notice reaches the user's devices through sync whatever happens; the push (only with the
     user's ``push`` consent) just tells them sooner.
     """
     version = append_change(
-        conn,
+        tx,
         user_id,
         lambda v: Notice(
             version=v,
@@ -131,7 +105,7 @@ def _notify(
         ),
         now,
     )
-    conn.execute(
+    tx.execute(
         "INSERT INTO notices (notice_id, user_id, version, kind, title, body, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (notice.notice_id, user_id, version, notice.kind.value, notice.title, notice.body, now),
@@ -143,20 +117,18 @@ def _notify(
         title=notice.title,
         body=notice.body,
     )
-    return queue_push(conn, payload, parent_id=parent_id, now=now)
+    return queue_push(tx, payload, parent_id=parent_id, now=now)
 
 
-def _finish(
-    conn: sqlite3.Connection, outbox_id: int, state: OutboxState, now: int, error: str | None
-) -> None:
-    conn.execute(
+def _finish(tx: Tx, outbox_id: int, state: OutboxState, now: int, error: str | None) -> None:
+    tx.execute(
         "UPDATE outbox SET state = ?, last_error = ?, updated_at = ? WHERE outbox_id = ?",
         (state.value, error, now, outbox_id),
     )
 
 
 def apply_offer(
-    conn: sqlite3.Connection,
+    tx: Tx,
     outbox_id: int,
     *,
     ref: str,
@@ -175,15 +147,15 @@ def apply_offer(
     :class:`OutboxPayloadInvalid`, ``ProfileMissing`` or the state machine's ``OfferNotAccepted``
     and changes nothing then (the relay retries, then gives up).
     """
-    row = get_outbox(conn, outbox_id)
+    row = get_outbox(tx, outbox_id)
     if row is None:
         return ApplyOutcome.MISSING
     if row.state != OutboxState.PENDING.value:
         return ApplyOutcome.ALREADY_DONE
     if row.kind != APPLY_OFFER:
         raise OutboxPayloadInvalid(f"outbox row {outbox_id} is a {row.kind}, not {APPLY_OFFER}")
-    offer = _offer_of(conn, row)
-    profile = get_profile(conn, offer.user_id)
+    offer = _offer_of(tx, row)
+    profile = get_profile(tx, offer.user_id)
     if profile is None:
         raise ProfileMissing(f"user {offer.user_id} has no credit profile")
     verdict = judge_apply(
@@ -194,7 +166,7 @@ def apply_offer(
     )
     if verdict is ApplyVerdict.BASE_CHANGED:
         move_offer(
-            conn,
+            tx,
             offer,
             OfferStatus.FAILED,
             actor=WORKER_ACTOR,
@@ -216,42 +188,42 @@ def apply_offer(
             rate_bps=profile.rate_bps,
             currency=profile.currency,
         )
-        _notify(conn, offer.user_id, notice, now, parent_id=outbox_id)
-        _finish(conn, outbox_id, OutboxState.DONE, now, ApplyVerdict.BASE_CHANGED.value)
+        _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
+        _finish(tx, outbox_id, OutboxState.DONE, now, ApplyVerdict.BASE_CHANGED.value)
         return ApplyOutcome.BASE_CHANGED
     move_offer(
-        conn, offer, OfferStatus.APPLIED, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref, now=now
+        tx, offer, OfferStatus.APPLIED, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref, now=now
     )
     applied = msgspec.structs.replace(
         profile, limit_cents=offer.new_limit_cents, rate_bps=offer.rate_bps, updated_at=now
     )
-    set_profile(conn, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
+    set_profile(tx, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
     if fault_hook is not None:  # fault tests: stop here, offer and profile written, not committed
         fault_hook(APPLY_IN_TX)
     notice = notices.limit_applied(offer.offer_id, offer.new_limit_cents, profile.currency)
-    _notify(conn, offer.user_id, notice, now, parent_id=outbox_id)
-    _finish(conn, outbox_id, OutboxState.DONE, now, None)
+    _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
+    _finish(tx, outbox_id, OutboxState.DONE, now, None)
     return ApplyOutcome.APPLIED
 
 
-def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int | None:
+def _dead_letter(tx: Tx, row: OutboxRecord, now: int) -> OutboxRecord | None:
     """Give up on a row: ``dead``, and for ``apply_offer`` the offer ``failed`` and the user told.
 
-    Returns the id of the push row queued for that notice, if any.
+    Returns the push row queued for that notice, if any.
     """
     error = f"not done after {row.attempts - row.first_attempt + 1} attempts"
-    _finish(conn, row.outbox_id, OutboxState.DEAD, now, error)
+    _finish(tx, row.outbox_id, OutboxState.DEAD, now, error)
     if row.kind != APPLY_OFFER:
         return None
     try:
-        offer = _offer_of(conn, row)
+        offer = _offer_of(tx, row)
     except (OutboxPayloadInvalid, OfferVanished):
         return None  # nothing to fail; the row is dead and its error kept
     if offer.status != OfferStatus.ACCEPTED.value:
         return None
     ref = f"outbox:{row.outbox_id}"
     move_offer(
-        conn,
+        tx,
         offer,
         OfferStatus.FAILED,
         actor=WORKER_ACTOR,
@@ -260,12 +232,10 @@ def _dead_letter(conn: sqlite3.Connection, row: OutboxRecord, now: int) -> int |
         now=now,
         detail={"attempts": row.attempts - row.first_attempt + 1},
     )
-    return _notify(
-        conn, offer.user_id, notices.acceptance_failed(offer.offer_id), now, parent_id=row.outbox_id
-    )
+    return _notify(tx, offer.user_id, notices.acceptance_failed(offer.offer_id), now, parent_id=row.outbox_id)
 
 
-def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
+def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
     """Pending rows untouched for ``timeout_ms``: the next attempt, or dead-letter after the last.
 
     Attempts are numbered from 0 (the API's enqueue right after the commit); ``attempts`` is the
@@ -276,9 +246,9 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
     in the future) waits. A push row queued by a dead-letter is returned too, at attempt 0.
     """
     rows = [
-        _outbox(r)
-        for r in conn.execute(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
+        outbox_record(r)
+        for r in tx.execute(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
             " AND (not_before IS NULL OR not_before <= ?) ORDER BY outbox_id",
             (OutboxState.PENDING.value, now - timeout_ms, now),
         )
@@ -287,13 +257,12 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
     dead: list[int] = []
     for row in rows:
         if row.attempts - row.first_attempt + 1 >= max_attempts:
-            push_id = _dead_letter(conn, row, now)
+            pushed = _dead_letter(tx, row, now)
             dead.append(row.outbox_id)
-            pushed = None if push_id is None else get_outbox(conn, push_id)
             if pushed is not None:
                 requeued.append(pushed)
             continue
-        conn.execute(
+        tx.execute(
             "UPDATE outbox SET attempts = attempts + 1, updated_at = ? WHERE outbox_id = ?",
             (now, row.outbox_id),
         )
@@ -304,17 +273,17 @@ def relay_outbox(conn: sqlite3.Connection, *, now: int, timeout_ms: int, max_att
 # --- operators: stats, dead letters, retry ----------------------------------------------------
 
 
-def outbox_stats(conn: sqlite3.Connection, now: int) -> OutboxStats:
+def outbox_stats(tx: Tx, now: int) -> OutboxStats:
     """Row counts by (kind, state), since when the longest-waiting due pending row could run, and
     how many pending rows are not due yet (rows legitimately waiting must not look like a stuck
     worker)."""
     counts = [
         OutboxCount(kind=r[0], state=r[1], count=r[2])
-        for r in conn.execute(
+        for r in tx.execute(
             "SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state ORDER BY kind, state"
         )
     ]
-    due_since, deferred = conn.execute(
+    due_since, deferred = tx.execute(
         "SELECT MIN(CASE WHEN not_before IS NULL OR not_before <= ?1"
         " THEN MAX(created_at, COALESCE(not_before, 0)) END),"
         " COUNT(CASE WHEN not_before > ?1 THEN 1 END) FROM outbox WHERE state = ?2",
@@ -323,9 +292,9 @@ def outbox_stats(conn: sqlite3.Connection, now: int) -> OutboxStats:
     return OutboxStats(counts=counts, oldest_pending_at=due_since, deferred=deferred)
 
 
-def dead_letters(conn: sqlite3.Connection, *, limit: int, after_id: int) -> list[DeadLetterRecord]:
+def dead_letters(tx: Tx, *, limit: int, after_id: int) -> list[DeadLetterRecord]:
     """Dead rows with an id above ``after_id``, by id, at most ``limit`` (keyset paging)."""
-    rows = conn.execute(
+    rows = tx.execute(
         "SELECT outbox_id, kind, payload, attempts, first_attempt, last_error, parent_id, created_at,"
         " updated_at FROM outbox WHERE state = ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?",
         (OutboxState.DEAD.value, after_id, limit),
@@ -346,14 +315,14 @@ def dead_letters(conn: sqlite3.Connection, *, limit: int, after_id: int) -> list
     ]
 
 
-def _check_retryable(conn: sqlite3.Connection, row: OutboxRecord) -> None:
+def _check_retryable(tx: Tx, row: OutboxRecord) -> None:
     """Refuse a retry that cannot do anything meaningful (:class:`OutboxNotRetryable`)."""
     if row.state != OutboxState.DEAD.value:
         raise OutboxNotRetryable(f"outbox row {row.outbox_id} is {row.state}, not dead")
     if row.kind != APPLY_OFFER:
         return  # a push (or any other job) may simply be tried again; its job re-checks consent
     try:
-        offer = _offer_of(conn, row)
+        offer = _offer_of(tx, row)
     except (OutboxPayloadInvalid, OfferVanished) as exc:
         raise OutboxNotRetryable(f"outbox row {row.outbox_id} names no offer to apply: {exc}") from exc
     if offer.status == OfferStatus.FAILED.value:
@@ -365,7 +334,7 @@ def _check_retryable(conn: sqlite3.Connection, row: OutboxRecord) -> None:
         raise OutboxNotRetryable(f"offer {offer.offer_id} is {offer.status}, not accepted")
 
 
-def retry_dead(conn: sqlite3.Connection, outbox_id: int, *, now: int) -> OutboxRecord:
+def retry_dead(tx: Tx, outbox_id: int, *, now: int) -> OutboxRecord:
     """A dead row back to ``pending`` for a new round of attempts; the row at its next attempt.
 
     The new round starts at attempt ``attempts + 1`` (``first_attempt``), so its job id
@@ -373,12 +342,12 @@ def retry_dead(conn: sqlite3.Connection, outbox_id: int, *, now: int) -> OutboxR
     ``OUTBOX_MAX_ATTEMPTS`` again. ``last_error`` keeps the reason it died until a new outcome.
     Raises :class:`OutboxRowNotFound` / :class:`OutboxNotRetryable` and changes nothing then.
     """
-    row = get_outbox(conn, outbox_id)
+    row = get_outbox(tx, outbox_id)
     if row is None:
         raise OutboxRowNotFound(f"no outbox row {outbox_id}")
-    _check_retryable(conn, row)
+    _check_retryable(tx, row)
     attempt = row.attempts + 1
-    conn.execute(
+    tx.execute(
         "UPDATE outbox SET state = ?, attempts = ?, first_attempt = ?, not_before = NULL, updated_at = ?"
         " WHERE outbox_id = ?",
         (OutboxState.PENDING.value, attempt, attempt, now, outbox_id),

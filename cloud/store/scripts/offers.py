@@ -1,13 +1,10 @@
-"""Credit profiles, offers, their audit trail and the accept/decline mutations, for SQLite.
-
-Plain functions over the ``sqlite3`` connection, called inside the one-call transactions of
-:class:`cloud.store.sqlite.SqliteStore`: every state change writes its audit row, its change-log
-entry and (for an acceptance) its outbox row in the caller's transaction.
+"""Credit profiles, offers, their audit trail and the accept/decline mutations (scripts over
+:class:`~cloud.store.tx.Tx`): every state change writes its audit row, its change-log entry and (for
+an acceptance) its outbox row in the caller's transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -30,7 +27,9 @@ from cloud.store.records import (
     wire_offer,
     wire_profile,
 )
-from cloud.store.sqlite_changelog import append_change
+from cloud.store.scripts.changelog import append_change
+from cloud.store.scripts.outbox_rows import insert_outbox
+from cloud.store.tx import Tx
 from sync.codes import RejectionCode
 from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, ProfileUpdate
 
@@ -85,13 +84,13 @@ def _audit(row: Sequence[Any]) -> AuditRecord:
     )
 
 
-def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
-    if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+def _require_user(tx: Tx, user_id: str) -> None:
+    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
         raise UserNotFound(f"no user {user_id}")
 
 
 def audit(
-    conn: sqlite3.Connection,
+    tx: Tx,
     *,
     user_id: str,
     offer_id: str | None,
@@ -104,7 +103,7 @@ def audit(
     detail: dict[str, object] | None = None,
 ) -> None:
     """Append one audit event (the table refuses updates and deletes)."""
-    conn.execute(
+    tx.execute(
         "INSERT INTO offer_audit (offer_id, user_id, from_status, to_status, actor, reason_code, ref,"
         " detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -121,8 +120,8 @@ def audit(
     )
 
 
-def get_profile(conn: sqlite3.Connection, user_id: str) -> ProfileRecord | None:
-    row = conn.execute(
+def get_profile(tx: Tx, user_id: str) -> ProfileRecord | None:
+    row = tx.execute(
         "SELECT user_id, currency, limit_cents, used_cents, rate_bps, updated_at FROM credit_profiles"
         " WHERE user_id = ?",
         (user_id,),
@@ -139,12 +138,10 @@ def get_profile(conn: sqlite3.Connection, user_id: str) -> ProfileRecord | None:
     )
 
 
-def set_profile(
-    conn: sqlite3.Connection, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None
-) -> int:
+def set_profile(tx: Tx, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None) -> int:
     """Create or replace the profile, audit it and append its ``ProfileUpdate``; the new version."""
-    _require_user(conn, profile.user_id)
-    conn.execute(
+    _require_user(tx, profile.user_id)
+    tx.execute(
         "INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, rate_bps, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET currency = excluded.currency,"
         " limit_cents = excluded.limit_cents, used_cents = excluded.used_cents,"
@@ -159,7 +156,7 @@ def set_profile(
         ),
     )
     audit(
-        conn,
+        tx,
         user_id=profile.user_id,
         offer_id=None,
         from_status=None,
@@ -172,22 +169,22 @@ def set_profile(
     )
     wire = wire_profile(profile)
     return append_change(
-        conn, profile.user_id, lambda v: ProfileUpdate(version=v, profile=wire), profile.updated_at
+        tx, profile.user_id, lambda v: ProfileUpdate(version=v, profile=wire), profile.updated_at
     )
 
 
-def get_offer(conn: sqlite3.Connection, offer_id: str, user_id: str | None = None) -> OfferRecord | None:
+def get_offer(tx: Tx, offer_id: str, user_id: str | None = None) -> OfferRecord | None:
     sql = f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id = ?"  # noqa: S608 (constant columns)
     args: tuple[str, ...] = (offer_id,)
     if user_id is not None:
         sql += " AND user_id = ?"
         args = (offer_id, user_id)
-    row = conn.execute(sql, args).fetchone()
+    row = tx.execute(sql, args).fetchone()
     return None if row is None else _offer(row)
 
 
-def list_offers(conn: sqlite3.Connection, user_id: str) -> list[OfferRecord]:
-    rows = conn.execute(
+def list_offers(tx: Tx, user_id: str) -> list[OfferRecord]:
+    rows = tx.execute(
         f"SELECT {_OFFER_COLUMNS} FROM offers WHERE user_id = ?"  # noqa: S608 (constant columns)
         " ORDER BY created_at, offer_id",
         (user_id,),
@@ -195,13 +192,11 @@ def list_offers(conn: sqlite3.Connection, user_id: str) -> list[OfferRecord]:
     return [_offer(r) for r in rows]
 
 
-def create_offer(
-    conn: sqlite3.Connection, terms: OfferTerms, *, actor: str, ref: str | None, now: int
-) -> OfferRecord:
+def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now: int) -> OfferRecord:
     """Store an ``offered`` offer on the user's current limit and rate (its base), audit it, append
     its ``OfferUpsert``."""
-    _require_user(conn, terms.user_id)
-    profile = get_profile(conn, terms.user_id)
+    _require_user(tx, terms.user_id)
+    profile = get_profile(tx, terms.user_id)
     if profile is None:
         raise ProfileMissing(f"user {terms.user_id} has no credit profile")
     if terms.new_limit_cents <= profile.limit_cents:
@@ -225,7 +220,7 @@ def create_offer(
         updated_at=now,
         base_rate_bps=profile.rate_bps,
     )
-    conn.execute(
+    tx.execute(
         f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
             offer.offer_id,
@@ -244,7 +239,7 @@ def create_offer(
         ),
     )
     audit(
-        conn,
+        tx,
         user_id=offer.user_id,
         offer_id=offer.offer_id,
         from_status=None,
@@ -254,17 +249,17 @@ def create_offer(
         ref=ref,
         now=now,
     )
-    _publish(conn, offer, now)
+    _publish(tx, offer, now)
     return offer
 
 
-def _publish(conn: sqlite3.Connection, offer: OfferRecord, now: int) -> None:
+def _publish(tx: Tx, offer: OfferRecord, now: int) -> None:
     wire = wire_offer(offer)
-    append_change(conn, offer.user_id, lambda v: OfferUpsert(version=v, offer=wire), now)
+    append_change(tx, offer.user_id, lambda v: OfferUpsert(version=v, offer=wire), now)
 
 
 def move_offer(
-    conn: sqlite3.Connection,
+    tx: Tx,
     offer: OfferRecord,
     target: OfferStatus,
     *,
@@ -280,12 +275,12 @@ def move_offer(
     """
     current = OfferStatus(offer.status)
     transition(current, target)
-    conn.execute(
+    tx.execute(
         "UPDATE offers SET status = ?, updated_at = ? WHERE offer_id = ?", (target.value, now, offer.offer_id)
     )
     moved = msgspec.structs.replace(offer, status=target.value, updated_at=now)
     audit(
-        conn,
+        tx,
         user_id=offer.user_id,
         offer_id=offer.offer_id,
         from_status=current,
@@ -296,33 +291,33 @@ def move_offer(
         now=now,
         detail=detail,
     )
-    _publish(conn, moved, now)
+    _publish(tx, moved, now)
     return moved
 
 
 def withdraw_offer(
-    conn: sqlite3.Connection, offer_id: str, *, actor: str, reason_code: str, ref: str | None, now: int
+    tx: Tx, offer_id: str, *, actor: str, reason_code: str, ref: str | None, now: int
 ) -> OfferRecord:
-    offer = get_offer(conn, offer_id)
+    offer = get_offer(tx, offer_id)
     if offer is None:
         raise OfferNotFound(f"no offer {offer_id}")
     try:
         return move_offer(
-            conn, offer, OfferStatus.WITHDRAWN, actor=actor, reason_code=reason_code, ref=ref, now=now
+            tx, offer, OfferStatus.WITHDRAWN, actor=actor, reason_code=reason_code, ref=ref, now=now
         )
     except IllegalTransition as exc:
         raise OfferClosed(f"offer {offer_id} is {offer.status}") from exc
 
 
-def audit_trail(conn: sqlite3.Connection, *, user_id: str | None, offer_id: str | None) -> list[AuditRecord]:
+def audit_trail(tx: Tx, *, user_id: str | None, offer_id: str | None) -> list[AuditRecord]:
     """Audit events of one offer or one user (offers and profile), oldest first."""
     if offer_id is not None:
-        rows = conn.execute(
+        rows = tx.execute(
             f"SELECT {_AUDIT_COLUMNS} FROM offer_audit WHERE offer_id = ? ORDER BY audit_id",  # noqa: S608
             (offer_id,),
         )
     else:
-        rows = conn.execute(
+        rows = tx.execute(
             f"SELECT {_AUDIT_COLUMNS} FROM offer_audit WHERE user_id = ? ORDER BY audit_id",  # noqa: S608
             (user_id,),
         )
@@ -330,7 +325,7 @@ def audit_trail(conn: sqlite3.Connection, *, user_id: str | None, offer_id: str 
 
 
 def accept_or_decline(
-    conn: sqlite3.Connection,
+    tx: Tx,
     *,
     user_id: str,
     device_id: str,
@@ -344,7 +339,7 @@ def accept_or_decline(
     An acceptance that counts moves the offer to ``accepted`` and queues its ``apply_offer``
     outbox row in the same transaction; a refused one changes nothing.
     """
-    offer = get_offer(conn, mutation.offer_id, user_id)
+    offer = get_offer(tx, mutation.offer_id, user_id)
     if offer is None:
         return RejectionCode.UNKNOWN_OFFER, f"no offer {mutation.offer_id}"
     if isinstance(mutation, AcceptOffer) and offer.status == OfferStatus.EXPIRED.value:
@@ -358,7 +353,7 @@ def accept_or_decline(
     if isinstance(mutation, DeclineOffer):
         detail: dict[str, object] | None = None if mutation.reason is None else {"reason": mutation.reason}
         move_offer(
-            conn,
+            tx,
             offer,
             OfferStatus.DECLINED,
             actor=actor,
@@ -380,7 +375,7 @@ def accept_or_decline(
         return RejectionCode.OFFER_EXPIRED, verdict.value
     detail = {"accepted_at_device": mutation.created_at, "skew_ms": skew_ms}
     move_offer(
-        conn,
+        tx,
         offer,
         OfferStatus.ACCEPTED,
         actor=actor,
@@ -389,17 +384,11 @@ def accept_or_decline(
         now=now,
         detail=detail,
     )
-    conn.execute(
-        "INSERT INTO outbox (kind, payload, state, attempts, created_at, updated_at)"
-        " VALUES (?, ?, 'pending', 0, ?, ?)",
-        (APPLY_OFFER, _json.encode({"offer_id": offer.offer_id}), now, now),
-    )
+    insert_outbox(tx, APPLY_OFFER, _json.encode({"offer_id": offer.offer_id}), now=now)
     return None
 
 
-def expire_offers(
-    conn: sqlite3.Connection, *, now: int, grace_ms: int, limit: int, ref: str = EXPIRE_REF
-) -> list[OfferRecord]:
+def expire_offers(tx: Tx, *, now: int, grace_ms: int, limit: int, ref: str = EXPIRE_REF) -> list[OfferRecord]:
     """``offered`` offers whose expiry is more than ``grace_ms`` before ``now`` → ``expired``.
 
     At most ``limit``, oldest expiry first, each with its audit event (actor ``system``, reason
@@ -408,14 +397,14 @@ def expire_offers(
     (:func:`~cloud.domain.offers.rules.judge_acceptance`), and must find the offer open.
     """
     cutoff = now - grace_ms
-    rows = conn.execute(
+    rows = tx.execute(
         f"SELECT {_OFFER_COLUMNS} FROM offers WHERE status = ? AND expires_at < ?"  # noqa: S608
         " ORDER BY expires_at, offer_id LIMIT ?",
         (OfferStatus.OFFERED.value, cutoff, limit),
     ).fetchall()
     return [
         move_offer(
-            conn,
+            tx,
             offer,
             OfferStatus.EXPIRED,
             actor=SYSTEM_ACTOR,

@@ -1,0 +1,120 @@
+"""The sync exchange's transaction: the exactly-once push, then a page of the user's changes.
+
+One script for every engine (:class:`Tx`): it locks the device and then the user before reading
+what it will change, judges each pushed seq with the pure rules of :mod:`sync.push`, applies new
+mutations through :mod:`cloud.store.scripts.mutations` and keeps each one's digest and result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cloud.domain.offers.rules import AcceptanceRule
+from cloud.errors import DeviceNotFound, DeviceRevoked, InvalidCursorError, SeqConflict
+from cloud.store.records import ItemResult, PushItem, StoredChange, SyncOutcome
+from cloud.store.scripts.mutations import apply_mutation
+from cloud.store.tx import Tx
+from sync.codes import ResultStatus
+from sync.messages import Withdrawn
+from sync.push import Action, Resend, judge_resend, plan_push
+
+
+def resent(tx: Tx, device_id: str, item: PushItem) -> ItemResult:
+    """The result of a processed seq pushed again (:func:`sync.push.judge_resend`).
+
+    The same content gets the result kept when it was processed, marked as a replay; other
+    content raises :class:`SeqConflict` (a store restored from a backup), which rolls the whole
+    request back.
+    """
+    row = tx.execute(
+        "SELECT digest, status, code, detail FROM mutation_digests WHERE device_id = ? AND seq = ?",
+        (device_id, item.seq),
+    ).fetchone()
+    verdict = judge_resend(
+        stored_digest=None if row is None else bytes(row[0]),
+        has_result=row is not None and row[1] is not None,
+        pushed_digest=item.digest,
+        withdrawn=isinstance(item.mutation, Withdrawn),
+    )
+    if verdict is Resend.CONFLICT:
+        raise SeqConflict(
+            f"seq {item.seq} was already processed with other content: the device's store was"
+            " restored from a backup; re-enroll with replaces_device_id"
+        )
+    if verdict is Resend.REPLAY:
+        return ItemResult(seq=item.seq, status=row[1], code=row[2], detail=row[3], replay=True)
+    return ItemResult(seq=item.seq, status=ResultStatus.DUPLICATE)
+
+
+def sync(
+    tx: Tx,
+    *,
+    device_id: str,
+    items: Sequence[PushItem],
+    skew_ms: int,
+    after_version: int,
+    pull_limit: int,
+    now: int,
+    acceptance: AcceptanceRule,
+) -> SyncOutcome:
+    """One ``/v1/sync`` transaction (spec §5 steps 7 to 9); raises and changes nothing on a refusal.
+
+    The device's row, then the user's, are locked first: two requests of one device (a resend
+    racing its original on another API process) or of one user's devices run one after the other,
+    so a seq is processed once and change-log versions never interleave.
+    """
+    tx.lock_device(device_id)
+    row = tx.execute(
+        "SELECT d.user_id, d.last_seq, d.revoked, d.lineage_id FROM devices d WHERE d.device_id = ?",
+        (device_id,),
+    ).fetchone()
+    if row is None:
+        raise DeviceNotFound(f"no device {device_id}")
+    user_id, last_seq, revoked, lineage_id = row
+    if revoked:
+        raise DeviceRevoked()
+    tx.lock_user(user_id)
+    (version,) = tx.execute("SELECT version FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    if after_version > version:
+        raise InvalidCursorError("cursor is ahead of the user's change log")
+    plan = plan_push(last_seq, [item.seq for item in items])
+    results: list[ItemResult] = []
+    for step in plan.steps:
+        item = items[step.index]
+        if step.action is Action.DUPLICATE:
+            # Raises SeqConflict, which rolls this whole transaction back.
+            results.append(resent(tx, device_id, item))
+            continue
+        result = apply_mutation(
+            tx, user_id, device_id, lineage_id, item, now, skew_ms=skew_ms, acceptance=acceptance
+        )
+        results.append(result)
+        # An existing row at an unprocessed seq could only be left over from data restored from
+        # a backup; what is processed now is the truth.
+        tx.execute(
+            "INSERT INTO mutation_digests (device_id, seq, digest, status, code, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO UPDATE SET"
+            " digest = excluded.digest, status = excluded.status, code = excluded.code,"
+            " detail = excluded.detail",
+            (device_id, item.seq, item.digest, result.status, result.code, result.detail),
+        )
+    tx.execute(
+        "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
+        (plan.last_seq, skew_ms, now, device_id),
+    )
+    # Read after the writes, in the same transaction: the page includes this push's changes.
+    changes = [
+        StoredChange(version=v, type=t, body=bytes(b))
+        for v, t, b in tx.execute(
+            "SELECT version, type, body FROM change_log WHERE user_id = ? AND version > ?"
+            " ORDER BY version LIMIT ?",
+            (user_id, after_version, pull_limit + 1),
+        )
+    ]
+    return SyncOutcome(
+        last_seq=plan.last_seq,
+        results=results,
+        expected_seq=plan.expected_seq,
+        changes=changes,
+        outbox=list(tx.outbox_written),
+    )

@@ -1,0 +1,374 @@
+"""The store every engine serves: each :class:`~cloud.store.protocol.Store` method runs one
+transaction script (:mod:`cloud.store.scripts`) through the engine's transaction boundary.
+
+An engine subclasses :class:`TxStore` and provides the boundary (:meth:`TxStore._write_tx`,
+:meth:`TxStore._read_tx`, :meth:`TxStore._query`), its migrations, ``ping`` and ``close``. The
+scripts — the use cases and their rules — exist once, whatever the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from cloud.domain.offers.rules import AcceptanceRule
+from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
+from cloud.store.records import (
+    AggregateRecord,
+    ApplyOutcome,
+    AuditRecord,
+    CreditFeaturesRecord,
+    DeadLetterRecord,
+    DeviceRecord,
+    EvaluationCompleted,
+    EvaluationInputs,
+    EvaluationRecord,
+    EvaluationRequested,
+    EvaluationState,
+    OfferCreated,
+    OfferRecord,
+    OfferTerms,
+    OutboxRecord,
+    OutboxState,
+    OutboxStats,
+    ProfileRecord,
+    PushAttemptRecord,
+    PushItem,
+    PushPlan,
+    PushTarget,
+    RefreshGrant,
+    RelayOutcome,
+    RotationOutcome,
+    SyncOutcome,
+    UserRecord,
+    UserView,
+)
+from cloud.store.scripts import credit, devices, offers, outbox, push, sync, views
+from cloud.store.tx import Tx
+
+T = TypeVar("T")
+
+
+class TxStore:
+    """:class:`~cloud.store.protocol.Store` over an engine's transactions (see the module docstring)."""
+
+    def __init__(
+        self, acceptance: AcceptanceRule | None = None, fault_hook: Callable[[str], None] | None = None
+    ) -> None:
+        self.acceptance = acceptance or AcceptanceRule()
+        """Bounds of the offline-acceptance rule applied to ``AcceptOffer`` in :meth:`sync`."""
+        self.fault_hook = fault_hook
+        """Tests only (:mod:`cloud.faults`): called with a point name inside ``apply_offer``'s transaction."""
+
+    # --- the engine's part ---------------------------------------------------------------
+
+    async def _write_tx(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a write transaction and commit; roll back if it raises."""
+        raise NotImplementedError
+
+    async def _read_tx(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a read transaction: its reads see one consistent snapshot."""
+        raise NotImplementedError
+
+    async def _query(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn``, one read statement, outside an explicit transaction."""
+        raise NotImplementedError
+
+    # --- users and enrollment --------------------------------------------------------
+
+    async def create_user(self, user_id: str, external_ref: str | None, now: int) -> UserRecord:
+        return await self._write_tx(lambda tx: devices.create_user(tx, user_id, external_ref, now))
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        return await self._query(lambda tx: devices.get_user(tx, user_id))
+
+    async def create_enrollment_code(self, user_id: str, code_hash: str, expires_at: int, now: int) -> None:
+        await self._write_tx(
+            lambda tx: devices.create_enrollment_code(tx, user_id, code_hash, expires_at, now)
+        )
+
+    async def enroll_device(
+        self,
+        *,
+        code_hash: str,
+        device_id: str,
+        platform: str,
+        app_version: str,
+        refresh: RefreshGrant,
+        now: int,
+        replaces_device_id: str | None = None,
+    ) -> DeviceRecord:
+        return await self._write_tx(
+            lambda tx: devices.enroll_device(
+                tx,
+                code_hash=code_hash,
+                device_id=device_id,
+                platform=platform,
+                app_version=app_version,
+                refresh=refresh,
+                now=now,
+                replaces_device_id=replaces_device_id,
+            )
+        )
+
+    # --- devices and refresh tokens ----------------------------------------------------
+
+    async def get_device(self, device_id: str) -> DeviceRecord | None:
+        return await self._query(lambda tx: devices.get_device(tx, device_id))
+
+    async def list_devices(self, user_id: str | None = None) -> list[DeviceRecord]:
+        return await self._query(lambda tx: devices.list_devices(tx, user_id))
+
+    async def revoke_device(self, device_id: str, now: int) -> DeviceRecord:
+        return await self._write_tx(lambda tx: devices.revoke_device(tx, device_id, now))
+
+    async def rotate_refresh(
+        self,
+        *,
+        device_id: str,
+        presented_hash: str,
+        successor: RefreshGrant,
+        cached_successor: bytes,
+        grace_ms: int,
+        now: int,
+    ) -> RotationOutcome:
+        return await self._write_tx(
+            lambda tx: devices.rotate_refresh(
+                tx,
+                device_id=device_id,
+                presented_hash=presented_hash,
+                successor=successor,
+                cached_successor=cached_successor,
+                grace_ms=grace_ms,
+                now=now,
+            )
+        )
+
+    # --- sync ------------------------------------------------------------------------------
+
+    async def sync(
+        self,
+        *,
+        device_id: str,
+        items: Sequence[PushItem],
+        skew_ms: int,
+        after_version: int,
+        pull_limit: int,
+        now: int,
+    ) -> SyncOutcome:
+        acceptance = self.acceptance
+        return await self._write_tx(
+            lambda tx: sync.sync(
+                tx,
+                device_id=device_id,
+                items=items,
+                skew_ms=skew_ms,
+                after_version=after_version,
+                pull_limit=pull_limit,
+                now=now,
+                acceptance=acceptance,
+            )
+        )
+
+    # --- admin -------------------------------------------------------------------------------
+
+    async def append_notice(
+        self, *, user_id: str, notice_id: str, kind: str, title: str, body: str, now: int
+    ) -> int:
+        return await self._write_tx(
+            lambda tx: views.append_notice(
+                tx, user_id=user_id, notice_id=notice_id, kind=kind, title=title, body=body, now=now
+            )
+        )
+
+    async def user_view(self, user_id: str) -> UserView:
+        return await self._read_tx(lambda tx: views.user_view(tx, user_id))
+
+    # --- credit profiles and offers ----------------------------------------------------
+
+    async def set_profile(
+        self, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None = None
+    ) -> int:
+        return await self._write_tx(
+            lambda tx: offers.set_profile(tx, profile, actor=actor, reason_code=reason_code, ref=ref)
+        )
+
+    async def get_profile(self, user_id: str) -> ProfileRecord | None:
+        return await self._query(lambda tx: offers.get_profile(tx, user_id))
+
+    async def create_offer(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        return await self._write_tx(lambda tx: offers.create_offer(tx, terms, actor=actor, ref=ref, now=now))
+
+    async def create_offer_and_ping(
+        self, terms: OfferTerms, *, actor: str, ref: str | None = None, now: int
+    ) -> OfferCreated:
+        return await self._write_tx(
+            lambda tx: credit.create_offer_and_ping(tx, terms, actor=actor, ref=ref, now=now)
+        )
+
+    async def withdraw_offer(
+        self, offer_id: str, *, actor: str, reason_code: str, ref: str | None = None, now: int
+    ) -> OfferRecord:
+        return await self._write_tx(
+            lambda tx: offers.withdraw_offer(
+                tx, offer_id, actor=actor, reason_code=reason_code, ref=ref, now=now
+            )
+        )
+
+    async def get_offer(self, offer_id: str) -> OfferRecord | None:
+        return await self._query(lambda tx: offers.get_offer(tx, offer_id))
+
+    async def list_offers(self, user_id: str) -> list[OfferRecord]:
+        return await self._read_tx(lambda tx: views.list_offers(tx, user_id))
+
+    async def audit_trail(
+        self, *, user_id: str | None = None, offer_id: str | None = None
+    ) -> list[AuditRecord]:
+        if (user_id is None) == (offer_id is None):
+            raise ValueError("give exactly one of user_id and offer_id")
+        return await self._query(lambda tx: offers.audit_trail(tx, user_id=user_id, offer_id=offer_id))
+
+    # --- the outbox ----------------------------------------------------------------------------
+
+    async def list_outbox(self) -> list[OutboxRecord]:
+        return await self._read_tx(lambda tx: outbox.outbox_after(tx, 0))
+
+    async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
+        hook = self.fault_hook
+        return await self._write_tx(
+            lambda tx: outbox.apply_offer(tx, outbox_id, ref=ref, now=now, fault_hook=hook)
+        )
+
+    async def outbox_children(self, parent_id: int) -> list[OutboxRecord]:
+        return await self._read_tx(lambda tx: outbox.pending_children(tx, parent_id))
+
+    async def push_plan(self, outbox_id: int, *, claim_at: int | None = None) -> PushPlan | None:
+        def plan(tx: Tx) -> PushPlan | None:
+            return push.push_plan(tx, outbox_id, claim_at=claim_at)
+
+        return await (self._read_tx(plan) if claim_at is None else self._write_tx(plan))
+
+    async def record_push(
+        self,
+        outbox_id: int,
+        *,
+        user_id: str,
+        sender: str,
+        sent: Sequence[tuple[PushTarget, PushMessage, PushResult]],
+        attempt: int,
+        retry_at: int,
+        now: int,
+    ) -> OutboxState:
+        return await self._write_tx(
+            lambda tx: push.record_push(
+                tx,
+                outbox_id,
+                user_id=user_id,
+                sender=sender,
+                sent=sent,
+                attempt=attempt,
+                retry_at=retry_at,
+                now=now,
+            )
+        )
+
+    async def skip_push(self, outbox_id: int, reason: PushOutcome, now: int) -> None:
+        await self._write_tx(lambda tx: push.skip_push(tx, outbox_id, reason, now))
+
+    async def push_attempts(self, user_id: str) -> list[PushAttemptRecord]:
+        return await self._read_tx(lambda tx: push.push_attempts(tx, user_id))
+
+    async def relay_outbox(self, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
+        return await self._write_tx(
+            lambda tx: outbox.relay_outbox(tx, now=now, timeout_ms=timeout_ms, max_attempts=max_attempts)
+        )
+
+    async def expire_offers(self, *, now: int, limit: int) -> list[OfferRecord]:
+        grace_ms = self.acceptance.grace_ms
+        return await self._write_tx(
+            lambda tx: offers.expire_offers(tx, now=now, grace_ms=grace_ms, limit=limit)
+        )
+
+    async def outbox_stats(self, *, now: int) -> OutboxStats:
+        return await self._read_tx(lambda tx: outbox.outbox_stats(tx, now))
+
+    async def dead_letters(self, *, limit: int, after_id: int = 0) -> list[DeadLetterRecord]:
+        return await self._read_tx(lambda tx: outbox.dead_letters(tx, limit=limit, after_id=after_id))
+
+    async def retry_dead(self, outbox_id: int, *, now: int) -> OutboxRecord:
+        return await self._write_tx(lambda tx: outbox.retry_dead(tx, outbox_id, now=now))
+
+    # --- analytics (read-only) ---------------------------------------------------------
+
+    async def user_aggregates(self, user_id: str, first_day: str, last_day: str) -> list[AggregateRecord]:
+        return await self._query(lambda tx: views.user_aggregates(tx, user_id, first_day, last_day))
+
+    async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
+        return await self._query(lambda tx: views.aggregates_between(tx, first_day, last_day))
+
+    # --- credit evaluation ---------------------------------------------------------------
+
+    async def set_credit_features(self, features: CreditFeaturesRecord) -> None:
+        await self._write_tx(lambda tx: credit.set_credit_features(tx, features))
+
+    async def get_credit_features(self, user_id: str) -> CreditFeaturesRecord | None:
+        return await self._query(lambda tx: credit.get_credit_features(tx, user_id))
+
+    async def request_evaluation(
+        self, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
+    ) -> EvaluationRequested:
+        return await self._write_tx(
+            lambda tx: credit.request_evaluation(
+                tx, user_id, evaluation_id, trigger=trigger, day=day, now=now
+            )
+        )
+
+    async def request_daily_evaluations(
+        self, *, day: str, now: int, recent_ms: int, limit: int, new_id: Callable[[], str]
+    ) -> list[EvaluationRequested]:
+        return await self._write_tx(
+            lambda tx: credit.request_daily_evaluations(
+                tx, day=day, now=now, recent_ms=recent_ms, limit=limit, new_id=new_id
+            )
+        )
+
+    async def get_evaluation(self, evaluation_id: str) -> EvaluationRecord | None:
+        return await self._query(lambda tx: credit.get_evaluation(tx, evaluation_id))
+
+    async def list_evaluations(self, user_id: str | None = None) -> list[EvaluationRecord]:
+        return await self._read_tx(lambda tx: credit.list_evaluations(tx, user_id))
+
+    async def evaluation_inputs(self, outbox_id: int) -> EvaluationInputs | None:
+        return await self._read_tx(lambda tx: credit.evaluation_inputs(tx, outbox_id))
+
+    async def complete_evaluation(
+        self,
+        outbox_id: int,
+        *,
+        status: EvaluationState,
+        result: bytes,
+        terms: OfferTerms | None,
+        read: EvaluationInputs,
+        announcement: PushPayload | None,
+        announce_not_before: int | None,
+        actor: str,
+        ref: str,
+        now: int,
+    ) -> EvaluationCompleted:
+        return await self._write_tx(
+            lambda tx: credit.complete_evaluation(
+                tx,
+                outbox_id,
+                status=status,
+                result=result,
+                terms=terms,
+                read=read,
+                announcement=announcement,
+                announce_not_before=announce_not_before,
+                actor=actor,
+                ref=ref,
+                now=now,
+            )
+        )
