@@ -5,6 +5,7 @@
 | ``ENV`` | ``development`` or ``production`` (production refuses weak or shared secrets) | ``development`` |
 | ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
 | ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
+| ``DATABASE_POOL_SIZE`` | PostgreSQL: most connections one process holds | ``8`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
 | ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
 | ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
@@ -56,6 +57,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``PORT`` | 1..65535 |
 | ``API_DOCS`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
 | ``BODY_READ_TIMEOUT_S`` | (0, 300] |
+| ``DATABASE_POOL_SIZE`` | 1..100 |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -236,10 +238,17 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str
+    pool_max: int = 8
+    """PostgreSQL: most connections one process holds (its pool); SQLite keeps one."""
+    pool_min: int = 1
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite:")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql:", "postgres:"))
 
     @property
     def sqlite_path(self) -> Path:
@@ -562,7 +571,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         env=env_name,
         data_dir=data_dir,
-        database=DatabaseSettings(env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}"),
+        database=DatabaseSettings(
+            env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}",
+            pool_max=_int(env, "DATABASE_POOL_SIZE", 8, 1, 100),
+        ),
         redis=RedisSettings(env.get("REDIS_URL") or None),
         auth=AuthSettings(
             admin_token=env.get("ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN,

@@ -15,8 +15,8 @@ class UnsupportedDatabase(ValueError):
 
 
 def check_supported(settings: DatabaseSettings) -> None:
-    """Raise :class:`UnsupportedDatabase` unless this build has a backend for ``settings.url``."""
-    if not settings.is_sqlite:
+    """Raise :class:`UnsupportedDatabase` unless this build has an engine for ``settings.url``."""
+    if not (settings.is_sqlite or settings.is_postgres):
         raise UnsupportedDatabase(f"no store backend for {settings.url.split(':', 1)[0]!r}")
 
 
@@ -32,6 +32,17 @@ async def open_store(
     ``None``); ``fault_hook`` is for fault tests only (:mod:`cloud.faults`).
     """
     check_supported(settings)
+    if settings.is_postgres:
+        # Imported here: the embedded default needs no PostgreSQL driver to start.
+        from cloud.store.engines.postgres import open_postgres_store
+
+        return await open_postgres_store(
+            settings.url,
+            pool_min=settings.pool_min,
+            pool_max=settings.pool_max,
+            acceptance=acceptance,
+            fault_hook=fault_hook,
+        )
     return await open_sqlite_store(settings.sqlite_path, acceptance=acceptance, fault_hook=fault_hook)
 
 

@@ -1,25 +1,28 @@
-"""The store conformance suite runs against every backend listed in ``BACKENDS``.
+"""The store conformance suite runs against every engine listed in ``BACKENDS``.
 
-Add a backend by adding its name and an opener here; the tests themselves do not change.
+Add an engine by adding its name and an opener here; the tests themselves do not change. The
+PostgreSQL engine gets a fresh schema per test on the server :mod:`tests.support.postgres` finds
+or starts (never a skip).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from cloud.settings import DatabaseSettings
 from cloud.store import Store, open_store
+from tests.support.postgres import fresh_schema, postgres_server
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
-def database_settings(backend: str, tmp_path: Path) -> DatabaseSettings:
-    if backend == "sqlite":
-        return DatabaseSettings(f"sqlite:///{tmp_path / 'store.sqlite3'}")
-    raise ValueError(backend)
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -34,8 +37,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(database_settings(backend, tmp_path))
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DatabaseSettings]:
+    if backend == "sqlite":
+        yield DatabaseSettings(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        return
+    with fresh_schema(request.getfixturevalue("postgres_url")) as url:
+        yield DatabaseSettings(url, pool_max=4)
+
+
+@pytest.fixture
+async def store(database: DatabaseSettings) -> AsyncIterator[Store]:
+    opened = await open_store(database)
     await opened.migrate()
     try:
         yield opened

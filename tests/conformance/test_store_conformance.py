@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -22,6 +21,7 @@ from cloud.errors import (
     SeqConflict,
     UserNotFound,
 )
+from cloud.settings import DatabaseSettings
 from cloud.store import Store, open_store
 from cloud.store.records import (
     OfferTerms,
@@ -53,7 +53,6 @@ from sync.messages import (
     SubmitAggregate,
     Withdrawn,
 )
-from tests.conformance.conftest import database_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -132,8 +131,8 @@ async def test_migrate_is_idempotent(store: Store) -> None:
     await store.ping()
 
 
-async def test_data_survives_reopen(backend: str, tmp_path: Path) -> None:
-    settings = database_settings(backend, tmp_path)
+async def test_data_survives_reopen(database: DatabaseSettings) -> None:
+    settings = database
     first = await open_store(settings)
     assert await first.migrate() != []
     await enrolled(first)

@@ -73,7 +73,8 @@ def _evaluation(row: Sequence[Any]) -> EvaluationRecord:
         trigger=row[3],
         day=row[4],
         outbox_id=row[5],
-        result=None if row[6] is None else bytes(row[6]),
+        # Written as text; rows from before were written as bytes.
+        result=None if row[6] is None else (row[6].encode() if isinstance(row[6], str) else bytes(row[6])),
         offer_id=row[7],
         created_at=row[8],
         updated_at=row[9],
@@ -296,7 +297,13 @@ def complete_evaluation(
                 queue_push(tx, PushPayload(user_id=user_id), parent_id=outbox_id, now=now)
     tx.execute(
         "UPDATE evaluations SET status = ?, result = ?, offer_id = ?, updated_at = ? WHERE evaluation_id = ?",
-        (status.value, result, None if offer is None else offer.offer_id, now, evaluation.evaluation_id),
+        (
+            status.value,
+            result.decode(),
+            None if offer is None else offer.offer_id,
+            now,
+            evaluation.evaluation_id,
+        ),
     )
     tx.execute(
         "UPDATE outbox SET state = ?, last_error = NULL, updated_at = ? WHERE outbox_id = ?",

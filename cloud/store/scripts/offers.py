@@ -114,7 +114,7 @@ def audit(
             actor,
             reason_code,
             ref,
-            None if detail is None else _json.encode(detail),
+            None if detail is None else _json.encode(detail).decode(),
             now,
         ),
     )
@@ -231,7 +231,7 @@ def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now:
             offer.rate_bps,
             offer.term_months,
             offer.expires_at,
-            _json.encode(offer.reason_codes),
+            _json.encode(offer.reason_codes).decode(),
             offer.policy_version,
             offer.created_at,
             offer.updated_at,

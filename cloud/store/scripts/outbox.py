@@ -69,12 +69,6 @@ def pending_children(tx: Tx, parent_id: int) -> list[OutboxRecord]:
     return [outbox_record(r) for r in rows]
 
 
-def last_outbox_id(tx: Tx) -> int:
-    row = tx.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
-    last: int = row[0]
-    return last
-
-
 def _offer_of(tx: Tx, row: OutboxRecord) -> OfferRecord:
     try:
         payload = msgspec.json.decode(row.payload, type=_ApplyPayload)
@@ -284,10 +278,10 @@ def outbox_stats(tx: Tx, now: int) -> OutboxStats:
         )
     ]
     due_since, deferred = tx.execute(
-        "SELECT MIN(CASE WHEN not_before IS NULL OR not_before <= ?1"
-        " THEN MAX(created_at, COALESCE(not_before, 0)) END),"
-        " COUNT(CASE WHEN not_before > ?1 THEN 1 END) FROM outbox WHERE state = ?2",
-        (now, OutboxState.PENDING.value),
+        "SELECT MIN(CASE WHEN not_before IS NULL OR not_before <= ?"
+        " THEN CASE WHEN COALESCE(not_before, 0) > created_at THEN not_before ELSE created_at END END),"
+        " COUNT(CASE WHEN not_before > ? THEN 1 END) FROM outbox WHERE state = ?",
+        (now, now, OutboxState.PENDING.value),
     ).fetchone()
     return OutboxStats(counts=counts, oldest_pending_at=due_since, deferred=deferred)
 

@@ -98,7 +98,7 @@ def _record(
                 result.outcome.value,
                 result.error_code,
                 result.message_id,
-                _json.encode(message),
+                _json.encode(message).decode(),
                 now,
             ),
         )

@@ -139,15 +139,15 @@ def test_runner_refuses_default_secrets_in_production(tmp_path: Path) -> None:
     assert not (tmp_path / "redis").exists()
 
 
-def test_runner_refuses_postgresql_until_it_exists(tmp_path: Path) -> None:
+def test_runner_refuses_an_unsupported_database(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DATA_DIR=str(tmp_path), DATABASE_URL="postgresql://127.0.0.1:5432/test", PORT=str(free_port()))
+    env.update(DATA_DIR=str(tmp_path), DATABASE_URL="mysql://127.0.0.1:3306/test", PORT=str(free_port()))
     done = subprocess.run(
         [sys.executable, "-m", "cloud.runner"], env=env, capture_output=True, timeout=60, check=False
     )
     out = done.stdout.decode()
     assert done.returncode == 1, out
-    assert "error: no store backend for 'postgresql'; stopping." in out
+    assert "error: no store backend for 'mysql'; stopping." in out
     # Refused before starting anything: no embedded Redis to start and stop again.
     assert "stopped embedded Redis" not in out
     assert not (tmp_path / "redis").exists()

@@ -15,7 +15,7 @@ from cloud.workers.main import FUNCTIONS, cron_jobs
 from cloud.workers.settings import WorkerSettings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
-POSTGRES = DatabaseSettings("postgresql://x@127.0.0.1/test")
+UNSUPPORTED = DatabaseSettings("mysql://x@127.0.0.1/test")
 
 
 def _section(title: str) -> str:
@@ -44,9 +44,9 @@ def test_the_worker_paragraph_names_every_queued_job() -> None:
     assert {_name(f) for f in FUNCTIONS} <= named
 
 
-def test_the_postgresql_refusal_is_quoted_as_it_is_raised() -> None:
+def test_the_refusal_of_an_unsupported_database_is_quoted_as_it_is_raised() -> None:
     with pytest.raises(UnsupportedDatabase) as refused:
-        check_supported(POSTGRES)
+        check_supported(UNSUPPORTED)
     message = str(refused.value)
     text = DOC.read_text(encoding="utf-8")
     assert f"`cloud.store.UnsupportedDatabase: {message}`" in text
@@ -54,4 +54,4 @@ def test_the_postgresql_refusal_is_quoted_as_it_is_raised() -> None:
     assert f"`error: {message}; stopping.`" in re.sub(r"\s*\n\s*", " ", text)
     # The API and the worker open the store through open_store, which refuses the same way.
     with pytest.raises(UnsupportedDatabase, match=re.escape(message)):
-        asyncio.run(open_store(POSTGRES))
+        asyncio.run(open_store(UNSUPPORTED))
