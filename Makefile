@@ -31,9 +31,11 @@ USERS ?= 200
 seed: $(VENV)/.run-installed
 	DATA_DIR=$(DATA_DIR) $(PY) -m cloud.seed --users $(USERS)
 
+# lint-imports checks the import contracts of .importlinter (the layers of docs/architecture.md).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy
@@ -66,4 +68,4 @@ model: $(TRAIN_VENV)/.train-installed
 		$(if $(wildcard models/artifacts/manifest.json),--compare-to models/artifacts/manifest.json)
 
 clean:
-	rm -rf $(VENV) $(TRAIN_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TRAIN_VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -2,11 +2,12 @@
 
 Each user gets a credit profile (varied limits, balances and rates) and credit features drawn from
 plausible distributions, one enrolled device, and ``--days`` days of daily aggregates released on
-that device's behalf by the edge's own mechanism (``edge_sdk.privacy``: k-ary randomized response
-with the default ε split) from a persona's true share of high-stress days. The aggregates enter
-through the store's sync transaction, as a phone's would. Every user is then evaluated in-process
-by :class:`cloud.domain.credit.services.EvaluationService` (the job's code, without a queue), and
-a table reports the offers made and how often the empathic guardrail fired, overall and per persona.
+that device's behalf through the release contract the SDK uses (:mod:`sync.rr`: k-ary randomized
+response, with the SDK's default levels and ε split) from a persona's true share of high-stress
+days. The aggregates enter through the store's sync transaction, as a phone's would. Every user is
+then evaluated in-process by :class:`cloud.domain.credit.services.EvaluationService` (the job's
+code, without a queue), and a table reports the offers made and how often the empathic guardrail
+fired, overall and per persona.
 
 The seed refuses to run on a database it has already seeded (users ``seed_0000`` ...): a second run
 would add a second population and evaluate the first one again. Use a fresh ``DATA_DIR``.
@@ -42,21 +43,31 @@ from cloud.domain.sync.digest import mutation_digest
 from cloud.settings import Settings, load_settings
 from cloud.store import Store, open_store
 from cloud.store.records import CreditFeaturesRecord, ProfileRecord, PushItem, RefreshGrant
-from edge_sdk.privacy.daily import mechanism_of, release_levels
-from edge_sdk.privacy.mechanism import randbelow_of
-from edge_sdk.privacy.settings import PrivacySettings
 from sync.messages import (
     ConsentScope,
+    FieldMechanism,
     Levels,
+    Mechanism,
     Mutation,
     Platform,
     RegisterPushToken,
     SetConsent,
     SubmitAggregate,
 )
+from sync.rr import K_RR, release_levels
 
 SEED_ACTOR: Final = "seed"
 DAY_MS: Final = 86_400_000
+
+SEED_MECHANISM: Final = Mechanism(
+    name=K_RR,
+    stress=FieldMechanism(k=2, epsilon=0.6),
+    valence=FieldMechanism(k=3, epsilon=0.2),
+    arousal=FieldMechanism(k=3, epsilon=0.2),
+)
+"""The SDK's default release (``PrivacySettings()``: ε 1.0 a day split 0.6 / 0.2 / 0.2, stress over
+2 levels, valence and arousal over 3). The cloud does not import the SDK, so it is written out
+here; a test checks that it is still what the SDK releases with."""
 
 
 class AlreadySeeded(RuntimeError):
@@ -161,11 +172,10 @@ def _features(rng: np.random.Generator, user_id: str, now: int) -> CreditFeature
 def _aggregates(
     rng: np.random.Generator, source: random.Random, persona: Persona, days: int, now: int, first_seq: int
 ) -> list[Mutation]:
-    """``days`` released days up to yesterday (UTC), through the edge's mechanism and ε split."""
-    privacy = PrivacySettings()
-    mechanism = mechanism_of(privacy)
-    randbelow = randbelow_of(source)
-    ks, kv, ka = privacy.field_levels()
+    """``days`` released days up to yesterday (UTC), through the SDK's default mechanism."""
+    mechanism = SEED_MECHANISM
+    randbelow = source.randrange
+    ks, kv, ka = mechanism.stress.k, mechanism.valence.k, mechanism.arousal.k
     today = datetime.fromtimestamp(now / 1000, tz=UTC).date()
     out: list[Mutation] = []
     for i in range(days):

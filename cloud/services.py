@@ -19,7 +19,7 @@ from cloud.domain.devices.services import DeviceService
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.services import SyncService
 from cloud.settings import Settings
-from cloud.store import Store
+from cloud.store.protocol import Store
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from edge_sdk.privacy.errors import (
     InvalidWindowScores,
 )
 from edge_sdk.privacy.ledger import LedgerEntry, PrivacyLedger
-from edge_sdk.privacy.mechanism import probability_true
 from edge_sdk.privacy.scores import WindowScore
 from edge_sdk.privacy.settings import PrivacySettings
+from sync.rr import probability_true
 
 __all__ = [
     "ConsentGate",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Final
@@ -30,13 +30,13 @@ from edge_sdk.privacy.mechanism import (
     VALENCE_RANGE,
     discretise,
     randbelow_of,
-    randomize,
 )
 from edge_sdk.privacy.scores import local_day
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.store import privacy as tables
 from edge_sdk.store.local import LocalStore
 from sync.messages import ConsentScope, FieldMechanism, Levels, Mechanism, SubmitAggregate
+from sync.rr import K_RR, release_levels
 
 MAX_WINDOW_BUCKET: Final = 7
 _CAP_TOLERANCE: Final = 1e-9
@@ -99,7 +99,7 @@ def day_stats(rows: Sequence[tables.ScoreRow]) -> list[DayStats]:
 def mechanism_of(settings: PrivacySettings) -> Mechanism:
     (es, ev, ea), (ks, kv, ka) = settings.field_epsilons(), settings.field_levels()
     return Mechanism(
-        name="k_rr",
+        name=K_RR,
         stress=FieldMechanism(k=ks, epsilon=es),
         valence=FieldMechanism(k=kv, epsilon=ev),
         arousal=FieldMechanism(k=ka, epsilon=ea),
@@ -113,15 +113,6 @@ def true_levels(stats: DayStats, settings: PrivacySettings) -> Levels:
         stress=discretise(stats.stress_mean, STRESS_RANGE, ks),
         valence=discretise(stats.valence_mean, VALENCE_RANGE, kv),
         arousal=discretise(stats.arousal_mean, AROUSAL_RANGE, ka),
-    )
-
-
-def release_levels(levels: Levels, mechanism: Mechanism, randbelow: Callable[[int], int]) -> Levels:
-    """Each level through k-ary randomized response with its field's k and ε."""
-    return Levels(
-        stress=randomize(levels.stress, mechanism.stress.k, mechanism.stress.epsilon, randbelow),
-        valence=randomize(levels.valence, mechanism.valence.k, mechanism.valence.epsilon, randbelow),
-        arousal=randomize(levels.arousal, mechanism.arousal.k, mechanism.arousal.epsilon, randbelow),
     )
 
 

@@ -1,13 +1,14 @@
 """Unbiased population distributions from k-ary randomized-response reports (pure numpy).
 
-The mechanism (shared contract with the edge): a report of a field with ``k`` levels and budget
-``epsilon`` equals the true level with probability ``p = e^eps / (e^eps + k - 1)`` and each other
-level with probability ``q = 1 / (e^eps + k - 1)``. If a share ``pi_j`` of the population is truly
-at level ``j``, the expected share of reports at ``j`` is ``f_j = q + (p - q) pi_j``, so
+The mechanism is the contract in :mod:`sync.rr`, shared with the edge: a report of a field with
+``k`` levels and budget ``epsilon`` equals the true level with probability
+``p = e^eps / (e^eps + k - 1)`` and each other level with probability ``q = 1 / (e^eps + k - 1)``.
+If a share ``pi_j`` of the population is truly at level ``j``, the expected share of reports at
+``j`` is ``f_j = q + (p - q) pi_j``, so
 
     pi_hat_j = (freq_j - q) / (p - q)
 
-is unbiased for ``pi_j`` and its components sum to 1 exactly.
+(:func:`sync.rr.debias`) is unbiased for ``pi_j`` and its components sum to 1 exactly.
 
 Reports carry their own ``k`` and ``epsilon``. Reports are grouped by ``(k, epsilon)``:
 
@@ -46,6 +47,7 @@ from cloud.domain.analytics.errors import (
     MismatchedLengths,
     NoReports,
 )
+from sync import rr
 
 Z_95: Final = 1.959963984540054
 """Two-sided 95% quantile of the standard normal."""
@@ -55,13 +57,14 @@ IntArray = npt.NDArray[np.int64]
 
 
 def krr_probabilities(k: int, epsilon: float) -> tuple[float, float]:
-    """``(p, q)``: the probability a report is the true level, and that it is one given other level."""
+    """``(p, q)``: the probability a report is the true level, and that it is one given other level
+    (:func:`sync.rr.probability_true`, :func:`sync.rr.probability_other`)."""
     if not k >= 2:
         raise InvalidMechanism(f"k must be at least 2, got {k}")
     if not (np.isfinite(epsilon) and epsilon > 0):
         raise InvalidMechanism(f"epsilon must be a finite number above 0, got {epsilon}")
-    e = float(np.exp(epsilon))
-    return e / (e + k - 1), 1.0 / (e + k - 1)
+    # The contract takes Python numbers (a numpy integer is not an ``int``).
+    return rr.probability_true(int(k), float(epsilon)), rr.probability_other(int(k), float(epsilon))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,7 @@ def _estimate_one_k(k: int, parts: list[tuple[float, Reports]]) -> DistributionE
         n = len(part)
         p, q = krr_probabilities(k, epsilon)
         freq = np.bincount(part.levels, minlength=k).astype(np.float64) / n
-        estimates.append((freq - q) / (p - q))
+        estimates.append(np.asarray(rr.debias(freq.tolist(), k, epsilon), dtype=np.float64))
         # Unbiased plug-in for f(1 - f) needs n - 1; one report gives no variance estimate, so the
         # bound f(1 - f) <= 1/4 stands in (a conservative, wide interval rather than a zero one).
         spread = freq * (1.0 - freq) / (n - 1) if n > 1 else np.full(k, 0.25)

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.domain.analytics.errors import InvalidPrior, MismatchedLengths
-from cloud.domain.analytics.estimators import FloatArray, Reports
+from cloud.domain.analytics.estimators import FloatArray, Reports, krr_probabilities
 from cloud.domain.analytics.signal import StressEstimate
 
 GRID_POINTS: Final = 1001
@@ -108,9 +108,11 @@ def _day_likelihoods(
     days: npt.NDArray[np.str_], reports: Reports
 ) -> tuple[list[str], FloatArray, FloatArray]:
     """Per distinct day (ascending): ``L1`` and ``L0``, the day's report likelihoods given H."""
-    e = np.exp(reports.epsilon)
-    p = e / (e + reports.k - 1)
-    q = 1.0 / (e + reports.k - 1)
+    # p and q of each report's own (k, epsilon), from the contract (sync.rr), once per pair.
+    pairs = list(zip(reports.k.tolist(), reports.epsilon.tolist(), strict=True))
+    probabilities = {pair: krr_probabilities(*pair) for pair in set(pairs)}
+    p = np.array([probabilities[pair][0] for pair in pairs], dtype=np.float64)
+    q = np.array([probabilities[pair][1] for pair in pairs], dtype=np.float64)
     top = reports.levels == reports.k - 1
     like_high = np.where(top, p, 1.0 - p)
     like_low = np.where(top, q, 1.0 - q)

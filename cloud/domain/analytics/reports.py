@@ -14,11 +14,11 @@ from cloud.domain.analytics.errors import AnalyticsInputError
 from cloud.domain.analytics.estimators import Reports
 from cloud.store.records import AggregateRecord
 from sync.messages import FieldMechanism, Mechanism
+from sync.rr import K_RR
 
 logger = logging.getLogger(__name__)
 
 Field = Literal["stress", "valence", "arousal"]
-KRR: str = "k_rr"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def field_reports(aggregates: Sequence[AggregateRecord], field: Field) -> FieldR
         except (msgspec.ValidationError, KeyError):
             skipped += 1
             continue
-        if mechanism.name != KRR:
+        if mechanism.name != K_RR:
             skipped += 1
             continue
         fm: FieldMechanism = getattr(mechanism, field)

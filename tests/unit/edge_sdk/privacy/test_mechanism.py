@@ -18,14 +18,11 @@ from edge_sdk.privacy.mechanism import (
     STRESS_RANGE,
     VALENCE_RANGE,
     discretise,
-    epsilon_of,
-    probability_other,
-    probability_true,
     randbelow_of,
-    randomize,
     thresholds,
 )
 from edge_sdk.privacy.settings import PrivacySettings
+from sync.rr import epsilon_of, probability_other, probability_true, randomize
 
 CASES = [(2, 0.25), (3, 0.25), (3, 0.5), (3, 1.0), (4, 0.5), (5, 2.0), (16, 3.0)]
 
