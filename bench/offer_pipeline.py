@@ -46,14 +46,14 @@ from rich.table import Table
 
 from bench.sync_ingest import ADMIN_TOKEN, MSGPACK_HEADERS, BenchError, serve
 from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_LIVE_PATH, QUEUE_NAME, SYNC_PATH
-from cloud.domain.offers.outbox import outbox_job_id
 from cloud.embedded_redis import EmbeddedRedis, free_port, popen_child, stop_process
-from cloud.push.messages import SEND_PUSH, PushOutcome
+from cloud.outbox.enqueue import outbox_job_id
+from cloud.outbox.kinds import APPLY_OFFER, SEND_PUSH
+from cloud.push.messages import PushOutcome
 from cloud.queue import JobTiming, Queue, create_queue
 from cloud.settings import DatabaseSettings
 from cloud.store import open_store
 from cloud.store.records import OutboxState
-from cloud.store.scripts.offers import APPLY_OFFER
 from sync.codec import MediaType, decode_reply, decode_request, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import (

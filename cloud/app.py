@@ -22,10 +22,10 @@ from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
 from cloud.domain.offers.operations import OutboxOperations
-from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
+from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.problems import EXCEPTION_HANDLERS
 from cloud.queue import Queue, create_queue
 from cloud.request_context import configure_logging, request_id_middleware

@@ -1,9 +1,10 @@
 """What a push says and what became of it: the outbox payload, messages, results, the protocol.
 
-A ``send_push`` outbox row carries a :class:`PushPayload`; the job turns it into one
-:class:`PushMessage` per active token and hands them to a :class:`PushSender`, which answers one
-:class:`PushResult` per message, in order. The sender only classifies; the job records every
-attempt and acts on it (deactivate the token, retry the row later).
+A ``send_push`` outbox row (:data:`cloud.outbox.kinds.SEND_PUSH`) carries a :class:`PushPayload`;
+the job turns it into one :class:`PushMessage` per active token and hands them to a
+:class:`PushSender`, which answers one :class:`PushResult` per message, in order. The sender only
+classifies; the job records every attempt and acts on it (deactivate the token, retry the row
+later).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 import msgspec
-
-SEND_PUSH: Final = "send_push"
-"""Outbox kind (and job name) of a push to every active token of one user's devices."""
 
 NOTICE_TTL_S: Final = 7 * 24 * 3600
 """How long FCM keeps a notice for an offline device; the notice also arrives through sync."""

@@ -23,11 +23,11 @@ import msgspec
 from cloud.clock import now_ms
 from cloud.domain.credit.notices import NoticeClass, notice_class
 from cloud.domain.credit.services import EvaluationService
-from cloud.domain.offers.outbox import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
 from cloud.errors import Unavailable
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, FaultPauses
+from cloud.outbox.enqueue import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.outbox.kinds import APPLY_OFFER, EVALUATE_CREDIT, SEND_PUSH
 from cloud.push.messages import (
-    SEND_PUSH,
     PushMessage,
     PushOutcome,
     PushPayload,
@@ -40,8 +40,6 @@ from cloud.queue import retry_later
 from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
 from cloud.store.records import OutboxRecord, RelayOutcome
-from cloud.store.scripts.credit import EVALUATE_CREDIT
-from cloud.store.scripts.offers import APPLY_OFFER
 
 log = logging.getLogger("cloud.workers.jobs")
 

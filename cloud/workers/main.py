@@ -15,6 +15,7 @@ from typing import Any
 
 from cloud.domain.credit.services import EvaluationService
 from cloud.faults import FaultPauses
+from cloud.outbox.kinds import OutboxKind
 from cloud.queue import CronJob, JobFunction, Queue, build_worker, new_event_loop
 from cloud.settings import CreditSettings, InsecureSettings, load_settings
 from cloud.workers.jobs import (
@@ -36,12 +37,14 @@ async def ping(ctx: dict[str, Any], payload: Any) -> Any:
     return payload
 
 
-FUNCTIONS: tuple[JobFunction, ...] = (
-    ping,
-    retry_transient(apply_offer),
-    retry_transient(send_push),
-    retry_transient(evaluate_credit),
-)
+JOBS: dict[OutboxKind, JobFunction] = {
+    OutboxKind.APPLY_OFFER: apply_offer,
+    OutboxKind.SEND_PUSH: send_push,
+    OutboxKind.EVALUATE_CREDIT: evaluate_credit,
+}
+"""The job of each outbox kind: a row of kind ``k`` is enqueued as the job named ``k``."""
+
+FUNCTIONS: tuple[JobFunction, ...] = (ping, *(retry_transient(job) for job in JOBS.values()))
 """Every job the worker runs, registered under the function's name; a busy store is retried."""
 
 

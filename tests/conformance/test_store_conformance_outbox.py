@@ -8,7 +8,8 @@ import pytest
 
 from cloud.domain.offers.errors import OutboxNotRetryable, OutboxRowNotFound
 from cloud.domain.offers.rules import DEFAULT_GRACE_MS
-from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult, message_for
+from cloud.outbox.kinds import SEND_PUSH
+from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult, message_for
 from cloud.store import Store
 from cloud.store.records import OutboxCount, OutboxRecord, PushTarget
 from sync.messages import (

@@ -8,7 +8,8 @@ import pytest
 from cloud.domain.credit.refusals import CreditFeaturesMissing, OpenOfferExists
 from cloud.domain.offers.errors import ProfileMissing
 from cloud.errors import UserNotFound
-from cloud.push.messages import SEND_PUSH, PushPayload
+from cloud.outbox.kinds import EVALUATE_CREDIT, SEND_PUSH
+from cloud.push.messages import PushPayload
 from cloud.store import Store
 from cloud.store.records import (
     CompletionOutcome,
@@ -18,7 +19,6 @@ from cloud.store.records import (
     OfferTerms,
     ProfileRecord,
 )
-from cloud.store.scripts.credit import EVALUATE_CREDIT
 from sync.messages import AcceptOffer, ConsentScope, SetConsent
 from tests.conformance.test_store_conformance import DAY_MS, NOW, enrolled, item, sync
 

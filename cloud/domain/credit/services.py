@@ -27,8 +27,8 @@ from cloud.domain.credit.refusals import EvaluationNotFound
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut, EvaluationQueued, SetCreditFeatures
 from cloud.domain.credit.scorecard import OfferSettings, ProposedOffer, validate_features
 from cloud.domain.offers.notices import money
-from cloud.domain.offers.outbox import OutboxDispatcher, outbox_job_id
 from cloud.errors import ValidationFailed
+from cloud.outbox.enqueue import OutboxDispatcher, outbox_job_id
 from cloud.push.messages import PushPayload
 from cloud.settings import CreditSettings
 from cloud.store.protocol import Store

@@ -23,7 +23,7 @@ from cloud.domain.admin.schemas import (
     OutboxStatsOut,
     QueueDepthOut,
 )
-from cloud.domain.offers.outbox import Enqueuer, enqueue_rows
+from cloud.outbox.enqueue import Enqueuer, enqueue_rows
 from cloud.request_context import current_request_id
 from cloud.store.protocol import Store
 from cloud.store.records import DeadLetterRecord

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims
-from cloud.domain.offers.outbox import OutboxDispatcher
 from cloud.domain.sync.digest import decode_pushed
 from cloud.errors import (
     DeviceMismatch,
@@ -27,6 +26,7 @@ from cloud.errors import (
     UnsupportedProtocol,
 )
 from cloud.faults import EXIT_AFTER_COMMIT_CODE
+from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.store.protocol import Store
 from cloud.store.records import PushItem
 from sync.codec import CodecError, MediaType, decode_change, decode_envelope, peek_seq

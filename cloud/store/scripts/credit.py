@@ -16,6 +16,13 @@ import msgspec
 from cloud.domain.credit.refusals import CreditFeaturesMissing, OpenOfferExists
 from cloud.domain.offers.errors import ProfileMissing
 from cloud.errors import UserNotFound
+from cloud.outbox.kinds import (
+    EVALUATE_CREDIT,
+    EvaluateCreditPayload,
+    OutboxPayloadInvalid,
+    decode_payload,
+    encode_payload,
+)
 from cloud.push.messages import PushPayload
 from cloud.store.records import (
     CompletionOutcome,
@@ -38,9 +45,6 @@ from cloud.store.scripts.push import queue_push
 from cloud.store.tx import Tx
 from sync.messages import OfferStatus
 
-EVALUATE_CREDIT: Final = "evaluate_credit"
-"""Outbox kind (and job name) of one credit evaluation."""
-
 OPEN_STATUSES: Final = (OfferStatus.OFFERED.value, OfferStatus.ACCEPTED.value)
 """An offer in one of these states is still in flight: no new evaluation may make another."""
 
@@ -53,12 +57,6 @@ _EVALUATION_SELECT: Final = (
     f"SELECT {_EVALUATION_COLUMNS} FROM evaluations e"  # noqa: S608 (constant columns)
     " LEFT JOIN outbox o ON o.outbox_id = e.outbox_id"
 )
-
-
-class EvaluationPayload(msgspec.Struct, frozen=True):
-    """The payload of an ``evaluate_credit`` outbox row."""
-
-    evaluation_id: str
 
 
 class EvaluationRowInvalid(ValueError):
@@ -138,7 +136,7 @@ def open_offer_id(tx: Tx, user_id: str) -> str | None:
 def _insert_request(
     tx: Tx, user_id: str, evaluation_id: str, *, trigger: str, day: str, now: int
 ) -> EvaluationRequested:
-    outbox = insert_outbox(tx, EVALUATE_CREDIT, _json.encode(EvaluationPayload(evaluation_id)), now=now)
+    outbox = insert_outbox(tx, EVALUATE_CREDIT, encode_payload(EvaluateCreditPayload(evaluation_id)), now=now)
     outbox_id = outbox.outbox_id
     tx.execute(
         "INSERT INTO evaluations (evaluation_id, user_id, status, trigger, day, outbox_id, created_at,"
@@ -216,12 +214,10 @@ def list_evaluations(tx: Tx, user_id: str | None = None) -> list[EvaluationRecor
 
 
 def _evaluation_of_row(tx: Tx, row: OutboxRecord) -> EvaluationRecord:
-    if row.kind != EVALUATE_CREDIT:
-        raise EvaluationRowInvalid(f"outbox row {row.outbox_id} is a {row.kind}, not {EVALUATE_CREDIT}")
     try:
-        payload = msgspec.json.decode(row.payload, type=EvaluationPayload)
-    except msgspec.DecodeError as exc:
-        raise EvaluationRowInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
+        payload = decode_payload(row.outbox_id, row.kind, row.payload, EvaluateCreditPayload)
+    except OutboxPayloadInvalid as exc:
+        raise EvaluationRowInvalid(str(exc)) from exc
     evaluation = get_evaluation(tx, payload.evaluation_id)
     if evaluation is None:
         raise EvaluationRowInvalid(f"outbox row {row.outbox_id}: no evaluation {payload.evaluation_id}")

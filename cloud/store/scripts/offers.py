@@ -19,6 +19,7 @@ from cloud.domain.offers.rules import (
     transition,
 )
 from cloud.errors import UserNotFound
+from cloud.outbox.kinds import APPLY_OFFER, ApplyOfferPayload, encode_payload
 from cloud.store.records import (
     AuditRecord,
     OfferRecord,
@@ -33,8 +34,6 @@ from cloud.store.tx import Tx
 from sync.codes import RejectionCode
 from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, ProfileUpdate
 
-APPLY_OFFER: Final = "apply_offer"
-"""Outbox kind of the job that applies an accepted offer to the profile."""
 SYSTEM_ACTOR: Final = "system"
 """Audit actor of changes nobody asked for at that moment (the expiry cron)."""
 OFFER_EXPIRED: Final = "offer_expired"
@@ -384,7 +383,7 @@ def accept_or_decline(
         now=now,
         detail=detail,
     )
-    insert_outbox(tx, APPLY_OFFER, _json.encode({"offer_id": offer.offer_id}), now=now)
+    insert_outbox(tx, APPLY_OFFER, encode_payload(ApplyOfferPayload(offer.offer_id)), now=now)
     return None
 
 

@@ -17,6 +17,7 @@ from cloud.domain.offers.errors import OutboxNotRetryable, OutboxRowNotFound, Pr
 from cloud.domain.offers.notices import NoticeText
 from cloud.domain.offers.rules import ApplyVerdict, judge_apply
 from cloud.faults import APPLY_IN_TX
+from cloud.outbox.kinds import APPLY_OFFER, ApplyOfferPayload, OutboxPayloadInvalid, decode_payload
 from cloud.push.messages import PushPayload
 from cloud.store.records import (
     ApplyOutcome,
@@ -29,7 +30,7 @@ from cloud.store.records import (
     RelayOutcome,
 )
 from cloud.store.scripts.changelog import append_change
-from cloud.store.scripts.offers import APPLY_OFFER, get_offer, get_profile, move_offer, set_profile
+from cloud.store.scripts.offers import get_offer, get_profile, move_offer, set_profile
 from cloud.store.scripts.outbox_rows import OUTBOX_COLUMNS, get_outbox, outbox_record
 from cloud.store.scripts.push import queue_push
 from cloud.store.tx import Tx
@@ -39,16 +40,8 @@ WORKER_ACTOR: Final = "worker"
 """Audit actor of every change a job or the relay makes."""
 
 
-class OutboxPayloadInvalid(ValueError):
-    """An ``apply_offer`` outbox row whose payload has no ``offer_id``."""
-
-
 class OfferVanished(LookupError):
     """An ``apply_offer`` outbox row names an offer the store does not have."""
-
-
-class _ApplyPayload(msgspec.Struct, frozen=True):
-    offer_id: str
 
 
 def outbox_after(tx: Tx, outbox_id: int) -> list[OutboxRecord]:
@@ -70,10 +63,7 @@ def pending_children(tx: Tx, parent_id: int) -> list[OutboxRecord]:
 
 
 def _offer_of(tx: Tx, row: OutboxRecord) -> OfferRecord:
-    try:
-        payload = msgspec.json.decode(row.payload, type=_ApplyPayload)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        raise OutboxPayloadInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
+    payload = decode_payload(row.outbox_id, row.kind, row.payload, ApplyOfferPayload)
     offer = get_offer(tx, payload.offer_id)
     if offer is None:
         raise OfferVanished(f"outbox row {row.outbox_id}: no offer {payload.offer_id}")

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 import msgspec
 
-from cloud.push.messages import SEND_PUSH, PushMessage, PushOutcome, PushPayload, PushResult
+from cloud.outbox.kinds import SEND_PUSH, decode_payload
+from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import OutboxRecord, OutboxState, PushAttemptRecord, PushPlan, PushTarget
 from cloud.store.scripts.mutations import consent_of
 from cloud.store.scripts.outbox_rows import get_outbox, insert_outbox
@@ -20,10 +21,6 @@ from cloud.store.tx import Tx
 from sync.messages import ConsentScope, OfferStatus
 
 _json: Final = msgspec.json.Encoder()
-
-
-class PushRowInvalid(ValueError):
-    """A ``send_push`` outbox row whose payload is not a push payload."""
 
 
 def has_push_consent(tx: Tx, user_id: str) -> bool:
@@ -42,10 +39,7 @@ def queue_push(
 
 def _plan(tx: Tx, row: OutboxRecord) -> PushPlan:
     """The consent and the tokens still to send for a pending ``send_push`` row."""
-    try:
-        payload = msgspec.json.decode(row.payload, type=PushPayload)
-    except msgspec.DecodeError as exc:
-        raise PushRowInvalid(f"outbox row {row.outbox_id}: {exc}") from exc
+    payload = decode_payload(row.outbox_id, row.kind, row.payload, PushPayload)
     rows = tx.execute(
         "SELECT p.device_id, p.token, p.platform FROM push_tokens p"
         " JOIN devices d ON d.device_id = p.device_id"

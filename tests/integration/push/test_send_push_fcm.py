@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from cloud.outbox.kinds import SEND_PUSH
 from cloud.push.fcm import FcmPushSender
-from cloud.push.messages import NOTICE_TTL_S, SEND_PUSH, retry_delay_ms, sync_ping
+from cloud.push.messages import NOTICE_TTL_S, retry_delay_ms, sync_ping
 from cloud.settings import DatabaseSettings, OutboxSettings
 from cloud.store.engines.sqlite import SqliteStore, open_sqlite_store
 from cloud.store.records import OutboxRecord

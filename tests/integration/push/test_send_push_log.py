@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from cloud.outbox.kinds import SEND_PUSH
 from cloud.push.log_sender import LogPushSender
-from cloud.push.messages import SEND_PUSH
 from cloud.push.senders import build_sender
 from cloud.settings import DatabaseSettings, OutboxSettings, PushSettings, load_settings
 from cloud.store.engines.sqlite import open_sqlite_store

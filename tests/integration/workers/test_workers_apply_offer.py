@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import redis
 
-from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
 from cloud.embedded_redis import EmbeddedRedis
+from cloud.outbox.enqueue import OutboxJob, outbox_job_id
 from cloud.queue import create_queue
 from sync.messages import (
     AcceptOffer,

@@ -21,8 +21,8 @@ import httpx
 import pytest
 import redis
 
-from cloud.domain.offers.outbox import OutboxJob, outbox_job_id
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX
+from cloud.outbox.enqueue import OutboxJob, outbox_job_id
 from cloud.queue import create_queue
 from sync.messages import (
     AcceptOffer,

@@ -7,8 +7,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from cloud.outbox.kinds import SEND_PUSH
 from cloud.push.log_sender import LogPushSender
-from cloud.push.messages import SEND_PUSH, PushOutcome, PushPayload, PushResult, message_for
+from cloud.push.messages import PushOutcome, PushPayload, PushResult, message_for
 from cloud.settings import load_settings
 from cloud.store import Store
 from cloud.store.records import EvaluationState, PushTarget

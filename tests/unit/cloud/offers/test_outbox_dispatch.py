@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.domain.offers.outbox import OutboxDispatcher, OutboxJob, enqueue_rows, outbox_job_id
+from cloud.outbox.enqueue import OutboxDispatcher, OutboxJob, enqueue_rows, outbox_job_id
 from cloud.settings import OutboxSettings, load_settings
 from cloud.store.records import OutboxRecord
 
