@@ -14,6 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from cloud.domain.credit.refusals import CreditFeaturesMissing, OpenOfferExists
+from cloud.domain.credit.staleness import read_is_stale
 from cloud.domain.offers.errors import ProfileMissing
 from cloud.errors import UserNotFound
 from cloud.outbox.kinds import (
@@ -36,7 +37,6 @@ from cloud.store.records import (
     OfferTerms,
     OutboxRecord,
     OutboxState,
-    ProfileRecord,
 )
 from cloud.store.scripts.offers import create_offer, get_profile
 from cloud.store.scripts.outbox import pending_children
@@ -238,17 +238,6 @@ def evaluation_inputs(tx: Tx, outbox_id: int) -> EvaluationInputs | None:
     )
 
 
-def _same_profile(a: ProfileRecord | None, b: ProfileRecord | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return (a.currency, a.limit_cents, a.used_cents, a.rate_bps) == (
-        b.currency,
-        b.limit_cents,
-        b.used_cents,
-        b.rate_bps,
-    )
-
-
 def complete_evaluation(
     tx: Tx,
     outbox_id: int,
@@ -269,12 +258,20 @@ def complete_evaluation(
         return EvaluationCompleted(outcome=CompletionOutcome.ALREADY_DONE)
     evaluation = _evaluation_of_row(tx, row)
     user_id = evaluation.user_id
-    # What the result was computed from must still hold, or it would be recorded on stale inputs.
-    if (
-        not _same_profile(get_profile(tx, user_id), read.profile)
-        or get_credit_features(tx, user_id) != read.features
-        or open_offer_id(tx, user_id) != read.open_offer_id
-    ):
+    # Lock the user, then check the row again: of two runs racing on two workers, the second finds
+    # it done. What the result was computed from must still hold, or it would be recorded on stale
+    # inputs.
+    tx.lock_user(user_id)
+    again = get_outbox(tx, outbox_id)
+    if again is None or again.state != OutboxState.PENDING.value:
+        return EvaluationCompleted(outcome=CompletionOutcome.ALREADY_DONE)
+    now_inputs = EvaluationInputs(
+        evaluation=evaluation,
+        features=get_credit_features(tx, user_id),
+        profile=get_profile(tx, user_id),
+        open_offer_id=open_offer_id(tx, user_id),
+    )
+    if read_is_stale(read, now_inputs):
         return EvaluationCompleted(outcome=CompletionOutcome.STALE)
     offer = None
     if terms is not None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from cloud.domain.devices.rules import (
+    EnrollmentCode,
+    PresentedToken,
+    ReplacedDevice,
+    Rotation,
+    SuccessorToken,
+    judge_enrollment,
+    judge_rotation,
+)
 from cloud.errors import (
     DeviceNotFound,
-    EnrollmentCodeExpired,
-    EnrollmentCodeInvalid,
-    EnrollmentCodeUsed,
-    ReplacesDeviceInvalid,
     UserNotFound,
 )
 from cloud.store.records import DeviceRecord, RefreshGrant, RotationKind, RotationOutcome, UserRecord
@@ -81,6 +86,13 @@ def create_enrollment_code(tx: Tx, user_id: str, code_hash: str, expires_at: int
     )
 
 
+def _enrollment_code(tx: Tx, code_hash: str) -> EnrollmentCode | None:
+    row = tx.execute(
+        "SELECT user_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?", (code_hash,)
+    ).fetchone()
+    return None if row is None else EnrollmentCode(user_id=row[0], expires_at=row[1], used_at=row[2])
+
+
 def enroll_device(
     tx: Tx,
     *,
@@ -92,25 +104,26 @@ def enroll_device(
     now: int,
     replaces_device_id: str | None = None,
 ) -> DeviceRecord:
-    row = tx.execute(
-        "SELECT user_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?", (code_hash,)
-    ).fetchone()
-    if row is None:
-        raise EnrollmentCodeInvalid()
-    user_id, expires_at, used_at = row
-    if used_at is not None:
-        raise EnrollmentCodeUsed()
-    if expires_at <= now:
-        raise EnrollmentCodeExpired()
-    lineage_id = device_id
+    """Spend the code, create the device (in its lineage) and its first refresh token; raises the
+    named refusal of :func:`judge_enrollment` and changes nothing then."""
+    code = _enrollment_code(tx, code_hash)
+    if code is not None:
+        # Lock the code's user, then read the code again: of two enrollments racing with one code
+        # (on two API processes), the second sees it spent.
+        tx.lock_user(code.user_id)
+        code = _enrollment_code(tx, code_hash)
+    replaced = None
     if replaces_device_id is not None:
         old = tx.execute(
-            "SELECT user_id, lineage_id FROM devices WHERE device_id = ?",
-            (replaces_device_id,),
+            "SELECT user_id, lineage_id FROM devices WHERE device_id = ?", (replaces_device_id,)
         ).fetchone()
-        if old is None or old[0] != user_id:
-            raise ReplacesDeviceInvalid()
-        lineage_id = old[1]
+        replaced = None if old is None else ReplacedDevice(user_id=old[0], lineage_id=old[1])
+    lineage_id = judge_enrollment(
+        code, device_id=device_id, replaces_device_id=replaces_device_id, replaced=replaced, now=now
+    )
+    assert code is not None  # judge_enrollment refuses a missing code
+    user_id = code.user_id
+    if replaces_device_id is not None:
         # A lineage has one live device: the replaced one (possibly revoked already by an
         # earlier re-enrollment whose reply was lost) and any such orphan stop here.
         members = tx.execute(
@@ -184,20 +197,47 @@ def rotate_refresh(
     grace_ms: int,
     now: int,
 ) -> RotationOutcome:
+    """Rotate, replay or refuse a presented refresh token (:func:`judge_rotation` decides)."""
+    tx.lock_device(device_id)
     device = tx.execute("SELECT revoked FROM devices WHERE device_id = ?", (device_id,)).fetchone()
-    token = tx.execute(
+    row = tx.execute(
         "SELECT expires_at, spent_at, replaced_by, successor, revoked_at FROM refresh_tokens"
         " WHERE token_hash = ? AND device_id = ?",
         (presented_hash, device_id),
     ).fetchone()
-    if device is None or token is None:
+    token = None
+    nxt = None
+    if row is not None:
+        expires_at, spent_at, replaced_by, cached, revoked_at = row
+        token = PresentedToken(
+            expires_at=expires_at,
+            spent_at=spent_at,
+            revoked_at=revoked_at,
+            has_cached_answer=cached is not None,
+        )
+        if spent_at is not None:
+            found = tx.execute(
+                "SELECT spent_at, revoked_at, expires_at FROM refresh_tokens"
+                " WHERE token_hash = ? AND device_id = ?",
+                (replaced_by, device_id),
+            ).fetchone()
+            nxt = (
+                None
+                if found is None
+                else SuccessorToken(spent_at=found[0], revoked_at=found[1], expires_at=found[2])
+            )
+    verdict = judge_rotation(
+        device_revoked=None if device is None else bool(device[0]),
+        token=token,
+        successor=nxt,
+        grace_ms=grace_ms,
+        now=now,
+    )
+    if verdict is Rotation.INVALID:
         return RotationOutcome(kind=RotationKind.INVALID)
-    if device[0]:
+    if verdict is Rotation.DEVICE_REVOKED:
         return RotationOutcome(kind=RotationKind.DEVICE_REVOKED)
-    expires_at, spent_at, replaced_by, cached, revoked_at = token
-    if spent_at is None:
-        if revoked_at is not None or expires_at <= now:
-            return RotationOutcome(kind=RotationKind.INVALID)
+    if verdict is Rotation.ROTATED:
         # The predecessor's cached answer is useless once its successor is spent: drop it.
         tx.execute(
             "UPDATE refresh_tokens SET successor = NULL WHERE device_id = ? AND successor IS NOT NULL",
@@ -212,38 +252,30 @@ def rotate_refresh(
             (successor.token_hash, device_id, now, successor.expires_at),
         )
         return RotationOutcome(kind=RotationKind.ROTATED)
-    nxt = tx.execute(
-        "SELECT spent_at, revoked_at, expires_at FROM refresh_tokens WHERE token_hash = ? AND device_id = ?",
-        (replaced_by, device_id),
-    ).fetchone()
-    # The most recently spent token, whose successor nobody has used: the device most
-    # likely never received the reply that carried the successor (a lost reply followed by
-    # any time offline), so it gets that successor, not a revocation.
-    successor_unused = nxt is not None and nxt[0] is None and nxt[1] is None
-    if revoked_at is None and successor_unused and cached is not None:
-        if nxt[2] <= now:
-            return RotationOutcome(kind=RotationKind.INVALID)  # the successor has expired
-        if replaced_by != successor.token_hash:
-            # The derivation key changed since the rotation: the successor derived now is
-            # not the stored one. Nobody used the stored one, so it is re-keyed in place.
-            tx.execute(
-                "UPDATE refresh_tokens SET token_hash = ? WHERE token_hash = ?",
-                (successor.token_hash, replaced_by),
-            )
-            tx.execute(
-                "UPDATE refresh_tokens SET replaced_by = ? WHERE token_hash = ?",
-                (successor.token_hash, presented_hash),
-            )
-        return RotationOutcome(
-            kind=RotationKind.REPLAYED,
-            cached_successor=bytes(cached),
-            reissue_access=now - spent_at > grace_ms,
+    if verdict is Rotation.REUSED:
+        # A spent token coming back after its successor was used may have been stolen: nothing of
+        # this device's stays valid.
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?), successor = NULL"
+            " WHERE device_id = ?",
+            (now, device_id),
         )
-    # The successor was used (or the token is older still): a spent token coming back after
-    # that may have been stolen, so nothing of this device's stays valid.
-    tx.execute(
-        "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, ?), successor = NULL"
-        " WHERE device_id = ?",
-        (now, device_id),
+        return RotationOutcome(kind=RotationKind.REUSED)
+    assert row is not None  # a replay has a token
+    replaced_by, cached = row[2], row[3]
+    if replaced_by != successor.token_hash:
+        # The derivation key changed since the rotation: the successor derived now is not the
+        # stored one. Nobody used the stored one, so it is re-keyed in place.
+        tx.execute(
+            "UPDATE refresh_tokens SET token_hash = ? WHERE token_hash = ?",
+            (successor.token_hash, replaced_by),
+        )
+        tx.execute(
+            "UPDATE refresh_tokens SET replaced_by = ? WHERE token_hash = ?",
+            (successor.token_hash, presented_hash),
+        )
+    return RotationOutcome(
+        kind=RotationKind.REPLAYED,
+        cached_successor=bytes(cached),
+        reissue_access=verdict is Rotation.REPLAYED_NEW_ACCESS,
     )
-    return RotationOutcome(kind=RotationKind.REUSED)

@@ -257,6 +257,10 @@ def _publish(tx: Tx, offer: OfferRecord, now: int) -> None:
     append_change(tx, offer.user_id, lambda v: OfferUpsert(version=v, offer=wire), now)
 
 
+class OfferMovedMeanwhile(RuntimeError):
+    """The offer's status changed between the read and the transition (a concurrent writer won)."""
+
+
 def move_offer(
     tx: Tx,
     offer: OfferRecord,
@@ -274,9 +278,14 @@ def move_offer(
     """
     current = OfferStatus(offer.status)
     transition(current, target)
-    tx.execute(
-        "UPDATE offers SET status = ?, updated_at = ? WHERE offer_id = ?", (target.value, now, offer.offer_id)
-    )
+    # Conditional on the status read: a concurrent transition (another process's job or request
+    # that got there first) leaves this one with nothing to move, never a second move.
+    moved_rows = tx.execute(
+        "UPDATE offers SET status = ?, updated_at = ? WHERE offer_id = ? AND status = ?",
+        (target.value, now, offer.offer_id, current.value),
+    ).rowcount
+    if moved_rows != 1:
+        raise OfferMovedMeanwhile(f"offer {offer.offer_id} is no longer {current.value}")
     moved = msgspec.structs.replace(offer, status=target.value, updated_at=now)
     audit(
         tx,

@@ -18,6 +18,7 @@ from cloud.domain.offers.notices import NoticeText
 from cloud.domain.offers.rules import ApplyVerdict, judge_apply
 from cloud.faults import APPLY_IN_TX
 from cloud.outbox.kinds import APPLY_OFFER, ApplyOfferPayload, OutboxPayloadInvalid, decode_payload
+from cloud.outbox.rules import RelayStep, relay_step
 from cloud.push.messages import PushPayload
 from cloud.store.records import (
     ApplyOutcome,
@@ -139,6 +140,13 @@ def apply_offer(
     if row.kind != APPLY_OFFER:
         raise OutboxPayloadInvalid(f"outbox row {outbox_id} is a {row.kind}, not {APPLY_OFFER}")
     offer = _offer_of(tx, row)
+    # Lock the user, then read the row and the offer again: of two runs of this job racing on two
+    # workers, the second finds the row done.
+    tx.lock_user(offer.user_id)
+    row = get_outbox(tx, outbox_id)
+    if row is None or row.state != OutboxState.PENDING.value:
+        return ApplyOutcome.ALREADY_DONE
+    offer = _offer_of(tx, row)
     profile = get_profile(tx, offer.user_id)
     if profile is None:
         raise ProfileMissing(f"user {offer.user_id} has no credit profile")
@@ -191,12 +199,10 @@ def apply_offer(
 
 
 def _dead_letter(tx: Tx, row: OutboxRecord, now: int) -> OutboxRecord | None:
-    """Give up on a row: ``dead``, and for ``apply_offer`` the offer ``failed`` and the user told.
+    """After a row went ``dead``: for ``apply_offer`` the offer ``failed`` and the user told.
 
     Returns the push row queued for that notice, if any.
     """
-    error = f"not done after {row.attempts - row.first_attempt + 1} attempts"
-    _finish(tx, row.outbox_id, OutboxState.DEAD, now, error)
     if row.kind != APPLY_OFFER:
         return None
     try:
@@ -229,29 +235,52 @@ def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> Rel
     for the caller to enqueue under the job id of that attempt. A row backing off (``not_before``
     in the future) waits. A push row queued by a dead-letter is returned too, at attempt 0.
     """
-    rows = [
-        outbox_record(r)
-        for r in tx.execute(
-            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
-            " AND (not_before IS NULL OR not_before <= ?) ORDER BY outbox_id",
-            (OutboxState.PENDING.value, now - timeout_ms, now),
-        )
-    ]
+    rows = tx.execute(
+        f"SELECT {OUTBOX_COLUMNS}, not_before FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
+        " AND (not_before IS NULL OR not_before <= ?) ORDER BY outbox_id",
+        (OutboxState.PENDING.value, now - timeout_ms, now),
+    ).fetchall()
     requeued: list[OutboxRecord] = []
     dead: list[int] = []
-    for row in rows:
-        if row.attempts - row.first_attempt + 1 >= max_attempts:
-            pushed = _dead_letter(tx, row, now)
+    for found in rows:
+        row = outbox_record(found)
+        step = relay_step(
+            attempts=row.attempts,
+            first_attempt=row.first_attempt,
+            max_attempts=max_attempts,
+            updated_at=row.updated_at,
+            not_before=found[-1],
+            timeout_ms=timeout_ms,
+            now=now,
+        )
+        if step is RelayStep.WAIT:
+            continue
+        # Conditional on the attempt read: of two relays (two workers) taking the same row, the
+        # second finds it moved on and leaves it.
+        if step is RelayStep.DEAD_LETTER:
+            if not _take(tx, row, "state = ?, last_error = ?", (OutboxState.DEAD.value, _gave_up(row)), now):
+                continue
             dead.append(row.outbox_id)
+            pushed = _dead_letter(tx, row, now)
             if pushed is not None:
                 requeued.append(pushed)
             continue
-        tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, updated_at = ? WHERE outbox_id = ?",
-            (now, row.outbox_id),
-        )
-        requeued.append(msgspec.structs.replace(row, attempts=row.attempts + 1, updated_at=now))
+        if _take(tx, row, "attempts = attempts + 1", (), now):
+            requeued.append(msgspec.structs.replace(row, attempts=row.attempts + 1, updated_at=now))
     return RelayOutcome(requeued=requeued, dead=dead)
+
+
+def _take(tx: Tx, row: OutboxRecord, assignments: str, values: tuple[object, ...], now: int) -> bool:
+    """Update the row only if it is still pending at the attempt the relay read; whether it was."""
+    cur = tx.execute(
+        f"UPDATE outbox SET {assignments}, updated_at = ? WHERE outbox_id = ? AND state = ? AND attempts = ?",  # noqa: S608
+        (*values, now, row.outbox_id, OutboxState.PENDING.value, row.attempts),
+    )
+    return cur.rowcount == 1
+
+
+def _gave_up(row: OutboxRecord) -> str:
+    return f"not done after {row.attempts - row.first_attempt + 1} attempts"
 
 
 # --- operators: stats, dead letters, retry ----------------------------------------------------
@@ -331,11 +360,14 @@ def retry_dead(tx: Tx, outbox_id: int, *, now: int) -> OutboxRecord:
         raise OutboxRowNotFound(f"no outbox row {outbox_id}")
     _check_retryable(tx, row)
     attempt = row.attempts + 1
-    tx.execute(
+    # Conditional on the state read: two operators retrying one row start one round.
+    taken = tx.execute(
         "UPDATE outbox SET state = ?, attempts = ?, first_attempt = ?, not_before = NULL, updated_at = ?"
-        " WHERE outbox_id = ?",
-        (OutboxState.PENDING.value, attempt, attempt, now, outbox_id),
-    )
+        " WHERE outbox_id = ? AND state = ? AND attempts = ?",
+        (OutboxState.PENDING.value, attempt, attempt, now, outbox_id, OutboxState.DEAD.value, row.attempts),
+    ).rowcount
+    if taken != 1:
+        raise OutboxNotRetryable(f"outbox row {outbox_id} was retried meanwhile")
     return msgspec.structs.replace(
         row, state=OutboxState.PENDING.value, attempts=attempt, first_attempt=attempt, updated_at=now
     )

@@ -180,6 +180,7 @@ def record_push(
     now: int,
 ) -> OutboxState:
     """Record a send of a pending ``send_push`` row (:func:`_record`); the row's state after it."""
+    tx.lock_user(user_id)
     row = get_outbox(tx, outbox_id)
     if row is None or row.state != OutboxState.PENDING.value:
         return OutboxState.DONE if row is None else OutboxState(row.state)
