@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= data
 SEEDS ?= 2000
 
-.PHONY: run test lint typecheck pytest bench chaos clean model seed
+.PHONY: run test lint typecheck pytest bench chaos clean model seed system-packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,32 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed system-packages
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed system-packages
 	$(PY) -m bench
+
+# Programs the tests and benchmarks run that pip does not install: wrk, the load generator of
+# bench.sync_ingest (its smoke test runs it too); each is a command named like its Debian package.
+# A missing one is installed with apt-get when make runs as root where apt-get exists; otherwise
+# the target says what is missing and how to install it, and stops.
+SYSTEM_PACKAGES := wrk
+
+system-packages:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+	else \
+		echo "missing:$$missing (needed by make pytest and make bench). Install it with your package" \
+			"manager (sudo apt-get install$$missing; brew install$$missing) and run make again." >&2; \
+		exit 1; \
+	fi
 
 chaos: $(VENV)/.dev-installed
 	CHAOS_SEEDS=$(SEEDS) $(VENV)/bin/pytest -q -m chaos tests/chaos --timeout=0

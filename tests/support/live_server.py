@@ -86,6 +86,13 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def pid(self) -> int:
+        """The running server's process id."""
+        if self._process is None:
+            raise LiveServerError("not started")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -1,8 +1,11 @@
-"""The benchmark's building blocks work; the benchmark itself is run by ``make bench``, never timed here."""
+"""The benchmarks' building blocks work, and a tiny sync ingest run under wrk measures only what was
+applied; the benchmarks themselves are run by ``make bench``, never timed here.
+
+wrk is a system package: ``make pytest`` installs it (``make system-packages``) or stops saying how.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import math
 import os
@@ -18,17 +21,31 @@ from sync.codec import MediaType, decode_request
 from sync.messages import ConsentScope, MutationResult, SetConsent, SubmitAggregate, SyncReply
 from tests.support.live_server import LiveServer
 
+NOW_MS = 1_700_000_000_000
 
-def test_request_bodies_decode_and_days_never_repeat() -> None:
-    body = sync_ingest.request_body("device-1", first_seq=11, batch=10, now_ms=1_700_000_000_000)
-    request = decode_request(body, MediaType.MSGPACK)
+
+@pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON], ids=lambda m: m.name)
+def test_request_bodies_decode_and_days_never_repeat(media: MediaType) -> None:
+    body = sync_ingest.request_body("device-1", first_seq=11, batch=10, now_ms=NOW_MS, media=media)
+    request = decode_request(body, media)
     assert [m.seq for m in request.push] == list(range(11, 21))
     assert all(isinstance(m, SubmitAggregate) for m in request.push)
     assert len({m.day for m in request.push if isinstance(m, SubmitAggregate)}) == 10
 
 
+def test_json_and_msgpack_bodies_say_the_same() -> None:
+    device = sync_ingest.Device("usr_1", "device-1", "token", "cursor-1")
+    as_json = [decode_request(b, MediaType.JSON) for b in device.bodies(3, 10, MediaType.JSON, NOW_MS)]
+    as_msgpack = [
+        decode_request(b, MediaType.MSGPACK) for b in device.bodies(3, 10, MediaType.MSGPACK, NOW_MS)
+    ]
+    assert as_json == as_msgpack
+    assert [r.push[0].seq for r in as_json] == [2, 12, 22]  # seq 1 is the grant
+    assert {r.cursor for r in as_json} == {"cursor-1"}
+
+
 def test_the_first_sync_grants_share_aggregates() -> None:
-    request = decode_request(sync_ingest.grant_body("device-1", 1_700_000_000_000), MediaType.MSGPACK)
+    request = decode_request(sync_ingest.grant_body("device-1", NOW_MS), MediaType.MSGPACK)
     [grant] = request.push
     assert isinstance(grant, SetConsent) and grant.seq == 1
     assert (grant.scope, grant.granted) == (ConsentScope.SHARE_AGGREGATES, True)
@@ -55,7 +72,7 @@ def _reply(*results: MutationResult, expected_seq: int | None = None) -> SyncRep
     ],
     ids=["missing", "refused", "duplicate", "with_detail", "gap"],
 )
-def test_anything_but_applied_stops_the_benchmark(reply: SyncReply) -> None:
+def test_anything_but_applied_stops_the_grant(reply: SyncReply) -> None:
     sync_ingest.check_applied(
         "device-1", _reply(*[MutationResult(seq=s, status="applied") for s in (2, 3)]), range(2, 4)
     )
@@ -63,22 +80,20 @@ def test_anything_but_applied_stops_the_benchmark(reply: SyncReply) -> None:
         sync_ingest.check_applied("device-1", reply, range(2, 4))
 
 
-def test_api_level_grants_first_and_every_aggregate_is_applied(redis_url: str, tmp_path: Path) -> None:
-    env = {"ADMIN_TOKEN": sync_ingest.ADMIN_TOKEN}
-    with LiveServer(tmp_path / "cloud", redis_url, env) as server:
-        result = asyncio.run(_api_level(server.base_url))
-    # check=True: every reply was read and every result was "applied", or BenchError was raised.
-    assert result.requests == 2 * 2 and len(result.latencies_ms) == 4
-
-
-async def _api_level(base: str) -> sync_ingest.LevelResult:
-    devices = await sync_ingest.enroll(base, 2)
-    try:
-        assert all(d.next_seq == 2 and d.cursor is not None for d in devices)
-        return await sync_ingest.run_level(base, devices, 2, 3, check=True, max_s=30)
-    finally:
-        for device in devices:
-            await device.close()
+def test_device_files_are_what_the_lua_script_reads(tmp_path: Path) -> None:
+    device = sync_ingest.Device("usr_1", "device-1", "tok-1", None)
+    bodies = list(device.bodies(3, 10, MediaType.JSON, NOW_MS))
+    assert sync_ingest.write_device_files(tmp_path, 4, device, MediaType.JSON, bodies) == 3
+    headers = (tmp_path / "4.headers").read_bytes()
+    assert headers == (
+        b"Content-Type: application/json\r\nAccept: application/json\r\nAuthorization: Bearer tok-1\r\n"
+    )
+    data, read = (tmp_path / "4.bodies").read_bytes(), []
+    while data:
+        length = int(data[:8])
+        read.append(data[8 : 8 + length])
+        data = data[8 + length :]
+    assert read == bodies
 
 
 def test_wire_sizes_are_consistent() -> None:
@@ -92,22 +107,87 @@ def test_floor_app_decodes_over_http(tmp_path: Path) -> None:
     with sync_ingest.serve(
         "floor", "bench.floor_app:create_app", port, dict(os.environ), tmp_path / "f.log"
     ) as base:
-        body = sync_ingest.request_body("device-1", 1, 10, 1_700_000_000_000)
-        ok = httpx.post(base + "/v1/sync", content=body, headers=sync_ingest.MSGPACK_HEADERS)
-        assert ok.status_code == 204
-        assert "server" not in ok.headers  # the shared uvicorn command line, as for the API
+        for media in (MediaType.MSGPACK, MediaType.JSON):
+            body = sync_ingest.request_body("device-1", 1, 10, NOW_MS, media=media)
+            ok = httpx.post(base + "/v1/sync", content=body, headers={"Content-Type": media.value})
+            assert ok.status_code == 204
+            assert "server" not in ok.headers  # the shared uvicorn command line, as for the API
         bad = httpx.post(base + "/v1/sync", content=b"\xc1", headers=sync_ingest.MSGPACK_HEADERS)
         assert bad.status_code == 500  # the floor does no error mapping; the benchmark never sends this
-        result = asyncio.run(_floor_level(base))
-        assert result.requests == 3 and len(result.latencies_ms) == 3
 
 
-async def _floor_level(base: str) -> sync_ingest.LevelResult:
-    device = sync_ingest.Device("device-1", "unused")
-    try:
-        return await sync_ingest.run_level(base, [device], 3, 10, check=False, max_s=30)
-    finally:
-        await device.close()
+def test_placement_keeps_wrk_off_the_server_cpu() -> None:
+    where = sync_ingest.placement()
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) >= 2:
+        assert where.server and where.client and not where.server & where.client
+        assert where.server | where.client == cpus and len(where.server) == 1
+    else:
+        assert where == sync_ingest.Placement(None, None)
+    assert sync_ingest.cpu_seconds(os.getpid()) > 0
+
+
+def test_tiny_run_reports_floor_sync_and_live(capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole benchmark (servers pinned, wrk, checks, report) on 2 devices, 1 s per run."""
+    status = sync_ingest.main(["--devices", "2", "--media", "json", "--duration", "1", "--warmup", "0"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "JSON bodies, one API process, 1 s per run" in out
+    assert "each 200 with 10 results applied" in out
+    assert "load generator wrk" in out and "Load average" in out
+    [row] = [line for line in out.splitlines() if line.startswith("│       2 │")]
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    sync_rps, floor_rps, ratio = (float(c.replace(",", "")) for c in cells[1:4])
+    assert sync_rps > 0 and floor_rps > 0 and ratio == pytest.approx(sync_rps / floor_rps, abs=0.01)
+
+
+def test_without_wrk_the_benchmark_stops_and_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert sync_ingest.main(["--devices", "1", "--duration", "1"]) == 2
+    out = capsys.readouterr().out
+    assert "not measured" in out and "wrk" in out and "apt-get install wrk" in out
+
+
+def test_refusals_and_running_out_of_bodies_stop_the_benchmark(redis_url: str, tmp_path: Path) -> None:
+    wrk = sync_ingest.find_wrk()
+    with LiveServer(tmp_path / "cloud", redis_url) as server:
+        gap, short = sync_ingest.enroll(server.admin, 2, "smoke")
+        target = sync_ingest.Target(
+            "sync", server.base_url + "/v1/sync", server.pid, "post", 200, applied_per_reply=10
+        )
+        folder = tmp_path / "wrk"
+        folder.mkdir()
+
+        # A body that skips seqs 2..11: the server answers 200 but applies nothing.
+        body = sync_ingest.request_body(gap.device_id, 12, 10, NOW_MS, gap.cursor, MediaType.MSGPACK)
+        sync_ingest.write_device_files(folder, 0, gap, MediaType.MSGPACK, [body])
+        with pytest.raises(
+            sync_ingest.BenchError, match=r"were not 200 with 10 results applied.*expected_seq=2"
+        ):
+            sync_ingest.run_wrk(wrk, target, 1, 1, folder)
+
+        # Three fresh bodies for a one-second run: the device runs out rather than repeat a seq.
+        sync_ingest.write_device_files(
+            folder, 0, short, MediaType.MSGPACK, short.bodies(3, 10, MediaType.MSGPACK, NOW_MS)
+        )
+        with pytest.raises(sync_ingest.BenchError, match="sent all its bodies"):
+            sync_ingest.run_wrk(wrk, target, 1, 1, folder)
+
+        # The server's records: the gap device stored nothing, the short one seqs 2..31.
+        def answered(ok: int) -> sync_ingest.WrkRun:
+            counts = sync_ingest.ThreadCounts(ok=ok, bad=0, exhausted=False, bad_status=0, bad_body=b"")
+            return sync_ingest.WrkRun(1, ok, 1.0, 1.0, 1.0, [counts], 1.0, 0.1, 1.0)
+
+        sync_ingest.verify_stored(server.admin, "sync", [gap], answered(0), 10)
+        sync_ingest.verify_stored(server.admin, "sync", [short], answered(3), 10)
+        sync_ingest.verify_stored(server.admin, "sync", [short], answered(2), 10)  # one in flight at the stop
+        for wrong in (1, 4):
+            with pytest.raises(sync_ingest.BenchError, match="last_seq 31 on the server"):
+                sync_ingest.verify_stored(server.admin, "sync", [short], answered(wrong), 10)
+        with pytest.raises(sync_ingest.BenchError, match="last_seq 1 on the server"):
+            sync_ingest.verify_stored(server.admin, "sync", [gap], answered(1), 10)
 
 
 def test_offer_pipeline_tiny_run_applies_and_notifies_every_offer_once() -> None:
