@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import shlex
 import signal
 import socket
@@ -194,7 +195,8 @@ def _print_ready(
         table.add_row("OpenAPI docs", base_url + API_DOCS_UI_PATH)
     table.add_row("OpenAPI JSON", base_url + OPENAPI_JSON_PATH)
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
-    table.add_row("Database", settings.database.url)
+    table.add_row("Database", _without_password(settings.database.url))
+    table.add_row("Processes", f"{settings.api.processes} API, {settings.jobs.processes} worker")
     if demo is not None:
         table.add_row("Demo user", demo.user_id)
         expires = dt.datetime.fromtimestamp(demo.expires_at / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -208,6 +210,11 @@ def _print_ready(
         for line in _production_enrollment_steps(base_url):
             console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print(f"{READY_LINE}. Press Ctrl-C to stop.", style="bold green", soft_wrap=True)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password masked: the ready table may end up in a log."""
+    return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", url)
 
 
 def _production_enrollment_steps(base_url: str) -> list[str]:
@@ -250,10 +257,18 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         asyncio.run(_migrate(settings))
         signals.check()
         env = _child_env(settings, redis_url)
-        api_cmd = uvicorn_command(settings.api.host, settings.api.port)
-        # Listed in stop order: the worker goes first.
-        children.append(Child("worker", popen_child([sys.executable, "-m", "cloud.workers"], env=env)))
-        children.append(Child("API", popen_child(api_cmd, env=env)))
+        processes = settings.api.processes
+        # Several API processes share the port through uvicorn's own supervisor (``--workers``).
+        extra = ("--workers", str(processes)) if processes > 1 else ()
+        api_cmd = uvicorn_command(settings.api.host, settings.api.port, extra=extra)
+        # Listed in stop order: the workers go first.
+        workers = settings.jobs.processes
+        for n in range(1, workers + 1):
+            name = "worker" if workers == 1 else f"worker {n}"
+            children.append(Child(name, popen_child([sys.executable, "-m", "cloud.workers"], env=env)))
+        children.append(
+            Child("API" if processes == 1 else f"API ({processes} processes)", popen_child(api_cmd, env=env))
+        )
         base_url = f"http://{settings.api.host}:{settings.api.port}"
         _wait_ready(base_url, children, signals)
         # A production database must not get a user nobody asked for, nor a working enrollment code

@@ -6,6 +6,8 @@
 | ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
 | ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
 | ``DATABASE_POOL_SIZE`` | PostgreSQL: most connections one process holds | ``8`` |
+| ``API_PROCESSES`` | API processes ``make run`` starts on the one port | ``1`` |
+| ``WORKER_PROCESSES`` | worker processes ``make run`` starts | ``1`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
 | ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
 | ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
@@ -58,6 +60,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``API_DOCS`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
 | ``BODY_READ_TIMEOUT_S`` | (0, 300] |
 | ``DATABASE_POOL_SIZE`` | 1..100 |
+| ``API_PROCESSES`` / ``WORKER_PROCESSES`` | 1..64 |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -291,6 +294,8 @@ class ApiSettings:
     body_read_timeout_s: float = 10.0
     """Longest wait for the next piece of a request body before a ``400`` and closing
     (:mod:`cloud.body_timeout`): a few seconds, as a mobile link may stall that long."""
+    processes: int = 1
+    """API processes ``make run`` starts on the one port (uvicorn ``--workers``); each is stateless."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +386,8 @@ class JobSettings:
     them (arq ``job_completion_wait``); a cancelled job's outbox row is taken by the relay."""
     health_check_interval_s: float = 10.0
     """How often a worker writes its health line to ``{QUEUE_NAME}:health-check`` in Redis."""
+    processes: int = 1
+    """Worker processes ``make run`` starts; each runs the jobs, the crons and a relay."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,6 +600,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
             docs=_api_docs(env, env_name),
             body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", 10.0, high=_MAX_BODY_READ_TIMEOUT_S),
+            processes=_int(env, "API_PROCESSES", 1, 1, 64),
         ),
         outbox=_outbox(env),
         credit=_credit(env),
@@ -604,6 +612,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.05, high=60),
             shutdown_wait_s=_int(env, "WORKER_SHUTDOWN_WAIT_S", 10, 0, 600),
             health_check_interval_s=_float(env, "WORKER_HEALTH_CHECK_INTERVAL_S", 10.0, high=_HOUR_S),
+            processes=_int(env, "WORKER_PROCESSES", 1, 1, 64),
         ),
         faults=_faults(env),
         push=PushSettings(

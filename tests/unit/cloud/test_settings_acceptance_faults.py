@@ -208,6 +208,8 @@ INT_RANGE: dict[str, tuple[int, int]] = {
     "EVALUATE_BATCH_SIZE": (1, 10_000),
     "WORKER_MAX_JOBS": (1, 1000),
     "DATABASE_POOL_SIZE": (1, 100),
+    "API_PROCESSES": (1, 64),
+    "WORKER_PROCESSES": (1, 64),
     "WORKER_SHUTDOWN_WAIT_S": (0, 600),
 }
 # Settings another one is checked against: set so that a bound of the first is valid on its own.
@@ -285,6 +287,8 @@ def test_bounds_themselves_are_accepted(tmp_path: Path, name: str, value: str) -
         "WORKER_JOB_TIMEOUT_S": settings.jobs.timeout_s,
         "WORKER_MAX_JOBS": settings.jobs.max_jobs,
         "DATABASE_POOL_SIZE": settings.database.pool_max,
+        "API_PROCESSES": settings.api.processes,
+        "WORKER_PROCESSES": settings.jobs.processes,
         "WORKER_POLL_DELAY_S": settings.jobs.poll_delay_s,
         "WORKER_SHUTDOWN_WAIT_S": settings.jobs.shutdown_wait_s,
         "WORKER_HEALTH_CHECK_INTERVAL_S": settings.jobs.health_check_interval_s,
