@@ -1,7 +1,9 @@
-"""One named exception per failure the API reports, each carrying its HTTP status and stable code.
+"""One named exception per failure the API itself reports, each carrying its HTTP status and code.
 
-Services and the store raise these; :mod:`cloud.problems` turns any of them into an
-``application/problem+json`` answer. Tests can tell failures apart by class or by ``code``.
+The HTTP layer and the services raise these (a body that cannot be decoded, a bad token, an admin
+token missing); the store and the domain raise :class:`cloud.domain_errors.DomainError`s without
+HTTP, which :mod:`cloud.problems` maps. Either way the client gets ``application/problem+json``
+with a stable ``code``; tests can tell failures apart by class or by ``code``.
 """
 
 from __future__ import annotations
@@ -58,19 +60,6 @@ class InvalidCursorError(ApiError):
     title = "Cursor was not issued by this server"
 
 
-class SeqConflict(ApiError):
-    """A pushed mutation reuses a seq the server already processed, with other content.
-
-    The device's store was restored from a backup and is allocating seqs again: answering
-    ``duplicate`` would make it delete new mutations the server never stored. The whole request
-    is refused and nothing of it is kept; the device must re-enroll (spec §5.2, §6.5).
-    """
-
-    status = 409
-    code = ErrorCode.SEQ_CONFLICT
-    title = "Sequence number already used for another mutation"
-
-
 class UnsupportedMediaType(ApiError):
     status = 415
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
@@ -113,12 +102,6 @@ class DeviceMismatch(ApiError):
     title = "Request names another device"
 
 
-class DeviceRevoked(ApiError):
-    status = 403
-    code = ErrorCode.DEVICE_REVOKED
-    title = "Device revoked"
-
-
 class RefreshInvalid(ApiError):
     status = 401
     code = ErrorCode.REFRESH_INVALID
@@ -131,35 +114,6 @@ class RefreshReused(ApiError):
     title = "Refresh token reused; the device's tokens are revoked"
 
 
-class EnrollmentCodeInvalid(ApiError):
-    status = 401
-    code = ErrorCode.ENROLLMENT_CODE_INVALID
-    title = "Enrollment code unknown"
-
-
-class EnrollmentCodeExpired(ApiError):
-    status = 401
-    code = ErrorCode.ENROLLMENT_CODE_EXPIRED
-    title = "Enrollment code expired"
-
-
-class EnrollmentCodeUsed(ApiError):
-    status = 401
-    code = ErrorCode.ENROLLMENT_CODE_USED
-    title = "Enrollment code already used"
-
-
-class ReplacesDeviceInvalid(ApiError):
-    """``replaces_device_id`` names a device that does not exist or belongs to another user.
-
-    Both cases get the same answer so a code holder learns nothing about other users' devices.
-    """
-
-    status = 403
-    code = ErrorCode.REPLACES_DEVICE_INVALID
-    title = "Replaced device is not the user's"
-
-
 class AdminUnauthorized(ApiError):
     status = 401
     code = ErrorCode.ADMIN_UNAUTHORIZED
@@ -170,14 +124,6 @@ class NotFound(ApiError):
     status = 404
     code = ErrorCode.NOT_FOUND
     title = "Not found"
-
-
-class UserNotFound(NotFound):
-    title = "User not found"
-
-
-class DeviceNotFound(NotFound):
-    title = "Device not found"
 
 
 class Unavailable(ApiError):

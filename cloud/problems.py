@@ -16,8 +16,30 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from cloud.constants import RETRY_AFTER_HEADER
+from cloud.domain.credit.refusals import CreditFeaturesMissing, EvaluationNotFound, OpenOfferExists
+from cloud.domain.offers.errors import (
+    InvalidOfferTerms,
+    OfferClosed,
+    OfferNotFound,
+    OutboxNotRetryable,
+    OutboxRowNotFound,
+    ProfileMissing,
+)
+from cloud.domain_errors import DomainError
 from cloud.errors import ApiError, UnsupportedProtocol
 from cloud.request_context import current_request_id
+from cloud.store.errors import (
+    CursorAhead,
+    DeviceNotFound,
+    DeviceRevoked,
+    EnrollmentCodeExpired,
+    EnrollmentCodeInvalid,
+    EnrollmentCodeUsed,
+    ReplacesDeviceInvalid,
+    SeqConflict,
+    StoreUnavailable,
+    UserNotFound,
+)
 from sync.codec import PROBLEM_JSON
 from sync.codes import ErrorCode
 from sync.limits import SUPPORTED_PROTOCOLS
@@ -85,6 +107,63 @@ def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[bytes
     )
 
 
+class DomainProblem(msgspec.Struct, frozen=True):
+    status: int
+    code: ErrorCode
+    title: str
+
+
+DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
+    UserNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "User not found"),
+    DeviceNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Device not found"),
+    OfferNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Offer not found"),
+    OutboxRowNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Outbox row not found"),
+    EvaluationNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Evaluation not found"),
+    DeviceRevoked: DomainProblem(403, ErrorCode.DEVICE_REVOKED, "Device revoked"),
+    EnrollmentCodeInvalid: DomainProblem(401, ErrorCode.ENROLLMENT_CODE_INVALID, "Enrollment code unknown"),
+    EnrollmentCodeExpired: DomainProblem(401, ErrorCode.ENROLLMENT_CODE_EXPIRED, "Enrollment code expired"),
+    EnrollmentCodeUsed: DomainProblem(401, ErrorCode.ENROLLMENT_CODE_USED, "Enrollment code already used"),
+    ReplacesDeviceInvalid: DomainProblem(
+        403, ErrorCode.REPLACES_DEVICE_INVALID, "Replaced device is not the user's"
+    ),
+    SeqConflict: DomainProblem(
+        409, ErrorCode.SEQ_CONFLICT, "Sequence number already used for another mutation"
+    ),
+    CursorAhead: DomainProblem(400, ErrorCode.INVALID_CURSOR, "Cursor was not issued by this server"),
+    StoreUnavailable: DomainProblem(503, ErrorCode.UNAVAILABLE, "Service unavailable"),
+    ProfileMissing: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "User has no credit profile"),
+    InvalidOfferTerms: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "Offer terms are invalid"),
+    CreditFeaturesMissing: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "User has no credit features"),
+    OfferClosed: DomainProblem(409, ErrorCode.OFFER_CLOSED, "Offer is not open"),
+    OutboxNotRetryable: DomainProblem(409, ErrorCode.OUTBOX_NOT_RETRYABLE, "Outbox row cannot be retried"),
+    OpenOfferExists: DomainProblem(409, ErrorCode.OFFER_IN_FLIGHT, "User has an offer in flight"),
+}
+"""How the API answers each failure of the store and the domain (which carry no HTTP status)."""
+
+
+def domain_problem(exc: DomainError) -> DomainProblem | None:
+    """The answer to ``exc``: its class's, or its nearest base's in :data:`DOMAIN_PROBLEMS`."""
+    for cls in type(exc).__mro__:
+        found = DOMAIN_PROBLEMS.get(cls)
+        if found is not None:
+            return found
+    return None
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    problem = domain_problem(exc)
+    if problem is None:
+        return _internal(request, exc)
+    _log(request, problem.status, problem.code)
+    return problem_response(
+        problem.status,
+        problem.code,
+        problem.title,
+        exc.detail,
+        retry_after_s=getattr(exc, "retry_after_s", None),
+    )
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     code = _HTTP_CODES.get(status, ErrorCode.INTERNAL)
@@ -117,6 +196,7 @@ def _title(status: int) -> str:
 
 EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
     ApiError: _api_error,
+    DomainError: _domain_error,
     HTTPException: _http_exception,
     Exception: _internal,
 }

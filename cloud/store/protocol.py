@@ -137,7 +137,7 @@ class Store(Protocol):
         The push, ``last_seq``, a digest per processed mutation and the clock skew are written in
         one transaction. A duplicate (``seq <= last_seq``) whose stored digest differs from the
         pushed one raises ``SeqConflict`` (a ``Withdrawn`` never does). Raises
-        ``DeviceNotFound`` / ``DeviceRevoked`` / ``InvalidCursorError`` / ``SeqConflict`` and then
+        ``DeviceNotFound`` / ``DeviceRevoked`` / ``CursorAhead`` / ``SeqConflict`` and then
         changes nothing.
         """
         ...

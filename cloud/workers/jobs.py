@@ -23,7 +23,6 @@ import msgspec
 from cloud.clock import now_ms
 from cloud.domain.credit.notices import NoticeClass, notice_class
 from cloud.domain.credit.services import EvaluationService
-from cloud.errors import Unavailable
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, FaultPauses
 from cloud.outbox.enqueue import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
 from cloud.outbox.kinds import APPLY_OFFER, EVALUATE_CREDIT, SEND_PUSH
@@ -39,6 +38,7 @@ from cloud.push.messages import (
 from cloud.queue import retry_later
 from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
+from cloud.store.errors import StoreUnavailable
 from cloud.store.records import OutboxRecord, RelayOutcome
 
 log = logging.getLogger("cloud.workers.jobs")
@@ -56,7 +56,7 @@ def transient_retry_delay_s(job_try: int) -> float:
 
 
 def retry_transient(job: JobCallable) -> JobCallable:
-    """Run ``job``; when the store is busy past its timeout (:class:`cloud.errors.Unavailable`),
+    """Run ``job``; when the store is busy past its timeout (:class:`cloud.store.errors.StoreUnavailable`),
     have arq run it again after a back-off instead of failing it.
 
     Every job is idempotent, so a retry is safe; the worker's ``max_tries`` bounds the retries,
@@ -67,7 +67,7 @@ def retry_transient(job: JobCallable) -> JobCallable:
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
         try:
             return await job(ctx, *args)
-        except Unavailable as exc:
+        except StoreUnavailable as exc:
             job_try = int(ctx.get("job_try") or 1)
             delay = transient_retry_delay_s(job_try)
             log.warning("%s try %d: %s; retrying in %.1f s", job.__name__, job_try, exc, delay)

@@ -10,19 +10,19 @@ import pytest
 from cloud.domain.consent.rules import SUPERSEDED
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
 from cloud.domain.sync.digest import invalid_mutation_digest, mutation_digest
-from cloud.errors import (
+from cloud.settings import DatabaseSettings
+from cloud.store import Store, open_store
+from cloud.store.errors import (
+    CursorAhead,
     DeviceNotFound,
     DeviceRevoked,
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,
-    InvalidCursorError,
     ReplacesDeviceInvalid,
     SeqConflict,
     UserNotFound,
 )
-from cloud.settings import DatabaseSettings
-from cloud.store import Store, open_store
 from cloud.store.records import (
     OfferTerms,
     ProfileRecord,
@@ -657,7 +657,7 @@ async def test_notice_for_unknown_user(store: Store) -> None:
 
 async def test_failed_sync_changes_nothing(store: Store) -> None:
     await enrolled(store)
-    with pytest.raises(InvalidCursorError):
+    with pytest.raises(CursorAhead):
         await sync(store, "dev_1", [item(aggregate(1))], after=7)
     with pytest.raises(DeviceNotFound):
         await sync(store, "dev_missing", [item(aggregate(1))])

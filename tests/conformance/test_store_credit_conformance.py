@@ -7,10 +7,10 @@ import pytest
 
 from cloud.domain.credit.refusals import CreditFeaturesMissing, OpenOfferExists
 from cloud.domain.offers.errors import ProfileMissing
-from cloud.errors import UserNotFound
 from cloud.outbox.kinds import EVALUATE_CREDIT, SEND_PUSH
 from cloud.push.messages import PushPayload
 from cloud.store import Store
+from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     CompletionOutcome,
     CreditFeaturesRecord,

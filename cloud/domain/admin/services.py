@@ -15,8 +15,9 @@ from cloud.domain.admin.schemas import (
     UserViewOut,
 )
 from cloud.domain.devices.tokens import hash_secret
-from cloud.errors import AdminUnauthorized, UserNotFound
+from cloud.errors import AdminUnauthorized
 from cloud.settings import AuthSettings
+from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import DeviceRecord, wire_offer, wire_profile
 from sync.messages import Notice

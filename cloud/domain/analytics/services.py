@@ -17,7 +17,7 @@ from cloud.domain.analytics.schemas import (
     UserStressOut,
 )
 from cloud.domain.analytics.signal import StressEstimate
-from cloud.errors import UserNotFound
+from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
 
 

@@ -1,28 +1,22 @@
-"""The admin API's refusals of a credit-features update or an evaluation request (problem+json).
+"""Refusals of a credit-features update or an evaluation request (no HTTP status:
+:data:`cloud.problems.DOMAIN_PROBLEMS` maps each to its answer).
 
 Kept apart from :mod:`cloud.domain.credit.errors`, whose errors are the pure functions' bad
-inputs (``ValueError``); these carry an HTTP status and a stable code.
+inputs (``ValueError``).
 """
 
 from __future__ import annotations
 
-from cloud.errors import ApiError, NotFound, ValidationFailed
-from sync.codes import ErrorCode
+from cloud.domain_errors import DomainError
 
 
-class CreditFeaturesMissing(ValidationFailed):
+class CreditFeaturesMissing(DomainError):
     """An evaluation needs the user's credit features (``PUT .../credit-features``)."""
 
-    title = "User has no credit features"
 
-
-class OpenOfferExists(ApiError):
+class OpenOfferExists(DomainError):
     """The user has an offer in flight (``offered`` or ``accepted``): one offer at a time."""
 
-    status = 409
-    code = ErrorCode.OFFER_IN_FLIGHT
-    title = "User has an offer in flight"
 
-
-class EvaluationNotFound(NotFound):
-    title = "Evaluation not found"
+class EvaluationNotFound(DomainError):
+    """No evaluation with that id."""

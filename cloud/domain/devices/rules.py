@@ -11,7 +11,7 @@ import enum
 
 import msgspec
 
-from cloud.errors import (
+from cloud.store.errors import (
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,

@@ -10,15 +10,9 @@ import msgspec
 
 from cloud.clock import now_ms
 from cloud.domain.devices.tokens import DeviceClaims, TokenIssuer, hash_secret, new_refresh_token
-from cloud.errors import (
-    DeviceRevoked,
-    RefreshInvalid,
-    RefreshReused,
-    TokenExpired,
-    TokenInvalid,
-    TokenMissing,
-)
+from cloud.errors import RefreshInvalid, RefreshReused, TokenExpired, TokenInvalid, TokenMissing
 from cloud.settings import AuthSettings
+from cloud.store.errors import DeviceRevoked
 from cloud.store.protocol import Store
 from cloud.store.records import RefreshGrant, RotationKind
 from sync.messages import EnrollRequest, RefreshRequest, TokenPair

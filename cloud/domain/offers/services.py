@@ -13,9 +13,9 @@ from typing import Final
 from cloud.clock import now_ms
 from cloud.domain.admin.schemas import CreateOffer, OfferOut, ProfileOut, PushAttemptOut, SetProfile
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferNotFound
-from cloud.errors import UserNotFound
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.request_context import current_request_id
+from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import (
     AuditRecord,

@@ -18,7 +18,6 @@ from cloud.domain.devices.tokens import DeviceClaims
 from cloud.domain.sync.digest import decode_pushed
 from cloud.errors import (
     DeviceMismatch,
-    DeviceNotFound,
     InvalidBody,
     InvalidCursorError,
     TokenInvalid,
@@ -27,6 +26,7 @@ from cloud.errors import (
 )
 from cloud.faults import EXIT_AFTER_COMMIT_CODE
 from cloud.outbox.enqueue import OutboxDispatcher
+from cloud.store.errors import DeviceNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import PushItem
 from sync.codec import CodecError, MediaType, decode_change, decode_envelope, peek_seq

@@ -15,7 +15,7 @@ Concurrency, as the scripts rely on it:
 - State transitions are conditional (``UPDATE … WHERE status = …``) on the locked rows.
 - A deadlock or serialization failure (SQLSTATE 40P01 / 40001) rolls the transaction back and
   runs it again, up to :data:`MAX_TX_ATTEMPTS` times; then the caller gets ``503`` with
-  ``Retry-After`` (:class:`cloud.errors.Unavailable`), like a busy SQLite database.
+  ``Retry-After`` (:class:`cloud.store.errors.StoreUnavailable`), like a busy SQLite database.
 - Migrations run in one transaction under an advisory lock, so processes starting at once apply
   each migration once.
 """
@@ -34,7 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from cloud.domain.offers.rules import AcceptanceRule
-from cloud.errors import Unavailable
+from cloud.store.errors import StoreUnavailable
 from cloud.store.migrations import MIGRATIONS, postgres_sql
 from cloud.store.records import OutboxRecord
 from cloud.store.tx import Tx
@@ -130,14 +130,16 @@ class PostgresStore(TxStore):
                         return fn(PgTx(conn))
             except _RETRIED as exc:
                 if attempt == MAX_TX_ATTEMPTS:
-                    raise Unavailable(
+                    raise StoreUnavailable(
                         "database contention, retry later", retry_after_s=RETRY_AFTER_S
                     ) from exc
                 logger.info("transaction attempt %d: %s; running it again", attempt, type(exc).__name__)
                 time.sleep(0.005 * attempt)
             except psycopg.OperationalError as exc:
                 # The server went away or the pool had no connection in time: a temporary condition.
-                raise Unavailable("database unavailable, retry later", retry_after_s=RETRY_AFTER_S) from exc
+                raise StoreUnavailable(
+                    "database unavailable, retry later", retry_after_s=RETRY_AFTER_S
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _write_tx(self, fn: Callable[[Tx], T]) -> T:

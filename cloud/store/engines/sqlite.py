@@ -25,9 +25,9 @@ from typing import Any, Final, TypeVar
 import aiosqlite
 
 from cloud.domain.offers.rules import AcceptanceRule
-from cloud.errors import Unavailable
 from cloud.store.engines.sqlite_checkpoint import DEFAULT_INTERVAL_S as DEFAULT_CHECKPOINT_INTERVAL_S
 from cloud.store.engines.sqlite_checkpoint import WalCheckpointer
+from cloud.store.errors import StoreUnavailable
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import OutboxRecord
 from cloud.store.tx import Tx
@@ -155,7 +155,9 @@ class SqliteStore(TxStore):
             if _is_busy(exc):
                 # Another process (a second API worker, an operator's sqlite3 shell) held the
                 # write lock for all of busy_timeout: a temporary condition, not a server fault.
-                raise Unavailable("database busy, retry later", retry_after_s=BUSY_RETRY_AFTER_S) from exc
+                raise StoreUnavailable(
+                    "database busy, retry later", retry_after_s=BUSY_RETRY_AFTER_S
+                ) from exc
             raise
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:

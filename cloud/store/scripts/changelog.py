@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cloud.errors import UserNotFound
+from cloud.store.errors import UserNotFound
 from cloud.store.tx import Tx
 from sync.codec import encode
 from sync.messages import Change

@@ -16,7 +16,6 @@ import msgspec
 from cloud.domain.credit.refusals import CreditFeaturesMissing, OpenOfferExists
 from cloud.domain.credit.staleness import read_is_stale
 from cloud.domain.offers.errors import ProfileMissing
-from cloud.errors import UserNotFound
 from cloud.outbox.kinds import (
     EVALUATE_CREDIT,
     EvaluateCreditPayload,
@@ -25,6 +24,7 @@ from cloud.outbox.kinds import (
     encode_payload,
 )
 from cloud.push.messages import PushPayload
+from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     CompletionOutcome,
     CreditFeaturesRecord,

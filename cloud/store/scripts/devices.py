@@ -14,10 +14,7 @@ from cloud.domain.devices.rules import (
     judge_enrollment,
     judge_rotation,
 )
-from cloud.errors import (
-    DeviceNotFound,
-    UserNotFound,
-)
+from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.records import DeviceRecord, RefreshGrant, RotationKind, RotationOutcome, UserRecord
 from cloud.store.tx import Tx
 

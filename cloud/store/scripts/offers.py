@@ -18,8 +18,8 @@ from cloud.domain.offers.rules import (
     judge_acceptance,
     transition,
 )
-from cloud.errors import UserNotFound
 from cloud.outbox.kinds import APPLY_OFFER, ApplyOfferPayload, encode_payload
+from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     AuditRecord,
     OfferRecord,
@@ -257,7 +257,7 @@ def _publish(tx: Tx, offer: OfferRecord, now: int) -> None:
     append_change(tx, offer.user_id, lambda v: OfferUpsert(version=v, offer=wire), now)
 
 
-class OfferMovedMeanwhile(RuntimeError):
+class OfferMovedMeanwhile(OfferClosed):
     """The offer's status changed between the read and the transition (a concurrent writer won)."""
 
 
@@ -309,6 +309,11 @@ def withdraw_offer(
     offer = get_offer(tx, offer_id)
     if offer is None:
         raise OfferNotFound(f"no offer {offer_id}")
+    # Lock the user, then read the offer again: a device's acceptance racing this withdrawal
+    # (another process) is either seen here or waits for it.
+    tx.lock_user(offer.user_id)
+    offer = get_offer(tx, offer_id)
+    assert offer is not None  # offers are never deleted
     try:
         return move_offer(
             tx, offer, OfferStatus.WITHDRAWN, actor=actor, reason_code=reason_code, ref=ref, now=now

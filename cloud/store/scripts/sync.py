@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cloud.domain.offers.rules import AcceptanceRule
-from cloud.errors import DeviceNotFound, DeviceRevoked, InvalidCursorError, SeqConflict
+from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqConflict
 from cloud.store.records import ItemResult, PushItem, StoredChange, SyncOutcome
 from cloud.store.scripts.mutations import apply_mutation
 from cloud.store.tx import Tx
@@ -76,7 +76,7 @@ def sync(
     tx.lock_user(user_id)
     (version,) = tx.execute("SELECT version FROM users WHERE user_id = ?", (user_id,)).fetchone()
     if after_version > version:
-        raise InvalidCursorError("cursor is ahead of the user's change log")
+        raise CursorAhead("cursor is ahead of the user's change log")
     plan = plan_push(last_seq, [item.seq for item in items])
     results: list[ItemResult] = []
     for step in plan.steps:

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import msgspec
 
-from cloud.errors import UserNotFound
+from cloud.store.errors import UserNotFound
 from cloud.store.records import AggregateRecord, NoticeRecord, OfferRecord, UserView
 from cloud.store.scripts import offers
 from cloud.store.scripts.changelog import append_change

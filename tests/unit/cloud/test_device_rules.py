@@ -13,7 +13,7 @@ from cloud.domain.devices.rules import (
     judge_enrollment,
     judge_rotation,
 )
-from cloud.errors import (
+from cloud.store.errors import (
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,

@@ -13,10 +13,10 @@ import pytest
 from litestar.testing import TestClient
 
 from cloud.app import create_app
-from cloud.errors import Unavailable
 from cloud.settings import load_settings
 from cloud.store.engines import sqlite as sqlite_store
 from cloud.store.engines.sqlite import BUSY_RETRY_AFTER_S, SqliteStore, open_sqlite_store
+from cloud.store.errors import StoreUnavailable as Unavailable
 
 NOW = 1_700_000_000_000
 

@@ -82,7 +82,7 @@ def test_relay_pass_enqueues_the_next_attempt(tmp_path: Path) -> None:
 def test_busy_store_asks_arq_for_a_later_try_with_growing_back_off() -> None:
     from arq.worker import Retry
 
-    from cloud.errors import Unavailable
+    from cloud.store.errors import StoreUnavailable as Unavailable
     from cloud.workers.jobs import TRANSIENT_RETRY_CAP_S, retry_transient, transient_retry_delay_s
 
     calls: list[Any] = []

@@ -1,0 +1,62 @@
+"""The store's named failures (no HTTP status: :mod:`cloud.problems` maps them to answers)."""
+
+from __future__ import annotations
+
+from cloud.domain_errors import DomainError
+
+
+class StoreError(DomainError):
+    """Base of the store's failures."""
+
+
+class UserNotFound(StoreError):
+    """No user with that id."""
+
+
+class DeviceNotFound(StoreError):
+    """No device with that id (a token of an identity the store no longer has, or an admin typo)."""
+
+
+class DeviceRevoked(StoreError):
+    """The device was revoked (by an operator, a re-enrollment or a reused refresh token)."""
+
+
+class EnrollmentCodeInvalid(StoreError):
+    """No such enrollment code."""
+
+
+class EnrollmentCodeExpired(StoreError):
+    """The enrollment code has expired."""
+
+
+class EnrollmentCodeUsed(StoreError):
+    """The enrollment code was already used."""
+
+
+class ReplacesDeviceInvalid(StoreError):
+    """``replaces_device_id`` names a device that does not exist or belongs to another user.
+
+    Both cases are one failure, so a code holder learns nothing about other users' devices.
+    """
+
+
+class SeqConflict(StoreError):
+    """A pushed mutation reuses a seq the server already processed, with other content.
+
+    The device's store was restored from a backup and is allocating seqs again: answering
+    ``duplicate`` would make it delete new mutations the server never stored. The whole request
+    is refused and nothing of it is kept; the device must re-enroll (spec §5.2, §6.5).
+    """
+
+
+class CursorAhead(StoreError):
+    """A cursor above the user's change-log version: the server's data was restored from a backup."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is busy or unreachable for now (a lock held past the timeout, contention that
+    outlasted the retries, a connection lost); trying again later is right."""
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
