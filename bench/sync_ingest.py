@@ -301,13 +301,34 @@ def on_cpus(cpus: frozenset[int] | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def cpu_seconds(pid: int) -> float:
+def _own_cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far, all its threads (``/proc/<pid>/stat``)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
     # Fields after the command name, which is in parentheses and may hold spaces: state is field 3,
     # utime 14 and stime 15 (proc(5)).
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its live descendants (uvicorn's ``--workers`` processes)."""
+    total = _own_cpu_seconds(pid)
+    for child in _children(pid):
+        total += cpu_seconds(child)
+    return total
 
 
 @dataclass(frozen=True)
@@ -318,14 +339,21 @@ class Server:
 
 @contextmanager
 def serve_process(
-    name: str, factory: str, port: int, env: dict[str, str], log: Path, cpus: frozenset[int] | None = None
+    name: str,
+    factory: str,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    cpus: frozenset[int] | None = None,
+    processes: int = 1,
 ) -> Iterator[Server]:
     """Run ``uvicorn --factory <factory>`` (the shared command line) on loopback, on ``cpus``, until
-    the block ends."""
+    the block ends; ``processes`` > 1 is uvicorn's ``--workers`` (the runner's ``API_PROCESSES``)."""
     # The command line of every API process, for the floor too: both run with the same options.
-    cmd = uvicorn_command(
-        "127.0.0.1", port, factory=factory, extra=("--no-access-log", "--log-level", "warning")
-    )
+    extra: tuple[str, ...] = ("--no-access-log", "--log-level", "warning")
+    if processes > 1:
+        extra += ("--workers", str(processes))
+    cmd = uvicorn_command("127.0.0.1", port, factory=factory, extra=extra)
     with log.open("wb") as out:
         with on_cpus(cpus):
             proc = popen_child(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -700,12 +728,20 @@ def _ms(run: WrkRun) -> str:
 
 
 def report(
-    console: Console, levels: list[Level], sizes: Sizes, batch: int, box: Machine, duration_s: int
+    console: Console,
+    levels: list[Level],
+    sizes: Sizes,
+    batch: int,
+    box: Machine,
+    duration_s: int,
+    engine: str = "sqlite",
+    api_processes: int = 1,
 ) -> None:
     for media in dict.fromkeys(level.media for level in levels):
+        processes = "one API process" if api_processes == 1 else f"{api_processes} API processes"
         table = Table(
             title=f"POST /v1/sync, {batch} SubmitAggregate per request, {media.name} bodies, "
-            f"one API process, {duration_s} s per run"
+            f"{engine}, {processes}, {duration_s} s per run"
         )
         for name in (
             "devices",
@@ -821,7 +857,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds of an unreported run per media type first (0: none)",
     )
     parser.add_argument("--batch", type=int, default=10, help="aggregates per request")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="DATABASE_URL of a scratch database to run the API on (default: a new SQLite file);"
+        " e.g. postgresql://postgres@127.0.0.1:5432/bench",
+    )
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="API processes on the one port (uvicorn --workers)"
+    )
     args = parser.parse_args(argv)
+    if args.api_processes < 1:
+        parser.error("--api-processes is at least 1")
     if args.duration < 1:
         parser.error("--duration is at least 1 (wrk counts whole seconds)")
     return args
@@ -836,7 +883,7 @@ def run(args: argparse.Namespace, console: Console) -> tuple[list[Level], Machin
     levels: list[Level] = []
     with tempfile.TemporaryDirectory(prefix="ec-bench-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        database = DatabaseSettings(f"sqlite:///{folder / 'cloud.sqlite3'}")
+        database = DatabaseSettings(args.database or f"sqlite:///{folder / 'cloud.sqlite3'}")
         with on_cpus(where.server):
             redis = stack.enter_context(EmbeddedRedis(folder / "redis"))
         asyncio.run(_migrate(database))
@@ -850,7 +897,15 @@ def run(args: argparse.Namespace, console: Console) -> tuple[list[Level], Machin
             "ENV": "development",
         }
         api = stack.enter_context(
-            serve_process("api", "cloud.app:create_app", free_port(), env, folder / "api.log", where.server)
+            serve_process(
+                "api",
+                "cloud.app:create_app",
+                free_port(),
+                env,
+                folder / "api.log",
+                where.server,
+                processes=args.api_processes,
+            )
         )
         floor = stack.enter_context(
             serve_process(
@@ -863,7 +918,8 @@ def run(args: argparse.Namespace, console: Console) -> tuple[list[Level], Machin
         stack.enter_context(on_cpus(where.client))  # wrk, started from here, inherits it
         servers = Servers(api, floor, admin, wrk, args.batch)
         console.print(
-            f"sync ingest: {where.describe()}; levels {args.devices}, "
+            f"sync ingest: {database.url.split(':', 1)[0]}, {args.api_processes} API process(es);"
+            f" {where.describe()}; levels {args.devices}, "
             f"{', '.join(m.name for m in args.media)}, {args.duration} s per run…",
             highlight=False,
             markup=False,
@@ -891,7 +947,17 @@ def main(argv: list[str] | None = None) -> int:
             f"sync ingest: stopped, no figures. {exc}", style="bold red", highlight=False, markup=False
         )
         return 1
-    report(console, levels, wire_sizes(args.batch, "0" * 32), args.batch, box, args.duration)
+    engine = (args.database or "sqlite").split(":", 1)[0]
+    report(
+        console,
+        levels,
+        wire_sizes(args.batch, "0" * 32),
+        args.batch,
+        box,
+        args.duration,
+        engine=engine,
+        api_processes=args.api_processes,
+    )
     return 0
 
 

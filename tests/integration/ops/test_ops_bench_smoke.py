@@ -132,7 +132,7 @@ def test_tiny_run_reports_floor_sync_and_live(capsys: pytest.CaptureFixture[str]
     status = sync_ingest.main(["--devices", "2", "--media", "json", "--duration", "1", "--warmup", "0"])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "JSON bodies, one API process, 1 s per run" in out
+    assert "JSON bodies, sqlite, one API process, 1 s per run" in out
     assert "each 200 with 10 results applied" in out
     assert "load generator wrk" in out and "Load average" in out
     [row] = [line for line in out.splitlines() if line.startswith("│       2 │")]
