@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import msgspec
 import pytest
@@ -32,6 +33,7 @@ from cloud.store.records import (
     RotationOutcome,
     SyncOutcome,
 )
+from cloud.store.tx_store import TxStore
 from sync.codec import MediaType, decode_change
 from sync.messages import (
     AcceptOffer,
@@ -1162,3 +1164,15 @@ async def test_a_late_withdrawn_over_a_processed_seq_stays_a_duplicate(store: St
     await sync(store, "dev_1", [item(AcceptOffer(seq=1, created_at=NOW, offer_id="off_1"))])
     late = await sync(store, "dev_1", [item(Withdrawn(seq=1, created_at=NOW + 5))])
     assert [(r.status, r.replay) for r in late.results] == [("duplicate", False)]
+
+
+async def test_the_audit_trail_is_append_only_on_every_engine(store: Store) -> None:
+    """Even a statement that gets past the scripts cannot rewrite or delete an audit event."""
+    await with_offer(store)
+    before = await store.audit_trail(offer_id="off_1")
+    assert before
+    tx_store = cast(TxStore, store)
+    for statement in ("UPDATE offer_audit SET actor = 'someone else'", "DELETE FROM offer_audit"):
+        with pytest.raises(Exception, match="append-only"):
+            await tx_store._write_tx(lambda tx, sql=statement: tx.execute(sql))
+    assert await store.audit_trail(offer_id="off_1") == before
