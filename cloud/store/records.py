@@ -31,6 +31,18 @@ class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
     """The device's own id, or the lineage of the device it replaced when re-enrolling."""
 
 
+class EnrollmentCodeRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A one-time enrollment code as stored: its hash only, never the code."""
+
+    code_hash: str
+    user_id: str
+    expires_at: int
+    created_at: int
+    used_at: int | None
+    device_id: str | None
+    """The device enrolled with it, once used."""
+
+
 class RefreshGrant(msgspec.Struct, frozen=True, kw_only=True):
     """A new refresh token to store (hashed) when a device enrolls or rotates."""
 
@@ -87,6 +99,19 @@ class StoredChange(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     body: bytes
     """The change encoded as msgpack (sync.codec)."""
+
+
+class ProcessedMutation(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store kept of one processed (device, seq): the mutation's digest and its result."""
+
+    device_id: str
+    seq: int
+    digest: bytes
+    status: str | None
+    """The :class:`ItemResult` status given when it was processed (``None`` for seqs processed
+    before results were kept; they are answered as plain duplicates)."""
+    code: str | None
+    detail: str | None
 
 
 class SyncOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,6 +185,14 @@ class OutboxRecord(msgspec.Struct, frozen=True, kw_only=True):
     first_attempt: int = 0
     """Number of the first attempt of the row's current round: 0, or where an operator's retry of
     the dead row restarted it. The relay allows ``OUTBOX_MAX_ATTEMPTS`` attempts per round."""
+    last_error: str | None = None
+    """Why the row's last attempt did not finish it, why it went dead, or why its job finished it
+    without doing its work (a push skipped for lack of consent); ``None`` otherwise."""
+    parent_id: int | None = None
+    """The row whose job wrote this one (a notice's push), if any."""
+    not_before: int | None = None
+    """The relay takes the row's next attempt no earlier than this (a deferred announcement, an FCM
+    back-off); ``None`` = no back-off."""
 
 
 class OutboxCount(msgspec.Struct, frozen=True, kw_only=True):
@@ -326,6 +359,17 @@ class PushPlan(msgspec.Struct, frozen=True, kw_only=True):
     """The row may not be sent before this (a deferred announcement, a back-off); epoch ms."""
     offer_open: bool = True
     """For an offer's announcement: the offer is still ``offered`` (read with the targets)."""
+
+
+class PushTokenRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A device's registered push token (one per device; the latest registration wins)."""
+
+    device_id: str
+    token: str
+    platform: str
+    active: bool
+    """``False`` once FCM called it unregistered or another device registered the same token."""
+    updated_at: int
 
 
 class PushAttemptRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ from cloud.store.records import (
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
+    EnrollmentCodeRecord,
     EvaluationCompleted,
     EvaluationInputs,
     EvaluationRecord,
@@ -31,19 +32,22 @@ from cloud.store.records import (
     OutboxRecord,
     OutboxState,
     OutboxStats,
+    ProcessedMutation,
     ProfileRecord,
     PushAttemptRecord,
     PushItem,
     PushPlan,
     PushTarget,
+    PushTokenRecord,
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
+    StoredChange,
     SyncOutcome,
     UserRecord,
     UserView,
 )
-from cloud.store.scripts import credit, devices, offers, outbox, push, sync, views
+from cloud.store.scripts import changelog, credit, devices, offers, outbox, push, sync, views
 from cloud.store.tx import Tx
 
 T = TypeVar("T")
@@ -81,6 +85,12 @@ class TxStore:
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         return await self._query(lambda tx: devices.get_user(tx, user_id))
+
+    async def list_users(self) -> list[UserRecord]:
+        return await self._query(devices.list_users)
+
+    async def enrollment_codes(self, user_id: str) -> list[EnrollmentCodeRecord]:
+        return await self._query(lambda tx: devices.enrollment_codes(tx, user_id))
 
     async def create_enrollment_code(self, user_id: str, code_hash: str, expires_at: int, now: int) -> None:
         await self._write_tx(
@@ -170,6 +180,12 @@ class TxStore:
             )
         )
 
+    async def processed_mutations(self, device_id: str) -> list[ProcessedMutation]:
+        return await self._query(lambda tx: sync.processed_mutations(tx, device_id))
+
+    async def change_log(self, user_id: str, *, after_version: int = 0) -> list[StoredChange]:
+        return await self._query(lambda tx: changelog.change_log(tx, user_id, after_version))
+
     # --- admin -------------------------------------------------------------------------------
 
     async def append_notice(
@@ -232,8 +248,8 @@ class TxStore:
 
     # --- the outbox ----------------------------------------------------------------------------
 
-    async def list_outbox(self) -> list[OutboxRecord]:
-        return await self._read_tx(lambda tx: outbox.outbox_after(tx, 0))
+    async def list_outbox(self, *, after_id: int = 0) -> list[OutboxRecord]:
+        return await self._read_tx(lambda tx: outbox.outbox_after(tx, after_id))
 
     async def apply_offer(self, outbox_id: int, *, ref: str, now: int) -> ApplyOutcome:
         hook = self.fault_hook
@@ -279,6 +295,9 @@ class TxStore:
 
     async def push_attempts(self, user_id: str) -> list[PushAttemptRecord]:
         return await self._read_tx(lambda tx: push.push_attempts(tx, user_id))
+
+    async def push_tokens(self, user_id: str) -> list[PushTokenRecord]:
+        return await self._query(lambda tx: push.push_tokens(tx, user_id))
 
     async def relay_outbox(self, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:
         return await self._write_tx(

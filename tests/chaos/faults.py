@@ -69,6 +69,8 @@ class ChaosEnv:
     """Tokens the fake answers ``UNREGISTERED`` (404) from now on."""
     quota: set[str] = field(default_factory=set)
     """Tokens the fake answers ``QUOTA_EXCEEDED`` (429) once."""
+    outbox_seen: int = 0
+    """Highest outbox id a schedule has seen so far (the next schedule's rows are above it)."""
 
     def flush_redis(self) -> None:
         """``FLUSHALL``: Redis restarted without persistence; queued jobs and results are gone."""

@@ -6,9 +6,10 @@ aggregate, each acknowledged notice, each answer to an offer, each push token) a
 ``last_seq`` it saw. At the end it syncs every device cleanly; in a schedule with offers it then
 waits for the schedule's outbox rows to leave ``pending`` (the worker applies and pushes) and
 syncs again. It compares the server's view of each user, field by field, with each device's
-mirror (aggregates, notices, consent, offers, profile), and checks the money invariants on the
-server's database: every accepted offer applied exactly once, every applied offer notified at
-least once, the profile equal to the sum of its audit events. :mod:`tests.chaos.money` states
+mirror (aggregates, notices, consent, offers, profile), and checks the money invariants on what
+the server's store holds (read through the store interface, on either engine): every accepted
+offer applied exactly once, every applied offer notified at least once, the profile equal to the
+sum of its audit events. :mod:`tests.chaos.money` states
 them exactly, including when a push may be missing (no consent at the apply, consent revoked
 before the send, a token FCM answered ``UNREGISTERED``, a token registered after the apply).
 """
@@ -95,7 +96,6 @@ class ChaosRun:
         self.schedule = schedule
         self.env = env
         self.server = env.server
-        self.db_path = env.server.data_dir / "cloud.sqlite3"
         self.folder = folder
         self.refresh_jump_ms = (access_ttl_s + 120) * 1000
         self.trace: list[str] = []
@@ -114,7 +114,7 @@ class ChaosRun:
     # --- setup -------------------------------------------------------------------
 
     def setup(self) -> None:
-        self.outbox_since = money.outbox_high_water(self.db_path)
+        self.outbox_since = self.env.outbox_seen = money.outbox_high_water(self.server, self.env.outbox_seen)
         self.user_ids = [
             self.server.create_user(f"chaos-{self.schedule.seed}-{u}") for u in range(self.schedule.users)
         ]
@@ -346,7 +346,7 @@ class ChaosRun:
         started = time.monotonic()
         while True:
             self._check_worker()
-            rows = money.pending_rows(self.db_path, self.outbox_since, users, offers)
+            rows = money.pending_rows(self.server, self.outbox_since, users, offers)
             if not rows:
                 break
             if time.monotonic() - started > DRAIN_TIMEOUT_S:
@@ -494,7 +494,7 @@ class ChaosRun:
             )
             for d in devices
         ]
-        records = money.read_user(self.db_path, user_id, self.outbox_since)
+        records = money.read_user(self.server, user_id, self.outbox_since)
         found = money.check_user(
             records, view, facts, unregistered=self.env.unregistered & tokens, fcm_sent=fcm_sent
         )

@@ -1,4 +1,4 @@
-"""The money invariants of a chaos run, read from the server's SQLite file once its outbox drained.
+"""The money invariants of a chaos run, read through the store interface once its outbox drained.
 
 The harness waits until none of the schedule's outbox rows is ``pending`` (the run's worker backs
 off only a fraction of a second after an FCM 429), syncs every device again, then checks, for
@@ -40,20 +40,25 @@ The profile equals the sum of its audit events
     replay just before its ``applied`` event) equal the base it recorded when it was made, and its
     post-apply values equal its terms; an offer failed ``base_changed`` was failed on a profile that
     had really left its base.
+
+The records are read with the server's :class:`cloud.store.Store` methods (``server.read``), so the
+same checks hold on SQLite and on PostgreSQL. They are read one method at a time, not in one
+transaction: by then the run has settled (none of its outbox rows is pending, its devices are
+quiet), and nothing else writes a schedule's users.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from cloud.store import Store
+from cloud.store.records import OutboxRecord
 from sync.codec import decode_change
 from sync.messages import ConsentScope, ConsentState, Notice
+from tests.support.live_server import LiveServer
 
 MONEY_FIELDS = ("currency", "limit_cents", "used_cents", "rate_bps")
 """The profile fields the replay rebuilds (``updated_at`` is when, not what)."""
@@ -120,7 +125,7 @@ class DeviceFacts:
 
 @dataclass(slots=True)
 class UserRecords:
-    """One user's rows, read in one read transaction."""
+    """One user's records, as the store holds them."""
 
     offers: dict[str, dict[str, Any]]
     audit: list[Audit]
@@ -133,109 +138,74 @@ class UserRecords:
     notice_versions: dict[str, int] = field(default_factory=dict)
     """Version of the first ``Notice`` change of every notice id."""
     profile: dict[str, Any] | None = None
-    results: dict[tuple[str, int], tuple[str, str | None]] = field(default_factory=dict)
+    results: dict[tuple[str, int], tuple[str | None, str | None]] = field(default_factory=dict)
     """(device id, seq) → (status, code): the result the server recorded when it processed it."""
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(db_path, timeout=10.0)
+def outbox_high_water(server: LiveServer, seen: int = 0) -> int:
+    """The highest outbox id so far (rows above it are the next schedule's); ``seen`` is a
+    high-water mark read before, so only the rows since are read."""
+    rows = server.read(lambda store: store.list_outbox(after_id=seen))
+    return max((r.outbox_id for r in rows), default=seen)
 
 
-def outbox_high_water(db_path: Path) -> int:
-    """The highest outbox id so far: rows above it are the schedule's."""
-    with closing(connect(db_path)) as conn:
-        row = conn.execute("SELECT COALESCE(MAX(outbox_id), 0) FROM outbox").fetchone()
-    return int(row[0])
-
-
-def _rows_of(
-    conn: sqlite3.Connection, since: int, user_ids: set[str], offer_ids: set[str]
-) -> list[OutboxRow]:
-    rows = []
-    for r in conn.execute(
-        "SELECT outbox_id, kind, payload, state, attempts, last_error, created_at FROM outbox"
-        " WHERE outbox_id > ? ORDER BY outbox_id",
-        (since,),
-    ):
-        payload = msgspec.json.decode(r[2], type=dict[str, Any])
+def _rows_of(rows: list[OutboxRecord], user_ids: set[str], offer_ids: set[str]) -> list[OutboxRow]:
+    found = []
+    for r in rows:
+        payload = msgspec.json.decode(r.payload, type=dict[str, Any])
         if payload.get("user_id") in user_ids or payload.get("offer_id") in offer_ids:
-            rows.append(OutboxRow(r[0], r[1], payload, r[3], r[4], r[5], r[6]))
-    return rows
-
-
-def pending_rows(db_path: Path, since: int, user_ids: set[str], offer_ids: set[str]) -> list[OutboxRow]:
-    """The schedule's outbox rows still ``pending``."""
-    with closing(connect(db_path)) as conn:
-        return [r for r in _rows_of(conn, since, user_ids, offer_ids) if r.state == "pending"]
-
-
-def read_user(db_path: Path, user_id: str, since: int) -> UserRecords:
-    """Every row of ``user_id`` the invariants read (outbox rows above ``since`` only)."""
-    with closing(connect(db_path)) as conn, conn:
-        conn.execute("BEGIN")  # one snapshot for all reads
-        offers = {
-            r[0]: {
-                "status": r[1],
-                "new_limit_cents": r[2],
-                "rate_bps": r[3],
-                "base_limit_cents": r[4],
-                "base_rate_bps": r[5],
-            }
-            for r in conn.execute(
-                "SELECT offer_id, status, new_limit_cents, rate_bps, current_limit_cents, base_rate_bps"
-                " FROM offers WHERE user_id = ?",
-                (user_id,),
+            found.append(
+                OutboxRow(r.outbox_id, r.kind, payload, r.state, r.attempts, r.last_error, r.created_at)
             )
+    return found
+
+
+def pending_rows(server: LiveServer, since: int, user_ids: set[str], offer_ids: set[str]) -> list[OutboxRow]:
+    """The schedule's outbox rows (ids above ``since``) still ``pending``."""
+    rows = server.read(lambda store: store.list_outbox(after_id=since))
+    return [r for r in _rows_of(rows, user_ids, offer_ids) if r.state == "pending"]
+
+
+def read_user(server: LiveServer, user_id: str, since: int) -> UserRecords:
+    """Every record of ``user_id`` the invariants read (outbox rows above ``since`` only)."""
+    return server.read(lambda store: read_records(store, user_id, since))
+
+
+async def read_records(store: Store, user_id: str, since: int) -> UserRecords:
+    offers = {
+        o.offer_id: {
+            "status": o.status,
+            "new_limit_cents": o.new_limit_cents,
+            "rate_bps": o.rate_bps,
+            "base_limit_cents": o.current_limit_cents,
+            "base_rate_bps": o.base_rate_bps,
         }
-        audit = [
-            Audit(r[0], r[1], r[2], r[3], r[4], r[5], None if r[6] is None else msgspec.json.decode(r[6]))
-            for r in conn.execute(
-                "SELECT audit_id, offer_id, to_status, actor, reason_code, ref, detail FROM offer_audit"
-                " WHERE user_id = ? ORDER BY audit_id",
-                (user_id,),
-            )
-        ]
-        outbox = _rows_of(conn, since, {user_id}, set(offers))
-        attempts = [
-            Attempt(*r)
-            for r in conn.execute(
-                "SELECT outbox_id, attempt, device_id, token, outcome, at FROM push_attempts"
-                " WHERE user_id = ? ORDER BY attempt_id",
-                (user_id,),
-            )
-        ]
-        tokens = {
-            r[0]: Token(r[1], bool(r[2]))
-            for r in conn.execute(
-                "SELECT p.device_id, p.token, p.active FROM push_tokens p"
-                " JOIN devices d ON d.device_id = p.device_id WHERE d.user_id = ?",
-                (user_id,),
-            )
-        }
-        records = UserRecords(offers, audit, outbox, attempts, tokens, consent=[])
-        for version, body in conn.execute(
-            "SELECT version, body FROM change_log WHERE user_id = ? AND type IN ('ConsentState', 'Notice')"
-            " ORDER BY version",
-            (user_id,),
-        ):
-            change = decode_change(body)
-            if isinstance(change, ConsentState):
-                records.consent.append((version, change.scopes.get(ConsentScope.PUSH) is True))
-            elif isinstance(change, Notice):
-                records.notice_versions.setdefault(change.notice_id, version)
-        records.results = {
-            (r[0], r[1]): (r[2], r[3])
-            for r in conn.execute(
-                "SELECT m.device_id, m.seq, m.status, m.code FROM mutation_digests m"
-                " JOIN devices d ON d.device_id = m.device_id WHERE d.user_id = ?",
-                (user_id,),
-            )
-        }
-        row = conn.execute(
-            "SELECT currency, limit_cents, used_cents, rate_bps FROM credit_profiles WHERE user_id = ?",
-            (user_id,),
-        ).fetchone()
-        records.profile = None if row is None else dict(zip(MONEY_FIELDS, row, strict=True))
+        for o in await store.list_offers(user_id)
+    }
+    audit = [
+        Audit(a.audit_id, a.offer_id, a.to_status, a.actor, a.reason_code, a.ref, a.detail)
+        for a in await store.audit_trail(user_id=user_id)
+    ]
+    outbox = _rows_of(await store.list_outbox(after_id=since), {user_id}, set(offers))
+    attempts = [
+        Attempt(a.outbox_id, a.attempt, a.device_id, a.token, a.outcome, a.at)
+        for a in await store.push_attempts(user_id)
+    ]
+    tokens = {t.device_id: Token(t.token, t.active) for t in await store.push_tokens(user_id)}
+    records = UserRecords(offers, audit, outbox, attempts, tokens, consent=[])
+    for stored in await store.change_log(user_id):
+        if stored.type not in ("ConsentState", "Notice"):
+            continue
+        change = decode_change(stored.body)
+        if isinstance(change, ConsentState):
+            records.consent.append((stored.version, change.scopes.get(ConsentScope.PUSH) is True))
+        elif isinstance(change, Notice):
+            records.notice_versions.setdefault(change.notice_id, stored.version)
+    for device in await store.list_devices(user_id):
+        for kept in await store.processed_mutations(device.device_id):
+            records.results[(device.device_id, kept.seq)] = (kept.status, kept.code)
+    profile = await store.get_profile(user_id)
+    records.profile = None if profile is None else {name: getattr(profile, name) for name in MONEY_FIELDS}
     return records
 
 

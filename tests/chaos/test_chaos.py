@@ -2,30 +2,36 @@
 
 ``CHAOS_SEED=s`` runs only seed ``s``; ``CHAOS_SEEDS=N`` runs seeds ``0..N-1`` (``make chaos
 SEEDS=N``); by default seeds ``0..299`` run as part of ``make test``. The seeds of
-:data:`REGRESSION_SEEDS` always run too.
+:data:`REGRESSION_SEEDS` always run too. Every :data:`POSTGRES_EVERY`-th seed (each of which
+restarts the server, :data:`tests.chaos.schedule.RESTART_EVERY`) runs a second time with the API
+and the worker on PostgreSQL (``CHAOS_SEED=s`` runs ``s`` on both engines).
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import closing
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from cloud.store import Store
+from cloud.store.tx import Tx
+from cloud.store.tx_store import TxStore
 from edge_sdk.crashpoints import SimulatedCrash
-from tests.chaos import money
 from tests.chaos.conftest import ACCESS_TTL_S
 from tests.chaos.faults import FAULTS, ChaosEnv
 from tests.chaos.harness import ChaosRun
 from tests.chaos.schedule import RESTART_EVERY, AdminOffer, Schedule, SyncStep, Write, make_schedule
-from tests.support.live_server import sample_aggregate
+from tests.support.live_server import LiveServer, sample_aggregate
 
 DEFAULT_SEEDS = 300
 REGRESSION_SEEDS = (1042,)
 """Seeds that once failed a soak, run every time. 1042: an offer withdrawn, the phone accepts it
 unaware, the refusal's reply is lost and the resend was answered ``duplicate``, so the device never
 learned its acceptance was refused (fixed by replaying the recorded result)."""
+POSTGRES_EVERY = RESTART_EVERY
+"""Seeds that are a multiple of this run on PostgreSQL too (30 of the default 300)."""
 
 
 def chaos_seeds() -> list[int]:
@@ -36,15 +42,22 @@ def chaos_seeds() -> list[int]:
     return [*range(count), *(s for s in REGRESSION_SEEDS if s >= count)]
 
 
-def replay_command(seed: int) -> str:
-    return f"CHAOS_SEED={seed} .venv/bin/pytest tests/chaos -q"
+def postgres_seeds() -> list[int]:
+    if os.environ.get("CHAOS_SEED"):
+        return chaos_seeds()
+    return [seed for seed in chaos_seeds() if seed % POSTGRES_EVERY == 0]
 
 
-@pytest.mark.chaos
-@pytest.mark.parametrize("seed", chaos_seeds(), ids=lambda s: f"seed{s}")
-def test_schedule_converges(seed: int, live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
+def replay_command(seed: int, engine: str = "sqlite") -> str:
+    tests = "converges_on_postgres" if engine == "postgres" else "'converges and not postgres'"
+    return f"CHAOS_SEED={seed} .venv/bin/pytest tests/chaos -q -k {tests}"
+
+
+def run_schedule(seed: int, env: ChaosEnv, folder: Path, engine: str) -> None:
+    """Run the seed's schedule on ``env``; fail with the replay command, the violations, the
+    schedule, the trace and the logs."""
     schedule = make_schedule(seed)
-    run = ChaosRun(schedule, live_chaos_env, tmp_path, ACCESS_TTL_S)
+    run = ChaosRun(schedule, env, folder, ACCESS_TTL_S)
     error: BaseException | None = None
     try:
         run.setup()
@@ -57,20 +70,33 @@ def test_schedule_converges(seed: int, live_chaos_env: ChaosEnv, tmp_path: Path)
         run.close()
     if error is None and not run.violations:
         return
-    failure = [f"chaos seed {seed} failed; replay with: {replay_command(seed)}"]
+    failure = [f"chaos seed {seed} failed on {engine}; replay with: {replay_command(seed, engine)}"]
     if error is not None:
         failure.append(f"raised {type(error).__name__}: {error}")
     failure += run.violations[:20]
     failure += ["schedule:", schedule.describe(), "trace:", *run.trace[-60:]]
-    log = live_chaos_env.server.log_tail(40)
+    log = env.server.log_tail(40)
     if "Traceback" in log or "ERROR" in log:
         failure += ["server log:", log]
-    worker_log = "\n".join(live_chaos_env.worker.log().splitlines()[-40:])
+    worker_log = "\n".join(env.worker.log().splitlines()[-40:])
     if "Traceback" in worker_log or "ERROR" in worker_log or "WARNING" in worker_log:
         failure += ["worker log:", worker_log]
     if error is not None:
         raise AssertionError("\n".join(failure)) from error
     pytest.fail("\n".join(failure), pytrace=False)
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize("seed", chaos_seeds(), ids=lambda s: f"seed{s}")
+def test_schedule_converges(seed: int, live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
+    run_schedule(seed, live_chaos_env, tmp_path, "sqlite")
+
+
+@pytest.mark.chaos
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", postgres_seeds(), ids=lambda s: f"seed{s}")
+def test_schedule_converges_on_postgres(seed: int, live_chaos_env_pg: ChaosEnv, tmp_path: Path) -> None:
+    run_schedule(seed, live_chaos_env_pg, tmp_path, "postgres")
 
 
 def test_schedules_are_reproducible_and_cover_every_fault() -> None:
@@ -123,10 +149,31 @@ DIVERGENCE_SEED = 1_000_000
 """Outside every seed range a run uses, so its user names and push tokens are its own."""
 
 
-def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: Path) -> None:
+def tamper(server: LiveServer, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+    """Corrupt the server's database on purpose, in one transaction of its store's engine: the
+    statements are the scripts' portable SQL, the same on SQLite and PostgreSQL."""
+
+    def corrupt(tx: Tx) -> None:
+        for sql, params in statements:
+            tx.execute(sql, params)
+
+    async def write(store: Store) -> None:
+        assert isinstance(store, TxStore), store
+        await store._write_tx(corrupt)
+
+    server.read(write)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_invariant_checks_catch_divergence(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """The checks are not vacuous: a lost aggregate, a stale mirror, a last_seq going back, an
     offer applied twice or on another base than it was made on, a profile changed without an audit
-    event and a missing push are seen."""
+    event and a missing push are seen, on either engine."""
+    live_chaos_env: ChaosEnv = request.getfixturevalue(
+        "live_chaos_env_pg" if engine == "postgres" else "live_chaos_env"
+    )
     schedule = Schedule(
         DIVERGENCE_SEED,
         device_users=[0, 0],
@@ -167,22 +214,27 @@ def test_invariant_checks_catch_divergence(live_chaos_env: ChaosEnv, tmp_path: P
         first.client.store.db.execute("DELETE FROM mirror_notices")
         second.client.store.db.execute("DELETE FROM mirror_offers")
         run.server_last_seq[first.device_id] = 99
-        with closing(money.connect(run.db_path)) as conn, conn:
-            # Applied a second time, a profile change without its audit event, a push lost.
-            conn.execute(
-                "INSERT INTO offer_audit (offer_id, user_id, from_status, to_status, actor, reason_code,"
-                " ref, at) VALUES (?, ?, 'accepted', 'applied', 'worker', 'offer_applied', 'job:x', 0)",
-                (applied["offer_id"], first.user_id),
-            )
-            conn.execute(
-                "UPDATE credit_profiles SET used_cents = used_cents + 1 WHERE user_id = ?", (first.user_id,)
-            )
-            conn.execute("DELETE FROM push_attempts WHERE token = ?", (second.tokens[0],))
-            # The offer recorded as made on another base than the one it was applied on.
-            conn.execute(
-                "UPDATE offers SET base_rate_bps = base_rate_bps + 1 WHERE offer_id = ?",
-                (applied["offer_id"],),
-            )
+        tamper(
+            live_chaos_env.server,
+            [
+                # Applied a second time, a profile change without its audit event, a push lost.
+                (
+                    "INSERT INTO offer_audit (offer_id, user_id, from_status, to_status, actor, reason_code,"
+                    " ref, at) VALUES (?, ?, 'accepted', 'applied', 'worker', 'offer_applied', 'job:x', 0)",
+                    (applied["offer_id"], first.user_id),
+                ),
+                (
+                    "UPDATE credit_profiles SET used_cents = used_cents + 1 WHERE user_id = ?",
+                    (first.user_id,),
+                ),
+                ("DELETE FROM push_attempts WHERE token = ?", (second.tokens[0],)),
+                # The offer recorded as made on another base than the one it was applied on.
+                (
+                    "UPDATE offers SET base_rate_bps = base_rate_bps + 1 WHERE offer_id = ?",
+                    (applied["offer_id"],),
+                ),
+            ],
+        )
         run.check()
         run.observe_last_seq("after tampering")
     finally:

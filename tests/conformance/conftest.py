@@ -1,8 +1,8 @@
 """The store conformance suite runs against every engine listed in ``BACKENDS``.
 
 Add an engine by adding its name and an opener here; the tests themselves do not change. The
-PostgreSQL engine gets a fresh schema per test on the server :mod:`tests.support.postgres` finds
-or starts (never a skip).
+PostgreSQL engine gets a fresh schema per test on the suite's server (``postgres_url`` of
+``tests/conftest.py``: :mod:`tests.support.postgres` finds or starts one, never a skip).
 """
 
 from __future__ import annotations
@@ -14,15 +14,9 @@ import pytest
 
 from cloud.settings import DatabaseSettings
 from cloud.store import Store, open_store
-from tests.support.postgres import fresh_schema, postgres_server
+from tests.support.postgres import fresh_schema
 
 BACKENDS = ["sqlite", "postgres"]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture

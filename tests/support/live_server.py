@@ -1,9 +1,12 @@
 """A real cloud API process for tests: :func:`cloud.serve.uvicorn_command` on a free port, the same
 command line the runner uses.
 
-The server gets its own data folder (SQLite file), the Redis URL given, and known admin and JWT
-secrets. ``kill()`` is ``kill -9``; ``start()`` again reuses the same data folder and port, which
-is how restart and chaos tests simulate a crashed server.
+The server gets its own data folder, a database (``DATABASE_URL`` in ``env``: a PostgreSQL schema
+of the tests' own, say; by default the SQLite file ``cloud.sqlite3`` in its data folder), the
+Redis URL given, and known admin and JWT secrets. ``kill()`` is ``kill -9``; ``start()`` again
+reuses the same data folder, database and port, which is how restart and chaos tests simulate a
+crashed server. ``server.database`` is that database's settings (worker processes get the same);
+``server.read(...)`` reads it through the store interface, whatever the engine.
 
 Usage::
 
@@ -11,6 +14,7 @@ Usage::
         user_id = server.create_user()
         tokens = server.enroll(server.enrollment_code(user_id))
         server.kill(); server.start()          # crash and restart on the same data
+        rows = server.read(lambda store: store.list_outbox())
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import httpx
 
 from cloud.serve import uvicorn_command
+from cloud.settings import DatabaseSettings
+from cloud.store import Store
 from sync.codec import MediaType, decode_reply, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import (
@@ -43,6 +49,9 @@ from sync.messages import (
     SyncRequest,
     TokenPair,
 )
+from tests.support.store import StoreReader
+
+T = TypeVar("T")
 
 ADMIN_TOKEN: Final = "test-admin-token"
 JWT_SECRET: Final = "test-jwt-secret-0123456789abcdef0123456789"
@@ -73,11 +82,16 @@ class LiveServer:
         self.admin_token = self.extra_env.get("ADMIN_TOKEN", ADMIN_TOKEN)
         self.jwt_secret = self.extra_env.get("JWT_SECRET", JWT_SECRET)
         self.jwt_kid = self.extra_env.get("JWT_KID", JWT_KID)
+        self.database = DatabaseSettings(
+            self.extra_env.get("DATABASE_URL") or f"sqlite:///{self.data_dir / 'cloud.sqlite3'}"
+        )
+        """The server's database (its workers' too)."""
         self.port = free_port()
         self.host = "127.0.0.1"
         self.log_path = self.data_dir / "server.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._admin: httpx.Client | None = None
+        self._reader: StoreReader | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -101,6 +115,7 @@ class LiveServer:
         env.update(
             ENV="development",
             DATA_DIR=str(self.data_dir),
+            DATABASE_URL=self.database.url,
             ADMIN_TOKEN=self.admin_token,
             JWT_SECRET=self.jwt_secret,
             JWT_KID=self.jwt_kid,
@@ -174,7 +189,16 @@ class LiveServer:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self.stop()
+
+    def read(self, call: Callable[[Store], Awaitable[T]]) -> T:
+        """``call(store)`` on a store opened on the server's database (kept open until :meth:`close`)."""
+        if self._reader is None:
+            self._reader = StoreReader(self.database)
+        return self._reader.read(call)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

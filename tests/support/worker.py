@@ -1,8 +1,9 @@
 """An arq worker in its own process (``python -m cloud.workers``), for tests over a live server.
 
-The worker runs on the server's SQLite file, Redis and queue name; extra settings come as
-environment variables (``OUTBOX_RELAY_TIMEOUT_S="0.3"``, ``FCM_CREDENTIALS_FILE=...``). Its output
-goes to a log file that tests read (``log()``, ``wait_log()``) and that a failing test shows.
+The worker runs on the server's database (``server.database``, SQLite or PostgreSQL), Redis and
+queue name; extra settings come as environment variables (``OUTBOX_RELAY_TIMEOUT_S="0.3"``,
+``FCM_CREDENTIALS_FILE=...``). Its output goes to a log file that tests read (``log()``,
+``wait_log()``) and that a failing test shows.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class WorkerProcess:
             **os.environ,
             "REDIS_URL": str(server.redis_url),
             "DATA_DIR": str(server.data_dir),
-            "DATABASE_URL": f"sqlite:///{server.data_dir / 'cloud.sqlite3'}",
+            "DATABASE_URL": server.database.url,
             "QUEUE_NAME": queue_name,
             "OUTBOX_RELAY_INTERVAL_S": RELAY_INTERVAL_S,
             **env,
@@ -93,14 +94,18 @@ class WorkerProcess:
 
 
 @contextmanager
-def private_stack(data_dir: Path, **server_env: str) -> Iterator[LiveServer]:
+def private_stack(data_dir: Path, database_url: str | None = None, **server_env: str) -> Iterator[LiveServer]:
     """A Redis of its own and an API server on it, with a fresh queue name, for the ``with`` block.
+
+    The server's database is ``database_url`` (a PostgreSQL schema), else its own SQLite file.
 
     Fault tests kill workers mid-job, flush Redis or kill the API: on a private Redis, the jobs
     and in-progress keys a killed process leaves behind touch no other test. Workers started with
     :class:`WorkerProcess` on the yielded server take its ``QUEUE_NAME`` from ``server.extra_env``.
     """
     env = {"QUEUE_NAME": f"test-faults-{uuid.uuid4().hex}", **server_env}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     with (
         EmbeddedRedis(data_dir / "redis") as redis,
         LiveServer(data_dir / "api", redis.url, env=env) as server,

@@ -15,7 +15,14 @@ from cloud.domain.devices.rules import (
     judge_rotation,
 )
 from cloud.store.errors import DeviceNotFound, UserNotFound
-from cloud.store.records import DeviceRecord, RefreshGrant, RotationKind, RotationOutcome, UserRecord
+from cloud.store.records import (
+    DeviceRecord,
+    EnrollmentCodeRecord,
+    RefreshGrant,
+    RotationKind,
+    RotationOutcome,
+    UserRecord,
+)
 from cloud.store.tx import Tx
 
 DEVICE_COLUMNS: Final = (
@@ -72,6 +79,27 @@ def get_user(tx: Tx, user_id: str) -> UserRecord | None:
         "SELECT user_id, external_ref, version, created_at FROM users WHERE user_id = ?", (user_id,)
     ).fetchone()
     return None if row is None else user_record(row)
+
+
+def list_users(tx: Tx) -> list[UserRecord]:
+    rows = tx.execute(
+        "SELECT user_id, external_ref, version, created_at FROM users ORDER BY created_at, user_id"
+    )
+    return [user_record(r) for r in rows]
+
+
+def enrollment_codes(tx: Tx, user_id: str) -> list[EnrollmentCodeRecord]:
+    rows = tx.execute(
+        "SELECT code_hash, user_id, expires_at, created_at, used_at, device_id FROM enrollment_codes"
+        " WHERE user_id = ? ORDER BY created_at, code_hash",
+        (user_id,),
+    )
+    return [
+        EnrollmentCodeRecord(
+            code_hash=r[0], user_id=r[1], expires_at=r[2], created_at=r[3], used_at=r[4], device_id=r[5]
+        )
+        for r in rows
+    ]
 
 
 def create_enrollment_code(tx: Tx, user_id: str, code_hash: str, expires_at: int, now: int) -> None:

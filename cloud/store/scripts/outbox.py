@@ -46,7 +46,7 @@ class OfferVanished(LookupError):
 
 
 def outbox_after(tx: Tx, outbox_id: int) -> list[OutboxRecord]:
-    """Rows with a larger id: inside a write transaction, the rows that transaction added."""
+    """Rows with an id above ``outbox_id``, by id."""
     rows = tx.execute(
         f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE outbox_id > ? ORDER BY outbox_id",  # noqa: S608
         (outbox_id,),
@@ -236,7 +236,7 @@ def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> Rel
     in the future) waits. A push row queued by a dead-letter is returned too, at attempt 0.
     """
     rows = tx.execute(
-        f"SELECT {OUTBOX_COLUMNS}, not_before FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
+        f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ? AND updated_at <= ?"  # noqa: S608
         " AND (not_before IS NULL OR not_before <= ?) ORDER BY outbox_id",
         (OutboxState.PENDING.value, now - timeout_ms, now),
     ).fetchall()
@@ -249,7 +249,7 @@ def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> Rel
             first_attempt=row.first_attempt,
             max_attempts=max_attempts,
             updated_at=row.updated_at,
-            not_before=found[-1],
+            not_before=row.not_before,
             timeout_ms=timeout_ms,
             now=now,
         )
@@ -369,5 +369,10 @@ def retry_dead(tx: Tx, outbox_id: int, *, now: int) -> OutboxRecord:
     if taken != 1:
         raise OutboxNotRetryable(f"outbox row {outbox_id} was retried meanwhile")
     return msgspec.structs.replace(
-        row, state=OutboxState.PENDING.value, attempts=attempt, first_attempt=attempt, updated_at=now
+        row,
+        state=OutboxState.PENDING.value,
+        attempts=attempt,
+        first_attempt=attempt,
+        not_before=None,
+        updated_at=now,
     )

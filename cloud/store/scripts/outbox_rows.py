@@ -8,7 +8,10 @@ from typing import Any, Final
 from cloud.store.records import OutboxRecord, OutboxState
 from cloud.store.tx import Tx
 
-OUTBOX_COLUMNS: Final = "outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt"
+OUTBOX_COLUMNS: Final = (
+    "outbox_id, kind, payload, state, attempts, created_at, updated_at, first_attempt, last_error,"
+    " parent_id, not_before"
+)
 
 _INSERT: Final = (
     "INSERT INTO outbox (kind, payload, state, attempts, created_at, updated_at, parent_id, not_before)"  # noqa: S608
@@ -26,6 +29,9 @@ def outbox_record(row: Sequence[Any]) -> OutboxRecord:
         created_at=row[5],
         updated_at=row[6],
         first_attempt=row[7],
+        last_error=row[8],
+        parent_id=row[9],
+        not_before=row[10],
     )
 
 

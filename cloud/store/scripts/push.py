@@ -14,7 +14,14 @@ import msgspec
 
 from cloud.outbox.kinds import SEND_PUSH, decode_payload
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
-from cloud.store.records import OutboxRecord, OutboxState, PushAttemptRecord, PushPlan, PushTarget
+from cloud.store.records import (
+    OutboxRecord,
+    OutboxState,
+    PushAttemptRecord,
+    PushPlan,
+    PushTarget,
+    PushTokenRecord,
+)
 from cloud.store.scripts.mutations import consent_of
 from cloud.store.scripts.outbox_rows import get_outbox, insert_outbox
 from cloud.store.tx import Tx
@@ -150,6 +157,19 @@ def push_attempts(tx: Tx, user_id: str) -> list[PushAttemptRecord]:
         (user_id,),
     )
     return [_attempt(r) for r in rows]
+
+
+def push_tokens(tx: Tx, user_id: str) -> list[PushTokenRecord]:
+    """The push token of each of the user's devices (revoked devices included), by device id."""
+    rows = tx.execute(
+        "SELECT p.device_id, p.token, p.platform, p.active, p.updated_at FROM push_tokens p"
+        " JOIN devices d ON d.device_id = p.device_id WHERE d.user_id = ? ORDER BY p.device_id",
+        (user_id,),
+    )
+    return [
+        PushTokenRecord(device_id=r[0], token=r[1], platform=r[2], active=bool(r[3]), updated_at=r[4])
+        for r in rows
+    ]
 
 
 def push_plan(tx: Tx, outbox_id: int, *, claim_at: int | None = None) -> PushPlan | None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqConflict
-from cloud.store.records import ItemResult, PushItem, StoredChange, SyncOutcome
+from cloud.store.records import ItemResult, ProcessedMutation, PushItem, StoredChange, SyncOutcome
 from cloud.store.scripts.mutations import apply_mutation
 from cloud.store.tx import Tx
 from sync.codes import ResultStatus
@@ -44,6 +44,19 @@ def resent(tx: Tx, device_id: str, item: PushItem) -> ItemResult:
     if verdict is Resend.REPLAY:
         return ItemResult(seq=item.seq, status=row[1], code=row[2], detail=row[3], replay=True)
     return ItemResult(seq=item.seq, status=ResultStatus.DUPLICATE)
+
+
+def processed_mutations(tx: Tx, device_id: str) -> list[ProcessedMutation]:
+    """What was kept of each seq the device pushed and the store processed, by seq."""
+    rows = tx.execute(
+        "SELECT device_id, seq, digest, status, code, detail FROM mutation_digests WHERE device_id = ?"
+        " ORDER BY seq",
+        (device_id,),
+    )
+    return [
+        ProcessedMutation(device_id=r[0], seq=r[1], digest=bytes(r[2]), status=r[3], code=r[4], detail=r[5])
+        for r in rows
+    ]
 
 
 def sync(

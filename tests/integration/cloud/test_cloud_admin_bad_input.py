@@ -1,16 +1,18 @@
 """Bad input on every admin endpoint, over a real server: the right problem+json, nothing changed.
 
 Each case names an endpoint, what is wrong with the request, and the status and ``code`` it must
-get. Before and after each request the test reads every table of the server's SQLite file: a
-refused request must leave all of them as they were (users, devices, profiles, offers, the audit
-trail, the change log, the outbox). Credit evaluation endpoints have their own tests.
+get. Before and after each request the test reads everything the admin API can write, through the
+store interface (:func:`tests.support.store.snapshot`): a refused request must leave all of it as
+it was (users, enrollment codes, devices, consent, notices, profiles, offers, the audit trail, the
+change log, the outbox, push tokens and attempts, evaluations). The module has a server of its own
+(per store engine: it runs on SQLite and on PostgreSQL), so that snapshot is small. Credit
+evaluation endpoints have their own tests.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +20,15 @@ import httpx
 import msgspec
 import pytest
 
+from cloud.outbox.kinds import APPLY_OFFER
 from sync.limits import MAX_NESTING_DEPTH
 from sync.messages import AcceptOffer
+from tests.support.databases import Databases
 from tests.support.live_server import LiveServer, sync_ok
+from tests.support.store import snapshot
 from tests.unit.sync.test_depth import nested_json
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 DAY_MS = 86_400_000
@@ -68,11 +75,20 @@ def new_offer(server: LiveServer, user_id: str) -> str:
     return offer_id
 
 
-def database(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the server's database, in a stable order."""
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"'), key=repr) for t in tables}  # noqa: S608
+def database(server: LiveServer) -> dict[str, Any]:
+    """Everything the admin API can write, as the store reads it."""
+    return server.read(snapshot)
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory, databases: Databases, engine: str
+) -> Iterator[LiveServer]:
+    """The module's own server: the snapshot reads all of its database, so it holds only the world."""
+    url = databases.url(engine)
+    env = {} if url is None else {"DATABASE_URL": url}
+    with LiveServer(tmp_path_factory.mktemp(f"bad-admin-input-{engine}"), redis_url, env=env) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +103,13 @@ def world(live_server: LiveServer) -> World:
     reply = sync_ok(live_server, tokens, [AcceptOffer(seq=1, created_at=now_ms(), offer_id=accepted)])
     assert [r.status for r in reply.results] == ["applied"]
     # No worker serves this server's queue: the row stays pending.
-    with closing(sqlite3.connect(live_server.data_dir / "cloud.sqlite3")) as conn:
-        [(pending_row,)] = conn.execute(
-            "SELECT outbox_id FROM outbox WHERE kind = 'apply_offer' AND state = 'pending'"
-            " AND instr(CAST(payload AS TEXT), ?) > 0",
-            (accepted,),
-        ).fetchall()
+    [pending_row] = [
+        row.outbox_id
+        for row in live_server.read(lambda store: store.list_outbox())
+        if row.kind == APPLY_OFFER
+        and row.state == "pending"
+        and msgspec.json.decode(row.payload) == {"offer_id": accepted}
+    ]
     return World(
         user=user,
         bare=live_server.create_user(),
@@ -379,3 +396,58 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
             )
         listed.add((method, path))
     assert served - evaluation == listed
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The parts of two snapshots that differ (``user <id>/<part>`` inside a user's)."""
+    parts = set()
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key.startswith("user ") and isinstance(old, dict) and isinstance(new, dict):
+            parts |= {f"{key}/{part}" for part in old.keys() | new.keys() if old.get(part) != new.get(part)}
+        else:
+            parts.add(key)
+    return parts
+
+
+def test_the_snapshot_sees_every_admin_write(live_server: LiveServer) -> None:
+    """The "changes nothing" checks are not vacuous: what each admin write changes shows."""
+    user = live_server.create_user()
+    device = live_server.new_device(user).device_id
+    mine = f"user {user}"
+    terms = {**OFFER, "expires_at": now_ms() + DAY_MS}
+    writes: list[tuple[str, Any, int, set[str]]] = [
+        ("/v1/admin/users", {"external_ref": "snapshot"}, 201, {"users"}),
+        (f"/v1/admin/users/{user}/enrollment-codes", {}, 201, {f"{mine}/enrollment_codes"}),
+        (
+            f"/v1/admin/users/{user}/notices",
+            {"kind": "k", "title": "t", "body": "b"},
+            201,
+            {"users", f"{mine}/view", f"{mine}/change_log"},
+        ),
+        (
+            f"/v1/admin/users/{user}/profile",
+            PROFILE,
+            200,
+            {"users", f"{mine}/view", f"{mine}/change_log", f"{mine}/audit"},
+        ),
+        (
+            f"/v1/admin/users/{user}/offers",
+            terms,
+            201,
+            {"users", f"{mine}/view", f"{mine}/change_log", f"{mine}/audit"},
+        ),
+    ]
+    for path, body, status, parts in writes:
+        before = database(live_server)
+        admin(live_server, "POST", path, status, json=body)
+        assert parts <= changed(before, database(live_server)), path
+    [offer] = admin(live_server, "GET", f"/v1/admin/users/{user}/offers", 200)
+    before = database(live_server)
+    admin(live_server, "POST", f"/v1/admin/offers/{offer['offer']['offer_id']}/withdraw", 200, json={})
+    assert {f"{mine}/audit", f"{mine}/view", f"{mine}/change_log"} <= changed(before, database(live_server))
+    before = database(live_server)
+    admin(live_server, "POST", f"/v1/admin/devices/{device}/revoke", 200)
+    assert {"devices", f"{mine}/view"} <= changed(before, database(live_server))

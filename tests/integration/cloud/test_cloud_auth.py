@@ -15,6 +15,8 @@ from sync.messages import TokenPair
 from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 
 def _claims(tokens: TokenPair, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())

@@ -10,6 +10,8 @@ import itertools
 import random
 from pathlib import Path
 
+import pytest
+
 from cloud.domain.consent.rules import SUPERSEDED
 from edge_sdk.client import EdgeClient
 from edge_sdk.privacy.scores import WindowScore
@@ -18,6 +20,8 @@ from edge_sdk.settings import EdgeSettings
 from sync.messages import ConsentScope, ConsentState, SetConsent, Withdrawn
 from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 _made_at = itertools.count(start=60_000, step=60_000)
 

@@ -13,7 +13,10 @@ from sync.codec import MediaType, decode_tokens, encode
 from sync.codes import ErrorCode, RejectionCode
 from sync.messages import EnrollRequest, Platform, RefreshRequest, TokenPair
 from tests.support.consent import grant_share_aggregates_over_http
+from tests.support.databases import Databases
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> None:
@@ -172,10 +175,18 @@ def test_malformed_refresh_body_is_400(live_server: LiveServer) -> None:
     )
 
 
-def test_just_spent_token_after_grace_gets_its_unused_successor(redis_url: str, tmp_path: Any) -> None:
+def own_database(databases: Databases, engine: str) -> dict[str, str]:
+    """The environment of a server of the test's own on the module's engine."""
+    url = databases.url(engine)
+    return {} if url is None else {"DATABASE_URL": url}
+
+
+def test_just_spent_token_after_grace_gets_its_unused_successor(
+    redis_url: str, tmp_path: Any, databases: Databases, engine: str
+) -> None:
     # A lost refresh reply, then the device stays offline past the grace period and past the
     # lifetime of the access token in the lost reply.
-    env = {"REFRESH_REUSE_GRACE_S": "0", "ACCESS_TOKEN_TTL_S": "2"}
+    env = {"REFRESH_REUSE_GRACE_S": "0", "ACCESS_TOKEN_TTL_S": "2", **own_database(databases, engine)}
     with LiveServer(tmp_path, redis_url, env=env) as server:
         first: TokenPair = server.new_device()
         lost = _pair(_refresh(server, first.device_id, first.refresh_token))
@@ -201,10 +212,13 @@ def test_just_spent_token_after_grace_gets_its_unused_successor(redis_url: str, 
 
 
 @pytest.mark.parametrize("derivation_key_changes", [False, True], ids=["derivation-key-kept", "changed"])
-def test_replay_across_a_key_rotation(redis_url: str, tmp_path: Any, derivation_key_changes: bool) -> None:
+def test_replay_across_a_key_rotation(
+    redis_url: str, tmp_path: Any, derivation_key_changes: bool, databases: Databases, engine: str
+) -> None:
     # A refresh reply is lost, then the operator rotates JWT_SECRET (and maybe the derivation key)
     # and restarts the server; the device replays its spent token within the grace period.
-    server = LiveServer(tmp_path, redis_url, env={"REFRESH_DERIVATION_KEY": "d" * 40})
+    env = {"REFRESH_DERIVATION_KEY": "d" * 40, **own_database(databases, engine)}
+    server = LiveServer(tmp_path, redis_url, env=env)
     with server:
         first = server.new_device()
         lost = _pair(_refresh(server, first.device_id, first.refresh_token))

@@ -4,13 +4,15 @@ pending; ``tests/integration/workers/test_workers_evaluate.py`` runs the job."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
+from cloud.outbox.kinds import EVALUATE_CREDIT
+from cloud.store import Store
+from cloud.store.errors import UserNotFound
 from sync.limits import MAX_NESTING_DEPTH
 from tests.support.live_server import LiveServer
 from tests.unit.sync.test_depth import nested_json
@@ -36,20 +38,26 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> None:
     assert response.json()["code"] == code
 
 
+async def _snapshot(store: Store, user_id: str) -> tuple[list[Any], ...]:
+    evaluations = await store.list_evaluations(user_id)
+    features = await store.get_credit_features(user_id)
+    ids = {e.evaluation_id for e in evaluations}
+    outbox = [
+        row
+        for row in await store.list_outbox()
+        if row.kind == EVALUATE_CREDIT and msgspec.json.decode(row.payload).get("evaluation_id") in ids
+    ]
+    try:
+        offers = await store.list_offers(user_id)
+    except UserNotFound:
+        offers = []
+    return evaluations, [] if features is None else [features], outbox, offers
+
+
 def snapshot(server: LiveServer, user_id: str) -> tuple[list[Any], ...]:
-    """Everything an evaluation request or a features update could write for the user."""
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        return (
-            conn.execute("SELECT * FROM evaluations WHERE user_id = ?", (user_id,)).fetchall(),
-            conn.execute("SELECT * FROM credit_features WHERE user_id = ?", (user_id,)).fetchall(),
-            conn.execute(
-                "SELECT outbox_id FROM outbox WHERE kind = 'evaluate_credit'"
-                " AND json_extract(payload, '$.evaluation_id') IN"
-                " (SELECT evaluation_id FROM evaluations WHERE user_id = ?)",
-                (user_id,),
-            ).fetchall(),
-            conn.execute("SELECT * FROM offers WHERE user_id = ?", (user_id,)).fetchall(),
-        )
+    """Everything an evaluation request or a features update could write for the user, read
+    through the store: evaluations, credit features, ``evaluate_credit`` outbox rows, offers."""
+    return server.read(lambda store: _snapshot(store, user_id))
 
 
 def ready_user(server: LiveServer) -> str:
@@ -73,8 +81,8 @@ def test_evaluate_is_queued_and_readable(live_server: LiveServer) -> None:
     assert (evaluation["result"], evaluation["offer_id"]) == (None, None)
     evaluations, _, outbox, _ = snapshot(live_server, user_id)
     assert len(evaluations) == 1
-    [(outbox_id,)] = outbox
-    assert queued["job_id"] == f"{outbox_id}:0"
+    [row] = outbox
+    assert queued["job_id"] == f"{row.outbox_id}:0"
 
 
 def test_features_are_replaced(live_server: LiveServer) -> None:
@@ -82,7 +90,12 @@ def test_features_are_replaced(live_server: LiveServer) -> None:
     changed = {**FEATURES, "missed_payments_12m": 0, "income_band": "very_high"}
     admin(live_server, "PUT", f"/v1/admin/users/{user_id}/credit-features", 200, json=changed)
     [row] = snapshot(live_server, user_id)[1]
-    assert row[1:5] == (30, 11, 0, "very_high")
+    assert (row.months_on_book, row.on_time_payments_12m, row.missed_payments_12m, row.income_band) == (
+        30,
+        11,
+        0,
+        "very_high",
+    )
 
 
 @pytest.mark.parametrize(

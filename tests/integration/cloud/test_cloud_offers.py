@@ -1,11 +1,10 @@
 """Offers over a real server: admin profile and offer endpoints, devices accepting and declining
-through ``/v1/sync``, the audit trail and the outbox row, and every bad admin input."""
+through ``/v1/sync``, the audit trail and the outbox row, and every bad admin input. Runs on SQLite
+and on PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing
 from typing import Any
 
 import httpx
@@ -14,6 +13,8 @@ import pytest
 from sync.codec import MediaType, decode_reply
 from sync.messages import AcceptOffer, DeclineOffer, OfferStatus, OfferUpsert, ProfileUpdate, TokenPair
 from tests.support.live_server import LiveServer, post_sync, sync_body, sync_ok
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 
@@ -52,8 +53,7 @@ def with_offer(server: LiveServer, expires_in_ms: int = 14 * 86_400_000) -> tupl
 
 
 def outbox_rows(server: LiveServer) -> list[tuple[str, bytes, str]]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        return list(conn.execute("SELECT kind, payload, state FROM outbox"))
+    return [(r.kind, r.payload, r.state) for r in server.read(lambda store: store.list_outbox())]
 
 
 def audit(server: LiveServer, offer_id: str) -> list[dict[str, Any]]:

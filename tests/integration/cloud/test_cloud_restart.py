@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sync.codec import MediaType, encode
 from sync.messages import ConsentScope, RefreshRequest, SetConsent
+from tests.support.databases import Databases
 from tests.support.live_server import LiveServer, day_of, sample_aggregate, sync_ok
 
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
-def test_kill_9_between_syncs_loses_nothing(redis_url: str, tmp_path: Path) -> None:
-    with LiveServer(tmp_path, redis_url) as server:
+
+def test_kill_9_between_syncs_loses_nothing(
+    redis_url: str, tmp_path: Path, databases: Databases, engine: str
+) -> None:
+    url = databases.url(engine)
+    with LiveServer(tmp_path, redis_url, env={} if url is None else {"DATABASE_URL": url}) as server:
         tokens = server.new_device()
         first = sync_ok(
             server,

@@ -26,6 +26,8 @@ from sync.pull import encode_cursor
 from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, day_of, post_sync, sample_aggregate, sync_body, sync_ok
 
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 
 @pytest.mark.parametrize("media", [MediaType.MSGPACK, MediaType.JSON])
 def test_push_aggregates_and_pull_notice(live_server: LiveServer, media: MediaType) -> None:

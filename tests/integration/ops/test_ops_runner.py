@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,9 +16,13 @@ import pytest
 
 from cloud.embedded_redis import free_port, popen_child, stop_process
 from cloud.runner import PRODUCTION_NO_DEMO_LINE, READY_LINE
+from cloud.settings import DatabaseSettings
+from cloud.store import Store
+from cloud.store.records import EnrollmentCodeRecord, UserRecord
 from sync.codec import MediaType, decode_tokens
 from tests.support.processes import Runner, alive, children_of, port_open
 from tests.support.secrets import PRODUCTION_ENV
+from tests.support.store import StoreReader
 
 
 @pytest.fixture
@@ -122,10 +124,19 @@ def test_runner_in_production_creates_no_demo_user_and_prints_no_code(
     runner.proc.send_signal(signal.SIGTERM)
     assert runner.finish() == 0, runner.output
     assert "SIGTERM received" in runner.output
-    with contextlib.closing(sqlite3.connect(runner.data_dir / "cloud.sqlite3")) as db:
-        users = db.execute("SELECT count(*) FROM users").fetchone()[0]
-        codes = db.execute("SELECT count(*) FROM enrollment_codes").fetchone()[0]
-    assert (users, codes) == (0, 0)
+    # Read through the store the runner used (its default, SQLite in its data folder). An enrollment
+    # code belongs to a user, so no user means no code; each user's codes are read all the same.
+    reader = StoreReader(DatabaseSettings(f"sqlite:///{runner.data_dir / 'cloud.sqlite3'}"))
+    try:
+        users, codes = reader.read(users_and_codes)
+    finally:
+        reader.close()
+    assert (users, codes) == ([], [])
+
+
+async def users_and_codes(store: Store) -> tuple[list[UserRecord], list[EnrollmentCodeRecord]]:
+    users = await store.list_users()
+    return users, [code for user in users for code in await store.enrollment_codes(user.user_id)]
 
 
 def test_runner_refuses_default_secrets_in_production(tmp_path: Path) -> None:

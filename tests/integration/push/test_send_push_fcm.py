@@ -8,9 +8,7 @@ override, with a credential that never contacts Google.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +49,18 @@ def _push_row(rows: list[OutboxRecord]) -> OutboxRecord:
     return row
 
 
-def _token_active(path: Path) -> int:
-    with closing(sqlite3.connect(path)) as conn:
-        active: int = conn.execute("SELECT active FROM push_tokens WHERE device_id = 'dev_1'").fetchone()[0]
-        return active
+def _token_active(path: Path) -> bool:
+    """Whether dev_1's push token is active, read through the store."""
+
+    async def read() -> bool:
+        store = await open_sqlite_store(path)
+        try:
+            [token] = [t for t in await store.push_tokens("usr_1") if t.device_id == "dev_1"]
+            return token.active
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 async def _apply_and_push(
@@ -147,7 +153,7 @@ def test_dead_token_is_deactivated_after_one_request(tmp_path: Path, fcm: FakeFc
     assert outcome == "done"
     assert len(fcm.requests) == 1
     assert [(a.outcome, a.error_code) for a in attempts] == [("deactivate", error)]
-    assert _token_active(tmp_path / "store.sqlite3") == 0
+    assert _token_active(tmp_path / "store.sqlite3") is False
 
 
 def test_quota_exceeded_is_retried_later_then_succeeds(tmp_path: Path, fcm: FakeFcm) -> None:
@@ -180,7 +186,7 @@ def test_quota_exceeded_is_retried_later_then_succeeds(tmp_path: Path, fcm: Fake
         (1, "sent", None),
     ]
     assert len(fcm.requests) == 2
-    assert _token_active(tmp_path / "store.sqlite3") == 1
+    assert _token_active(tmp_path / "store.sqlite3") is True
 
 
 def test_unavailable_is_left_for_a_later_attempt(tmp_path: Path, fcm: FakeFcm) -> None:
@@ -200,7 +206,7 @@ def test_unavailable_is_left_for_a_later_attempt(tmp_path: Path, fcm: FakeFcm) -
     assert (outcome, state) == ("pending", "pending")
     assert [(a.outcome, a.error_code) for a in attempts] == [("retry", "UNAVAILABLE")]
     assert len(fcm.requests) >= 1
-    assert _token_active(tmp_path / "store.sqlite3") == 1
+    assert _token_active(tmp_path / "store.sqlite3") is True
 
 
 def test_no_push_without_consent_but_the_notice_is_in_the_change_log(tmp_path: Path, fcm: FakeFcm) -> None:

@@ -1,4 +1,5 @@
-"""Accepted offers applied by a real arq worker process, over a real API server, Redis and SQLite.
+"""Accepted offers applied by a real arq worker process, over a real API server and Redis, on SQLite
+and on PostgreSQL (the module runs once per store engine).
 
 The servers here use a Redis of their own: arq's job keys are global to a Redis database, not
 per queue, so another test's server enqueueing its outbox row 1 (job id ``1:0``) on the shared
@@ -10,14 +11,13 @@ timeout is long where a test proves the API's fast path alone, short where it pr
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 
@@ -37,8 +37,11 @@ from sync.messages import (
     SyncReply,
     TokenPair,
 )
+from tests.support.databases import Databases
 from tests.support.live_server import LiveServer, sync_ok
 from tests.support.worker import WorkerProcess as Worker
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 NEW_LIMIT = 150_000
@@ -55,12 +58,21 @@ def queue_name() -> str:
     return f"test-offers-{uuid.uuid4().hex}"
 
 
+def server_env(queue_name: str, database_url: str | None) -> dict[str, str]:
+    env = {"QUEUE_NAME": queue_name}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
 @pytest.fixture(scope="module")
-def server(queue_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data = tmp_path_factory.mktemp("workers")
+def server(
+    queue_name: str, tmp_path_factory: pytest.TempPathFactory, databases: Databases, engine: str
+) -> Iterator[LiveServer]:
+    data = tmp_path_factory.mktemp(f"workers-{engine}")
     with (
         EmbeddedRedis(data / "redis") as private,
-        LiveServer(data / "api", private.url, env={"QUEUE_NAME": queue_name}) as live,
+        LiveServer(data / "api", private.url, env=server_env(queue_name, databases.url(engine))) as live,
     ):
         yield live
 
@@ -123,14 +135,14 @@ def wait_status(server: LiveServer, user_id: str, offer_id: str, status: str) ->
 
 
 def outbox_of(server: LiveServer, offer_id: str) -> tuple[int, str, int]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        rows = conn.execute(
-            "SELECT outbox_id, state, attempts FROM outbox WHERE json_extract(payload, '$.offer_id') = ?",
-            (offer_id,),
-        ).fetchall()
+    """``(outbox_id, state, attempts)`` of the one outbox row that names the offer."""
+    rows = [
+        (r.outbox_id, r.state, r.attempts)
+        for r in server.read(lambda store: store.list_outbox())
+        if msgspec.json.decode(r.payload).get("offer_id") == offer_id
+    ]
     assert len(rows) == 1, rows
-    outbox_id, state, attempts = rows[0]
-    return int(outbox_id), str(state), int(attempts)
+    return rows[0]
 
 
 def trail(server: LiveServer, offer_id: str) -> list[tuple[str, str, str]]:
@@ -139,13 +151,9 @@ def trail(server: LiveServer, offer_id: str) -> list[tuple[str, str, str]]:
 
 
 def profile_audits(server: LiveServer, user_id: str) -> list[tuple[str, str]]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        rows = conn.execute(
-            "SELECT actor, reason_code FROM offer_audit WHERE user_id = ? AND offer_id IS NULL"
-            " ORDER BY audit_id",
-            (user_id,),
-        ).fetchall()
-    return [(str(actor), str(reason)) for actor, reason in rows]
+    """``(actor, reason_code)`` of the user's profile audit events, oldest first (the admin API)."""
+    rows = admin(server, "GET", f"/v1/admin/users/{user_id}/audit", 200)
+    return [(r["actor"], r["reason_code"]) for r in rows if r["offer_id"] is None]
 
 
 def assert_applied_once(server: LiveServer, tokens: TokenPair, offer_id: str, after: SyncReply) -> None:
@@ -201,13 +209,14 @@ def test_accepted_offer_is_applied_by_the_worker(
 
 
 def test_offer_accepted_while_redis_lost_its_queue_is_applied_by_the_relay(
-    tmp_path: Path, start_worker: Callable[..., Worker]
+    tmp_path: Path, start_worker: Callable[..., Worker], databases: Databases, engine: str
 ) -> None:
     # A private Redis, so flushing it touches no other test.
     queue_name = f"test-relay-{uuid.uuid4().hex}"
+    env = server_env(queue_name, databases.url(engine))
     with (
         EmbeddedRedis(tmp_path / "redis") as private,
-        LiveServer(tmp_path / "api", private.url, env={"QUEUE_NAME": queue_name}) as api,
+        LiveServer(tmp_path / "api", private.url, env=env) as api,
     ):
         tokens, offer_id, reply = accepted_offline(api)
         client = redis.Redis.from_url(private.url)

@@ -1,4 +1,5 @@
-"""Credit evaluations run by a real arq worker process, over a real API server, Redis and SQLite.
+"""Credit evaluations run by a real arq worker process, over a real API server, Redis and a database
+(SQLite, and PostgreSQL: the module runs once per store engine).
 
 evaluate → the ``evaluate_credit`` job → offer created → the device sees it on its next sync; the
 announcement push goes now, or — when the user's recent stress (from aggregates the device sent)
@@ -9,16 +10,15 @@ now. Pushes are recorded by the log sender (no Firebase credentials).
 from __future__ import annotations
 
 import datetime
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from cloud.outbox.kinds import SEND_PUSH
 from sync.messages import (
     ConsentScope,
     FieldMechanism,
@@ -32,8 +32,11 @@ from sync.messages import (
     SubmitAggregate,
     TokenPair,
 )
+from tests.support.databases import Databases
 from tests.support.live_server import LiveServer, sync_ok
 from tests.support.worker import private_stack, worker_process
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 PROFILE = {"currency": "EUR", "limit_cents": 200_000, "used_cents": 20_000, "rate_bps": 1_990}
 FEATURES = {"months_on_book": 36, "on_time_payments_12m": 12, "missed_payments_12m": 0, "income_band": "high"}
@@ -45,8 +48,10 @@ def now_ms() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with private_stack(tmp_path_factory.mktemp("evaluate")) as live:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases, engine: str
+) -> Iterator[LiveServer]:
+    with private_stack(tmp_path_factory.mktemp(f"evaluate-{engine}"), databases.url(engine)) as live:
         yield live
 
 
@@ -66,27 +71,20 @@ def wait_done(server: LiveServer, evaluation_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data_dir / "cloud.sqlite3")
-
-
 def push_rows(server: LiveServer, user_id: str) -> list[tuple[dict[str, Any], str, int | None]]:
-    with closing(db(server)) as conn:
-        rows = conn.execute(
-            "SELECT payload, state, not_before FROM outbox WHERE kind = 'send_push'"
-            " AND json_extract(payload, '$.user_id') = ? ORDER BY outbox_id",
-            (user_id,),
-        ).fetchall()
-    return [(msgspec.json.decode(p), s, nb) for p, s, nb in rows]
+    """``(payload, state, not_before)`` of the user's ``send_push`` outbox rows, oldest first."""
+    rows = [
+        (msgspec.json.decode(r.payload), r.state, r.not_before)
+        for r in server.read(lambda store: store.list_outbox())
+        if r.kind == SEND_PUSH
+    ]
+    return [row for row in rows if row[0].get("user_id") == user_id]
 
 
 def sent_messages(server: LiveServer, user_id: str) -> list[dict[str, Any]]:
-    with closing(db(server)) as conn:
-        rows = conn.execute(
-            "SELECT message FROM push_attempts WHERE user_id = ? AND outcome = 'sent' ORDER BY attempt_id",
-            (user_id,),
-        ).fetchall()
-    return [msgspec.json.decode(r[0]) for r in rows]
+    """The message of every push attempt to the user that was sent, oldest first."""
+    attempts = server.read(lambda store: store.push_attempts(user_id))
+    return [dict(a.message) for a in attempts if a.outcome == "sent"]
 
 
 def wait_sent(server: LiveServer, user_id: str, count: int) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
-"""Faults on the money path, over a real API server, a private Redis, worker processes and SQLite.
+"""Faults on the money path, over a real API server, a private Redis, worker processes and a database.
 
 Each test gets a Redis and a server of its own (``private_stack``): the tests kill workers mid-job
 and the API mid-request, and the jobs and in-progress keys those processes leave in Redis must not
 reach another test. Workers relay often; where a test relies on the relay its timeout is short.
+The tests marked ``engines("sqlite", "postgres")`` run on both store engines (``database_url``: a
+fresh PostgreSQL schema each); the rest on SQLite.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import redis
 
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, APPLY_IN_TX
 from cloud.outbox.enqueue import OutboxJob, outbox_job_id
+from cloud.outbox.kinds import APPLY_OFFER, SEND_PUSH
 from cloud.queue import create_queue
 from sync.messages import (
     AcceptOffer,
@@ -39,6 +43,7 @@ from sync.messages import (
     TokenPair,
 )
 from tests.integration.scenarios.devices import Device
+from tests.support.databases import Databases
 from tests.support.fake_fcm import FakeFcm, fake_fcm_server, write_service_account
 from tests.support.live_server import LiveServer, post_sync, sync_body, sync_ok
 from tests.support.worker import WorkerProcess, private_stack
@@ -62,6 +67,16 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float = WAIT_S) ->
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(POLL_S)
+
+
+BOTH_ENGINES = pytest.mark.engines("sqlite", "postgres")
+
+
+@pytest.fixture
+def database_url(databases: Databases, engine: str) -> str | None:
+    """The ``DATABASE_URL`` of the test's server: a fresh PostgreSQL schema, or ``None`` (its own
+    SQLite file) on the ``sqlite`` engine."""
+    return databases.url(engine)
 
 
 @pytest.fixture
@@ -150,48 +165,42 @@ def accept(phone: Phone, offer_id: str, accepted_at: int | None = None) -> Accep
     )
 
 
-# --- what the database says ----------------------------------------------------------------
+# --- what the database says, through the store ----------------------------------------------
 
 
-def query(server: LiveServer, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        return list(conn.execute(sql, args).fetchall())
+def outbox_rows(server: LiveServer, kind: str, key: str, value: str) -> list[tuple[int, str, int]]:
+    """``(outbox_id, state, attempts)`` of the ``kind`` rows whose payload has ``key: value``, by id."""
+    return [
+        (r.outbox_id, r.state, r.attempts)
+        for r in server.read(lambda store: store.list_outbox())
+        if r.kind == kind and msgspec.json.decode(r.payload).get(key) == value
+    ]
 
 
 def apply_rows(server: LiveServer, offer_id: str) -> list[tuple[int, str, int]]:
     """``(outbox_id, state, attempts)`` of the offer's ``apply_offer`` rows."""
-    rows = query(
-        server,
-        "SELECT outbox_id, state, attempts FROM outbox WHERE kind = 'apply_offer'"
-        " AND json_extract(payload, '$.offer_id') = ?",
-        offer_id,
-    )
-    return [(int(i), str(s), int(a)) for i, s, a in rows]
+    return outbox_rows(server, APPLY_OFFER, "offer_id", offer_id)
 
 
 def push_rows(server: LiveServer, user_id: str) -> list[tuple[int, str, int]]:
-    rows = query(
-        server,
-        "SELECT outbox_id, state, attempts FROM outbox WHERE kind = 'send_push'"
-        " AND json_extract(payload, '$.user_id') = ? ORDER BY outbox_id",
-        user_id,
-    )
-    return [(int(i), str(s), int(a)) for i, s, a in rows]
+    return outbox_rows(server, SEND_PUSH, "user_id", user_id)
 
 
 def push_attempts(server: LiveServer, user_id: str) -> list[tuple[int, str, str, str | None]]:
     """``(attempt, sender, outcome, error_code)`` of every push attempt to the user."""
-    rows = query(
-        server,
-        "SELECT attempt, sender, outcome, error_code FROM push_attempts WHERE user_id = ? ORDER BY rowid",
-        user_id,
-    )
-    return [(int(a), str(s), str(o), e) for a, s, o, e in rows]
+    attempts = server.read(lambda store: store.push_attempts(user_id))
+    return [(a.attempt, a.sender, a.outcome, a.error_code) for a in attempts]
+
+
+def token_states(server: LiveServer, user_id: str, token: str) -> list[bool]:
+    """Whether ``token`` is active, for each of the user's devices that registered it."""
+    return [t.active for t in server.read(lambda store: store.push_tokens(user_id)) if t.token == token]
 
 
 def offer_status(server: LiveServer, offer_id: str) -> str:
-    ((status,),) = query(server, "SELECT status FROM offers WHERE offer_id = ?", offer_id)
-    return str(status)
+    offer = server.read(lambda store: store.get_offer(offer_id))
+    assert offer is not None, offer_id
+    return offer.status
 
 
 def trail(server: LiveServer, offer_id: str) -> list[tuple[str, str, str]]:
@@ -200,12 +209,9 @@ def trail(server: LiveServer, offer_id: str) -> list[tuple[str, str, str]]:
 
 
 def profile_audits(server: LiveServer, user_id: str) -> list[tuple[str, str]]:
-    rows = query(
-        server,
-        "SELECT actor, reason_code FROM offer_audit WHERE user_id = ? AND offer_id IS NULL ORDER BY audit_id",
-        user_id,
-    )
-    return [(str(a), str(r)) for a, r in rows]
+    """``(actor, reason_code)`` of the user's profile audit events, oldest first (the admin API)."""
+    rows = admin(server, "GET", f"/v1/admin/users/{user_id}/audit", 200)
+    return [(r["actor"], r["reason_code"]) for r in rows if r["offer_id"] is None]
 
 
 def assert_applied_once(
@@ -249,11 +255,12 @@ def assert_unchanged(server: LiveServer, phone: Phone, offer_id: str, before: di
 # --- a worker SIGKILLed mid-apply_offer ------------------------------------------------------
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize("point", [APPLY_BEFORE_TX, APPLY_IN_TX, APPLY_AFTER_COMMIT])
 def test_worker_killed_mid_apply_offer_applies_it_exactly_once(
-    tmp_path: Path, start_worker: Callable[..., WorkerProcess], point: str
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess], point: str, database_url: str | None
 ) -> None:
-    with private_stack(tmp_path) as server:
+    with private_stack(tmp_path, database_url) as server:
         doomed = start_worker(server, FAULT_PAUSE_AT=point, **RELAY_OFF)
         doomed.wait_ready()
         phone, offer = phone_with_offer(server)
@@ -342,6 +349,7 @@ def test_worker_stopped_mid_job_waits_then_cancels_and_nothing_is_lost(
 def test_job_meeting_a_busy_database_is_retried_by_arq_and_applied_once(
     tmp_path: Path, start_worker: Callable[..., WorkerProcess]
 ) -> None:
+    # SQLite's own fault: another connection holding the file's one write lock past busy_timeout.
     with private_stack(tmp_path) as server:
         queue_name = server.extra_env["QUEUE_NAME"]
         # Accepted while no worker runs; the queued job is then lost, so the test enqueues it
@@ -356,7 +364,7 @@ def test_job_meeting_a_busy_database_is_retried_by_arq_and_applied_once(
             client.close()
         worker = start_worker(server, **RELAY_OFF)
         worker.wait_ready()
-        with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3", isolation_level=None)) as lock:
+        with closing(sqlite3.connect(server.database.sqlite_path, isolation_level=None)) as lock:
             lock.execute("BEGIN IMMEDIATE")  # another writer holding the lock past busy_timeout
             try:
                 asyncio.run(_enqueue_apply(str(server.redis_url), queue_name, outbox_id))
@@ -383,10 +391,11 @@ async def _enqueue_apply(redis_url: str, queue_name: str, outbox_id: int) -> Non
 # --- the API killed between its commit and its enqueue --------------------------------------
 
 
+@BOTH_ENGINES
 def test_api_killed_between_commit_and_enqueue_is_relayed_and_the_retry_is_a_duplicate(
-    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess], database_url: str | None
 ) -> None:
-    with private_stack(tmp_path, FAULT_EXIT_AFTER_COMMIT="1") as server:
+    with private_stack(tmp_path, database_url, FAULT_EXIT_AFTER_COMMIT="1") as server:
         queue = server.extra_env["QUEUE_NAME"]
         assert server.redis_url is not None
         phone, offer = phone_with_offer(server)  # syncs that write no outbox row are served
@@ -427,8 +436,11 @@ def test_api_killed_between_commit_and_enqueue_is_relayed_and_the_retry_is_a_dup
 # --- duplicate acceptances -------------------------------------------------------------------
 
 
-def test_duplicate_accept_is_applied_once(tmp_path: Path, start_worker: Callable[..., WorkerProcess]) -> None:
-    with private_stack(tmp_path) as server:
+@BOTH_ENGINES
+def test_duplicate_accept_is_applied_once(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess], database_url: str | None
+) -> None:
+    with private_stack(tmp_path, database_url) as server:
         worker = start_worker(server, **RELAY_OFF)
         phone, offer = phone_with_offer(server)
         first = accept(phone, offer["offer_id"])
@@ -577,7 +589,7 @@ def test_fcm_unregistered_deactivates_the_token_with_one_request(
         wait_for(
             "the push row to finish", lambda: [s for _, s, _ in push_rows(server, phone.user_id)] == ["done"]
         )
-        assert query(server, "SELECT active FROM push_tokens WHERE token = ?", token) == [(0,)]
+        assert token_states(server, phone.user_id, token) == [False]
         assert push_attempts(server, phone.user_id) == [(0, "fcm", "deactivate", "UNREGISTERED")]
         # Many relay timeouts later: still the one request, no retry storm.
         deadline = time.monotonic() + 2.0
@@ -609,10 +621,8 @@ def test_fcm_quota_exceeded_is_retried_on_a_later_attempt_and_sent(
             (1, "fcm", "sent", None),
         ]
         assert [r[1:] for r in push_rows(server, phone.user_id)] == [("done", 1)]
-        (first_at, second_at) = [
-            int(at) for (at,) in query(server, "SELECT at FROM push_attempts ORDER BY rowid")
-        ]
+        (first_at, second_at) = [a.at for a in server.read(lambda store: store.push_attempts(phone.user_id))]
         assert second_at - first_at >= 1_000  # the back-off was honoured (PUSH_RETRY_BASE_S)
         assert len(fake.sent_to(token)) == 2
-        assert query(server, "SELECT active FROM push_tokens WHERE token = ?", token) == [(1,)]
+        assert token_states(server, phone.user_id, token) == [True]
         assert "Traceback" not in worker.stop()

@@ -2,16 +2,15 @@
 
 Admin API → sync → acceptance made offline on the phone → sync → ``apply_offer`` in a worker
 process → push through the real firebase-admin to the loopback FCM → sync shows the new limit.
-Real API server over HTTP, a private Redis, a worker process, SQLite on both sides.
+Real API server over HTTP, a private Redis, a worker process; SQLite on the phone, SQLite or
+PostgreSQL in the cloud (the test runs on both store engines).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,12 @@ from cloud.push.messages import NOTICE_TTL_S
 from edge_sdk.sync_client.outcome import SyncStatus
 from sync.messages import ConsentScope
 from tests.integration.scenarios.devices import Device
+from tests.support.databases import Databases
 from tests.support.fake_fcm import PROJECT_ID, FakeFcm, fake_fcm_server, write_service_account
 from tests.support.live_server import LiveServer
 from tests.support.worker import WorkerProcess, private_stack
+
+pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 25_000, "rate_bps": 1_990}
 TERMS = {
@@ -55,10 +57,12 @@ def fcm() -> Iterator[FakeFcm]:
         yield fake
 
 
-def test_offer_accepted_offline_is_applied_pushed_and_shown(tmp_path: Path, fcm: FakeFcm) -> None:
+def test_offer_accepted_offline_is_applied_pushed_and_shown(
+    tmp_path: Path, fcm: FakeFcm, databases: Databases, engine: str
+) -> None:
     push_token = f"fcm-{uuid.uuid4().hex}"
     credentials = write_service_account(tmp_path / "service-account.json", fcm)
-    with private_stack(tmp_path) as server:
+    with private_stack(tmp_path, databases.url(engine)) as server:
         # The default relay timeout (30 s): the API's enqueue after its commit carries the job.
         worker = WorkerProcess(
             server,
@@ -131,7 +135,7 @@ def test_offer_accepted_offline_is_applied_pushed_and_shown(tmp_path: Path, fcm:
             assert fcm.token_requests >= 1  # the worker's google-auth fetched an OAuth token
             wait_for(
                 "the pushes to be recorded",
-                lambda: _push_attempts(server) == [("fcm", "sent", device_id)] * 2,
+                lambda: _push_attempts(server, user_id) == [("fcm", "sent", device_id)] * 2,
             )
 
             # The phone syncs and shows the new limit, the applied offer and the notice.
@@ -161,15 +165,10 @@ def test_offer_accepted_offline_is_applied_pushed_and_shown(tmp_path: Path, fcm:
                 worker.stop(check=False)
 
 
-def _push_attempts(server: LiveServer) -> list[tuple[str, str, str]]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        rows = conn.execute("SELECT sender, outcome, device_id FROM push_attempts ORDER BY rowid").fetchall()
-    return [(str(s), str(o), str(d)) for s, o, d in rows]
+def _push_attempts(server: LiveServer, user_id: str) -> list[tuple[str, str, str]]:
+    attempts = server.read(lambda store: store.push_attempts(user_id))
+    return [(a.sender, a.outcome, a.device_id) for a in attempts]
 
 
 def _outbox_ids(server: LiveServer, kind: str) -> list[int]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        rows = conn.execute(
-            "SELECT outbox_id FROM outbox WHERE kind = ? ORDER BY outbox_id", (kind,)
-        ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [r.outbox_id for r in server.read(lambda store: store.list_outbox()) if r.kind == kind]

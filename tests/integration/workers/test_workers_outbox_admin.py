@@ -7,11 +7,9 @@ refuses what cannot be retried and sends a dead push back to a worker that deliv
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -70,22 +68,15 @@ def accepted(server: LiveServer, *, push: bool) -> tuple[TokenPair, str]:
     return tokens, offer_id
 
 
-def rows(server: LiveServer, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(server.data_dir / "cloud.sqlite3")) as conn:
-        return list(conn.execute(sql, args))
-
-
 def find_row(server: LiveServer, kind: str, needle: str) -> tuple[int, str, int] | None:
     """(outbox_id, state, attempts) of the ``kind`` row whose payload mentions ``needle``, if any."""
-    found = rows(
-        server,
-        "SELECT outbox_id, state, attempts FROM outbox"
-        " WHERE kind = ? AND instr(CAST(payload AS TEXT), ?) > 0",
-        kind,
-        needle,
-    )
+    found = [
+        (r.outbox_id, r.state, r.attempts)
+        for r in server.read(lambda store: store.list_outbox())
+        if r.kind == kind and needle in r.payload.decode()
+    ]
     assert len(found) <= 1
-    return (found[0][0], found[0][1], found[0][2]) if found else None
+    return found[0] if found else None
 
 
 def row_of(server: LiveServer, kind: str, needle: str) -> tuple[int, str, int]:
@@ -197,8 +188,10 @@ def test_dead_letters_are_listed_and_only_meaningful_retries_run(
         worker.stop()
     # A stopped worker removes its health line.
     assert admin(server, "GET", "/v1/admin/outbox", 200)["queue"]["worker_health"] is None
-    sent = rows(server, "SELECT attempt, sender, outcome FROM push_attempts WHERE outbox_id = ?", push_id)
-    assert sent == [(2, "log", "sent")]
+    attempts = server.read(lambda store: store.push_attempts(pushed.user_id))
+    assert [(a.attempt, a.sender, a.outcome) for a in attempts if a.outbox_id == push_id] == [
+        (2, "log", "sent")
+    ]
     assert push_id not in {
         d["outbox_id"] for d in admin(server, "GET", "/v1/admin/outbox/dead", 200)["items"]
     }
