@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -52,7 +52,7 @@ from cloud.outbox.kinds import APPLY_OFFER, SEND_PUSH
 from cloud.push.messages import PushOutcome
 from cloud.queue import JobTiming, Queue, create_queue
 from cloud.settings import DatabaseSettings
-from cloud.store import open_store
+from cloud.store import Store, open_store
 from cloud.store.records import OutboxState
 from sync.codec import MediaType, decode_reply, decode_request, decode_tokens, encode
 from sync.limits import PROTOCOL_VERSION
@@ -270,48 +270,46 @@ class OutboxSummary:
     """Outbox ids of the ``send_push`` rows."""
 
 
-def _read_only(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10.0)
+async def read_times(
+    store: Store, accounts: list[Account], known: dict[str, OfferTimes]
+) -> dict[str, OfferTimes]:
+    """Times of the offers applied and notified so far, read through the store (any engine);
+    ``known`` (offers already done) is not read again."""
+    for account in accounts:
+        if account.offer_id in known:
+            continue
+        events = {e.to_status: e.at for e in await store.audit_trail(offer_id=account.offer_id)}
+        accepted = events.get(OfferStatus.ACCEPTED.value)
+        applied = events.get(OfferStatus.APPLIED.value)
+        if accepted is None or applied is None:
+            continue
+        sent = [
+            a.at for a in await store.push_attempts(account.user_id) if a.outcome == PushOutcome.SENT.value
+        ]
+        if sent:
+            known[account.offer_id] = OfferTimes(int(accepted), int(applied), int(min(sent)))
+    return known
 
 
-def read_times(db: Path, accounts: list[Account]) -> dict[str, OfferTimes]:
-    """Times of the offers that are applied and notified so far (one read transaction)."""
-    users = {a.user_id: a.offer_id for a in accounts}
-    with closing(_read_only(db)) as conn:
-        audit = "SELECT offer_id, at FROM offer_audit WHERE to_status = ?"
-        accepted = dict(conn.execute(audit, (OfferStatus.ACCEPTED.value,)).fetchall())
-        applied = dict(conn.execute(audit, (OfferStatus.APPLIED.value,)).fetchall())
-        pushed = conn.execute(
-            "SELECT user_id, MIN(at) FROM push_attempts WHERE outcome = ? GROUP BY user_id",
-            (PushOutcome.SENT.value,),
-        ).fetchall()
-    times: dict[str, OfferTimes] = {}
-    for user_id, sent_at in pushed:
-        offer_id = users.get(user_id)
-        if offer_id is not None and offer_id in accepted and offer_id in applied:
-            times[offer_id] = OfferTimes(int(accepted[offer_id]), int(applied[offer_id]), int(sent_at))
-    return times
-
-
-def read_outbox(db: Path) -> OutboxSummary:
-    with closing(_read_only(db)) as conn:
-        rows = conn.execute("SELECT outbox_id, kind, state, attempts FROM outbox").fetchall()
+async def read_outbox(store: Store) -> OutboxSummary:
+    rows = await store.list_outbox()
     return OutboxSummary(
         rows=len(rows),
-        requeued=sum(1 for r in rows if r[3] > 0),
-        dead=sum(1 for r in rows if r[2] == OutboxState.DEAD),
-        pending=sum(1 for r in rows if r[2] == OutboxState.PENDING),
-        apply_rows=[int(r[0]) for r in rows if r[1] == APPLY_OFFER],
-        push_rows=[int(r[0]) for r in rows if r[1] == SEND_PUSH],
+        requeued=sum(1 for r in rows if r.attempts > 0),
+        dead=sum(1 for r in rows if r.state == OutboxState.DEAD),
+        pending=sum(1 for r in rows if r.state == OutboxState.PENDING),
+        apply_rows=[r.outbox_id for r in rows if r.kind == APPLY_OFFER],
+        push_rows=[r.outbox_id for r in rows if r.kind == SEND_PUSH],
     )
 
 
-async def wait_done(db: Path, accounts: list[Account], max_s: float) -> dict[str, OfferTimes]:
+async def wait_done(store: Store, accounts: list[Account], max_s: float) -> dict[str, OfferTimes]:
     """Poll until every offer is applied and its push sent; raises :class:`BenchError` at ``max_s``."""
     deadline = time.monotonic() + max_s
-    while len(times := read_times(db, accounts)) < len(accounts):
+    times: dict[str, OfferTimes] = {}
+    while len(await read_times(store, accounts, times)) < len(accounts):
         if time.monotonic() > deadline:
-            state = read_outbox(db)
+            state = await read_outbox(store)
             raise BenchError(
                 f"after {max_s} s only {len(times)}/{len(accounts)} offers applied and notified; "
                 f"outbox: {state.pending} pending, {state.dead} dead, {state.requeued} re-enqueued"
@@ -381,12 +379,21 @@ class Figures:
     lone_ping_wait_ms: list[float]
     burst_ping_wait_ms: list[float]
     pings_per_s: float
+    engine: str = "sqlite"
+    workers: int = 1
 
 
 async def _measure(
-    api: str, redis_url: str, db: Path, offers: int, pings: int, concurrency: int, max_s: float
+    api: str,
+    redis_url: str,
+    database: DatabaseSettings,
+    offers: int,
+    pings: int,
+    concurrency: int,
+    max_s: float,
 ) -> Figures:
     queue = await create_queue(redis_url, QUEUE_NAME)
+    store = await open_store(database)
     try:
         # The worker is up once it runs a job; this also warms up its connections.
         if await queue.enqueue("ping", "warm-up", job_id="bench-warm-up") is None:
@@ -395,13 +402,14 @@ async def _measure(
         accounts = await set_up(api, offers, concurrency)
         lone = await lone_pings(queue, pings)
         replied = await accept_burst(api, accounts, concurrency)
-        times = await wait_done(db, accounts, max_s)
-        outbox = read_outbox(db)
+        times = await wait_done(store, accounts, max_s)
+        outbox = await read_outbox(store)
         apply_jobs = [await _timing(queue, outbox_job_id(o, 0)) for o in outbox.apply_rows]
         push_jobs = [await _timing(queue, outbox_job_id(o, 0)) for o in outbox.push_rows]
         burst = await ping_burst(queue, pings)
     finally:
         await queue.close()
+        await store.close()
     ordered = [times[a.offer_id] for a in accounts]
     first_accept = min(t.accepted_ms for t in ordered)
     last_applied = max(t.applied_ms for t in ordered)
@@ -427,33 +435,42 @@ async def _measure(
     )
 
 
-def run(offers: int, pings: int, concurrency: int, max_s: float, relay_timeout_s: float) -> Figures:
-    """Start Redis, the API and the worker in a temporary folder, measure, and stop them all."""
-    with tempfile.TemporaryDirectory(prefix="ec-bench-offers-") as tmp:
+def run(
+    offers: int,
+    pings: int,
+    concurrency: int,
+    max_s: float,
+    relay_timeout_s: float,
+    database_url: str | None = None,
+    workers: int = 1,
+) -> Figures:
+    """Start Redis, the API and ``workers`` workers in a temporary folder, measure, and stop them all.
+
+    ``database_url`` runs them on that (scratch) database instead of a new SQLite file.
+    """
+    with tempfile.TemporaryDirectory(prefix="ec-bench-offers-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        db = folder / "cloud.sqlite3"
-        database = DatabaseSettings(f"sqlite:///{db}")
-        with EmbeddedRedis(folder / "redis") as redis:
-            asyncio.run(_migrate(database))
-            env = {k: v for k, v in os.environ.items() if k not in FCM_VARIABLES}
-            env |= {
-                "DATA_DIR": str(folder),
-                "DATABASE_URL": database.url,
-                "REDIS_URL": redis.url,
-                "ADMIN_TOKEN": ADMIN_TOKEN,
-                "ENV": "development",
-                "QUEUE_NAME": QUEUE_NAME,
-                "OUTBOX_RELAY_TIMEOUT_S": str(relay_timeout_s),
-                "OUTBOX_RELAY_INTERVAL_S": "1",
-            }
-            with (
-                serve("api", "cloud.app:create_app", free_port(), env, folder / "api.log") as api,
-                worker_process(env, folder / "worker.log") as worker,
-            ):
-                figures = asyncio.run(_measure(api, redis.url, db, offers, pings, concurrency, max_s))
-                if worker.poll() is not None:
-                    raise BenchError(f"the worker exited with {worker.returncode} during the run")
-    return figures
+        database = DatabaseSettings(database_url or f"sqlite:///{folder / 'cloud.sqlite3'}")
+        redis = stack.enter_context(EmbeddedRedis(folder / "redis"))
+        asyncio.run(_migrate(database))
+        env = {k: v for k, v in os.environ.items() if k not in FCM_VARIABLES}
+        env |= {
+            "DATA_DIR": str(folder),
+            "DATABASE_URL": database.url,
+            "REDIS_URL": redis.url,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "ENV": "development",
+            "QUEUE_NAME": QUEUE_NAME,
+            "OUTBOX_RELAY_TIMEOUT_S": str(relay_timeout_s),
+            "OUTBOX_RELAY_INTERVAL_S": "1",
+        }
+        api = stack.enter_context(serve("api", "cloud.app:create_app", free_port(), env, folder / "api.log"))
+        procs = [stack.enter_context(worker_process(env, folder / f"worker{n}.log")) for n in range(workers)]
+        figures = asyncio.run(_measure(api, redis.url, database, offers, pings, concurrency, max_s))
+        for proc in procs:
+            if proc.poll() is not None:
+                raise BenchError(f"a worker exited with {proc.returncode} during the run")
+    return dataclasses.replace(figures, engine=database.url.split(":", 1)[0], workers=workers)
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -464,7 +481,10 @@ def _ratio(value: float, floor: float) -> str:
 
 
 def report(console: Console, figures: Figures, cpus: int) -> None:
-    table = Table(title=f"Offer pipeline: {figures.offers} accepts, one API process, one worker, SQLite")
+    workers = "one worker" if figures.workers == 1 else f"{figures.workers} workers"
+    table = Table(
+        title=f"Offer pipeline: {figures.offers} accepts, one API process, {workers}, {figures.engine}"
+    )
     table.add_column("ms", no_wrap=True)
     for name in ("n", "min", "p50", "p90", "p99", "max"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -530,9 +550,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=600.0,
         help="OUTBOX_RELAY_TIMEOUT_S of the worker (long: fast path only)",
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="DATABASE_URL of a scratch database (default: a new SQLite file), e.g. postgresql://…",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     args = parser.parse_args(argv)
-    if args.offers < 1 or args.pings < 1 or args.concurrency < 1:
-        parser.error("--offers, --pings and --concurrency must be at least 1")
+    if args.offers < 1 or args.pings < 1 or args.concurrency < 1 or args.workers < 1:
+        parser.error("--offers, --pings, --concurrency and --workers must be at least 1")
     return args
 
 
@@ -545,7 +571,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.concurrency} clients…",
         highlight=False,
     )
-    figures = run(args.offers, args.pings, args.concurrency, args.max_seconds, args.relay_timeout)
+    figures = run(
+        args.offers,
+        args.pings,
+        args.concurrency,
+        args.max_seconds,
+        args.relay_timeout,
+        database_url=args.database,
+        workers=args.workers,
+    )
     report(console, figures, os.cpu_count() or 1)
     return 0
 
