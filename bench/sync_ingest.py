@@ -350,7 +350,7 @@ def serve_process(
     """Run ``uvicorn --factory <factory>`` (the shared command line) on loopback, on ``cpus``, until
     the block ends; ``processes`` > 1 is uvicorn's ``--workers`` (the runner's ``API_PROCESSES``)."""
     # The command line of every API process, for the floor too: both run with the same options.
-    extra: tuple[str, ...] = ("--no-access-log", "--log-level", "warning")
+    extra: tuple[str, ...] = ("--log-level", "warning")
     if processes > 1:
         extra += ("--workers", str(processes))
     cmd = uvicorn_command("127.0.0.1", port, factory=factory, extra=extra)

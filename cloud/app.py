@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             app.state.outbox_operations = OutboxOperations(store, queue, settings.outbox.queue_name)
             app.state.credit = EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue))
+            # Everything built so far lives as long as the process: move it out of the cyclic
+            # collector's reach, so its passes no longer walk it (they took about 5 % of a sync).
+            gc.freeze()
             yield
         finally:
             if queue is not None:

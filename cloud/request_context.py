@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 from typing import Final
@@ -19,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from cloud.constants import REQUEST_ID_HEADER
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_requests_log: Final = logging.getLogger("cloud.requests")
 
 _HEADER_BYTES: Final = REQUEST_ID_HEADER.lower().encode("latin-1")
 # An incoming id is echoed only if it is short and plain, so it cannot forge log lines or headers.
@@ -52,12 +54,25 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         request_id = _incoming_id(scope) or new_request_id()
         token = _request_id.set(request_id)
         header = (_HEADER_BYTES, request_id.encode("latin-1"))
+        # The per-request line is written only at DEBUG (checked once per request, cheap): the
+        # access log it replaces cost event-loop time on every sync (ACCESS_LOG turns that back on).
+        debug = _requests_log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        status = 0
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", ()) if h[0].lower() != _HEADER_BYTES]
                 headers.append(header)
                 message["headers"] = headers
+                status = message["status"]
+            elif debug and message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last byte leaves: the line is there once the client has its answer.
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                _requests_log.debug(
+                    "%s %s -> %d (%.1f ms)", scope["method"], scope["path"], status, elapsed_ms
+                )
             await send(message)
 
         try:

@@ -260,7 +260,9 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         processes = settings.api.processes
         # Several API processes share the port through uvicorn's own supervisor (``--workers``).
         extra = ("--workers", str(processes)) if processes > 1 else ()
-        api_cmd = uvicorn_command(settings.api.host, settings.api.port, extra=extra)
+        api_cmd = uvicorn_command(
+            settings.api.host, settings.api.port, extra=extra, access_log=settings.api.access_log
+        )
         # Listed in stop order: the workers go first.
         workers = settings.jobs.processes
         for n in range(1, workers + 1):

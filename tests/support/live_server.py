@@ -134,7 +134,7 @@ class LiveServer:
         if self.running:
             raise LiveServerError("already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = uvicorn_command(self.host, self.port, extra=("--log-level", "warning", "--no-access-log"))
+        command = uvicorn_command(self.host, self.port, extra=("--log-level", "warning"))
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, cwd=_REPO_ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT

@@ -9,7 +9,13 @@ from typing import Final
 import msgspec
 
 from cloud.clock import now_ms
-from cloud.domain.devices.tokens import DeviceClaims, TokenIssuer, hash_secret, new_refresh_token
+from cloud.domain.devices.tokens import (
+    DeviceClaims,
+    TokenIssuer,
+    VerifiedTokenCache,
+    hash_secret,
+    new_refresh_token,
+)
 from cloud.errors import RefreshInvalid, RefreshReused, TokenExpired, TokenInvalid, TokenMissing
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceRevoked
@@ -45,6 +51,8 @@ class DeviceService:
         self._auth = auth
         self._clock = clock
         self.tokens = TokenIssuer(auth)
+        self.verified = VerifiedTokenCache()
+        """Device access tokens already verified on ``/v1/sync`` (:meth:`authenticate`)."""
 
     def _pair(self, device_id: str, user_id: str, refresh_token: str, now: int) -> TokenPair:
         access, access_exp = self.tokens.issue_access(device_id, user_id, now)
@@ -133,5 +141,14 @@ class DeviceService:
         return True
 
     def authenticate(self, authorization: str | None) -> DeviceClaims:
-        """Verified claims of the request's bearer access token."""
-        return self.tokens.verify_access(bearer_token(authorization))
+        """Verified claims of the request's bearer access token (``/v1/sync``).
+
+        A token verified before and not yet expired is taken from :attr:`verified`; any other is
+        verified in full, and cached only when it passes.
+        """
+        token = bearer_token(authorization)
+        claims = self.verified.get(token, self._clock())
+        if claims is None:
+            claims = self.tokens.verify_access(token)
+            self.verified.put(token, claims)
+        return claims

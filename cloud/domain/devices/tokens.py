@@ -107,3 +107,35 @@ class TokenIssuer:
         """
         mac = hmac.new(self._successor_key, presented.encode(), "sha256")
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+class VerifiedTokenCache:
+    """Device access tokens already verified, so a device's next syncs skip the HMAC and the claim
+    checks (measured: JWT verification was about a fifth of the event loop's time per sync).
+
+    Keyed by the whole token string, so only the exact bytes that verified are trusted again; an
+    entry is dropped the moment its token expires (then the full check answers ``token_expired``),
+    and the oldest entries go first beyond ``max_entries``. Nothing else is cached: revocation is
+    still seen, because the sync transaction reads the device row anyway. The keys are fixed for
+    the life of the process, so no key id can be retired under a cached entry.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._max = max_entries
+        self._entries: dict[str, DeviceClaims] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now_ms: int) -> DeviceClaims | None:
+        claims = self._entries.get(token)
+        if claims is not None and claims.expires_at_ms <= now_ms:
+            del self._entries[token]
+            return None
+        return claims
+
+    def put(self, token: str, claims: DeviceClaims) -> None:
+        if token not in self._entries and len(self._entries) >= self._max:
+            # Dicts keep insertion order: the first key is the oldest entry.
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = claims
