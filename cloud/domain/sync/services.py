@@ -79,11 +79,12 @@ class SyncService:
     def _items(envelope: SyncEnvelope, media: MediaType) -> list[PushItem]:
         items: list[PushItem] = []
         for index, raw in enumerate(envelope.push):
-            seq = peek_seq(raw, media)
+            mutation, digest, error = decode_pushed(bytes(raw), media)
+            # A valid mutation has a valid seq: only an invalid one is read a second time for it.
+            seq = mutation.seq if mutation is not None else peek_seq(raw, media)
             if seq is None or seq < 1:
                 # Without a seq the exactly-once rule cannot place the mutation: the request is broken.
                 raise InvalidBody(f"push[{index}] has no valid integer seq")
-            mutation, digest, error = decode_pushed(bytes(raw), media)
             items.append(PushItem(seq=seq, mutation=mutation, digest=digest, error=error))
         return items
 
