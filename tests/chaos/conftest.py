@@ -1,26 +1,29 @@
-"""One real cloud server, one worker process, a private Redis and a fake FCM for the whole chaos
-run, per store engine; every schedule makes its own users.
+"""The real cloud processes, a private Redis and a fake FCM for the whole chaos run, per store
+engine; every schedule makes its own users.
 
-``chaos_env`` runs the API and the worker on SQLite (the server's own file); ``chaos_env_pg`` on a
-PostgreSQL schema of its own, with a Redis and a fake FCM of its own too, so its schedules never
-meet the SQLite run's. The Redis is the run's own, so a Redis-loss fault's ``FLUSHALL`` touches no
-other test. The worker relays often with a short timeout (a lost job costs half a second) and gets
-many more attempts than the faults can use up, so an offer that ends ``failed`` is a real failure.
-It sends pushes through the real firebase-admin code to the fake FCM, with a short back-off after
-a 429.
+``chaos_env`` runs one API process and one worker on SQLite (the server's own file).
+``chaos_env_pg`` is the scale-out shape on a PostgreSQL schema of its own: two API processes
+behind a round-robin balancer (:class:`tests.support.api_group.ApiGroup`) and two workers, with a
+Redis and a fake FCM of its own too, so its schedules never meet the SQLite run's; its kill faults
+hit one process or all of them (``ProcessKill.pick``). The Redis is the run's own, so a Redis-loss
+fault's ``FLUSHALL`` touches no other test. The workers relay often with a short timeout (a lost
+job costs half a second) and get many more attempts than the faults can use up, so an offer that
+ends ``failed`` is a real failure. They send pushes through the real firebase-admin code to the
+fake FCM, with a short back-off after a 429.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 from cloud.embedded_redis import EmbeddedRedis
 from tests.chaos.faults import ChaosEnv
+from tests.support.api_group import ApiGroup
 from tests.support.databases import Databases
 from tests.support.fake_fcm import fake_fcm_server, write_service_account
 from tests.support.live_server import LiveServer
@@ -39,24 +42,41 @@ WORKER_ENV = {
 FCM asked to retry backs off 0.2 s (doubling per attempt) instead of 30 s."""
 
 
+POSTGRES_API_PROCESSES = 2
+POSTGRES_WORKERS = 2
+
+
 @contextmanager
-def chaos_processes(data: Path, database_url: str | None) -> Iterator[ChaosEnv]:
-    """Redis, fake FCM, API and worker of one run, the API and worker on ``database_url`` (its own
-    SQLite file when ``None``)."""
+def chaos_processes(
+    data: Path, database_url: str | None, api: int = 1, workers: int = 1
+) -> Iterator[ChaosEnv]:
+    """Redis, fake FCM, ``api`` API processes and ``workers`` workers of one run, on
+    ``database_url`` (the API's own SQLite file when ``None``; several API processes need a
+    shared database and stand behind a balancer)."""
     queue_name = f"chaos-{uuid.uuid4().hex}"
     env = {"ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S), "QUEUE_NAME": queue_name}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
-    with (
-        EmbeddedRedis(data / "redis") as redis,
-        fake_fcm_server() as fcm,
-        LiveServer(data / "api", redis.url, env=env) as server,
-    ):
+    with ExitStack() as stack:
+        redis = stack.enter_context(EmbeddedRedis(data / "redis"))
+        fcm = stack.enter_context(fake_fcm_server())
+        if api == 1:
+            server: LiveServer | ApiGroup = stack.enter_context(LiveServer(data / "api", redis.url, env=env))
+            first = server
+        else:
+            server = stack.enter_context(ApiGroup(data / "api", redis.url, api, env))
+            first = server.servers[0]
         credentials = write_service_account(data / "fcm-service-account.json", fcm)
         push = {"FCM_CREDENTIALS_FILE": str(credentials), "FCM_ENDPOINT": fcm.url}
-        with worker_process(server, queue_name, data / "worker.log", **WORKER_ENV, **push) as worker:
+        running = [
+            stack.enter_context(
+                worker_process(first, queue_name, data / f"worker-{n + 1}.log", **WORKER_ENV, **push)
+            )
+            for n in range(workers)
+        ]
+        for worker in running:
             worker.wait_ready()
-            yield ChaosEnv(server=server, worker=worker, redis_url=redis.url, fcm=fcm)
+        yield ChaosEnv(server=server, workers=running, redis_url=redis.url, fcm=fcm)
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +87,16 @@ def chaos_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosEnv]:
 
 @pytest.fixture(scope="session")
 def chaos_env_pg(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[ChaosEnv]:
-    with chaos_processes(tmp_path_factory.mktemp("chaos-cloud-pg"), databases.url("postgres")) as env:
+    folder, url = tmp_path_factory.mktemp("chaos-cloud-pg"), databases.url("postgres")
+    with chaos_processes(folder, url, api=POSTGRES_API_PROCESSES, workers=POSTGRES_WORKERS) as env:
         yield env
 
 
 def _live(env: ChaosEnv) -> ChaosEnv:
-    """The run's processes, the server and worker started again if an earlier schedule failed
-    while one was down."""
-    if not env.server.running:
-        env.server.start()
-    env.ensure_worker()
+    """The run's processes, API and workers started again if an earlier schedule failed while
+    one was down."""
+    env.restart_api()
+    env.ensure_workers()
     return env
 
 

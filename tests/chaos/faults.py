@@ -28,6 +28,7 @@ from edge_sdk.sync_client.transport import (
     TransportRequest,
     TransportResponse,
 )
+from tests.support.api_group import ApiGroup
 from tests.support.fake_fcm import FakeFcm
 from tests.support.live_server import LiveServer
 from tests.support.worker import WorkerProcess
@@ -54,15 +55,23 @@ class DeviceClock:
         self.offset_ms += ms
 
 
+def kill_targets(pick: float, count: int) -> list[int]:
+    """The processes a kill drawn as ``pick`` (in [0, 1)) hits among ``count``: one of them, or
+    all of them (the last of ``count + 1`` equal shares)."""
+    index = min(int(pick * (count + 1)), count)
+    return list(range(count)) if index == count else [index]
+
+
 @dataclass(slots=True)
 class ChaosEnv:
-    """The run's processes and fakes: API server, worker, private Redis, fake FCM.
+    """The run's processes and fakes: the API (one process, or a group behind a balancer), the
+    workers, a private Redis and the fake FCM.
 
     The armed token sets are what the FCM faults did to the fake, for the invariants to read.
     """
 
-    server: LiveServer
-    worker: WorkerProcess
+    server: LiveServer | ApiGroup
+    workers: list[WorkerProcess]
     redis_url: str
     fcm: FakeFcm
     unregistered: set[str] = field(default_factory=set)
@@ -71,6 +80,8 @@ class ChaosEnv:
     """Tokens the fake answers ``QUOTA_EXCEEDED`` (429) once."""
     outbox_seen: int = 0
     """Highest outbox id a schedule has seen so far (the next schedule's rows are above it)."""
+    kills: list[str] = field(default_factory=list)
+    """What the kill faults of the running schedule killed, for its trace."""
 
     def flush_redis(self) -> None:
         """``FLUSHALL``: Redis restarted without persistence; queued jobs and results are gone."""
@@ -80,24 +91,69 @@ class ChaosEnv:
         finally:
             client.close()
 
-    @property
-    def worker_died(self) -> bool:
-        """The worker exited although nothing stopped it."""
-        proc = self.worker.proc
-        return not self.worker.stopped and proc is not None and proc.poll() is not None
+    # --- API processes ---------------------------------------------------------------
 
-    def ensure_worker(self) -> None:
-        """Start the worker again if it is not running (it boots while the run goes on)."""
-        proc = self.worker.proc
-        if self.worker.stopped or proc is None or proc.poll() is not None:
-            self.worker.start()
+    @property
+    def api_count(self) -> int:
+        return len(self.server.servers) if isinstance(self.server, ApiGroup) else 1
+
+    def kill_api(self, pick: float, *, serving: bool = False) -> None:
+        """``kill -9`` the API process(es) ``pick`` draws; with ``serving``, the one that answered
+        the latest request, and every other one too when the draw says all."""
+        if not isinstance(self.server, ApiGroup):
+            self.server.kill()
+            self.kills.append("killed the API process")
+            return
+        count = self.api_count
+        targets = kill_targets(pick, count)
+        last = self.server.balancer.last_backend
+        if serving and last is not None and len(targets) == 1:
+            targets = [last]
+        for index in targets:
+            self.server.kill(index)
+        self.kills.append(f"killed API process(es) {[i + 1 for i in targets]} of {count}")
+
+    def restart_api(self) -> None:
+        """Start every API process a fault killed (same data, same port)."""
+        if not self.server.running:
+            self.server.start()
+
+    # --- workers ---------------------------------------------------------------------
+
+    def kill_worker(self, pick: float) -> None:
+        """SIGKILL the worker(s) ``pick`` draws."""
+        targets = kill_targets(pick, len(self.workers))
+        for index in targets:
+            self.workers[index].kill()
+        self.kills.append(f"killed worker(s) {[i + 1 for i in targets]} of {len(self.workers)}")
+
+    def dead_workers(self) -> list[tuple[int, int | None]]:
+        """Workers that exited although nothing stopped them: (number, exit code)."""
+        return [
+            (i + 1, worker.proc.returncode)
+            for i, worker in enumerate(self.workers)
+            if not worker.stopped and worker.proc is not None and worker.proc.poll() is not None
+        ]
+
+    def ensure_workers(self) -> None:
+        """Start every worker that is not running (it boots while the run goes on)."""
+        for worker in self.workers:
+            proc = worker.proc
+            if worker.stopped or proc is None or proc.poll() is not None:
+                worker.start()
+
+    def worker_log_tail(self, lines: int = 40) -> str:
+        return "\n".join(
+            f"[worker-{i + 1}]\n" + "\n".join(worker.log().splitlines()[-lines:])
+            for i, worker in enumerate(self.workers)
+        )
 
 
 @dataclass(slots=True)
 class FaultContext:
     """What a fault may touch: the run's processes and fakes, and the device it is armed on."""
 
-    server: LiveServer
+    server: LiveServer | ApiGroup
     clock: DeviceClock
     transport: FaultyTransport
     refresh_jump_ms: int
@@ -314,51 +370,63 @@ class DeviceCrash(Fault):
         set_crash_hook(None)
 
 
+class ProcessKill(Fault):
+    """A fault that ``kill -9``s processes. Which ones, where there are several (the PostgreSQL run
+    has two API processes and two workers), is ``pick``: drawn by the schedule from a random
+    stream of its own, so that adding it changed no schedule's other draws."""
+
+    pick: float = 0.0
+
+    def describe(self) -> str:
+        return f"{self.name}(pick={self.pick:.2f})"
+
+
 @register
-class ServerDown(Fault):
-    """``kill -9`` the server before the sync; it comes back (same data) after the sync failed."""
+class ServerDown(ProcessKill):
+    """``kill -9`` an API process before the sync (or all of them); it comes back (same data)
+    after the sync. With another process still up, the balancer sends the sync there."""
 
     name = "server_kill"
     weight = 0.25  # a restart costs ~0.4 s
     restarts_server = True
 
-    def describe(self) -> str:
-        return self.name
-
     def before_sync(self, ctx: FaultContext) -> None:
-        ctx.server.kill()
+        ctx.env.kill_api(self.pick)
 
     def after_sync(self, ctx: FaultContext) -> None:
-        if not ctx.server.running:
-            ctx.server.start()
+        ctx.env.restart_api()
 
 
 @register
-class ServerCrashAfterCommit(Fault):
-    """The server commits a sync and is ``kill -9``-ed before the reply leaves; then restarts."""
+class ServerCrashAfterCommit(ProcessKill):
+    """The API process that committed a sync is ``kill -9``-ed before the reply leaves (with the
+    other processes too, when ``pick`` says all); then restarts."""
 
     name = "server_kill_after_commit"
     weight = 0.25  # a restart costs ~0.4 s
     restarts_server = True
 
+    def describe(self) -> str:
+        return f"{self.name}(path={self.path}, skip={self.skip}, pick={self.pick:.2f})"
+
     def inject(self, ctx: FaultContext, request: TransportRequest, forward: Forward) -> TransportResponse:
         forward(request)
-        ctx.server.kill()
+        ctx.env.kill_api(self.pick, serving=True)
         raise TransportError("chaos: server killed before replying")
 
     def after_sync(self, ctx: FaultContext) -> None:
-        if not ctx.server.running:
-            ctx.server.start()
+        ctx.env.restart_api()
 
 
 @register
-class WorkerKill(Fault):
-    """SIGKILL the worker around a sync that usually carries an acceptance; started again after it.
+class WorkerKill(ProcessKill):
+    """SIGKILL a worker (or all of them, by ``pick``) around a sync that usually carries an
+    acceptance; started again after it.
 
     ``before``: the worker is down while the acceptance commits, so the API's job waits in Redis
-    for the next worker. Otherwise it is killed the moment the server replied (committed and
-    enqueued), possibly in the middle of the job; arq keeps that job locked for its timeout, so
-    the relay's next attempt is what applies the offer.
+    for the next worker (or another one takes it). Otherwise it is killed the moment the server
+    replied (committed and enqueued), possibly in the middle of the job; arq keeps that job locked
+    for its timeout, so the relay's next attempt is what applies the offer.
     """
 
     name = "worker_kill"
@@ -371,21 +439,21 @@ class WorkerKill(Fault):
         self.before = rng.random() < 0.5
 
     def describe(self) -> str:
-        return f"{self.name}(at={'before_sync' if self.before else 'after_commit'})"
+        return f"{self.name}(at={'before_sync' if self.before else 'after_commit'}, pick={self.pick:.2f})"
 
     def before_sync(self, ctx: FaultContext) -> None:
         if self.before:
             self.fired = True
-            ctx.env.worker.kill()
+            ctx.env.kill_worker(self.pick)
 
     def inject(self, ctx: FaultContext, request: TransportRequest, forward: Forward) -> TransportResponse:
         reply = forward(request)
         if not self.before:
-            ctx.env.worker.kill()
+            ctx.env.kill_worker(self.pick)
         return reply
 
     def after_sync(self, ctx: FaultContext) -> None:
-        ctx.env.ensure_worker()
+        ctx.env.ensure_workers()
 
 
 @register

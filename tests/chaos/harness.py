@@ -179,6 +179,9 @@ class ChaosRun:
                 note = self._withdraw(step)
             else:
                 note = self._sync(step)
+            if self.env.kills:
+                note += f" ({'; '.join(self.env.kills)})"
+                self.env.kills.clear()
             self.trace.append(f"{number:2d}. {step.describe()} -> {note}")
             self.observe_last_seq(f"after step {number}")
 
@@ -357,12 +360,12 @@ class ChaosRun:
         self.trace.append(f"outbox drained in {time.monotonic() - started:.2f} s")
 
     def _check_worker(self) -> None:
-        """The worker survives everything but its own kill fault (API restarts included)."""
-        if self.env.worker_died:
-            proc = self.env.worker.proc
-            code = None if proc is None else proc.returncode
-            self.violations.append(f"the worker exited ({code}) although nothing stopped it")
-            self.env.ensure_worker()
+        """The workers survive everything but their own kill fault (API restarts included)."""
+        dead = self.env.dead_workers()
+        for number, code in dead:
+            self.violations.append(f"worker {number} exited ({code}) although nothing stopped it")
+        if dead:
+            self.env.ensure_workers()
 
     def check(self) -> None:
         self._check_worker()

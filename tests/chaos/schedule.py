@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from sync.messages import ConsentScope
-from tests.chaos.faults import FAULTS, Fault
+from tests.chaos.faults import FAULTS, Fault, ProcessKill
 
 MIN_STEPS = 4
 MAX_STEPS = 12
@@ -202,4 +202,10 @@ def make_schedule(seed: int) -> Schedule:
         fault = FAULTS[rng.choice(_RESTART_FAULTS)](rng)
         position = rng.randint(0, len(schedule.steps))
         schedule.steps.insert(position, SyncStep(rng.randrange(devices), force=True, fault=fault))
+    # Which process each kill hits where there are several: a stream of its own, so the draws
+    # above (and every schedule that ran before processes were counted) stay as they were.
+    picks = random.Random(f"process-kills:{seed}")
+    for step in schedule.steps:
+        if isinstance(step, SyncStep) and isinstance(step.fault, ProcessKill):
+            step.fault.pick = picks.random()
     return schedule

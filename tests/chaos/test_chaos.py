@@ -3,8 +3,9 @@
 ``CHAOS_SEED=s`` runs only seed ``s``; ``CHAOS_SEEDS=N`` runs seeds ``0..N-1`` (``make chaos
 SEEDS=N``); by default seeds ``0..299`` run as part of ``make test``. The seeds of
 :data:`REGRESSION_SEEDS` always run too. Every :data:`POSTGRES_EVERY`-th seed (each of which
-restarts the server, :data:`tests.chaos.schedule.RESTART_EVERY`) runs a second time with the API
-and the worker on PostgreSQL (``CHAOS_SEED=s`` runs ``s`` on both engines).
+restarts the server, :data:`tests.chaos.schedule.RESTART_EVERY`), and every seed that kills a
+worker, runs a second time on PostgreSQL with two API processes behind a balancer and two workers
+(``CHAOS_SEED=s`` runs ``s`` on both engines).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from cloud.store import Store
 from cloud.store.tx import Tx
 from cloud.store.tx_store import TxStore
 from edge_sdk.crashpoints import SimulatedCrash
-from tests.chaos.conftest import ACCESS_TTL_S
-from tests.chaos.faults import FAULTS, ChaosEnv
+from tests.chaos.conftest import ACCESS_TTL_S, POSTGRES_API_PROCESSES, POSTGRES_WORKERS
+from tests.chaos.faults import FAULTS, ChaosEnv, ProcessKill, WorkerKill, kill_targets
 from tests.chaos.harness import ChaosRun
 from tests.chaos.schedule import RESTART_EVERY, AdminOffer, Schedule, SyncStep, Write, make_schedule
 from tests.support.live_server import LiveServer, sample_aggregate
@@ -31,7 +32,9 @@ REGRESSION_SEEDS = (1042,)
 unaware, the refusal's reply is lost and the resend was answered ``duplicate``, so the device never
 learned its acceptance was refused (fixed by replaying the recorded result)."""
 POSTGRES_EVERY = RESTART_EVERY
-"""Seeds that are a multiple of this run on PostgreSQL too (30 of the default 300)."""
+"""Seeds that are a multiple of this run on PostgreSQL too (30 of the default 300), and so does
+every seed whose schedule kills a worker (23 more): there the run has two API processes behind a
+balancer and two workers, and each kill hits one of them or all (``ProcessKill.pick``)."""
 
 
 def chaos_seeds() -> list[int]:
@@ -42,10 +45,14 @@ def chaos_seeds() -> list[int]:
     return [*range(count), *(s for s in REGRESSION_SEEDS if s >= count)]
 
 
+def kills_worker(schedule: Schedule) -> bool:
+    return any(isinstance(s, SyncStep) and isinstance(s.fault, WorkerKill) for s in schedule.steps)
+
+
 def postgres_seeds() -> list[int]:
     if os.environ.get("CHAOS_SEED"):
         return chaos_seeds()
-    return [seed for seed in chaos_seeds() if seed % POSTGRES_EVERY == 0]
+    return [seed for seed in chaos_seeds() if seed % POSTGRES_EVERY == 0 or kills_worker(make_schedule(seed))]
 
 
 def replay_command(seed: int, engine: str = "sqlite") -> str:
@@ -78,7 +85,7 @@ def run_schedule(seed: int, env: ChaosEnv, folder: Path, engine: str) -> None:
     log = env.server.log_tail(40)
     if "Traceback" in log or "ERROR" in log:
         failure += ["server log:", log]
-    worker_log = "\n".join(env.worker.log().splitlines()[-40:])
+    worker_log = env.worker_log_tail(40)
     if "Traceback" in worker_log or "ERROR" in worker_log or "WARNING" in worker_log:
         failure += ["worker log:", worker_log]
     if error is not None:
@@ -143,6 +150,38 @@ def test_schedules_are_reproducible_and_cover_every_fault() -> None:
     }
     assert offer_faults <= around_acceptance
     assert sum(bool(schedule.push_devices) for schedule in with_offers) >= len(with_offers) // 2
+
+
+def test_the_postgres_share_kills_each_process_and_all_of_them() -> None:
+    """On PostgreSQL (two API processes, two workers) the default seeds kill the first, the
+    second and every API process before a sync and after a commit, and the same for the workers,
+    before an acceptance commits and after."""
+    apis, workers = POSTGRES_API_PROCESSES, POSTGRES_WORKERS
+    shapes = {
+        (step.fault.name, getattr(step.fault, "before", None), tuple(kill_targets(step.fault.pick, count)))
+        for seed in postgres_seeds()
+        for step in make_schedule(seed).steps
+        if isinstance(step, SyncStep) and isinstance(step.fault, ProcessKill)
+        for count in [workers if isinstance(step.fault, WorkerKill) else apis]
+    }
+    api_targets = [(0,), (1,), (0, 1)]
+    expected = {("server_kill", None, t) for t in api_targets}
+    expected |= {("server_kill_after_commit", None, t) for t in api_targets}
+    expected |= {("worker_kill", before, t) for before in (True, False) for t in api_targets}
+    assert expected <= shapes, sorted(expected - shapes)
+    assert len(postgres_seeds()) == DEFAULT_SEEDS // POSTGRES_EVERY + 23
+
+
+def test_kill_targets_split_the_draw_evenly() -> None:
+    assert [kill_targets(p, 1) for p in (0.0, 0.49, 0.5, 0.99)] == [[0], [0], [0], [0]]
+    assert [kill_targets(p, 2) for p in (0.0, 0.33, 0.34, 0.66, 0.67, 0.999)] == [
+        [0],
+        [0],
+        [1],
+        [1],
+        [0, 1],
+        [0, 1],
+    ]
 
 
 DIVERGENCE_SEED = 1_000_000

@@ -71,7 +71,79 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-class LiveServer:
+class AdminShortcuts:
+    """Admin-API helpers over ``base_url`` with ``admin_token``: a :class:`LiveServer`'s, or a
+    balancer's in front of several (the chaos run on PostgreSQL)."""
+
+    admin_token: str
+    _admin: httpx.Client | None = None
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def admin(self) -> httpx.Client:
+        """A client for the admin API with the admin bearer token set."""
+        if self._admin is None:
+            self._admin = httpx.Client(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {self.admin_token}"},
+                timeout=10.0,
+            )
+        return self._admin
+
+    def _admin_json(self, method: str, path: str, expected: int, **kwargs: Any) -> Any:
+        response = self.admin.request(method, path, **kwargs)
+        if response.status_code != expected:
+            raise AssertionError(f"{method} {path} -> {response.status_code}: {response.text}")
+        return response.json()
+
+    def create_user(self, external_ref: str | None = None) -> str:
+        body = self._admin_json("POST", "/v1/admin/users", 201, json={"external_ref": external_ref})
+        user_id: str = body["user_id"]
+        return user_id
+
+    def enrollment_code(self, user_id: str, ttl_s: int | None = None) -> str:
+        payload = {} if ttl_s is None else {"ttl_s": ttl_s}
+        body = self._admin_json("POST", f"/v1/admin/users/{user_id}/enrollment-codes", 201, json=payload)
+        code: str = body["code"]
+        return code
+
+    def enroll(self, code: str, platform: Platform = Platform.ANDROID) -> TokenPair:
+        response = httpx.post(
+            f"{self.base_url}/v1/devices/enroll",
+            content=encode(EnrollRequest(code=code, platform=platform), MediaType.JSON),
+            headers={"Content-Type": MediaType.JSON.value},
+            timeout=10.0,
+        )
+        if response.status_code != 201:
+            raise AssertionError(f"enroll -> {response.status_code}: {response.text}")
+        return decode_tokens(response.content, MediaType.JSON)
+
+    def new_device(self, user_id: str | None = None, platform: Platform = Platform.ANDROID) -> TokenPair:
+        """Enroll a device for ``user_id`` (a new user when ``None``)."""
+        return self.enroll(self.enrollment_code(user_id or self.create_user()), platform)
+
+    def add_notice(self, user_id: str, title: str = "hello", kind: str = "info", body: str = "") -> int:
+        payload = {"kind": kind, "title": title, "body": body}
+        result = self._admin_json("POST", f"/v1/admin/users/{user_id}/notices", 201, json=payload)
+        version: int = result["version"]
+        return version
+
+    def user_view(self, user_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = self._admin_json("GET", f"/v1/admin/users/{user_id}/view", 200)
+        return view
+
+    def device(self, device_id: str, user_id: str) -> dict[str, Any]:
+        devices = self._admin_json("GET", "/v1/admin/devices", 200, params={"user_id": user_id})
+        for device in devices:
+            if device["device_id"] == device_id:
+                return dict(device)
+        raise AssertionError(f"device {device_id} not listed for {user_id}")
+
+
+class LiveServer(AdminShortcuts):
     """One cloud API process over a data folder that survives restarts."""
 
     def __init__(self, data_dir: Path, redis_url: str | None, env: dict[str, str] | None = None) -> None:
@@ -90,7 +162,7 @@ class LiveServer:
         self.host = "127.0.0.1"
         self.log_path = self.data_dir / "server.log"
         self._process: subprocess.Popen[bytes] | None = None
-        self._admin: httpx.Client | None = None
+        self._admin = None
         self._reader: StoreReader | None = None
 
     # --- lifecycle -----------------------------------------------------------------
@@ -215,68 +287,6 @@ class LiveServer:
     ) -> None:
         self.close()
 
-    # --- admin shortcuts -----------------------------------------------------------
-
-    @property
-    def admin(self) -> httpx.Client:
-        """A client for the admin API with the admin bearer token set."""
-        if self._admin is None:
-            self._admin = httpx.Client(
-                base_url=self.base_url,
-                headers={"Authorization": f"Bearer {self.admin_token}"},
-                timeout=10.0,
-            )
-        return self._admin
-
-    def _admin_json(self, method: str, path: str, expected: int, **kwargs: Any) -> Any:
-        response = self.admin.request(method, path, **kwargs)
-        if response.status_code != expected:
-            raise AssertionError(f"{method} {path} -> {response.status_code}: {response.text}")
-        return response.json()
-
-    def create_user(self, external_ref: str | None = None) -> str:
-        body = self._admin_json("POST", "/v1/admin/users", 201, json={"external_ref": external_ref})
-        user_id: str = body["user_id"]
-        return user_id
-
-    def enrollment_code(self, user_id: str, ttl_s: int | None = None) -> str:
-        payload = {} if ttl_s is None else {"ttl_s": ttl_s}
-        body = self._admin_json("POST", f"/v1/admin/users/{user_id}/enrollment-codes", 201, json=payload)
-        code: str = body["code"]
-        return code
-
-    def enroll(self, code: str, platform: Platform = Platform.ANDROID) -> TokenPair:
-        response = httpx.post(
-            f"{self.base_url}/v1/devices/enroll",
-            content=encode(EnrollRequest(code=code, platform=platform), MediaType.JSON),
-            headers={"Content-Type": MediaType.JSON.value},
-            timeout=10.0,
-        )
-        if response.status_code != 201:
-            raise AssertionError(f"enroll -> {response.status_code}: {response.text}")
-        return decode_tokens(response.content, MediaType.JSON)
-
-    def new_device(self, user_id: str | None = None, platform: Platform = Platform.ANDROID) -> TokenPair:
-        """Enroll a device for ``user_id`` (a new user when ``None``)."""
-        return self.enroll(self.enrollment_code(user_id or self.create_user()), platform)
-
-    def add_notice(self, user_id: str, title: str = "hello", kind: str = "info", body: str = "") -> int:
-        payload = {"kind": kind, "title": title, "body": body}
-        result = self._admin_json("POST", f"/v1/admin/users/{user_id}/notices", 201, json=payload)
-        version: int = result["version"]
-        return version
-
-    def user_view(self, user_id: str) -> dict[str, Any]:
-        view: dict[str, Any] = self._admin_json("GET", f"/v1/admin/users/{user_id}/view", 200)
-        return view
-
-    def device(self, device_id: str, user_id: str) -> dict[str, Any]:
-        devices = self._admin_json("GET", "/v1/admin/devices", 200, params={"user_id": user_id})
-        for device in devices:
-            if device["device_id"] == device_id:
-                return dict(device)
-        raise AssertionError(f"device {device_id} not listed for {user_id}")
-
 
 # --- raw HTTP for tests that need exact control over what is sent -----------------------
 
@@ -326,7 +336,7 @@ def sync_body(
 
 
 def post_sync(
-    server: LiveServer,
+    server: AdminShortcuts,
     access_token: str | None,
     body: bytes,
     media: MediaType | str = MediaType.MSGPACK,
@@ -341,7 +351,7 @@ def post_sync(
 
 
 def sync_ok(
-    server: LiveServer,
+    server: AdminShortcuts,
     tokens: TokenPair,
     mutations: Sequence[Mutation] = (),
     media: MediaType = MediaType.MSGPACK,

@@ -25,6 +25,9 @@ RELAY_INTERVAL_S = "0.1"
 """Tests relay often, so a short ``OUTBOX_RELAY_TIMEOUT_S`` takes effect quickly."""
 
 
+_READY_LINE = "worker ready on queue"
+
+
 class WorkerProcessError(RuntimeError):
     """The worker exited when it should run, or a log line did not appear in time."""
 
@@ -51,6 +54,8 @@ class WorkerProcess:
 
     def start(self) -> None:
         """Start the process (again, after :meth:`kill` or :meth:`stop`); output is appended to the log."""
+        # Start-up lines this start's wait_ready must not count (the log is appended to).
+        self._ready_lines = self.log().count(_READY_LINE)
         with self.log_path.open("ab") as log:
             self.proc = popen_child(
                 [sys.executable, "-m", "cloud.workers"], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -74,7 +79,7 @@ class WorkerProcess:
 
     def wait_ready(self, timeout_s: float = 20.0) -> None:
         """Wait for the worker's start-up line (migrations done, relay running)."""
-        self.wait_log("worker ready on queue", timeout_s, count=self.log().count("worker ready on queue") + 1)
+        self.wait_log(_READY_LINE, timeout_s, count=self._ready_lines + 1)
 
     def kill(self) -> None:
         """SIGKILL, as the OOM killer or a node loss would: no shutdown hooks run."""
