@@ -6,6 +6,7 @@
 | ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
 | ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
 | ``DATABASE_POOL_SIZE`` | PostgreSQL: most connections one process holds | ``8`` |
+| ``SQLITE_WAL_LIMIT_MB`` | SQLite: a WAL larger than this is truncated by the next checkpoint | ``64`` |
 | ``API_PROCESSES`` | API processes ``make run`` starts on the one port | ``1`` |
 | ``WORKER_PROCESSES`` | worker processes ``make run`` starts | ``1`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
@@ -61,6 +62,7 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``API_DOCS`` / ``ACCESS_LOG`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
 | ``BODY_READ_TIMEOUT_S`` | (0, 300] |
 | ``DATABASE_POOL_SIZE`` | 1..100 |
+| ``SQLITE_WAL_LIMIT_MB`` | 1..4096 |
 | ``API_PROCESSES`` / ``WORKER_PROCESSES`` | 1..64 |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
@@ -245,6 +247,8 @@ class DatabaseSettings:
     pool_max: int = 8
     """PostgreSQL: most connections one process holds (its pool); SQLite keeps one."""
     pool_min: int = 1
+    wal_limit_mb: int = 64
+    """SQLite: above this WAL size the next checkpoint truncates the WAL (PostgreSQL: unused)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -586,6 +590,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=DatabaseSettings(
             env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}",
             pool_max=_int(env, "DATABASE_POOL_SIZE", 8, 1, 100),
+            wal_limit_mb=_int(env, "SQLITE_WAL_LIMIT_MB", 64, 1, 4096),
         ),
         redis=RedisSettings(env.get("REDIS_URL") or None),
         auth=AuthSettings(

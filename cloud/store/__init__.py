@@ -43,7 +43,12 @@ async def open_store(
             acceptance=acceptance,
             fault_hook=fault_hook,
         )
-    return await open_sqlite_store(settings.sqlite_path, acceptance=acceptance, fault_hook=fault_hook)
+    return await open_sqlite_store(
+        settings.sqlite_path,
+        acceptance=acceptance,
+        fault_hook=fault_hook,
+        wal_limit_bytes=settings.wal_limit_mb * 1024 * 1024,
+    )
 
 
 __all__ = ["SqliteStore", "Store", "UnsupportedDatabase", "check_supported", "open_store"]

@@ -424,4 +424,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ALTER TABLE mutation_digests ADD COLUMN detail TEXT;
         """,
     ),
+    Migration(
+        "0012_aggregates_by_day",
+        """
+        -- The population analytics read a day range of every user's aggregates; without this
+        -- index that was a scan of the whole table.
+        CREATE INDEX aggregates_day ON aggregates(day);
+        """,
+    ),
 )

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import (
+    AggregateGroupRecord,
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
@@ -331,9 +332,9 @@ class Store(Protocol):
         dates), ordered by day then device; an unknown user has none."""
         ...
 
-    async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
+    async def aggregate_groups(self, first_day: str, last_day: str) -> list[AggregateGroupRecord]:
         """Every user's aggregates whose ``day`` is in ``[first_day, last_day]`` (inclusive ISO
-        dates), ordered by day then device."""
+        dates), counted per distinct ``levels`` and ``mechanism``."""
         ...
 
     # --- credit evaluation -------------------------------------------------------------------

@@ -140,6 +140,16 @@ class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
     received_at: int
 
 
+class AggregateGroupRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """How many stored aggregates of a day range share one ``levels`` and ``mechanism``: the
+    population estimates need only these counts, so the database groups and Python never sees
+    one row per aggregate."""
+
+    levels: dict[str, int]
+    mechanism: dict[str, object]
+    count: int
+
+
 class NoticeRecord(msgspec.Struct, frozen=True, kw_only=True):
     notice_id: str
     version: int

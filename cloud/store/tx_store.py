@@ -14,6 +14,7 @@ from typing import TypeVar
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import (
+    AggregateGroupRecord,
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
@@ -324,8 +325,8 @@ class TxStore:
     async def user_aggregates(self, user_id: str, first_day: str, last_day: str) -> list[AggregateRecord]:
         return await self._query(lambda tx: views.user_aggregates(tx, user_id, first_day, last_day))
 
-    async def aggregates_between(self, first_day: str, last_day: str) -> list[AggregateRecord]:
-        return await self._query(lambda tx: views.aggregates_between(tx, first_day, last_day))
+    async def aggregate_groups(self, first_day: str, last_day: str) -> list[AggregateGroupRecord]:
+        return await self._query(lambda tx: views.aggregate_groups(tx, first_day, last_day))
 
     # --- credit evaluation ---------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from cloud.store.errors import (
     UserNotFound,
 )
 from cloud.store.records import (
+    AggregateGroupRecord,
     OfferTerms,
     ProfileRecord,
     PushItem,
@@ -717,14 +718,14 @@ async def test_aggregates_by_user_and_day_range(store: Store) -> None:
     assert mine[0].mechanism == msgspec.to_builtins(aggregate(1).mechanism)
     assert await store.user_aggregates("usr_missing", "2024-01-01", "2024-12-31") == []
     assert await store.user_aggregates("usr_1", "2024-02-04", "2024-02-09") == []
-    everyone = await store.aggregates_between("2024-02-01", "2024-02-10")
-    assert [(a.day, a.device_id) for a in everyone] == [
-        ("2024-02-01", "dev_1"),
-        ("2024-02-01", "dev_2"),
-        ("2024-02-03", "dev_1"),
-        ("2024-02-10", "dev_1"),
-    ]
-    assert await store.aggregates_between("2024-02-02", "2024-02-01") == []
+    everyone = await store.aggregate_groups("2024-02-01", "2024-02-10")
+    levels, mechanism = mine[0].levels, mine[0].mechanism
+    assert everyone == [AggregateGroupRecord(levels=levels, mechanism=mechanism, count=4)]
+    other = msgspec.structs.replace(aggregate(6, "2024-02-05"), levels=Levels(stress=3, valence=1, arousal=2))
+    await sync(store, "dev_1", [item(aggregate(5, "2024-01-31")), item(other)])
+    groups = await store.aggregate_groups("2024-01-31", "2024-02-05")
+    assert sorted((g.levels["stress"], g.count) for g in groups) == [(0, 4), (3, 1)]
+    assert await store.aggregate_groups("2024-02-02", "2024-02-01") == []
 
 
 # --- credit profiles and offers -----------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 from cloud.domain.analytics.errors import AnalyticsInputError
 from cloud.domain.analytics.estimators import Reports
-from cloud.store.records import AggregateRecord
+from cloud.store.records import AggregateGroupRecord, AggregateRecord
 from sync.messages import FieldMechanism, Mechanism
 from sync.rr import K_RR
 
@@ -31,6 +31,42 @@ class FieldReports:
     """Aggregates left out because their mechanism is not k-RR or does not parse."""
 
 
+def _report(levels: dict[str, int], mechanism: object, field: Field) -> tuple[int, int, float] | None:
+    """``(level, k, epsilon)`` of ``field`` in one stored aggregate; ``None`` when its mechanism
+    is not k-RR or does not parse."""
+    try:
+        parsed = msgspec.convert(mechanism, Mechanism)
+        level = levels[field]
+    except (msgspec.ValidationError, KeyError):
+        return None
+    if parsed.name != K_RR:
+        return None
+    fm: FieldMechanism = getattr(parsed, field)
+    return int(level), int(fm.k), float(fm.epsilon)
+
+
+def _reports(levels: list[int], ks: list[int], eps: list[float], counts: list[int] | None = None) -> Reports:
+    columns = [
+        np.asarray(levels, dtype=np.int64),
+        np.asarray(ks, dtype=np.int64),
+        np.asarray(eps, dtype=np.float64),
+    ]
+    if counts is not None:
+        repeats = np.asarray(counts, dtype=np.int64)
+        columns = [np.repeat(column, repeats) for column in columns]
+    try:
+        return Reports.of(*columns)
+    except AnalyticsInputError:
+        # Unreachable for aggregates that passed sync validation; re-raised for visibility.
+        logger.exception("stored aggregates failed analytics validation")
+        raise
+
+
+def _log_skipped(skipped: int) -> None:
+    if skipped:
+        logger.warning("analytics skipped %d aggregates with an unknown mechanism", skipped)
+
+
 def field_reports(aggregates: Sequence[AggregateRecord], field: Field) -> FieldReports:
     """Extract ``field`` from every aggregate, reading k and epsilon from each one's mechanism.
 
@@ -43,30 +79,34 @@ def field_reports(aggregates: Sequence[AggregateRecord], field: Field) -> FieldR
     eps: list[float] = []
     skipped = 0
     for agg in aggregates:
-        try:
-            mechanism = msgspec.convert(agg.mechanism, Mechanism)
-            level = agg.levels[field]
-        except (msgspec.ValidationError, KeyError):
+        report = _report(agg.levels, agg.mechanism, field)
+        if report is None:
             skipped += 1
             continue
-        if mechanism.name != K_RR:
-            skipped += 1
-            continue
-        fm: FieldMechanism = getattr(mechanism, field)
         days.append(agg.day)
-        levels.append(int(level))
-        ks.append(int(fm.k))
-        eps.append(float(fm.epsilon))
-    if skipped:
-        logger.warning("analytics skipped %d aggregates with an unknown mechanism", skipped)
-    try:
-        reports = Reports.of(
-            np.asarray(levels, dtype=np.int64),
-            np.asarray(ks, dtype=np.int64),
-            np.asarray(eps, dtype=np.float64),
-        )
-    except AnalyticsInputError:
-        # Unreachable for aggregates that passed sync validation; re-raised for visibility.
-        logger.exception("stored aggregates failed analytics validation")
-        raise
-    return FieldReports(days=days, reports=reports, skipped=skipped)
+        levels.append(report[0])
+        ks.append(report[1])
+        eps.append(report[2])
+    _log_skipped(skipped)
+    return FieldReports(days=days, reports=_reports(levels, ks, eps), skipped=skipped)
+
+
+def grouped_reports(groups: Sequence[AggregateGroupRecord], field: Field) -> tuple[Reports, int]:
+    """``field``'s reports from counted groups of aggregates (each group's report ``count``
+    times), and how many aggregates were skipped, under the rules of :func:`field_reports`."""
+    levels: list[int] = []
+    ks: list[int] = []
+    eps: list[float] = []
+    counts: list[int] = []
+    skipped = 0
+    for group in groups:
+        report = _report(group.levels, group.mechanism, field)
+        if report is None:
+            skipped += group.count
+            continue
+        levels.append(report[0])
+        ks.append(report[1])
+        eps.append(report[2])
+        counts.append(group.count)
+    _log_skipped(skipped)
+    return _reports(levels, ks, eps, counts), skipped

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from cloud.clock import now_ms
 from cloud.domain.analytics.estimators import DistributionEstimate, estimate_distribution
 from cloud.domain.analytics.posterior import WINDOW_DAYS, BetaPrior, stress_posterior
-from cloud.domain.analytics.reports import Field, field_reports
+from cloud.domain.analytics.reports import Field, field_reports, grouped_reports
 from cloud.domain.analytics.schemas import (
     DistributionOut,
     LevelOut,
@@ -58,10 +58,10 @@ async def population_estimate(
     """Debiased distribution of ``field`` over the window ending ``as_of_day``, per k; and the
     number of aggregates skipped. Empty when there are no reports."""
     first, last = window(as_of_day, window_days)
-    data = field_reports(await store.aggregates_between(first, last), field)
-    if len(data.reports) == 0:
-        return {}, data.skipped
-    return estimate_distribution(data.reports), data.skipped
+    reports, skipped = grouped_reports(await store.aggregate_groups(first, last), field)
+    if len(reports) == 0:
+        return {}, skipped
+    return estimate_distribution(reports), skipped
 
 
 def distribution_out(est: DistributionEstimate) -> DistributionOut:

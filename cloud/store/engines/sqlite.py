@@ -26,7 +26,7 @@ import aiosqlite
 
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.engines.sqlite_checkpoint import DEFAULT_INTERVAL_S as DEFAULT_CHECKPOINT_INTERVAL_S
-from cloud.store.engines.sqlite_checkpoint import WalCheckpointer
+from cloud.store.engines.sqlite_checkpoint import DEFAULT_WAL_LIMIT_BYTES, WalCheckpointer
 from cloud.store.errors import StoreUnavailable
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import OutboxRecord
@@ -119,11 +119,12 @@ class SqliteStore(TxStore):
         checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
         acceptance: AcceptanceRule | None = None,
         fault_hook: Callable[[str], None] | None = None,
+        wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
     ) -> None:
         super().__init__(acceptance=acceptance, fault_hook=fault_hook)
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        self.checkpointer = WalCheckpointer(path, BUSY_TIMEOUT_MS, checkpoint_interval_s)
+        self.checkpointer = WalCheckpointer(path, BUSY_TIMEOUT_MS, checkpoint_interval_s, wal_limit_bytes)
 
     async def open(self) -> SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,10 +216,13 @@ async def open_sqlite_store(
     *,
     acceptance: AcceptanceRule | None = None,
     fault_hook: Callable[[str], None] | None = None,
+    wal_limit_bytes: int = DEFAULT_WAL_LIMIT_BYTES,
 ) -> SqliteStore:
     """Open (creating if needed) the SQLite store at ``path``; call ``migrate()`` next.
 
     ``acceptance`` is the offline-acceptance rule (default :class:`AcceptanceRule`); ``fault_hook``
-    is for fault tests only (:mod:`cloud.faults`).
+    is for fault tests only (:mod:`cloud.faults`); above ``wal_limit_bytes`` the WAL is truncated
+    by the next checkpoint (:mod:`cloud.store.engines.sqlite_checkpoint`).
     """
-    return await SqliteStore(path, acceptance=acceptance, fault_hook=fault_hook).open()
+    store = SqliteStore(path, acceptance=acceptance, fault_hook=fault_hook, wal_limit_bytes=wal_limit_bytes)
+    return await store.open()

@@ -8,7 +8,7 @@ from typing import Any, Final
 import msgspec
 
 from cloud.store.errors import UserNotFound
-from cloud.store.records import AggregateRecord, NoticeRecord, OfferRecord, UserView
+from cloud.store.records import AggregateGroupRecord, AggregateRecord, NoticeRecord, OfferRecord, UserView
 from cloud.store.scripts import offers
 from cloud.store.scripts.changelog import append_change
 from cloud.store.scripts.devices import DEVICE_COLUMNS, device_record, user_record
@@ -115,9 +115,17 @@ def user_aggregates(tx: Tx, user_id: str, first_day: str, last_day: str) -> list
     return [aggregate_record(r) for r in rows]
 
 
-def aggregates_between(tx: Tx, first_day: str, last_day: str) -> list[AggregateRecord]:
+def aggregate_groups(tx: Tx, first_day: str, last_day: str) -> list[AggregateGroupRecord]:
+    # Grouped by the stored JSON text (each is encoded from one Struct, so equal values are equal
+    # text); the range is read through the index on ``day``.
     rows = tx.execute(
-        f"{AGGREGATE_SELECT} WHERE day >= ? AND day <= ? ORDER BY day, device_id",
+        "SELECT levels, mechanism, COUNT(*) FROM aggregates WHERE day >= ? AND day <= ?"
+        " GROUP BY levels, mechanism ORDER BY levels, mechanism",
         (first_day, last_day),
     )
-    return [aggregate_record(r) for r in rows]
+    return [
+        AggregateGroupRecord(
+            levels=msgspec.json.decode(r[0]), mechanism=msgspec.json.decode(r[1]), count=int(r[2])
+        )
+        for r in rows
+    ]

@@ -75,3 +75,31 @@ def test_close_stops_the_checkpointer_and_leaves_a_consistent_file(tmp_path: Pat
     assert store.checkpointer.runs >= 1  # the final checkpoint on close
     assert _users_in_main_file(path) == 1
     assert _autocheckpoint(path) == 1000  # a setting of the connection, not of the file
+
+
+def test_a_wal_above_its_limit_is_truncated_and_one_below_is_left_to_passive_checkpoints(
+    tmp_path: Path,
+) -> None:
+    """A passive checkpoint copies frames but never shrinks the WAL file; past the limit the
+    checkpoint is a ``TRUNCATE`` one and the WAL is empty after it."""
+
+    async def run(limit: int) -> tuple[int, int, int, int]:
+        path = tmp_path / f"limit-{limit}" / "cloud.sqlite3"
+        store = await SqliteStore(path, checkpoint_interval_s=3600, wal_limit_bytes=limit).open()
+        try:
+            await store.migrate()
+            for i in range(300):
+                await store.create_user(f"usr_{i}", "x" * 2000, NOW)
+            before = store.checkpointer.wal_bytes()
+            await store.checkpointer.checkpoint()
+            checkpointer = store.checkpointer
+            return before, checkpointer.wal_bytes(), checkpointer.truncations, _users_in_main_file(path)
+        finally:
+            await store.close()
+
+    before, after, truncations, users = asyncio.run(run(256 * 1024))
+    assert before > 256 * 1024
+    assert (after, truncations, users) == (0, 1, 300)
+    before, after, truncations, users = asyncio.run(run(64 * 1024 * 1024))
+    assert after == before > 256 * 1024  # passive: copied, the file keeps its size
+    assert (truncations, users) == (0, 300)

@@ -7,17 +7,19 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
+from cloud.domain.analytics.estimators import estimate_distribution
 from cloud.domain.analytics.posterior import BetaPrior, stress_posterior
-from cloud.domain.analytics.reports import field_reports
+from cloud.domain.analytics.reports import field_reports, grouped_reports
 from cloud.domain.analytics.services import StoreStressSignal, population_estimate, window
 from cloud.domain.analytics.signal import NoStressSignal, StressSignal
 from cloud.domain.sync.digest import mutation_digest
 from cloud.store.engines.sqlite import open_sqlite_store
 from cloud.store.protocol import Store
-from cloud.store.records import AggregateRecord, PushItem, RefreshGrant
+from cloud.store.records import AggregateGroupRecord, AggregateRecord, PushItem, RefreshGrant
 from sync.messages import FieldMechanism, Levels, Mechanism, SubmitAggregate
 from tests.conformance.test_store_conformance import sharing
 
@@ -165,3 +167,44 @@ def test_unknown_mechanisms_are_skipped_and_counted() -> None:
     ]
     data = field_reports(records, "stress")
     assert data.skipped == 2 and len(data.reports) == 1 and data.days == ["2024-01-01"]
+    groups = [AggregateGroupRecord(levels=r.levels, mechanism=r.mechanism, count=3) for r in records]
+    reports, skipped = grouped_reports(groups, "stress")
+    assert skipped == 6 and len(reports) == 3
+
+
+def test_grouped_reports_equal_the_reports_of_every_aggregate() -> None:
+    """The population estimate reads counted groups; they hold the same reports as the rows."""
+    rng = np.random.default_rng(7)
+    records = [
+        AggregateRecord(
+            device_id=f"d{i}",
+            lineage_id=f"d{i}",
+            seq=1,
+            day="2024-01-01",
+            tz_offset_min=0,
+            window_bucket=1,
+            levels={"stress": int(rng.integers(0, k)), "valence": 0, "arousal": 0},
+            mechanism=msgspec.to_builtins(_aggregate(1, "2024-01-01", 0, k=k, epsilon=eps).mechanism),
+            model_version="m",
+            created_at=NOW,
+            received_at=NOW,
+        )
+        for i, (k, eps) in enumerate([(3, 0.5), (3, 1.0), (5, 0.5)] * 40)
+    ]
+    counted: dict[tuple[str, str], int] = {}
+    for r in records:
+        key = (msgspec.json.encode(r.levels).decode(), msgspec.json.encode(r.mechanism).decode())
+        counted[key] = counted.get(key, 0) + 1
+    groups = [
+        AggregateGroupRecord(levels=msgspec.json.decode(lv), mechanism=msgspec.json.decode(m), count=n)
+        for (lv, m), n in counted.items()
+    ]
+    reports, skipped = grouped_reports(groups, "stress")
+    expected = field_reports(records, "stress").reports
+    assert skipped == 0 and len(reports) == len(records) == 120
+    order = np.lexsort((reports.levels, reports.epsilon, reports.k))
+    expected_order = np.lexsort((expected.levels, expected.epsilon, expected.k))
+    for column in ("levels", "k", "epsilon"):
+        assert np.array_equal(getattr(reports, column)[order], getattr(expected, column)[expected_order])
+    got, want = estimate_distribution(reports)[3], estimate_distribution(expected)[3]
+    assert got.estimate.tolist() == want.estimate.tolist()
