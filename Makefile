@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= data
 SEEDS ?= 2000
 
-.PHONY: run test lint typecheck pytest bench chaos clean model seed system-packages
+.PHONY: run test lint typecheck pytest bench bench-growth chaos clean model seed system-packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.dev-installed system-packages
 	$(PY) -m bench
+
+# Separate from bench: it builds a SQLite database of over a gigabyte and loads it for 2 x 10 min
+# (bench/growth.py says what it measures; ARGS="--duration 60" shortens it).
+bench-growth: $(VENV)/.dev-installed
+	$(PY) -m bench.growth --unbounded $(ARGS)
 
 # Programs the tests and benchmarks run that pip does not install: wrk, the load generator of
 # bench.sync_ingest (its smoke test runs it too); each is a command named like its Debian package.

@@ -44,14 +44,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.sync_ingest import ADMIN_TOKEN, MSGPACK_HEADERS, BenchError, serve
+from bench.sync_ingest import ADMIN_TOKEN, MSGPACK_HEADERS, BenchError, cpu_seconds, serve
 from cloud.constants import ADMIN_PREFIX, ENROLL_PATH, HEALTH_LIVE_PATH, QUEUE_NAME, SYNC_PATH
 from cloud.embedded_redis import EmbeddedRedis, free_port, popen_child, stop_process
 from cloud.outbox.enqueue import outbox_job_id
 from cloud.outbox.kinds import APPLY_OFFER, SEND_PUSH
 from cloud.push.messages import PushOutcome
 from cloud.queue import JobTiming, Queue, create_queue
-from cloud.settings import DatabaseSettings
+from cloud.settings import DatabaseSettings, load_settings
 from cloud.store import Store, open_store
 from cloud.store.records import OutboxState
 from sync.codec import MediaType, decode_reply, decode_request, decode_tokens, encode
@@ -76,6 +76,9 @@ POLL_S: Final = 0.2
 PING_PAUSE_S: Final = 0.2
 """Longest random pause before each lone ping: longer than the worker's poll delay (`WORKER_POLL_DELAY_S`)."""
 FCM_VARIABLES: Final = ("FCM_CREDENTIALS_FILE", "FCM_PROJECT_ID", "FCM_ENDPOINT")
+DEFAULT_POLL_DELAY_S: Final = load_settings({}).jobs.poll_delay_s
+IDLE_S: Final = 5.0
+"""Seconds the idle workers' CPU is measured over."""
 
 
 def now_ms() -> int:
@@ -169,7 +172,7 @@ async def _sync(client: httpx.AsyncClient, account: Account, body: bytes) -> str
     return decoded.cursor
 
 
-async def _new_account(client: httpx.AsyncClient, index: int) -> Account:
+async def _new_account(client: httpx.AsyncClient, index: str) -> Account:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     user = _expect(
         await client.post(
@@ -209,10 +212,10 @@ async def _new_account(client: httpx.AsyncClient, index: int) -> Account:
     return account
 
 
-async def set_up(base: str, count: int, concurrency: int) -> list[Account]:
-    """``count`` accounts, created ``concurrency`` at a time."""
+async def set_up(base: str, count: int, concurrency: int, label: str = "burst") -> list[Account]:
+    """``count`` accounts, created ``concurrency`` at a time; ``label`` keeps their names apart."""
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
-        jobs = [lambda i=i: _new_account(client, i) for i in range(count)]
+        jobs = [lambda i=i: _new_account(client, f"{label}-{i}") for i in range(count)]
         return await _bounded(concurrency, jobs)
 
 
@@ -318,6 +321,77 @@ async def wait_done(store: Store, accounts: list[Account], max_s: float) -> dict
     return times
 
 
+# --- open loop -----------------------------------------------------------------------------------
+
+
+@dataclass
+class OpenLoop:
+    """Accepts sent at a fixed rate, each at its own time whatever the replies before it."""
+
+    rate: float
+    """Accepts per second asked for."""
+    seconds: float
+    sent_per_s: float
+    """Accepts per second achieved: offers over first to last ``accepted`` event."""
+    late_ms: list[float]
+    """How late each send left the client against its schedule (a client that cannot keep up)."""
+    accept_to_applied_ms: list[float]
+    accept_to_push_ms: list[float]
+
+
+async def open_loop(base: str, accounts: list[Account], rate: float) -> list[float]:
+    """Send account ``i``'s acceptance at ``start + i / rate``; returns each send's lateness (ms)."""
+    loop = asyncio.get_running_loop()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
+        _expect(await client.get(HEALTH_LIVE_PATH), 200)
+        start = loop.time() + 0.2
+
+        async def send(i: int, account: Account) -> float:
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            late = (loop.time() - due) * 1000
+            created = now_ms()
+            accept = AcceptOffer(seq=3, created_at=created, offer_id=account.offer_id)
+            await _sync(client, account, _sync_body(account.device_id, [accept], account.cursor))
+            return late
+
+        return await asyncio.gather(*(send(i, a) for i, a in enumerate(accounts)))
+
+
+async def _open_loops(
+    api: str,
+    database: DatabaseSettings,
+    rates: Sequence[float],
+    seconds: float,
+    concurrency: int,
+    max_s: float,
+) -> list[OpenLoop]:
+    """One open loop per rate, each on accounts of its own made just before it (not timed)."""
+    store = await open_store(database)
+    figures = []
+    try:
+        for rate in rates:
+            batch = await set_up(api, max(2, round(rate * seconds)), concurrency, f"open-{rate:g}")
+            late = await open_loop(api, batch, rate)
+            times = await wait_done(store, batch, max_s)
+            ordered = [times[a.offer_id] for a in batch]
+            span_s = max(max(t.accepted_ms for t in ordered) - min(t.accepted_ms for t in ordered), 1) / 1000
+            figures.append(
+                OpenLoop(
+                    rate=rate,
+                    seconds=seconds,
+                    sent_per_s=(len(batch) - 1) / span_s if len(batch) > 1 else float(rate),
+                    late_ms=late,
+                    accept_to_applied_ms=[t.applied_ms - t.accepted_ms for t in ordered],
+                    accept_to_push_ms=[t.push_sent_ms - t.accepted_ms for t in ordered],
+                )
+            )
+    finally:
+        await store.close()
+    return figures
+
+
 # --- the floor -----------------------------------------------------------------------------------
 
 
@@ -381,6 +455,10 @@ class Figures:
     pings_per_s: float
     engine: str = "sqlite"
     workers: int = 1
+    open_loops: list[OpenLoop] = dataclasses.field(default_factory=list)
+    poll_delay_s: float = DEFAULT_POLL_DELAY_S
+    idle_worker_cpu: float = 0.0
+    """Share of one CPU an idle worker spends (polling Redis at ``poll_delay_s``), per worker."""
 
 
 async def _measure(
@@ -391,6 +469,8 @@ async def _measure(
     pings: int,
     concurrency: int,
     max_s: float,
+    rates: Sequence[float] = (),
+    seconds: float = 0.0,
 ) -> Figures:
     queue = await create_queue(redis_url, QUEUE_NAME)
     store = await open_store(database)
@@ -416,7 +496,9 @@ async def _measure(
     burst_s = max(last_applied - first_accept, 1) / 1000
     accept_s = max(max(t.accepted_ms for t in ordered) - first_accept, 1) / 1000
     pings_s = max(max(t.finished_ms for t in burst) - min(t.enqueued_ms for t in burst), 1) / 1000
+    open_loops = await _open_loops(api, database, rates, seconds, concurrency, max_s) if rates else []
     return Figures(
+        open_loops=open_loops,
         offers=offers,
         concurrency=concurrency,
         accept_to_applied_ms=[t.applied_ms - t.accepted_ms for t in ordered],
@@ -443,10 +525,15 @@ def run(
     relay_timeout_s: float,
     database_url: str | None = None,
     workers: int = 1,
+    rates: Sequence[float] = (),
+    seconds: float = 0.0,
+    poll_delay_s: float = DEFAULT_POLL_DELAY_S,
+    idle_s: float = IDLE_S,
 ) -> Figures:
     """Start Redis, the API and ``workers`` workers in a temporary folder, measure, and stop them all.
 
-    ``database_url`` runs them on that (scratch) database instead of a new SQLite file.
+    ``database_url`` runs them on that (scratch) database instead of a new SQLite file; ``rates``
+    adds an open-loop run of ``seconds`` at each rate; workers poll at ``poll_delay_s``.
     """
     with tempfile.TemporaryDirectory(prefix="ec-bench-offers-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
@@ -463,14 +550,36 @@ def run(
             "QUEUE_NAME": QUEUE_NAME,
             "OUTBOX_RELAY_TIMEOUT_S": str(relay_timeout_s),
             "OUTBOX_RELAY_INTERVAL_S": "1",
+            "WORKER_POLL_DELAY_S": str(poll_delay_s),
         }
         api = stack.enter_context(serve("api", "cloud.app:create_app", free_port(), env, folder / "api.log"))
         procs = [stack.enter_context(worker_process(env, folder / f"worker{n}.log")) for n in range(workers)]
-        figures = asyncio.run(_measure(api, redis.url, database, offers, pings, concurrency, max_s))
+        idle = idle_cpu(procs, api, idle_s)
+        figures = asyncio.run(
+            _measure(api, redis.url, database, offers, pings, concurrency, max_s, rates, seconds)
+        )
         for proc in procs:
             if proc.poll() is not None:
                 raise BenchError(f"a worker exited with {proc.returncode} during the run")
-    return dataclasses.replace(figures, engine=database.url.split(":", 1)[0], workers=workers)
+    return dataclasses.replace(
+        figures,
+        engine=database.url.split(":", 1)[0],
+        workers=workers,
+        poll_delay_s=poll_delay_s,
+        idle_worker_cpu=idle,
+    )
+
+
+def idle_cpu(procs: Sequence[subprocess.Popen[bytes]], api: str, seconds: float = IDLE_S) -> float:
+    """Share of one CPU each worker spends while nothing is queued (its polling), averaged; waits
+    until the first worker answers a health probe of the API's queue first."""
+    with httpx.Client(base_url=api, timeout=10.0) as client:
+        _expect(client.get(HEALTH_LIVE_PATH), 200)
+    time.sleep(min(2.0, seconds))  # start-up done (imports, migrations, first relay pass)
+    before = [cpu_seconds(p.pid) for p in procs]
+    time.sleep(seconds)
+    spent = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
+    return sum(spent) / len(spent) / seconds
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -522,6 +631,41 @@ def report(console: Console, figures: Figures, cpus: int) -> None:
         f"Client, API, worker and Redis share this machine's {cpus} CPU(s).",
         highlight=False,
     )
+    if figures.open_loops:
+        report_open_loops(console, figures)
+
+
+def report_open_loops(console: Console, figures: Figures) -> None:
+    lone_p50 = percentile(figures.lone_ping_wait_ms, 0.50)
+    lone_p99 = percentile(figures.lone_ping_wait_ms, 0.99)
+    table = Table(
+        title=f"Open loop: accepts at fixed rates, worker poll delay {figures.poll_delay_s * 1000:g} ms"
+    )
+    for name in (
+        "rate/s", "s", "sent/s", "send late p99 ms", "accept → applied p50", "p99",
+        "accept → push sent p50", "p99", "floor p50 / p99",
+    ):  # fmt: skip
+        table.add_column(name, justify="right", no_wrap=True)
+    for run in figures.open_loops:
+        table.add_row(
+            f"{run.rate:g}",
+            f"{run.seconds:g}",
+            f"{run.sent_per_s:,.0f}",
+            f"{percentile(run.late_ms, 0.99):,.1f}",
+            f"{percentile(run.accept_to_applied_ms, 0.50):,.0f}",
+            f"{percentile(run.accept_to_applied_ms, 0.99):,.0f}",
+            f"{percentile(run.accept_to_push_ms, 0.50):,.0f}",
+            f"{percentile(run.accept_to_push_ms, 0.99):,.0f}",
+            f"{lone_p50:,.0f} / {lone_p99:,.0f}",
+        )
+    console.print(table)
+    console.print(
+        "latency from the accepted audit event (written in the transaction that commits the accept) "
+        "to the applied event and to the first sent push; floor = arq's no-op ping, enqueue → start, "
+        f"one at a time, same poll delay; an idle worker spends {figures.idle_worker_cpu * 100:.1f} % "
+        f"of one CPU polling every {figures.poll_delay_s * 1000:g} ms",
+        highlight=False,
+    )
 
 
 # --- entry ---------------------------------------------------------------------------------------
@@ -556,10 +700,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="DATABASE_URL of a scratch database (default: a new SQLite file), e.g. postgresql://…",
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--rates",
+        type=_rates,
+        default=[50.0, 100.0, 200.0],
+        help="open loop: accepts per second, comma-separated (empty: no open loop)",
+    )
+    parser.add_argument("--seconds", type=float, default=30.0, help="open loop: seconds per rate")
+    parser.add_argument(
+        "--poll-delay",
+        type=float,
+        default=DEFAULT_POLL_DELAY_S,
+        help="WORKER_POLL_DELAY_S of the workers (default: the setting's default)",
+    )
     args = parser.parse_args(argv)
     if args.offers < 1 or args.pings < 1 or args.concurrency < 1 or args.workers < 1:
         parser.error("--offers, --pings, --concurrency and --workers must be at least 1")
+    if args.seconds <= 0 or not 0 < args.poll_delay <= 1:
+        parser.error("--seconds must be above 0 and --poll-delay in (0, 1]")
     return args
+
+
+def _rates(text: str) -> list[float]:
+    if not text:
+        return []
+    try:
+        rates = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("rates are numbers, comma-separated") from None
+    if any(not math.isfinite(r) or r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError("rates are above 0")
+    return rates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -579,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
         args.relay_timeout,
         database_url=args.database,
         workers=args.workers,
+        rates=args.rates,
+        seconds=args.seconds,
+        poll_delay_s=args.poll_delay,
     )
     report(console, figures, os.cpu_count() or 1)
     return 0

@@ -6,7 +6,7 @@
 | ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
 | ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
 | ``DATABASE_POOL_SIZE`` | PostgreSQL: most connections one process holds | ``8`` |
-| ``SQLITE_WAL_LIMIT_MB`` | SQLite: a WAL larger than this is truncated by the next checkpoint | ``64`` |
+| ``SQLITE_WAL_LIMIT_MB`` | SQLite: the WAL is kept near this size under sustained writes | ``64`` |
 | ``API_PROCESSES`` | API processes ``make run`` starts on the one port | ``1`` |
 | ``WORKER_PROCESSES`` | worker processes ``make run`` starts | ``1`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
@@ -248,7 +248,8 @@ class DatabaseSettings:
     """PostgreSQL: most connections one process holds (its pool); SQLite keeps one."""
     pool_min: int = 1
     wal_limit_mb: int = 64
-    """SQLite: above this WAL size the next checkpoint truncates the WAL (PostgreSQL: unused)."""
+    """SQLite: past this WAL size the next write catches the checkpoint up and the WAL starts over
+    (:mod:`cloud.store.engines.sqlite_checkpoint`; PostgreSQL: unused)."""
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 from rich.console import Console
 
-from bench import offer_pipeline, sync_ingest
+from bench import growth, offer_pipeline, sync_ingest
 from cloud.embedded_redis import free_port
 from sync.codec import MediaType, decode_request
 from sync.messages import ConsentScope, MutationResult, SetConsent, SubmitAggregate, SyncReply
@@ -191,7 +192,7 @@ def test_refusals_and_running_out_of_bodies_stop_the_benchmark(redis_url: str, t
 
 
 def test_offer_pipeline_tiny_run_applies_and_notifies_every_offer_once() -> None:
-    figures = offer_pipeline.run(offers=3, pings=3, concurrency=2, max_s=60, relay_timeout_s=600)
+    figures = offer_pipeline.run(offers=3, pings=3, concurrency=2, max_s=60, relay_timeout_s=600, idle_s=0.5)
     outbox = figures.outbox
     assert (len(outbox.apply_rows), len(outbox.push_rows), outbox.rows) == (3, 3, 6)
     assert (outbox.requeued, outbox.dead, outbox.pending) == (0, 0, 0)
@@ -212,6 +213,26 @@ def test_offer_pipeline_tiny_run_applies_and_notifies_every_offer_once() -> None
     assert "6 rows, 0 re-enqueued by the relay, 0 dead-lettered" in text
 
 
+def test_offer_pipeline_open_loop_sends_at_each_rate_and_times_every_offer() -> None:
+    sizes = {"offers": 2, "pings": 2, "concurrency": 2}
+    figures = offer_pipeline.run(
+        **sizes, max_s=60, relay_timeout_s=600, rates=[20, 40], seconds=0.25, idle_s=0.5
+    )
+    assert [(run.rate, len(run.accept_to_applied_ms), len(run.late_ms)) for run in figures.open_loops] == [
+        (20, 5, 5),
+        (40, 10, 10),
+    ]
+    for run in figures.open_loops:
+        assert all(0 <= a <= p for a, p in zip(run.accept_to_applied_ms, run.accept_to_push_ms, strict=True))
+        assert run.sent_per_s > 0
+    assert 0 <= figures.idle_worker_cpu < 1  # clock ticks: a short idle spell may count none
+    out = io.StringIO()
+    offer_pipeline.report(Console(file=out, width=200), figures, cpus=2)
+    text = out.getvalue()
+    assert "Open loop: accepts at fixed rates, worker poll delay 50 ms" in text
+    assert "an idle worker spends" in text
+
+
 def test_offer_pipeline_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(100, 0, -1)]
     assert offer_pipeline.percentile(values, 0.0) == 1
@@ -225,3 +246,26 @@ def test_offer_pipeline_percentile_is_nearest_rank() -> None:
 def test_offer_pipeline_refuses_empty_sizes(flag: str) -> None:
     with pytest.raises(SystemExit):
         offer_pipeline.parse_args([flag, "0"])
+
+
+def test_growth_tiny_run_grows_the_database_and_reports_every_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--sizes", "150,1500", "--aggregates", "2000", "--min-db-mb", "1", "--duration", "1"]
+    status = growth.main([*argv, "--pulls", "10", "--notices", "10", "--unbounded"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert re.search(r"│\s+1[5-9]\d │.*│\s+1\.00 │", out), out  # the smallest size is the ratios' base
+    assert re.search(r"│\s+1,5\d\d │", out), out
+    assert re.search(r"over 2,0\d\d aggregates: best \d+ ms", out), out
+    assert "bounded (SQLITE_WAL_LIMIT_MB=64)" in out and "unbounded (SQLITE_WAL_LIMIT_MB=4096)" in out
+    assert re.search(r"floor: bare sqlite3 script │\s+│\s+[\d,]+ │", out), out
+    assert re.search(r"bytes written per request / floor: \d+\.\d\d", out), out
+
+
+def test_growth_percentile_and_size_lists() -> None:
+    assert growth.percentile([5.0, 1.0, 3.0], 0.5) == 3.0
+    assert growth.percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+    for bad in ("0", "a", "1,,2", ""):
+        with pytest.raises(SystemExit):
+            growth.parse_args(["--sizes", bad])

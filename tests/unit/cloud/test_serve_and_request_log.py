@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from litestar import Litestar, get
 from litestar.testing import TestClient
 
-from cloud.request_context import configure_logging, request_id_middleware
+from cloud.request_context import configure_logging, new_request_id, request_id_middleware
 from cloud.serve import uvicorn_command
 from cloud.settings import load_settings
 
@@ -52,3 +53,11 @@ def test_each_request_is_logged_only_at_debug(caplog: pytest.LogCaptureFixture) 
     lines = [r for r in caplog.records if r.name == "cloud.requests"]
     assert len(lines) == 1 and lines[0].getMessage().startswith("GET /ping -> 200 (")
     assert reply.headers["x-request-id"] == "req-42"
+
+
+def test_request_ids_are_32_hex_digits_and_never_repeat() -> None:
+    ids = [new_request_id() for _ in range(10_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    # The process's random prefix keeps two processes' ids apart.
+    assert len({i[:16] for i in ids}) == 1

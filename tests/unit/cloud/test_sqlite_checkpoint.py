@@ -77,29 +77,32 @@ def test_close_stops_the_checkpointer_and_leaves_a_consistent_file(tmp_path: Pat
     assert _autocheckpoint(path) == 1000  # a setting of the connection, not of the file
 
 
-def test_a_wal_above_its_limit_is_truncated_and_one_below_is_left_to_passive_checkpoints(
-    tmp_path: Path,
-) -> None:
-    """A passive checkpoint copies frames but never shrinks the WAL file; past the limit the
-    checkpoint is a ``TRUNCATE`` one and the WAL is empty after it."""
+def test_past_its_bound_the_next_write_catches_up_and_the_wal_starts_over(tmp_path: Path) -> None:
+    """A passive checkpoint copies frames but the WAL file keeps growing under writes; past the
+    bound the store's next write catches the checkpoint up, the WAL starts over and its file is
+    cut back to the bound (``journal_size_limit``)."""
+    limit = 256 * 1024
 
-    async def run(limit: int) -> tuple[int, int, int, int]:
-        path = tmp_path / f"limit-{limit}" / "cloud.sqlite3"
-        store = await SqliteStore(path, checkpoint_interval_s=3600, wal_limit_bytes=limit).open()
+    async def run(wal_limit: int) -> tuple[int, int, int, int]:
+        path = tmp_path / f"limit-{wal_limit}" / "cloud.sqlite3"
+        store = await SqliteStore(path, checkpoint_interval_s=3600, wal_limit_bytes=wal_limit).open()
         try:
             await store.migrate()
             for i in range(300):
                 await store.create_user(f"usr_{i}", "x" * 2000, NOW)
-            before = store.checkpointer.wal_bytes()
-            await store.checkpointer.checkpoint()
             checkpointer = store.checkpointer
-            return before, checkpointer.wal_bytes(), checkpointer.truncations, _users_in_main_file(path)
+            before = checkpointer.wal_bytes()
+            await checkpointer.checkpoint()  # background: copies, finds the WAL past its bound
+            await store.create_user("usr_next", None, NOW)  # catches up, starts the WAL over
+            await store.create_user("usr_last", None, NOW)
+            return before, checkpointer.wal_bytes(), checkpointer.over_limit, _users_in_main_file(path)
         finally:
             await store.close()
 
-    before, after, truncations, users = asyncio.run(run(256 * 1024))
-    assert before > 256 * 1024
-    assert (after, truncations, users) == (0, 1, 300)
-    before, after, truncations, users = asyncio.run(run(64 * 1024 * 1024))
-    assert after == before > 256 * 1024  # passive: copied, the file keeps its size
-    assert (truncations, users) == (0, 300)
+    before, after, over, users = asyncio.run(run(limit))
+    assert before > limit
+    assert after <= limit and over == 1
+    assert users == 300  # what the checkpoints copied; the last two users are in the WAL
+    before, after, over, users = asyncio.run(run(64 * 1024 * 1024))
+    assert after >= before > limit  # within its bound the file only grows
+    assert (over, users) == (0, 300)
