@@ -229,7 +229,7 @@ def test_offer_pipeline_open_loop_sends_at_each_rate_and_times_every_offer() -> 
     out = io.StringIO()
     offer_pipeline.report(Console(file=out, width=200), figures, cpus=2)
     text = out.getvalue()
-    assert "Open loop: accepts at fixed rates, worker poll delay 50 ms" in text
+    assert "Open loop: accepts at fixed rates, worker poll delay 10 ms" in text
     assert "an idle worker spends" in text
 
 
