@@ -160,6 +160,14 @@ class Grower:
             columns = [r[1] for r in conn.execute("PRAGMA table_info(devices)")]
             copied = ", ".join("?" if c in ("device_id", "user_id", "lineage_id") else c for c in columns)
             have = int(conn.execute("SELECT COUNT(*) FROM aggregates").fetchone()[0])
+            # The template's rows, read once (aggregates have no index on device_id alone).
+            template = conn.execute(
+                "SELECT seq, day, tz_offset_min, window_bucket, levels, mechanism, model_version,"
+                " created_at, received_at, body FROM aggregates WHERE lineage_id = ?",
+                (self.template_device,),
+            ).fetchall()
+            if len(template) != TEMPLATE_DAYS:
+                raise BenchError(f"the template device holds {len(template)} aggregates, not {TEMPLATE_DAYS}")
             while have < rows:
                 batch = min(USERS_PER_TX, -(-(rows - have) // TEMPLATE_DAYS))
                 conn.execute("BEGIN IMMEDIATE")
@@ -185,12 +193,11 @@ class Grower:
                         " FROM devices WHERE device_id = ?",
                         (*values, self.template_device),
                     )
-                    conn.execute(
+                    conn.executemany(
                         "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min,"
                         " window_bucket, levels, mechanism, model_version, created_at, received_at, body)"
-                        " SELECT ?, ?, ?, seq, day, tz_offset_min, window_bucket, levels, mechanism,"
-                        " model_version, created_at, received_at, body FROM aggregates WHERE device_id = ?",
-                        (device_id, device_id, user_id, self.template_device),
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(device_id, device_id, user_id, *row) for row in template],
                     )
                 conn.execute("COMMIT")
                 have += batch * TEMPLATE_DAYS
