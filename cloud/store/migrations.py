@@ -432,4 +432,24 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX aggregates_day ON aggregates(day);
         """,
     ),
+    Migration(
+        "0013_aggregate_counts",
+        """
+        -- How many aggregates each day holds per levels and mechanism, kept in the transaction
+        -- that stores or erases them: the population analytics read these counts (a few hundred
+        -- rows per day) instead of grouping every aggregate of the window. Grouping 10^6
+        -- aggregates took 3.4 s through the day index, 0.8 s through a covering one.
+        CREATE TABLE aggregate_counts (
+            day       TEXT NOT NULL,
+            levels    TEXT NOT NULL,
+            mechanism TEXT NOT NULL,
+            count     INTEGER NOT NULL,
+            PRIMARY KEY (day, levels, mechanism)
+        ) WITHOUT ROWID;
+        INSERT INTO aggregate_counts (day, levels, mechanism, count)
+            SELECT day, levels, mechanism, COUNT(*) FROM aggregates GROUP BY day, levels, mechanism;
+        -- Nothing reads aggregates by day any more; the index only cost every write a page.
+        DROP INDEX aggregates_day;
+        """,
+    ),
 )

@@ -728,6 +728,30 @@ async def test_aggregates_by_user_and_day_range(store: Store) -> None:
     assert await store.aggregate_groups("2024-02-02", "2024-02-01") == []
 
 
+async def test_aggregate_counts_follow_every_store_and_erase(store: Store) -> None:
+    """The analytics read counts kept with the aggregates: a duplicate day adds nothing, and a
+    revocation of ``share_aggregates`` takes the user's aggregates off them."""
+    for user, device in (("usr_1", "dev_1"), ("usr_2", "dev_2")):
+        await enrolled(store, user_id=user, device_id=device, refresh_hash=f"rt-{device}")
+        await sharing(store, user)
+    calm = aggregate(1, "2024-03-01")
+    tense = msgspec.structs.replace(aggregate(2, "2024-03-02"), levels=Levels(stress=3, valence=1, arousal=2))
+    await sync(store, "dev_1", [item(calm), item(tense)])
+    await sync(store, "dev_2", [item(aggregate(1, "2024-03-01")), item(aggregate(2, "2024-03-01"))])
+
+    async def counts() -> list[tuple[int, int]]:
+        groups = await store.aggregate_groups("2024-03-01", "2024-03-31")
+        return sorted((g.levels["stress"], g.count) for g in groups)
+
+    assert await counts() == [(0, 2), (3, 1)]  # dev_2's second 2024-03-01 is a duplicate day
+    revoke = SetConsent(seq=3, created_at=NOW + 10, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    [result] = (await sync(store, "dev_1", [item(revoke)])).results
+    assert result.status == "applied"
+    assert await counts() == [(0, 1)]
+    assert await store.user_aggregates("usr_1", "2024-01-01", "2024-12-31") == []
+    assert len(await store.user_aggregates("usr_2", "2024-01-01", "2024-12-31")) == 1
+
+
 # --- credit profiles and offers -----------------------------------------------------------
 
 OFFER_EXPIRES = NOW + 14 * DAY_MS

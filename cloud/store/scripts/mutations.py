@@ -19,6 +19,7 @@ from cloud.domain.consent.rules import (
 )
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.records import ItemResult, PushItem
+from cloud.store.scripts.aggregates import count_aggregate, erase_aggregates
 from cloud.store.scripts.changelog import append_change
 from cloud.store.scripts.offers import accept_or_decline
 from cloud.store.tx import Tx
@@ -123,6 +124,8 @@ def apply_mutation(
         refusal = aggregate_refusal(consent_of(tx, user_id, ConsentScope.SHARE_AGGREGATES))
         if refusal is not None:
             return _rejected(seq, *refusal)
+        levels = _json_encoder.encode(m.levels).decode()
+        mechanism = _json_encoder.encode(m.mechanism).decode()
         cur = tx.execute(
             "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min, window_bucket,"
             " levels, mechanism, model_version, created_at, received_at, body)"
@@ -135,8 +138,8 @@ def apply_mutation(
                 m.day,
                 m.tz_offset_min,
                 m.window_bucket,
-                _json_encoder.encode(m.levels).decode(),
-                _json_encoder.encode(m.mechanism).decode(),
+                levels,
+                mechanism,
                 m.model_version,
                 m.created_at,
                 now,
@@ -147,6 +150,7 @@ def apply_mutation(
             # Per lineage: a store restored from a backup re-sends under its new identity what
             # the old one may already have delivered.
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
+        count_aggregate(tx, m.day, levels, mechanism, 1)
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
         row = tx.execute(
@@ -164,7 +168,7 @@ def apply_mutation(
             if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
                 # Revoking the scope erases what it covered, in this same transaction: every
                 # aggregate of the user, from all of their devices.
-                tx.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
+                erase_aggregates(tx, user_id)
         # Also after a stale change: the device that sent it learns the consent that stands.
         scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}
         append_change(tx, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)

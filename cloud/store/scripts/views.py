@@ -116,11 +116,11 @@ def user_aggregates(tx: Tx, user_id: str, first_day: str, last_day: str) -> list
 
 
 def aggregate_groups(tx: Tx, first_day: str, last_day: str) -> list[AggregateGroupRecord]:
-    # Grouped by the stored JSON text (each is encoded from one Struct, so equal values are equal
-    # text); the range is read through the index on ``day``.
+    # The daily counts kept with the aggregates (scripts/aggregates.py), grouped by the stored
+    # JSON text (each is encoded from one Struct, so equal values are equal text).
     rows = tx.execute(
-        "SELECT levels, mechanism, COUNT(*) FROM aggregates WHERE day >= ? AND day <= ?"
-        " GROUP BY levels, mechanism ORDER BY levels, mechanism",
+        "SELECT levels, mechanism, SUM(count) FROM aggregate_counts WHERE day >= ? AND day <= ?"
+        " GROUP BY levels, mechanism HAVING SUM(count) > 0 ORDER BY levels, mechanism",
         (first_day, last_day),
     )
     return [

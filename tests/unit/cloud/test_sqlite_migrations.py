@@ -199,3 +199,53 @@ def test_recorded_grant_migration_keeps_only_the_aggregates_of_users_who_granted
         ("usr_other_scope", "inference", 50),
         ("usr_revoked", "share_aggregates", 40),
     ]
+
+
+def test_aggregate_counts_migration_counts_what_is_stored(tmp_path: Path) -> None:
+    """0013 fills the daily counts from the aggregates already stored, and drops the day index."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for migration in [m for m in MIGRATIONS if m.name < "0013"]:
+        for statement in _split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    conn.execute("INSERT INTO users (user_id, version, created_at) VALUES ('usr_1', 0, 1)")
+    rows = [("dev_a", "2024-01-01", '{"stress":1}'), ("dev_b", "2024-01-01", '{"stress":1}'),
+            ("dev_a", "2024-01-02", '{"stress":1}'), ("dev_b", "2024-01-02", '{"stress":2}')]  # fmt: skip
+    for device in ("dev_a", "dev_b"):
+        conn.execute(
+            "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at, lineage_id)"
+            " VALUES (?, 'usr_1', 'android', 1, 1, ?)",
+            (device, device),
+        )
+    for seq, (device, day, levels) in enumerate(rows, start=1):
+        conn.execute(
+            "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min,"
+            " window_bucket, levels, mechanism, model_version, created_at, received_at, body)"
+            " VALUES (?, ?, 'usr_1', ?, ?, 0, 1, ?, '{\"name\":\"k_rr\"}', 'm1', 1, 2, x'00')",
+            (device, device, seq, day, levels),
+        )
+    conn.close()
+
+    async def migrate() -> list[str]:
+        store = await open_sqlite_store(path)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0013"]
+    conn = sqlite3.connect(path)
+    try:
+        query = "SELECT day, levels, count FROM aggregate_counts ORDER BY day, levels"
+        counts = conn.execute(query).fetchall()
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+    assert counts == [
+        ("2024-01-01", '{"stress":1}', 2),
+        ("2024-01-02", '{"stress":1}', 1),
+        ("2024-01-02", '{"stress":2}', 1),
+    ]
+    assert "aggregates_day" not in indexes

@@ -1,0 +1,36 @@
+"""The daily counts of stored aggregates (``aggregate_counts``) kept with the aggregates themselves.
+
+Every script that stores or erases aggregates goes through here, in its own transaction, so the
+counts the population analytics read (:func:`cloud.store.scripts.views.aggregate_groups`) always
+equal a count of the rows.
+"""
+
+from __future__ import annotations
+
+from cloud.store.tx import Tx
+
+
+def count_aggregate(tx: Tx, day: str, levels: str, mechanism: str, delta: int) -> None:
+    """Add ``delta`` to the count of ``day``'s aggregates with these ``levels`` and ``mechanism``
+    (their stored JSON text)."""
+    tx.execute(
+        "INSERT INTO aggregate_counts (day, levels, mechanism, count) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (day, levels, mechanism) DO UPDATE SET count = aggregate_counts.count + excluded.count",
+        (day, levels, mechanism, delta),
+    )
+
+
+def erase_aggregates(tx: Tx, user_id: str) -> None:
+    """Delete every aggregate of ``user_id`` and take them off the counts."""
+    groups = tx.execute(
+        "SELECT day, levels, mechanism, COUNT(*) FROM aggregates WHERE user_id = ?"
+        " GROUP BY day, levels, mechanism",
+        (user_id,),
+    ).fetchall()
+    for day, levels, mechanism, count in groups:
+        count_aggregate(tx, day, levels, mechanism, -int(count))
+        tx.execute(
+            "DELETE FROM aggregate_counts WHERE day = ? AND levels = ? AND mechanism = ? AND count <= 0",
+            (day, levels, mechanism),
+        )
+    tx.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))
