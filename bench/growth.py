@@ -199,6 +199,12 @@ class Grower:
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [(device_id, device_id, user_id, *row) for row in template],
                     )
+                # The daily counts the analytics read, kept as the store's own scripts keep them.
+                conn.executemany(
+                    "INSERT INTO aggregate_counts (day, levels, mechanism, count) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (day, levels, mechanism) DO UPDATE SET count = count + excluded.count",
+                    [(row[1], row[4], row[5], batch) for row in template],
+                )
                 conn.execute("COMMIT")
                 have += batch * TEMPLATE_DAYS
             return have

@@ -158,9 +158,12 @@ class DistributionEstimate:
 
 def _group_keys(reports: Reports) -> tuple[npt.NDArray[np.float64], IntArray]:
     """Unique ``(k, epsilon)`` rows and, per report, the index of its row."""
-    keys = np.column_stack([reports.k.astype(np.float64), reports.epsilon])
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1).astype(np.int64)
+    # One complex number per report, k + epsilon*i: numpy sorts complex numbers by real then
+    # imaginary part, so this is the row order of ``np.unique(axis=0)`` over (k, epsilon) at a
+    # fraction of its cost (a 1-D sort instead of a sort of rows: 0.65 s -> ~0.1 s at 10^6).
+    keys = reports.k.astype(np.float64) + 1j * reports.epsilon
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return np.column_stack([unique.real, unique.imag]), inverse.reshape(-1).astype(np.int64)
 
 
 def _estimate_one_k(k: int, parts: list[tuple[float, Reports]]) -> DistributionEstimate:
