@@ -10,6 +10,31 @@ from cloud.store.engines.sqlite import _split_statements, open_sqlite_store
 from cloud.store.migrations import MIGRATIONS
 
 
+def _database_before(path: Path, first_new: str) -> sqlite3.Connection:
+    """A store file as a build that knew only the migrations before ``first_new`` left it; the
+    connection is the caller's to fill with old rows and close."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for migration in [m for m in MIGRATIONS if m.name < first_new]:
+        for statement in _split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    return conn
+
+
+def _migrate(path: Path) -> list[str]:
+    """Open the store on ``path`` as the current build does; the migrations it applied."""
+
+    async def run() -> list[str]:
+        store = await open_sqlite_store(path)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 def _database_at_first_migration(path: Path) -> None:
     """A store file as a build that knew only ``0001_initial`` left it, with one aggregate of a user
     who granted ``share_aggregates`` first (what the cloud needs to hold it)."""
@@ -100,13 +125,7 @@ def test_seqs_processed_before_digests_stay_plain_duplicates(tmp_path: Path) -> 
 def test_token_owner_migration_keeps_only_the_latest_registration_of_a_token(tmp_path: Path) -> None:
     """Before 0008 one FCM token could be active on two devices; the latest registration keeps it."""
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    before = [m for m in MIGRATIONS if m.name < "0008"]
-    for migration in before:
-        for statement in _split_statements(migration.sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    conn = _database_before(path, "0008")
     for user, device, token, at in (
         ("usr_a", "dev_a", "shared", 10),
         ("usr_b", "dev_b", "shared", 20),
@@ -125,14 +144,7 @@ def test_token_owner_migration_keeps_only_the_latest_registration_of_a_token(tmp
         )
     conn.close()
 
-    async def migrate() -> list[str]:
-        store = await open_sqlite_store(path)
-        try:
-            return await store.migrate()
-        finally:
-            await store.close()
-
-    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0008"]
+    assert _migrate(path) == [m.name for m in MIGRATIONS if m.name >= "0008"]
     conn = sqlite3.connect(path)
     try:
         active = dict(conn.execute("SELECT device_id, active FROM push_tokens").fetchall())
@@ -145,12 +157,7 @@ def test_recorded_grant_migration_keeps_only_the_aggregates_of_users_who_granted
     """Before 0010 only a revoke refused aggregates: those of users who never granted
     ``share_aggregates`` go; consent rows get ``changed_at`` from when they were recorded."""
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for migration in [m for m in MIGRATIONS if m.name < "0010"]:
-        for statement in _split_statements(migration.sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    conn = _database_before(path, "0010")
     consent = {
         "usr_granted": [("share_aggregates", 1, 30)],
         "usr_revoked": [("share_aggregates", 0, 40)],
@@ -179,14 +186,7 @@ def test_recorded_grant_migration_keeps_only_the_aggregates_of_users_who_granted
             )
     conn.close()
 
-    async def migrate() -> list[str]:
-        store = await open_sqlite_store(path)
-        try:
-            return await store.migrate()
-        finally:
-            await store.close()
-
-    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0010"]
+    assert _migrate(path) == [m.name for m in MIGRATIONS if m.name >= "0010"]
     conn = sqlite3.connect(path)
     try:
         held = conn.execute("SELECT user_id, COUNT(*) FROM aggregates GROUP BY user_id").fetchall()
@@ -204,12 +204,7 @@ def test_recorded_grant_migration_keeps_only_the_aggregates_of_users_who_granted
 def test_aggregate_counts_migration_counts_what_is_stored(tmp_path: Path) -> None:
     """0013 fills the daily counts from the aggregates already stored, and drops the day index."""
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for migration in [m for m in MIGRATIONS if m.name < "0013"]:
-        for statement in _split_statements(migration.sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (migration.name,))
+    conn = _database_before(path, "0013")
     conn.execute("INSERT INTO users (user_id, version, created_at) VALUES ('usr_1', 0, 1)")
     rows = [("dev_a", "2024-01-01", '{"stress":1}'), ("dev_b", "2024-01-01", '{"stress":1}'),
             ("dev_a", "2024-01-02", '{"stress":1}'), ("dev_b", "2024-01-02", '{"stress":2}')]  # fmt: skip
@@ -228,14 +223,7 @@ def test_aggregate_counts_migration_counts_what_is_stored(tmp_path: Path) -> Non
         )
     conn.close()
 
-    async def migrate() -> list[str]:
-        store = await open_sqlite_store(path)
-        try:
-            return await store.migrate()
-        finally:
-            await store.close()
-
-    assert asyncio.run(migrate()) == [m.name for m in MIGRATIONS if m.name >= "0013"]
+    assert _migrate(path) == [m.name for m in MIGRATIONS if m.name >= "0013"]
     conn = sqlite3.connect(path)
     try:
         query = "SELECT day, levels, count FROM aggregate_counts ORDER BY day, levels"
