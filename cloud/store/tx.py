@@ -54,6 +54,10 @@ class Tx(Protocol):
         """Run one statement (``?`` placeholders) and return its cursor."""
         ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters (one call into the driver)."""
+        ...
+
     def lock_device(self, device_id: str) -> None:
         """Lock the device's row until the transaction ends (before the user's row)."""
         ...

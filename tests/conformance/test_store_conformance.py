@@ -750,6 +750,13 @@ async def test_aggregate_counts_follow_every_store_and_erase(store: Store) -> No
     assert await counts() == [(0, 1)]
     assert await store.user_aggregates("usr_1", "2024-01-01", "2024-12-31") == []
     assert len(await store.user_aggregates("usr_2", "2024-01-01", "2024-12-31")) == 1
+    # Aggregates and a revocation in one push: the revocation erases them from the counts too.
+    await enrolled(store, user_id="usr_3", device_id="dev_3", refresh_hash="rt-dev_3")
+    await sharing(store, "usr_3")
+    late = SetConsent(seq=3, created_at=NOW + 20, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    outcome = await sync(store, "dev_3", [item(aggregate(1, "2024-03-01")), item(tense), item(late)])
+    assert [r.status for r in outcome.results] == ["applied"] * 3
+    assert await counts() == [(0, 1)]
 
 
 # --- credit profiles and offers -----------------------------------------------------------

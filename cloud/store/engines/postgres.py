@@ -76,6 +76,10 @@ class PgTx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         return self._conn.execute(to_pyformat(sql), tuple(params))
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(to_pyformat(sql), [tuple(row) for row in rows])
+
     def lock_device(self, device_id: str) -> None:
         self._conn.execute("SELECT 1 FROM devices WHERE device_id = %s FOR UPDATE", (device_id,))
 

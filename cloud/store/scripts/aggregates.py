@@ -7,17 +7,39 @@ equal a count of the rows.
 
 from __future__ import annotations
 
+from typing import Final
+
 from cloud.store.tx import Tx
+
+_COUNT: Final = (
+    "INSERT INTO aggregate_counts (day, levels, mechanism, count) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (day, levels, mechanism) DO UPDATE SET count = aggregate_counts.count + excluded.count"
+)
 
 
 def count_aggregate(tx: Tx, day: str, levels: str, mechanism: str, delta: int) -> None:
     """Add ``delta`` to the count of ``day``'s aggregates with these ``levels`` and ``mechanism``
     (their stored JSON text)."""
-    tx.execute(
-        "INSERT INTO aggregate_counts (day, levels, mechanism, count) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (day, levels, mechanism) DO UPDATE SET count = aggregate_counts.count + excluded.count",
-        (day, levels, mechanism, delta),
-    )
+    tx.execute(_COUNT, (day, levels, mechanism, delta))
+
+
+class AggregateCounts:
+    """Count changes gathered over one transaction's aggregates and written in one call at its
+    end (:meth:`flush`): a sync request stores up to hundreds of aggregates."""
+
+    __slots__ = ("_deltas",)
+
+    def __init__(self) -> None:
+        self._deltas: dict[tuple[str, str, str], int] = {}
+
+    def add(self, day: str, levels: str, mechanism: str) -> None:
+        key = (day, levels, mechanism)
+        self._deltas[key] = self._deltas.get(key, 0) + 1
+
+    def flush(self, tx: Tx) -> None:
+        if self._deltas:
+            tx.executemany(_COUNT, [(*key, delta) for key, delta in self._deltas.items()])
+            self._deltas.clear()
 
 
 def erase_aggregates(tx: Tx, user_id: str) -> None:

@@ -19,7 +19,7 @@ from cloud.domain.consent.rules import (
 )
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.records import ItemResult, PushItem
-from cloud.store.scripts.aggregates import count_aggregate, erase_aggregates
+from cloud.store.scripts.aggregates import AggregateCounts, count_aggregate, erase_aggregates
 from cloud.store.scripts.changelog import append_change
 from cloud.store.scripts.offers import accept_or_decline
 from cloud.store.tx import Tx
@@ -110,11 +110,14 @@ def apply_mutation(
     *,
     skew_ms: int = 0,
     acceptance: AcceptanceRule | None = None,
+    counts: AggregateCounts | None = None,
 ) -> ItemResult:
     """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error.
 
     ``skew_ms`` is the device's clock skew measured on this request; with ``acceptance`` it decides
     whether an offline ``AcceptOffer`` counts (:func:`cloud.domain.offers.rules.judge_acceptance`).
+    ``counts`` gathers the daily aggregate counts for one write at the end of the transaction
+    (without it each stored aggregate is counted at once).
     """
     m = item.mutation
     seq = item.seq
@@ -150,7 +153,10 @@ def apply_mutation(
             # Per lineage: a store restored from a backup re-sends under its new identity what
             # the old one may already have delivered.
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
-        count_aggregate(tx, m.day, levels, mechanism, 1)
+        if counts is None:
+            count_aggregate(tx, m.day, levels, mechanism, 1)
+        else:
+            counts.add(m.day, levels, mechanism)
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
         row = tx.execute(
@@ -168,6 +174,8 @@ def apply_mutation(
             if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
                 # Revoking the scope erases what it covered, in this same transaction: every
                 # aggregate of the user, from all of their devices.
+                if counts is not None:
+                    counts.flush(tx)  # the aggregates erased next include this push's
                 erase_aggregates(tx, user_id)
         # Also after a stale change: the device that sent it learns the consent that stands.
         scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqConflict
 from cloud.store.records import ItemResult, ProcessedMutation, PushItem, StoredChange, SyncOutcome
+from cloud.store.scripts.aggregates import AggregateCounts
 from cloud.store.scripts.mutations import apply_mutation
 from cloud.store.tx import Tx
 from sync.codes import ResultStatus
@@ -92,6 +93,7 @@ def sync(
         raise CursorAhead("cursor is ahead of the user's change log")
     plan = plan_push(last_seq, [item.seq for item in items])
     results: list[ItemResult] = []
+    counts = AggregateCounts()
     for step in plan.steps:
         item = items[step.index]
         if step.action is Action.DUPLICATE:
@@ -99,8 +101,9 @@ def sync(
             results.append(resent(tx, device_id, item))
             continue
         result = apply_mutation(
-            tx, user_id, device_id, lineage_id, item, now, skew_ms=skew_ms, acceptance=acceptance
-        )
+            tx, user_id, device_id, lineage_id, item, now,
+            skew_ms=skew_ms, acceptance=acceptance, counts=counts,
+        )  # fmt: skip
         results.append(result)
         # An existing row at an unprocessed seq could only be left over from data restored from
         # a backup; what is processed now is the truth.
@@ -111,6 +114,7 @@ def sync(
             " detail = excluded.detail",
             (device_id, item.seq, item.digest, result.status, result.code, result.detail),
         )
+    counts.flush(tx)
     tx.execute(
         "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
         (plan.last_seq, skew_ms, now, device_id),
