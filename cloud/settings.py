@@ -391,8 +391,8 @@ class JobSettings:
     poll_delay_s: float = 0.01
     """How often an idle worker asks Redis for queued jobs (arq ``poll_delay``): a job waits half
     of it on average before it starts; each poll is one cheap Redis round trip. 10 ms keeps an
-    accepted offer's application within tens of ms at 100 accepts/s, for ~3 % of a CPU per idle
-    worker (50 ms: p99 twice as long, ~1.4 %; ``bench.offer_pipeline``'s open loop)."""
+    accepted offer's application within tens of ms at 100 accepts/s, for 3-5 % of a CPU per idle
+    worker (50 ms: p99 four times as long, ~1.4 %; ``bench.offer_pipeline``'s open loop)."""
     shutdown_wait_s: int = 10
     """On SIGTERM a worker takes no new job and gives running ones this long before cancelling
     them (arq ``job_completion_wait``); a cancelled job's outbox row is taken by the relay."""

@@ -38,7 +38,9 @@ class AggregateCounts:
 
     def flush(self, tx: Tx) -> None:
         if self._deltas:
-            tx.executemany(_COUNT, [(*key, delta) for key, delta in self._deltas.items()])
+            # In key order: on PostgreSQL two transactions that share count rows then lock them in
+            # the same order and queue instead of deadlocking.
+            tx.executemany(_COUNT, [(*key, delta) for key, delta in sorted(self._deltas.items())])
             self._deltas.clear()
 
 
@@ -46,7 +48,7 @@ def erase_aggregates(tx: Tx, user_id: str) -> None:
     """Delete every aggregate of ``user_id`` and take them off the counts."""
     groups = tx.execute(
         "SELECT day, levels, mechanism, COUNT(*) FROM aggregates WHERE user_id = ?"
-        " GROUP BY day, levels, mechanism",
+        " GROUP BY day, levels, mechanism ORDER BY day, levels, mechanism",
         (user_id,),
     ).fetchall()
     for day, levels, mechanism, count in groups:
