@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.offer_pipeline import percentile
 from bench.sync_ingest import (
     ACCESS_TOKEN_TTL_S,
     ADMIN_TOKEN,
@@ -88,14 +89,6 @@ UNBOUNDED_WAL_MB: Final = 4096
 """The largest ``SQLITE_WAL_LIMIT_MB``: a bound a run of minutes never reaches."""
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 # --- growing the database ------------------------------------------------------------------------
 
 
@@ -116,6 +109,18 @@ class Grower:
         conn.execute("PRAGMA busy_timeout = 60000")
         return conn
 
+    def _copy_user(self, conn: sqlite3.Connection, *, with_changes: bool) -> str:
+        """A new user like the template; its change-log version is the template's when it gets a
+        copy of the template's changes, else 0."""
+        user_id = f"growth_{self.users:08d}"
+        self.users += 1
+        conn.execute(
+            "INSERT INTO users (user_id, external_ref, version, created_at)"
+            " SELECT ?, NULL, CASE WHEN ? THEN version ELSE 0 END, created_at FROM users WHERE user_id = ?",
+            (user_id, with_changes, self.template_user),
+        )
+        return user_id
+
     def count(self, table: str) -> int:
         with self._connect() as conn:
             return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
@@ -134,13 +139,7 @@ class Grower:
                 batch = min(USERS_PER_TX, -(-(rows - have) // per_user))
                 conn.execute("BEGIN IMMEDIATE")
                 for _ in range(batch):
-                    user_id = f"growth_{self.users:08d}"
-                    self.users += 1
-                    conn.execute(
-                        "INSERT INTO users (user_id, external_ref, version, created_at)"
-                        " SELECT ?, NULL, version, created_at FROM users WHERE user_id = ?",
-                        (user_id, self.template_user),
-                    )
+                    user_id = self._copy_user(conn, with_changes=True)
                     conn.execute(
                         "INSERT INTO change_log (user_id, version, type, body, created_at)"
                         " SELECT ?, version, type, body, created_at FROM change_log WHERE user_id = ?",
@@ -173,13 +172,7 @@ class Grower:
                 conn.execute("BEGIN IMMEDIATE")
                 for _ in range(batch):
                     if self.devices >= self.users:
-                        user_id = f"growth_{self.users:08d}"
-                        self.users += 1
-                        conn.execute(
-                            "INSERT INTO users (user_id, external_ref, version, created_at)"
-                            " SELECT ?, NULL, 0, created_at FROM users WHERE user_id = ?",
-                            (user_id, self.template_user),
-                        )
+                        self._copy_user(conn, with_changes=False)
                     user_id = f"growth_{self.devices:08d}"
                     device_id = f"growth-device-{self.devices:08d}"
                     self.devices += 1

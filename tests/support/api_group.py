@@ -34,12 +34,7 @@ class ApiGroup(AdminShortcuts):
             # Each process would otherwise open a SQLite file of its own data folder.
             raise ValueError("an API group needs one DATABASE_URL for all its processes")
         self.servers = [LiveServer(Path(data_dir) / f"api-{i + 1}", redis_url, env=env) for i in range(count)]
-        first = self.servers[0]
-        self.admin_token = first.admin_token
-        self.database = first.database
-        self.redis_url = redis_url
-        self.data_dir = first.data_dir
-        self.extra_env = first.extra_env
+        self.admin_token = self.servers[0].admin_token
         self.balancer = RoundRobinBalancer([server.base_url for server in self.servers])
         self._admin = None
 
