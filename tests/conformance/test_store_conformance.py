@@ -561,6 +561,39 @@ async def test_aggregates_need_a_recorded_grant(store: Store) -> None:
     assert [a.day for a in (await store.user_view("usr_1")).aggregates] == ["2024-01-02"]
 
 
+async def test_consent_changes_inside_one_push_count_for_the_aggregates_after_them(store: Store) -> None:
+    # The push reads the consent once and again after each change it applies.
+    await enrolled(store)
+    grant = SetConsent(seq=2, created_at=NOW, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+    revoke = SetConsent(seq=4, created_at=NOW + 1, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    push = [aggregate(1, "2024-01-01"), grant, aggregate(3, "2024-01-02"), revoke, aggregate(5, "2024-01-03")]
+    outcome = await sync(store, "dev_1", [item(m) for m in push])
+    assert [(r.seq, r.status, r.code) for r in outcome.results] == [
+        (1, "rejected", "consent_missing"),
+        (2, "applied", None),
+        (3, "applied", None),
+        (4, "applied", None),
+        (5, "rejected", "consent_missing"),
+    ]
+    # The revocation erased the aggregate stored before it in the same push.
+    assert (await store.user_view("usr_1")).aggregates == []
+
+
+async def test_a_seq_pushed_twice_in_one_push_replays_its_first_result(store: Store) -> None:
+    await enrolled(store)
+    first = aggregate(1, "2024-01-01")
+    outcome = await sync(store, "dev_1", [item(first), item(aggregate(2, "2024-01-02")), item(first)])
+    assert [(r.seq, r.status, r.code, r.replay) for r in outcome.results] == [
+        (1, "rejected", "consent_missing", False),
+        (2, "rejected", "consent_missing", False),
+        (1, "rejected", "consent_missing", True),
+    ]
+    assert [(p.seq, p.status) for p in await store.processed_mutations("dev_1")] == [
+        (1, "rejected"),
+        (2, "rejected"),
+    ]
+
+
 async def consent_from(store: Store, device_id: str, seq: int, granted: bool, created_at: int) -> SyncOutcome:
     change = SetConsent(seq=seq, created_at=created_at, scope=ConsentScope.SHARE_AGGREGATES, granted=granted)
     return await sync(store, device_id, [item(change)])

@@ -59,6 +59,30 @@ def consent_of(tx: Tx, user_id: str, scope: ConsentScope) -> bool | None:
     return None if row is None else bool(row[0])
 
 
+class PushState:
+    """What one push's transaction carries from one mutation to the next: the daily aggregate
+    counts, written once at its end, and the user's ``share_aggregates`` setting, read once and
+    read again only after a ``SetConsent`` of the same push (a sync request stores up to hundreds
+    of aggregates; one consent read each was a statement per aggregate)."""
+
+    __slots__ = ("_sharing", "_sharing_read", "counts")
+
+    def __init__(self) -> None:
+        self.counts = AggregateCounts()
+        self._sharing: bool | None = None
+        self._sharing_read = False
+
+    def sharing(self, tx: Tx, user_id: str) -> bool | None:
+        """The user's ``share_aggregates``: granted, revoked, or ``None`` if never set."""
+        if not self._sharing_read:
+            self._sharing = consent_of(tx, user_id, ConsentScope.SHARE_AGGREGATES)
+            self._sharing_read = True
+        return self._sharing
+
+    def consent_changed(self) -> None:
+        self._sharing_read = False
+
+
 def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemResult:
     return ItemResult(seq=seq, status=ResultStatus.REJECTED, code=code, detail=detail)
 
@@ -110,21 +134,26 @@ def apply_mutation(
     *,
     skew_ms: int = 0,
     acceptance: AcceptanceRule | None = None,
-    counts: AggregateCounts | None = None,
+    state: PushState | None = None,
 ) -> ItemResult:
     """Apply one processed mutation; a business refusal is a ``rejected`` result, not an error.
 
     ``skew_ms`` is the device's clock skew measured on this request; with ``acceptance`` it decides
     whether an offline ``AcceptOffer`` counts (:func:`cloud.domain.offers.rules.judge_acceptance`).
-    ``counts`` gathers the daily aggregate counts for one write at the end of the transaction
-    (without it each stored aggregate is counted at once).
+    ``state`` is what a push's mutations share (:class:`PushState`); without it each stored
+    aggregate reads the consent and is counted at once.
     """
     m = item.mutation
     seq = item.seq
     if m is None:
         return _rejected(seq, RejectionCode.INVALID_MUTATION, item.error)
     if isinstance(m, SubmitAggregate):
-        refusal = aggregate_refusal(consent_of(tx, user_id, ConsentScope.SHARE_AGGREGATES))
+        sharing = (
+            consent_of(tx, user_id, ConsentScope.SHARE_AGGREGATES)
+            if state is None
+            else state.sharing(tx, user_id)
+        )
+        refusal = aggregate_refusal(sharing)
         if refusal is not None:
             return _rejected(seq, *refusal)
         levels = _json_encoder.encode(m.levels).decode()
@@ -153,10 +182,10 @@ def apply_mutation(
             # Per lineage: a store restored from a backup re-sends under its new identity what
             # the old one may already have delivered.
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
-        if counts is None:
+        if state is None:
             count_aggregate(tx, m.day, levels, mechanism, 1)
         else:
-            counts.add(m.day, levels, mechanism)
+            state.counts.add(m.day, levels, mechanism)
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
         row = tx.execute(
@@ -164,6 +193,8 @@ def apply_mutation(
         ).fetchone()
         stale = order_change(at, None if row is None else row[0]) is ConsentOrder.STALE
         if not stale:
+            if state is not None:
+                state.consent_changed()
             tx.execute(
                 "INSERT INTO consent (user_id, scope, granted, device_id, updated_at, changed_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope) DO UPDATE SET"
@@ -174,8 +205,8 @@ def apply_mutation(
             if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
                 # Revoking the scope erases what it covered, in this same transaction: every
                 # aggregate of the user, from all of their devices.
-                if counts is not None:
-                    counts.flush(tx)  # the aggregates erased next include this push's
+                if state is not None:
+                    state.counts.flush(tx)  # the aggregates erased next include this push's
                 erase_aggregates(tx, user_id)
         # Also after a stale change: the device that sent it learns the consent that stands.
         scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}

@@ -8,16 +8,32 @@ mutations through :mod:`cloud.store.scripts.mutations` and keeps each one's dige
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqConflict
 from cloud.store.records import ItemResult, ProcessedMutation, PushItem, StoredChange, SyncOutcome
-from cloud.store.scripts.aggregates import AggregateCounts
-from cloud.store.scripts.mutations import apply_mutation
+from cloud.store.scripts.mutations import PushState, apply_mutation
 from cloud.store.tx import Tx
 from sync.codes import ResultStatus
 from sync.messages import Withdrawn
 from sync.push import Action, Resend, judge_resend, plan_push
+
+_KEEP_DIGESTS: Final = (
+    "INSERT INTO mutation_digests (device_id, seq, digest, status, code, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO UPDATE SET"
+    " digest = excluded.digest, status = excluded.status, code = excluded.code,"
+    " detail = excluded.detail"
+)
+
+
+def _keep_digests(tx: Tx, rows: list[tuple[str, int, bytes, str, str | None, str | None]]) -> None:
+    # One call for the push's processed seqs (ascending, so engines lock them in one order). An
+    # existing row at an unprocessed seq could only be left over from data restored from a
+    # backup; what is processed now is the truth.
+    if rows:
+        tx.executemany(_KEEP_DIGESTS, rows)
+        rows.clear()
 
 
 def resent(tx: Tx, device_id: str, item: PushItem) -> ItemResult:
@@ -93,28 +109,24 @@ def sync(
         raise CursorAhead("cursor is ahead of the user's change log")
     plan = plan_push(last_seq, [item.seq for item in items])
     results: list[ItemResult] = []
-    counts = AggregateCounts()
+    state = PushState()
+    digests: list[tuple[str, int, bytes, str, str | None, str | None]] = []
     for step in plan.steps:
         item = items[step.index]
         if step.action is Action.DUPLICATE:
+            # A seq sent twice in this push finds the first one's row.
+            _keep_digests(tx, digests)
             # Raises SeqConflict, which rolls this whole transaction back.
             results.append(resent(tx, device_id, item))
             continue
         result = apply_mutation(
             tx, user_id, device_id, lineage_id, item, now,
-            skew_ms=skew_ms, acceptance=acceptance, counts=counts,
+            skew_ms=skew_ms, acceptance=acceptance, state=state,
         )  # fmt: skip
         results.append(result)
-        # An existing row at an unprocessed seq could only be left over from data restored from
-        # a backup; what is processed now is the truth.
-        tx.execute(
-            "INSERT INTO mutation_digests (device_id, seq, digest, status, code, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO UPDATE SET"
-            " digest = excluded.digest, status = excluded.status, code = excluded.code,"
-            " detail = excluded.detail",
-            (device_id, item.seq, item.digest, result.status, result.code, result.detail),
-        )
-    counts.flush(tx)
+        digests.append((device_id, item.seq, item.digest, result.status, result.code, result.detail))
+    _keep_digests(tx, digests)
+    state.counts.flush(tx)
     tx.execute(
         "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
         (plan.last_seq, skew_ms, now, device_id),
