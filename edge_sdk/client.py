@@ -466,6 +466,15 @@ class EdgeClient:
         """Mutations the cloud processed and refused, with its reason codes."""
         return self._store.rejections()
 
+    def erase_local_data(self) -> None:
+        """Erase everything this device holds: outbox, mirror, window scores, credentials, identity,
+        and the events and windows buffered in memory. The ε ledger stays: the lifetime cap holds
+        for the life of the install, as after a ``Wipe``. Pending mutations are lost; the
+        caller decides first whether to sync them (``mobile_bridge`` refuses while an accepted
+        offer is undelivered). The device enrolls again to be used."""
+        self._pipeline.clear()
+        self._store.wipe()
+
     def status(self) -> StatusView:
         """Identity, outbox size and sync timing, from the store alone."""
         state = self._store.state()
