@@ -93,3 +93,65 @@ def judge_resend(
     if stored_digest != pushed_digest:
         return Resend.DUPLICATE if withdrawn else Resend.CONFLICT
     return Resend.REPLAY if has_result else Resend.DUPLICATE
+
+
+# --- the device's half: what to push next --------------------------------------------------------
+
+
+class Next(StrEnum):
+    """What a device does after the cloud answered one push."""
+
+    RESEND = "resend"
+    """The cloud reported a gap: push again from ``expected`` (tombstones for seqs it lost)."""
+    CONTINUE = "continue"
+    """Push the next batch (``expected`` set while tombstones for a wide gap go on)."""
+    DONE = "done"
+    """Nothing left to push or pull in this sync."""
+    ASKED_AGAIN = "asked_again"
+    """A fault: the cloud asks again for a seq already resent in this sync (it would loop)."""
+    PROCESSED_NONE = "processed_none"
+    """A fault: the cloud processed none of the pushed seqs and reported no gap."""
+
+
+class NextPush(msgspec.Struct, frozen=True, kw_only=True):
+    action: Next
+    expected: int | None = None
+    """The seq the next push starts from when it starts with tombstones (``None``: the outbox)."""
+
+
+def next_push(
+    *,
+    pushed: Sequence[int],
+    fillers: int,
+    last_seq: int,
+    expected_seq: int | None,
+    has_more: bool,
+    pending: bool,
+    resent: Sequence[int] | frozenset[int],
+) -> NextPush:
+    """Decide the device's next push from the cloud's answer to the last one.
+
+    ``pushed`` are the seqs that push carried, the first ``fillers`` of them ``Withdrawn``
+    tombstones; ``last_seq``, ``expected_seq`` and ``has_more`` are the reply's; ``pending``
+    whether the outbox still holds anything; ``resent`` the gap seqs already resent in this sync.
+    A push that reached here made progress or reported a gap, so ``CONTINUE`` cannot spin.
+    """
+    if expected_seq is not None:
+        if expected_seq in resent:
+            return NextPush(action=Next.ASKED_AGAIN, expected=expected_seq)
+        return NextPush(action=Next.RESEND, expected=expected_seq)
+    if pushed and last_seq < pushed[0]:
+        return NextPush(action=Next.PROCESSED_NONE)
+    # Tombstones for a gap wider than one batch go on where this batch ended.
+    expected = last_seq + 1 if fillers else None
+    if has_more or (pushed and pending):
+        return NextPush(action=Next.CONTINUE, expected=expected)
+    return NextPush(action=Next.DONE)
+
+
+def filler_seqs(expected: int, first_pending: int | None, highest_allocated: int, limit: int) -> range:
+    """The seqs a push resends as ``Withdrawn`` tombstones after the cloud asked for ``expected``:
+    every seq the device no longer holds (below its first pending one, or up to the highest it
+    allocated when nothing is pending), at most ``limit`` of them."""
+    stop = first_pending if first_pending is not None else highest_allocated + 1
+    return range(expected, max(expected, min(stop, expected + limit)))

@@ -69,6 +69,7 @@ from sync.codec import (
 from sync.codes import ErrorCode
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import AnyChange, SyncEnvelope, SyncReplyEnvelope, Withdrawn
+from sync.push import Next, filler_seqs, next_push
 from sync.timing import backoff_delay_s, clock_skew_ms
 
 ReenrollProvider = Callable[[], str]
@@ -265,23 +266,27 @@ class SyncEngine:
                 return None
             crashpoint("after-apply-before-next")
             hint = received_at + reply.next_sync_after_s * 1000
-            if reply.expected_seq is not None:
-                if reply.expected_seq in resent:
-                    raise ProtocolError(
-                        f"cloud keeps asking for seq {reply.expected_seq} after it was resent"
-                    )
-                resent.add(reply.expected_seq)
-                expected = reply.expected_seq
-                continue
-            if batch.seqs and reply.last_seq < batch.seqs[0]:
+            step = next_push(
+                pushed=batch.seqs,
+                fillers=batch.fillers,
+                last_seq=reply.last_seq,
+                expected_seq=reply.expected_seq,
+                has_more=reply.has_more,
+                pending=self._store.pending_count() > 0,
+                resent=frozenset(resent),
+            )
+            if step.action is Next.ASKED_AGAIN:
+                raise ProtocolError(f"cloud keeps asking for seq {step.expected} after it was resent")
+            if step.action is Next.PROCESSED_NONE:
                 raise ProtocolError(
                     f"cloud processed none of seqs {batch.seqs[0]}..{batch.seqs[-1]} and reported no gap"
                 )
-            # Tombstones for a gap wider than one batch go on where this batch ended.
-            expected = reply.last_seq + 1 if batch.fillers else None
-            # A push that got here made progress (the cloud processed its first seq at least),
-            # so going on while anything is pending cannot spin.
-            if reply.has_more or (batch.seqs and self._store.pending_count() > 0):
+            expected = step.expected
+            if step.action is Next.RESEND:
+                assert step.expected is not None
+                resent.add(step.expected)
+                continue
+            if step.action is Next.CONTINUE:
                 continue
             return hint
 
@@ -291,10 +296,8 @@ class SyncEngine:
         now = self._settings.clock_ms()
         pushed: list[tuple[int, bytes]] = []
         if expected is not None:
-            first = self._store.first_pending_seq()
-            stop = min(first if first is not None else state.highest_seq_allocated + 1, expected + limit)
-            for seq in range(expected, stop):
-                pushed.append((seq, encode_mutation(Withdrawn(seq=seq, created_at=now))))
+            seqs = filler_seqs(expected, self._store.first_pending_seq(), state.highest_seq_allocated, limit)
+            pushed.extend((seq, encode_mutation(Withdrawn(seq=seq, created_at=now))) for seq in seqs)
         fillers = len(pushed)
         if fillers < limit:
             # The store cuts by stored (msgpack) size only to bound what it reads; the exact

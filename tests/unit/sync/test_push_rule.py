@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.push import Action, Resend, is_rolled_back, judge_resend, plan_push
+from sync.push import Action, Next, Resend, filler_seqs, is_rolled_back, judge_resend, next_push, plan_push
 
 D, P = Action.DUPLICATE, Action.PROCESS
 
@@ -71,3 +71,57 @@ def test_judge_resend(
         judge_resend(stored_digest=stored, has_result=has_result, pushed_digest=pushed, withdrawn=withdrawn)
         is verdict
     )
+
+
+# --- the device's half: next_push and filler_seqs -------------------------------------------------
+
+R, C, DONE, AGAIN, NONE = Next.RESEND, Next.CONTINUE, Next.DONE, Next.ASKED_AGAIN, Next.PROCESSED_NONE
+
+NEXT_CASES = [
+    # (pushed, fillers, last_seq, expected_seq, has_more, pending, resent) -> (action, expected)
+    ([1, 2, 3], 0, 3, None, False, False, [], (DONE, None)),  # all processed, nothing left
+    ([1, 2, 3], 0, 3, None, False, True, [], (C, None)),  # more in the outbox
+    ([1, 2, 3], 0, 3, None, True, False, [], (C, None)),  # more to pull
+    ([], 0, 5, None, False, True, [], (DONE, None)),  # a pull-only exchange never pushes on
+    ([], 0, 5, None, True, False, [], (C, None)),  # ...but pulls on
+    ([4, 5], 0, 2, 3, False, True, [], (R, 3)),  # a gap: resend from 3
+    ([4, 5], 0, 2, 3, False, True, [3], (AGAIN, 3)),  # asked for 3 again after resending it
+    ([4, 5], 0, 2, 3, False, True, [7], (R, 3)),  # other seqs resent before do not matter
+    ([4, 5], 0, 3, None, False, True, [], (NONE, None)),  # none processed and no gap
+    ([3, 4, 5], 3, 5, None, False, True, [], (C, 6)),  # tombstones go on after a wide gap
+    ([3, 4, 5], 3, 5, None, False, False, [], (DONE, None)),  # ...unless nothing is pending
+    ([3, 4, 9], 2, 9, None, False, False, [], (DONE, None)),  # the batch reached the outbox
+    ([3, 4, 9], 2, 9, None, True, False, [], (C, 10)),
+    ([1], 0, 7, None, False, False, [], (DONE, None)),  # last_seq beyond: the store judges rollback
+]
+
+
+@pytest.mark.parametrize(
+    ("pushed", "fillers", "last", "expected_seq", "has_more", "pending", "resent", "want"), NEXT_CASES
+)
+def test_next_push(pushed, fillers, last, expected_seq, has_more, pending, resent, want):
+    step = next_push(
+        pushed=pushed,
+        fillers=fillers,
+        last_seq=last,
+        expected_seq=expected_seq,
+        has_more=has_more,
+        pending=pending,
+        resent=frozenset(resent),
+    )
+    assert (step.action, step.expected) == want
+
+
+@pytest.mark.parametrize(
+    ("expected", "first_pending", "highest", "limit", "seqs"),
+    [
+        (3, 6, 9, 100, [3, 4, 5]),  # up to the first seq the device still holds
+        (3, None, 5, 100, [3, 4, 5]),  # nothing pending: up to the highest allocated
+        (3, 100, 200, 4, [3, 4, 5, 6]),  # at most one batch; the rest in the next push
+        (6, 6, 9, 100, []),  # the first pending seq is the one asked for: no tombstone
+        (8, 6, 9, 100, []),  # asked beyond what is held: nothing to fill
+        (1, None, 0, 100, []),  # a device that never allocated a seq
+    ],
+)
+def test_filler_seqs(expected, first_pending, highest, limit, seqs):
+    assert list(filler_seqs(expected, first_pending, highest, limit)) == seqs
