@@ -474,6 +474,8 @@ class EdgeClient:
         offer is undelivered). The device enrolls again to be used."""
         self._pipeline.clear()
         self._store.wipe()
+        # No consent survives the wipe: capture stops until the user grants it again.
+        self._consent_changed()
 
     def status(self) -> StatusView:
         """Identity, outbox size and sync timing, from the store alone."""

@@ -133,6 +133,10 @@ class Bridge:
         self._state = threading.Condition()
         self._in_flight = 0
         self._closing = False
+        self._opening = False
+        # Events wait here until the call that caused them has left the client (a sink may call
+        # the bridge again, ``close`` included, which waits for the calls in flight).
+        self._events = threading.local()
 
     # --- what the host registers -----------------------------------------------------------
 
@@ -150,6 +154,8 @@ class Bridge:
 
     def call(self, method_name: object, arguments_json: object = None) -> str:
         """Run ``method_name`` with its JSON arguments; always returns a reply string."""
+        outer = getattr(self._events, "queue", None)
+        self._events.queue = []
         try:
             return self._call(method_name, arguments_json)
         except BaseException as exc:  # the boundary: nothing may cross it, a bug least of all
@@ -157,6 +163,9 @@ class Bridge:
                 raise  # KeyboardInterrupt / SystemExit belong to the process, not to the host
             logger.exception("bridge call %r failed", method_name)
             return _error(BridgeCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            queued, self._events.queue = self._events.queue, outer
+            self._deliver(queued)
 
     def _call(self, method_name: object, arguments_json: object) -> str:
         entry = METHODS.get(method_name) if isinstance(method_name, str) else None
@@ -189,6 +198,11 @@ class Bridge:
             raise BridgeError(BridgeCode.INVALID_ARGUMENTS, str(exc), {"path": path}) from None
         except msgspec.DecodeError as exc:
             raise BridgeError(BridgeCode.INVALID_JSON, str(exc)) from None
+        except RecursionError:
+            raise BridgeError(BridgeCode.INVALID_JSON, "the arguments are nested too deeply") from None
+        except UnicodeEncodeError as exc:
+            # A str holding a lone surrogate, which no UTF-8 JSON can carry.
+            raise BridgeError(BridgeCode.INVALID_JSON, f"the arguments are not valid text: {exc}") from None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -209,56 +223,85 @@ class Bridge:
 
     def _open(self, args: p.OpenArgs) -> p.OpenResult:
         with self._state:
-            if self._client is not None:
+            if self._client is not None or self._opening:
                 raise BridgeError(BridgeCode.ALREADY_OPEN, "the bridge is open; close it first")
             if args.inference == "host" and self._hook is None:
                 raise BridgeError(
                     BridgeCode.NO_INFERENCE_HOST, "inference 'host' needs set_inference_host first"
                 )
-            folder = Path(args.data_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            settings = EdgeSettings(
-                base_url=args.server_url,
-                db_path=folder / STORE_FILE,
-                platform=args.platform,
-                app_version=args.app_version,
-                timeout_s=args.network_timeout_s,
-            )
-            if self._clock_ms is not None:
-                settings = dataclasses.replace(settings, clock_ms=self._clock_ms)
-            pipeline = PipelineSettings()
-            if args.inference == "host":
-                hook = self._hook
-                assert hook is not None  # checked above
-                host = HostInference(hook, folder / MODEL_DIR, args.inference_timeout_s)
-                pipeline = PipelineSettings(backend=lambda: HostBackend(host))
-            privacy = PrivacySettings(random=self._random)
-            self._client = EdgeClient(settings, transport=self._transport, privacy=privacy, pipeline=pipeline)
-            self._closing = False
-            status = self._client.status()
+            self._opening = True
+        # The store is opened (disk work) outside the lock: other threads' calls answer
+        # ``not_open`` meanwhile instead of waiting for it.
+        client: EdgeClient | None = None
+        try:
+            client = self._new_client(args)
+            status = client.status()
             return p.OpenResult(enrolled=status.enrolled, device_id=status.device_id)
+        finally:
+            with self._state:
+                self._client = client
+                self._opening = False
+
+    def _new_client(self, args: p.OpenArgs) -> EdgeClient:
+        folder = Path(args.data_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                raise NotADirectoryError(args.data_dir)
+        except (OSError, ValueError) as exc:
+            raise BridgeError(
+                BridgeCode.INVALID_ARGUMENTS, f"dataDir is not a usable folder: {exc}", {"path": "$.dataDir"}
+            ) from None
+        settings = EdgeSettings(
+            base_url=args.server_url,
+            db_path=folder / STORE_FILE,
+            platform=args.platform,
+            app_version=args.app_version,
+            timeout_s=args.network_timeout_s,
+        )
+        if self._clock_ms is not None:
+            settings = dataclasses.replace(settings, clock_ms=self._clock_ms)
+        pipeline = PipelineSettings()
+        if args.inference == "host":
+            hook = self._hook
+            assert hook is not None  # checked by _open
+            host = HostInference(hook, folder / MODEL_DIR, args.inference_timeout_s)
+            pipeline = PipelineSettings(backend=lambda: HostBackend(host))
+        privacy = PrivacySettings(random=self._random)
+        return EdgeClient(settings, transport=self._transport, privacy=privacy, pipeline=pipeline)
 
     def _close(self) -> None:
         with self._state:
-            if self._client is None:
-                return
+            client = self._client
+            if client is None or self._closing:
+                return  # closed, or another close is waiting for the calls in flight
             self._closing = True
             while self._in_flight:
                 self._state.wait()
-            client, self._client = self._client, None
+            self._client = None
             self._closing = False
         client.close()
 
     # --- events ----------------------------------------------------------------------------
 
     def _emit(self, event: str, data: dict[str, str] | None = None) -> None:
+        """Queue an event for the sink; it is delivered when the current call returns."""
+        queue = getattr(self._events, "queue", None)
+        text = _encoder.encode(p.Event(event=event, data=data or {})).decode()  # type: ignore[arg-type]
+        if queue is None:  # outside a call (Python callers): deliver at once
+            self._deliver([text])
+        else:
+            queue.append(text)
+
+    def _deliver(self, events: list[str]) -> None:
         sink = self._sink
         if sink is None:
             return
-        try:
-            sink(_encoder.encode(p.Event(event=event, data=data or {})).decode())  # type: ignore[arg-type]
-        except Exception:  # the host's sink failing must not fail the call that caused the event
-            logger.exception("the host's event sink failed on %s", event)
+        for text in events:
+            try:
+                sink(text)
+            except Exception:  # the host's sink failing must not fail the call that caused the event
+                logger.exception("the host's event sink failed on %s", text)
 
     def _synced(self, client: EdgeClient, force: bool) -> p.SyncResult:
         offers_before = client.offers()

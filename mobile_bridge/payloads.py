@@ -34,7 +34,7 @@ class NoArgs(Args):
 class OpenArgs(Args):
     data_dir: Annotated[str, msgspec.Meta(min_length=1)]
     """The app's private files folder (Android ``Context.filesDir``, iOS Application Support)."""
-    server_url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
+    server_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#\s]+")]
     platform: Platform = Platform.ANDROID
     app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
     inference: Literal["auto", "host"] = "auto"

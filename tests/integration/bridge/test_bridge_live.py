@@ -193,6 +193,38 @@ def test_erase_with_force_says_what_was_lost(server: LiveServer, tmp_path: Path)
         server.start()
     status = ok(bridge, "status")
     assert (status["enrolled"], status["deviceId"], status["pending"]) == (False, None, 0)
+    # No consent survives the erase: capture stops until the user grants it again.
+    assert not any(ok(bridge, "consent")["scopes"].values())
+    assert ok(bridge, "record", {"events": _keys(int(time.time() * 1000), 5)})["kept"] == 0
+    ok(bridge, "close")
+
+
+def test_a_sink_may_call_the_bridge_back_even_to_close_it(server: LiveServer, tmp_path: Path) -> None:
+    bridge = Bridge()
+    heard: list[str] = []
+
+    def sink(text: str) -> None:
+        heard.append(json.loads(text)["event"])
+        heard.append(answer(bridge, "offers")["ok"] and "offers-read")
+        heard.append(answer(bridge, "close")["ok"] and "closed")
+
+    bridge.set_event_sink(sink)
+    args = {"dataDir": str(tmp_path / "phone"), "serverUrl": server.base_url}
+    ok(bridge, "open", args)
+    user_id = server.create_user()
+    assert server.admin.post(f"/v1/admin/users/{user_id}/profile", json=PROFILE).status_code == 200
+    new_offer(server, user_id, int(time.time() * 1000))
+    ok(bridge, "enroll", {"code": server.enrollment_code(user_id)})
+    done: list[dict[str, Any]] = []
+    syncing = threading.Thread(target=lambda: done.append(answer(bridge, "sync")))
+    syncing.start()
+    syncing.join(30)
+    assert not syncing.is_alive(), "sync hung on a sink that closes the bridge"
+    assert done[0]["ok"] is True and done[0]["result"]["offersChanged"] is True
+    # The second event (the profile came in the same sync) finds the bridge closed by the first.
+    assert heard == ["offersChanged", "offers-read", "closed", "profileChanged", False, "closed"]
+    assert refused(bridge, "status")["code"] == BridgeCode.NOT_OPEN
+    assert ok(bridge, "open", args)["enrolled"] is True
     ok(bridge, "close")
 
 

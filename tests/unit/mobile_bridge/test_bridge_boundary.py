@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +209,55 @@ def test_open_arguments_hold_nothing_that_could_seed() -> None:
     for entry in METHODS.values():
         for field in msgspec.structs.fields(entry.args):
             assert not any(word in field.name for word in ("seed", "random", "rng"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"events": [' + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "]}",
+        '{"events": [' + "[" * 100_000 + "]" * 100_000 + "]}",
+        '{"code": "\ud800"}',  # a lone surrogate in a Python str: no UTF-8 can carry it
+    ],
+    ids=["deep-objects", "deep-lists", "lone-surrogate"],
+)
+def test_arguments_no_decoder_can_take_are_named(text: str) -> None:
+    for method in ("record", "enroll"):
+        assert error_code(Bridge(), method, text) in {BridgeCode.INVALID_JSON, BridgeCode.INVALID_ARGUMENTS}
+
+
+def test_a_data_dir_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    bridge = Bridge()
+    for data_dir in (str(a_file), str(a_file / "below"), "nul\u0000byte"):
+        args = json.dumps({"dataDir": data_dir, "serverUrl": "http://127.0.0.1:9"})
+        parsed = reply(bridge, "open", args)
+        assert parsed["error"]["code"] == BridgeCode.INVALID_ARGUMENTS, parsed
+        assert parsed["error"]["details"] == {"path": "$.dataDir"}
+        assert error_code(bridge, "status") == BridgeCode.NOT_OPEN
+    assert reply(bridge, "open", open_args(tmp_path))["ok"] is True  # nothing was left half open
+    reply(bridge, "close")
+
+
+def test_two_closes_while_a_call_is_in_flight(tmp_path: Path) -> None:
+    bridge = Bridge()
+    reply(bridge, "open", open_args(tmp_path))
+    replies: list[str] = []
+    with bridge.client():
+        closers = [threading.Thread(target=lambda: replies.append(bridge.call("close"))) for _ in range(2)]
+        for closer in closers:
+            closer.start()
+        time.sleep(0.2)
+        # Both wait for (or leave to the other) the call in flight; meanwhile no new call starts.
+        assert error_code(bridge, "status") == BridgeCode.NOT_OPEN
+    for closer in closers:
+        closer.join(10)
+    assert [json.loads(r) for r in replies] == [{"ok": True, "result": None}] * 2
+    assert reply(bridge, "open", open_args(tmp_path))["ok"] is True
+    reply(bridge, "close")
+
+
+def test_a_server_url_without_a_host_is_refused(tmp_path: Path) -> None:
+    for url in ("http://", "https:///path", "http:// spaced"):
+        args = json.dumps({"dataDir": str(tmp_path / "app"), "serverUrl": url})
+        assert error_code(Bridge(), "open", args) == BridgeCode.INVALID_ARGUMENTS
