@@ -11,13 +11,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
 
+# The edge with both Python inference runtimes (the SDK's tests run the model in each).
+EDGE_EXTRAS := edge,edge-litert,edge-tflite
+
 # A stamp per install profile, redone whenever pyproject.toml changes.
 $(VENV)/.run-installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[edge,cloud]'
+	$(PY) -m pip install --quiet -e '.[$(EDGE_EXTRAS),cloud]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[edge,cloud,dev]'
+	$(PY) -m pip install --quiet -e '.[$(EDGE_EXTRAS),cloud,dev]'
 	touch $@ $(VENV)/.run-installed
 
 # exec: the shell of the recipe becomes the runner, so the SIGTERM GNU make forwards to its child
@@ -40,8 +43,18 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.dev-installed system-packages
+pytest: $(VENV)/.dev-installed system-packages $(EDGE_WHEELS)/.stamp
 	$(VENV)/bin/pytest -q
+
+# Wheels of what the edge install needs (its dependencies and the build backend), fetched from the
+# package registry once per pyproject.toml: the edge-install test then builds the SDK's wheel and
+# installs it into a fresh virtualenv from these alone, offline (tests/integration/edge_install).
+EDGE_WHEELS := .cache/edge-wheels
+$(EDGE_WHEELS)/.stamp: pyproject.toml | $(PY)
+	rm -rf $(EDGE_WHEELS)
+	$(PY) -m pip wheel --quiet --wheel-dir $(EDGE_WHEELS) '.[edge]' 'setuptools>=68,<81'
+	rm -f $(EDGE_WHEELS)/empathic_credit-*.whl
+	touch $@
 
 test: lint typecheck pytest
 
@@ -85,11 +98,12 @@ $(TRAIN_VENV)/.train-installed: pyproject.toml
 	$(TRAIN_VENV)/bin/python -m pip install --quiet -e '.[train]'
 	touch $@
 
-# Retrain from the seed and rewrite models/artifacts; fails if the held-out metrics drift by more
+# Retrain from the seed and rewrite edge_sdk/inference/artifacts (the model the SDK ships); fails if the held-out metrics drift by more
 # than 0.01 from the committed manifest's (TensorFlow training is not bit-reproducible).
+MODEL_DIR := edge_sdk/inference/artifacts
 model: $(TRAIN_VENV)/.train-installed
-	$(TRAIN_VENV)/bin/python -m models.train --out models/artifacts \
-		$(if $(wildcard models/artifacts/manifest.json),--compare-to models/artifacts/manifest.json)
+	$(TRAIN_VENV)/bin/python -m models.train --out $(MODEL_DIR) \
+		$(if $(wildcard $(MODEL_DIR)/manifest.json),--compare-to $(MODEL_DIR)/manifest.json)
 
 clean:
-	rm -rf $(VENV) $(TRAIN_VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf $(VENV) $(TRAIN_VENV) .cache .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -93,7 +93,7 @@ class PipelineSettings:
 
     model_dir: str | Path | None = None
     """Folder holding ``manifest.json`` and the model files; ``None`` is the model committed with
-    the SDK (``models/artifacts``). Loaded lazily, on the first ``process()``."""
+    the SDK (``edge_sdk/inference/artifacts``). Loaded lazily, on the first ``process()``."""
     model_variant: str = "float"
     """Which file of the manifest to run: ``float`` or ``int8`` (see the model card)."""
     backend: BackendChoice = "auto"

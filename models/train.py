@@ -51,7 +51,8 @@ MODEL_VERSION = "emotion-v1.0.0"
 FILES = {"float": "emotion-v1.tflite", "int8": "emotion-v1-int8.tflite"}
 PROBE_ATOL = {"float": 1e-4, "int8": 0.15}
 """Float must match Keras to rounding; int8 trades a little accuracy for a 4x smaller model."""
-DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "edge_sdk" / "inference" / "artifacts"
+"""Where the SDK loads its model from (package data of ``edge_sdk``): training code stays out of a phone."""
 
 SEED = 20240601
 N_USERS = 600

@@ -210,5 +210,6 @@ class InferenceEngine:
 
 
 def committed_model_dir() -> Path:
-    """The folder of the model files committed with the SDK (``models/artifacts``)."""
-    return Path(__file__).resolve().parents[2] / "models" / "artifacts"
+    """The folder of the model files shipped with the SDK, as package data
+    (``edge_sdk/inference/artifacts``; ``make model`` writes them)."""
+    return Path(__file__).resolve().parent / "artifacts"

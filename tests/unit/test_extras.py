@@ -33,7 +33,7 @@ OWN = ("sync", "edge_sdk", "mobile_bridge", "cloud", "models", "bench")
 # side -> (its entry modules, the extras of its install)
 SIDES = {
     "cloud": (("cloud.app", "cloud.workers", "cloud.runner", "cloud.seed"), ("cloud",)),
-    "edge": (("edge_sdk", "mobile_bridge"), ("edge",)),
+    "edge": (("edge_sdk", "mobile_bridge"), ("edge", "edge-litert", "edge-tflite")),
     "sync": (("sync",), ()),
 }
 BY_NAME = {"edge": {m.split(".")[0] for m in _INTERPRETER_MODULES.values()}}
@@ -122,11 +122,16 @@ def test_every_imported_distribution_is_required_by_the_install(side: str) -> No
 
 
 def test_the_edge_install_brings_nothing_of_the_cloud_or_training() -> None:
-    """Nothing only the cloud or training needs (litestar, arq, TensorFlow ...) comes with the edge."""
+    """Nothing only the cloud or training needs (litestar, arq, TensorFlow ...) comes with the edge,
+    and the core extra (a phone whose host runs the model) brings no Python TFLite runtime either."""
     _, optional = _project()
     direct = {extra: {canonicalize_name(Requirement(r).name) for r in optional[extra]} for extra in optional}
     others = (direct["cloud"] | direct["train"]) - direct["edge"]
-    assert install_closure(["edge"]) & others == set()
+    for extras in (["edge"], ["edge", "edge-litert"], ["edge", "edge-tflite"]):
+        assert install_closure(extras) & others == set(), extras
+    runtimes = {"ai-edge-litert", "tflite-runtime", "tensorflow", "tensorflow-cpu"}
+    assert install_closure(["edge"]) & runtimes == set()
+    assert "ai-edge-litert" in direct["edge-litert"] and "tflite-runtime" in direct["edge-tflite"]
 
 
 def test_the_walk_sees_imports_inside_functions_and_through_project_modules() -> None:
@@ -140,10 +145,11 @@ def test_the_walk_sees_imports_inside_functions_and_through_project_modules() ->
 
 
 def test_the_install_carries_the_committed_model() -> None:
-    """The SDK loads models/artifacts by default; setuptools ships non-Python files only as declared
-    package data, so every committed artifact must match a pattern of it."""
+    """The SDK loads edge_sdk/inference/artifacts by default; setuptools ships non-Python files only
+    as declared package data, so every committed artifact must match a pattern of it."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    patterns = data["package-data"]["models"]
-    artifacts = [p.relative_to(ROOT / "models").as_posix() for p in (ROOT / "models" / "artifacts").iterdir()]
+    patterns = data["package-data"]["edge_sdk"]
+    folder = ROOT / "edge_sdk" / "inference" / "artifacts"
+    artifacts = [p.relative_to(ROOT / "edge_sdk").as_posix() for p in folder.iterdir()]
     assert artifacts
     assert [a for a in artifacts if not any(fnmatch.fnmatch(a, p) for p in patterns)] == []
