@@ -11,8 +11,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
 
+# Defined before the rules that name it: make expands a rule's prerequisites as it reads the rule.
+EDGE_WHEELS := .cache/edge-wheels
+
 # The edge with both Python inference runtimes (the SDK's tests run the model in each).
-EDGE_EXTRAS := edge,edge-litert,edge-tflite
+EDGE_EXTRAS := edge,edge-litert,edge-tflite,ecs
 
 # A stamp per install profile, redone whenever pyproject.toml changes.
 $(VENV)/.run-installed: pyproject.toml | $(PY)
@@ -49,7 +52,6 @@ pytest: $(VENV)/.dev-installed system-packages $(EDGE_WHEELS)/.stamp
 # Wheels of what the edge install needs (its dependencies and the build backend), fetched from the
 # package registry once per pyproject.toml: the edge-install test then builds the SDK's wheel and
 # installs it into a fresh virtualenv from these alone, offline (tests/integration/edge_install).
-EDGE_WHEELS := .cache/edge-wheels
 $(EDGE_WHEELS)/.stamp: pyproject.toml | $(PY)
 	rm -rf $(EDGE_WHEELS)
 	$(PY) -m pip wheel --quiet --wheel-dir $(EDGE_WHEELS) '.[edge]' 'setuptools>=68,<81'

@@ -2,7 +2,9 @@
 
 Order of start-up: settings → ``DATA_DIR`` → a supported ``DATABASE_URL`` → a free API port →
 Redis (the embedded one under ``DATA_DIR/redis`` when ``REDIS_URL`` is unset) → store migrations,
-once → API (uvicorn) and arq worker as child processes → wait for ``/health/ready`` → a demo user
+once → API (uvicorn) and arq worker as child processes → wait for ``/health/ready`` → on a new
+data folder, the demo (``DEMO``: a seeded population, then ``ecs simulate``'s fleet of simulated
+phones living the last ``DEMO_DAYS`` days, and its summary) → a demo user
 and enrollment code through the admin API → print the URLs and a ready-to-paste enrollment
 command (with ``ENV=production``: no demo user and no code, the admin API steps to enroll a device
 instead). Ctrl-C or SIGTERM stops worker, API and Redis in that order and exits 0; a child that
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import os
 import re
 import shlex
@@ -228,6 +231,67 @@ def _production_enrollment_steps(base_url: str) -> list[str]:
     ]
 
 
+def _demo_due(settings: Settings) -> bool:
+    """The demo runs on a new data folder only: development, the embedded SQLite, a file that does
+    not exist yet (an existing data folder is left as it is)."""
+    return (
+        settings.demo.enabled
+        and not settings.is_production
+        and settings.embedded_database
+        and settings.database.is_sqlite
+        and not settings.database.sqlite_path.exists()
+    )
+
+
+def _run_step(
+    what: str, cmd: list[str], env: dict[str, str], children: list[Child], signals: _Signals
+) -> None:
+    """Run one demo step as a child process (its output is the terminal's), stopping it on a signal."""
+    step = Child(what, popen_child(cmd, env=env, stdout=None, stderr=None))
+    children.insert(0, step)  # stopped first if a signal arrives meanwhile
+    try:
+        while step.proc.poll() is None:
+            signals.check()
+            _check_children(children[1:])
+            time.sleep(POLL_S)
+    finally:
+        if step.proc.poll() is None:
+            stop_process(step.proc)
+        children.remove(step)
+    if step.proc.returncode != 0:
+        raise RunnerError(f"the demo's {what} failed (exit {step.proc.returncode})")
+
+
+def _run_demo(
+    settings: Settings,
+    base_url: str,
+    env: dict[str, str],
+    children: list[Child],
+    signals: _Signals,
+    console: Console,
+) -> None:
+    """A demo population (``cloud.seed``), then a fleet of simulated phones living the last
+    ``DEMO_DAYS`` days through the mobile bridge (``ecs simulate``) while the worker evaluates,
+    applies and pushes. The fleet is its own program: the cloud imports nothing of the edge."""
+    demo = settings.demo
+    console.print(f"API up at {base_url}; the demo runs first (DEMO=0 skips it).", highlight=False)
+    if demo.users:
+        console.print(f"Demo: seeding {demo.users} users with {demo.days} days of aggregates…", style="bold")
+        seed = [sys.executable, "-m", "cloud.seed", "--users", str(demo.users), "--days", str(demo.days)]
+        _run_step("seed", seed, env, children, signals)
+    if importlib.util.find_spec("ecs") is None:
+        console.print("Demo: no simulated phones (the ecs extra is not installed).", style="yellow")
+        return
+    console.print(f"Demo: {demo.devices} simulated phones live the last {demo.days} days…", style="bold")
+    fleet = [
+        sys.executable, "-m", "ecs.cli", "simulate",
+        "--devices", str(demo.devices), "--days", str(demo.days),
+        "--server", base_url, "--admin-token", settings.auth.admin_token,
+        "--data-dir", str(settings.data_dir / "fleet"),
+    ]  # fmt: skip
+    _run_step("fleet", fleet, env, children, signals)
+
+
 def _stop_all(children: list[Child], redis: EmbeddedRedis | None, console: Console) -> None:
     # Worker first (stop taking jobs), then the API, then Redis, which both of them use.
     for child in children:
@@ -254,6 +318,7 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         else:
             redis_url = settings.redis.url
         signals.check()
+        demo_due = _demo_due(settings)
         asyncio.run(_migrate(settings))
         signals.check()
         env = _child_env(settings, redis_url)
@@ -276,6 +341,8 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         # A production database must not get a user nobody asked for, nor a working enrollment code
         # printed to a log that others may read.
         demo = None if settings.is_production else _create_demo(base_url, settings.auth.admin_token)
+        if demo_due:
+            _run_demo(settings, base_url, env, children, signals, console)
         _print_ready(console, settings, base_url, redis_url, redis is not None, demo)
         while True:
             signals.check()

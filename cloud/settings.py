@@ -9,6 +9,8 @@
 | ``SQLITE_WAL_LIMIT_MB`` | SQLite: the WAL is kept near this size under sustained writes | ``64`` |
 | ``API_PROCESSES`` | API processes ``make run`` starts on the one port | ``1`` |
 | ``WORKER_PROCESSES`` | worker processes ``make run`` starts | ``1`` |
+| ``DEMO`` | ``make run`` on a new data folder: a demo population and simulated phones | on |
+| ``DEMO_USERS`` / ``_DEVICES`` / ``_DAYS`` | the demo's users, phones and days | ``50`` / ``10`` / ``30`` |
 | ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
 | ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
 | ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
@@ -64,6 +66,9 @@ Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to
 | ``DATABASE_POOL_SIZE`` | 1..100 |
 | ``SQLITE_WAL_LIMIT_MB`` | 1..4096 |
 | ``API_PROCESSES`` / ``WORKER_PROCESSES`` | 1..64 |
+| ``DEMO_USERS`` | 0..2000 |
+| ``DEMO_DEVICES`` | 1..200 |
+| ``DEMO_DAYS`` | 1..90 |
 | ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
 | ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
 | ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
@@ -421,6 +426,16 @@ STRESS_SIGNALS: Final = ("posterior", "none")
 
 
 @dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """What ``make run`` shows on a new data folder: a seeded population and simulated phones."""
+
+    enabled: bool = True
+    users: int = 50
+    devices: int = 10
+    days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class CreditSettings:
     """Credit evaluation: where the stress estimate comes from, the guardrail, promotions, the cron."""
 
@@ -457,6 +472,9 @@ class Settings:
     acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    embedded_database: bool = True
+    """``DATABASE_URL`` was not set: the SQLite file under ``DATA_DIR`` (the only place a demo runs)."""
 
     def __post_init__(self) -> None:
         # Only an exact "production" runs check(); any other unknown value would silently skip it.
@@ -629,6 +647,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             processes=_int(env, "WORKER_PROCESSES", 1, 1, 64),
         ),
         faults=_faults(env),
+        demo=DemoSettings(
+            enabled=_bool(env, "DEMO") if env.get("DEMO") else True,
+            users=_int(env, "DEMO_USERS", 50, 0, 2000),
+            devices=_int(env, "DEMO_DEVICES", 10, 1, 200),
+            days=_int(env, "DEMO_DAYS", 30, 1, 90),
+        ),
+        embedded_database=not env.get("DATABASE_URL"),
         push=PushSettings(
             credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,
             project_id=env.get("FCM_PROJECT_ID") or None,

@@ -19,6 +19,10 @@ import pytest
 from cloud.embedded_redis import EmbeddedRedis
 from tests.support.databases import Databases
 
+# ``make run``'s demo (a seeded population and a simulated month) takes a minute: every runner a
+# test starts skips it, except the test of the demo itself (tests/integration/ops/test_ops_demo.py).
+os.environ["DEMO"] = "0"
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -28,13 +28,14 @@ from packaging.utils import canonicalize_name
 from edge_sdk.inference.backends import _INTERPRETER_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN = ("sync", "edge_sdk", "mobile_bridge", "cloud", "models", "bench")
+OWN = ("sync", "edge_sdk", "mobile_bridge", "cloud", "models", "bench", "ecs")
 
 # side -> (its entry modules, the extras of its install)
 SIDES = {
     "cloud": (("cloud.app", "cloud.workers", "cloud.runner", "cloud.seed"), ("cloud",)),
     "edge": (("edge_sdk", "mobile_bridge"), ("edge", "edge-litert", "edge-tflite")),
     "sync": (("sync",), ()),
+    "ecs": (("ecs.cli",), ("ecs",)),
 }
 BY_NAME = {"edge": {m.split(".")[0] for m in _INTERPRETER_MODULES.values()}}
 """Modules a side imports by name at run time (``importlib.import_module``), which a static walk

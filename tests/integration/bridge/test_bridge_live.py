@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ecs.fleet.activity import all_events, batches, simulate_day
 from edge_sdk.inference.backends import LiteRTBackend
 from edge_sdk.privacy.scores import local_day
 from edge_sdk.privacy.settings import PrivacySettings
@@ -22,7 +23,6 @@ from mobile_bridge.errors import BridgeCode
 from tests.integration.scenarios.devices import DAY_MS
 from tests.integration.scenarios.test_scenario_pipeline import offset_for_local_evening
 from tests.support.live_server import LiveServer
-from tests.unit.edge_sdk.pipeline.simulate import all_events, batches, simulate_day
 
 SESSIONS = max(12, PrivacySettings().min_windows + 2)
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 0, "rate_bps": 1_990}
@@ -117,7 +117,7 @@ def test_a_phone_lives_through_the_bridge(server: LiveServer, tmp_path: Path) ->
     yesterday = local_day(now - DAY_MS, offset)
     sessions = simulate_day(np.random.default_rng(5), yesterday, offset, sessions=SESSIONS)
     wire = wire_events(sessions)
-    kept = sum(ok(bridge, "record", {"events": batch})["kept"] for batch in batches(wire))  # type: ignore[arg-type]
+    kept = sum(ok(bridge, "record", {"events": batch})["kept"] for batch in batches(wire))
     assert kept == len(wire)
     processed = ok(bridge, "process", {"tzOffsetMin": offset})
     assert (processed["windows"], processed["stored"]) == (SESSIONS, SESSIONS)

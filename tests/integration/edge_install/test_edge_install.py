@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ecs.fleet.activity import batches, simulate_day
 from edge_sdk.inference.backends import LiteRTBackend
 from edge_sdk.privacy.scores import local_day
 from tests.integration.bridge.test_bridge_live import PROFILE, SESSIONS, new_offer, wire_events
 from tests.integration.scenarios.devices import DAY_MS
 from tests.integration.scenarios.test_scenario_pipeline import offset_for_local_evening
 from tests.support.live_server import LiveServer
-from tests.unit.edge_sdk.pipeline.simulate import batches, simulate_day
 
 ROOT = Path(__file__).resolve().parents[3]
 WHEELS = ROOT / ".cache" / "edge-wheels"

@@ -18,6 +18,7 @@ import msgspec
 import numpy as np
 import pytest
 
+from ecs.fleet.activity import all_events, batches, simulate_day
 from edge_sdk.client import EdgeClient
 from edge_sdk.inference import MANIFEST_FILE, committed_model_dir
 from edge_sdk.privacy.daily import window_bucket
@@ -36,7 +37,6 @@ from sync.codec import decode_envelope, decode_mutation, media_type_of
 from sync.messages import ConsentScope, SetConsent, SubmitAggregate
 from tests.integration.scenarios.devices import DAY_MS, ManualClock
 from tests.support.live_server import LiveServer
-from tests.unit.edge_sdk.pipeline.simulate import all_events, batches, simulate_day
 
 SESSIONS = max(12, PrivacySettings().min_windows + 2)
 AGGREGATE_FIELDS = {

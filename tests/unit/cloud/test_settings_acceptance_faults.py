@@ -212,6 +212,9 @@ INT_RANGE: dict[str, tuple[int, int]] = {
     "API_PROCESSES": (1, 64),
     "WORKER_PROCESSES": (1, 64),
     "WORKER_SHUTDOWN_WAIT_S": (0, 600),
+    "DEMO_USERS": (0, 2000),
+    "DEMO_DEVICES": (1, 200),
+    "DEMO_DAYS": (1, 90),
 }
 # Settings another one is checked against: set so that a bound of the first is valid on its own.
 COMPANIONS: dict[str, dict[str, str]] = {
@@ -296,6 +299,9 @@ def test_bounds_themselves_are_accepted(tmp_path: Path, name: str, value: str) -
         "WORKER_HEALTH_CHECK_INTERVAL_S": settings.jobs.health_check_interval_s,
         "PUSH_RETRY_BASE_S": settings.push.retry_base_s,
         "BODY_READ_TIMEOUT_S": settings.api.body_read_timeout_s,
+        "DEMO_USERS": settings.demo.users,
+        "DEMO_DEVICES": settings.demo.devices,
+        "DEMO_DAYS": settings.demo.days,
     }
     assert fields[name] == float(value)
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ecs.fleet.activity import Session, local_midnight_ms, simulate_day
 from edge_sdk.client import EdgeClient
 from edge_sdk.inference import MANIFEST_FILE, committed_model_dir
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.settings import EdgeSettings, PipelineSettings
 from sync.messages import ConsentScope
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
-from tests.unit.edge_sdk.pipeline.simulate import Session, local_midnight_ms, simulate_day
 
 OFFSET_MIN = 60
 """The devices here live at UTC+1."""

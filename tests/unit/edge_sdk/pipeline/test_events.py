@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from ecs.fleet.activity import Session
 from edge_sdk.capture import (
     InvalidFieldType,
     KeyEvent,
@@ -25,7 +26,6 @@ from edge_sdk.client import EdgeClient
 from edge_sdk.errors import InvalidSettings
 from edge_sdk.pipeline import InvalidEventBatch, as_events
 from edge_sdk.settings import PipelineSettings
-from tests.unit.edge_sdk.pipeline.simulate import Session
 
 T0 = 1_709_971_200_000
 

@@ -9,6 +9,7 @@ import msgspec
 import numpy as np
 import pytest
 
+from ecs.fleet.activity import Session, all_events, batches
 from edge_sdk.capture import window_from_events
 from edge_sdk.client import EdgeClient
 from edge_sdk.features import extract_many
@@ -27,7 +28,6 @@ from edge_sdk.settings import PipelineSettings
 from sync.messages import ConsentScope, SubmitAggregate
 from tests.unit.edge_sdk.fakes import Clock, FakeCloud
 from tests.unit.edge_sdk.pipeline.conftest import DAY, OFFSET_MIN, SESSIONS, MakeClient
-from tests.unit.edge_sdk.pipeline.simulate import Session, all_events, batches
 
 
 def feed(client: EdgeClient, sessions: list[Session]) -> int:

@@ -1,4 +1,5 @@
-"""Seeded simulation of a day of phone use as raw capture events (keys, touch, motion, app).
+"""Seeded simulation of a day of phone use as raw capture events (keys, touch, motion, app): what
+the fleet simulator's phones record, and what the SDK's pipeline tests feed it.
 
 A day is a number of sessions spread between morning and evening, each shorter than a capture
 window and separated by more than the idle gap, so every session becomes exactly one activity
@@ -14,12 +15,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from edge_sdk.capture import AppEvent, Event, KeyClass, KeyEvent, MotionEvent, TouchEvent, TouchPhase
 
 DAY_MS = 86_400_000
+T = TypeVar("T")
 KEY_CLASS_P: dict[KeyClass, float] = {
     "character": 0.76,
     "space": 0.15,
@@ -109,9 +112,16 @@ def _touches(rng: np.random.Generator, start: int, end: int, tension: float) -> 
     return events
 
 
-def simulate_session(rng: np.random.Generator, start_ms: int, duration_ms: int) -> Session:
-    """One session of ``duration_ms`` starting at ``start_ms``."""
-    tension = float(rng.beta(2, 3))
+def simulate_session(
+    rng: np.random.Generator, start_ms: int, duration_ms: int, tension: tuple[float, float] | None = None
+) -> Session:
+    """One session of ``duration_ms`` starting at ``start_ms``; its tension drawn from ``tension``
+    (a range) when given, else from Beta(2, 3)."""
+    level = float(rng.beta(2, 3)) if tension is None else float(rng.uniform(*tension))
+    return _session(rng, start_ms, duration_ms, level)
+
+
+def _session(rng: np.random.Generator, start_ms: int, duration_ms: int, tension: float) -> Session:
     end = start_ms + duration_ms
     events: list[Event] = [AppEvent(t_ms=start_ms, kind="screen_enter", screen="home")]
     events += _motion(rng, start_ms, end, tension)
@@ -130,15 +140,17 @@ def simulate_day(
     sessions: int,
     first_hour: float = 8.0,
     last_hour: float = 21.0,
+    tension: tuple[float, float] | None = None,
 ) -> list[Session]:
     """``sessions`` sessions of 30-50 s on local ``day``, spread evenly from ``first_hour`` to
-    ``last_hour`` with a few minutes of jitter (always many minutes apart: one window each)."""
+    ``last_hour`` with a few minutes of jitter (always many minutes apart: one window each), each
+    with a tension drawn from ``tension`` (:func:`simulate_session`)."""
     midnight = local_midnight_ms(day, offset_min)
     slot_ms = int((last_hour - first_hour) * 3_600_000 / sessions)
     out = []
     for i in range(sessions):
         start = midnight + int(first_hour * 3_600_000) + i * slot_ms + int(rng.integers(0, slot_ms // 4))
-        out.append(simulate_session(rng, start, int(rng.integers(30_000, 50_000))))
+        out.append(simulate_session(rng, start, int(rng.integers(30_000, 50_000)), tension))
     return out
 
 
@@ -146,7 +158,7 @@ def all_events(sessions: Sequence[Session]) -> list[Event]:
     return [event for session in sessions for event in session.events]
 
 
-def batches(events: Sequence[Event], size: int = 100) -> Iterator[Sequence[Event]]:
+def batches(events: Sequence[T], size: int = 100) -> Iterator[Sequence[T]]:
     """``events`` in consecutive batches, as a host would deliver them."""
     for start in range(0, len(events), size):
         yield events[start : start + size]

@@ -1,0 +1,35 @@
+"""When ``make run`` runs its demo: development, the embedded SQLite, a new data folder, DEMO on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud.runner import _demo_due
+from cloud.settings import load_settings
+from tests.support.secrets import PRODUCTION_ENV
+
+
+@pytest.mark.parametrize(
+    ("extra", "existing_file", "due"),
+    [
+        ({}, False, True),
+        ({"DEMO": "1"}, False, True),
+        ({"DEMO": "0"}, False, False),
+        ({}, True, False),  # an existing data folder is left as it is
+        ({"DATABASE_URL": "postgresql://127.0.0.1:5432/x"}, False, False),
+        ({"DATABASE_URL": "sqlite:///{dir}/other.sqlite3"}, False, False),  # named explicitly
+        (PRODUCTION_ENV, False, False),
+    ],
+)
+def test_demo_due(tmp_path: Path, extra: dict[str, str], existing_file: bool, due: bool) -> None:
+    env = {"DATA_DIR": str(tmp_path), **{k: v.format(dir=tmp_path) for k, v in extra.items()}}
+    if existing_file:
+        (tmp_path / "cloud.sqlite3").write_bytes(b"")
+    assert _demo_due(load_settings(env)) is due
+
+
+def test_demo_refuses_a_word_it_does_not_know(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^DEMO "):
+        load_settings({"DATA_DIR": str(tmp_path), "DEMO": "maybe"})
