@@ -15,6 +15,7 @@ import numpy as np
 from ecs.fleet.activity import batches, simulate_day
 from ecs.fleet.personas import Persona
 from edge_sdk.capture import Event
+from edge_sdk.errors import TransportError
 from edge_sdk.sync_client.http import HttpTransport
 from edge_sdk.sync_client.transport import TransportRequest, TransportResponse
 from mobile_bridge import Bridge
@@ -42,11 +43,13 @@ class Wire:
 
 
 class CountingTransport:
-    """The real HTTP transport, counting what crosses it."""
+    """The real HTTP transport, counting what crosses it; ``kill_after_send`` makes the next sync
+    reply never reach the app, as when the app is killed while the cloud answers."""
 
     def __init__(self, base_url: str, wire: Wire) -> None:
         self._inner = HttpTransport(base_url, 15.0)
         self._wire = wire
+        self.kill_after_send = False
 
     def send(self, request: TransportRequest) -> TransportResponse:
         response = self._inner.send(request)
@@ -57,6 +60,9 @@ class CountingTransport:
                 self._wire.other_requests += 1
             self._wire.bytes_up += len(request.body)
             self._wire.bytes_down += len(response.body)
+        if self.kill_after_send and request.path == SYNC_PATH:
+            self.kill_after_send = False
+            raise TransportError("the app was killed before the reply arrived")
         return response
 
     def close(self) -> None:
@@ -148,8 +154,14 @@ class Phone:
             self.call("grantConsent", {"scope": "push"})
             self.call("updatePushToken", {"token": f"sim-token-{self.name}"})
 
-    def restart(self) -> None:
-        """The app is killed and started again (its process, its bridge): the store carries on."""
+    def restart(self, mid_sync: bool = False) -> None:
+        """The app is killed and started again (its process, its bridge): the store carries on.
+
+        ``mid_sync``: killed while a sync was in flight, after the cloud committed the push and
+        before its reply arrived; the next sync resends it and the cloud replays its results."""
+        if mid_sync:
+            self._transport.kill_after_send = True
+            self.call("sync", {"force": True})  # the reply is lost: the sync reports a retry
         self.call("close")
         self._transport.close()
         self.bridge = self._new_bridge()

@@ -52,7 +52,7 @@ class FleetConfig:
     evaluate_every: int = 7
     """Days between the operator's evaluation rounds (one more at the end)."""
     restart_chance: float = 0.03
-    """Chance that a phone's app is killed and restarted on a given day."""
+    """Chance that a phone's app is killed and restarted on a given day (mid-sync when online)."""
 
 
 class FleetSummary(msgspec.Struct, kw_only=True):
@@ -205,7 +205,7 @@ def simulate(config: FleetConfig, progress: Progress = _no_progress) -> FleetSum
         for d, (day, end_ms) in enumerate(days):
             for i, m in enumerate(members):
                 if m.restarts[d]:
-                    m.phone.restart()
+                    m.phone.restart(mid_sync=not m.offline[d])
                 m.phone.live_day(day, m.stressed[d], end_ms, online=not m.offline[d])
                 progress("living", d * config.devices + i + 1, total)
             if (d + 1) % config.evaluate_every == 0 or d == len(days) - 1:

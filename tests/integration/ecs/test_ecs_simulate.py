@@ -68,3 +68,20 @@ def test_the_same_seed_makes_the_same_fleet(cloud: LiveServer, tmp_path: Path) -
         return {k: getattr(summary, k) for k in keep}
 
     assert fleet("one") == fleet("two")
+
+
+def test_phones_killed_mid_sync_every_day_lose_nothing(cloud: LiveServer, tmp_path: Path) -> None:
+    config = FleetConfig(
+        server_url=cloud.base_url,
+        admin_token=cloud.admin_token,
+        data_dir=tmp_path,
+        devices=2,
+        days=3,
+        seed=3,
+        evaluate_every=2,
+        restart_chance=1.0,
+    )
+    summary = simulate(config)
+    assert summary.restarts == 2 * 3
+    # Every push whose reply was lost was resent and counted once.
+    assert summary.aggregates_synced == summary.aggregates_released > 0
