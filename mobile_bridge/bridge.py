@@ -43,6 +43,7 @@ from sync.messages import AcceptOffer, ConsentScope
 logger = logging.getLogger(__name__)
 
 A = TypeVar("A", bound=p.Args)
+R = TypeVar("R", bound=p.Result)
 
 STORE_FILE: Final = "empathic-credit.sqlite3"
 """The SDK's store inside the host's ``dataDir``."""
@@ -351,6 +352,12 @@ def _event(e: p.EventArgs) -> Event:
     return AppEvent(e.t_ms, e.kind, e.screen)
 
 
+def _as(kind: type[R], view: object) -> R:
+    """The SDK's ``view`` as the bridge's result ``kind``: its fields read by name (the result
+    declares which; a view may hold more)."""
+    return msgspec.convert(view, kind, from_attributes=True)
+
+
 def _consent(client: EdgeClient) -> p.ConsentResult:
     view = client.consent()
     return p.ConsentResult(scopes=dict(view.scopes), pending=list(view.pending))
@@ -378,17 +385,7 @@ def _m_close(bridge: Bridge, args: p.NoArgs) -> None:
 @method("status", p.NoArgs, p.StatusResult, blocking=False, summary="Identity, outbox size and sync timing.")
 def _m_status(bridge: Bridge, args: p.NoArgs) -> p.StatusResult:
     with bridge.client() as c:
-        s = c.status()
-        return p.StatusResult(
-            enrolled=s.enrolled,
-            device_id=s.device_id,
-            pending=s.pending,
-            last_sync_at=s.last_sync_at,
-            next_attempt_at=s.next_attempt_at,
-            consecutive_failures=s.consecutive_failures,
-            last_error=s.last_error,
-            identity_lost=s.identity_lost,
-        )
+        return _as(p.StatusResult, c.status())
 
 
 @method(
@@ -430,15 +427,7 @@ def _m_record(bridge: Bridge, args: p.RecordArgs) -> p.RecordResult:
 )
 def _m_process(bridge: Bridge, args: p.ProcessArgs) -> p.ProcessResult:
     with bridge.client() as c:
-        r = c.process(args.now_ms, tz_offset_min=args.tz_offset_min)
-        return p.ProcessResult(
-            windows=r.windows,
-            scored=r.scored,
-            stored=r.stored,
-            skipped=r.skipped,
-            consent_missing=r.consent_missing,
-            model_version=r.model_version,
-        )
+        return _as(p.ProcessResult, c.process(args.now_ms, tz_offset_min=args.tz_offset_min))
 
 
 @method(
@@ -450,13 +439,7 @@ def _m_process(bridge: Bridge, args: p.ProcessArgs) -> p.ProcessResult:
 )
 def _m_release(bridge: Bridge, args: p.ReleaseArgs) -> p.ReleaseResult:
     with bridge.client() as c:
-        r = c.release_daily_aggregates(args.now_ms, tz_offset_min=args.tz_offset_min)
-        return p.ReleaseResult(
-            released=[p.ReleasedDayResult(day=d.day, seq=d.seq, epsilon=d.epsilon) for d in r.released],
-            below_minimum=list(r.below_minimum),
-            over_cap=list(r.over_cap),
-            consent_missing=r.consent_missing,
-        )
+        return _as(p.ReleaseResult, c.release_daily_aggregates(args.now_ms, tz_offset_min=args.tz_offset_min))
 
 
 @method("sync", p.SyncArgs, p.SyncResult, blocking=True, summary="Push pending writes, pull what changed.")
@@ -468,22 +451,7 @@ def _m_sync(bridge: Bridge, args: p.SyncArgs) -> p.SyncResult:
 @method("offers", p.NoArgs, p.OffersResult, blocking=False, summary="Offers as the user should see them.")
 def _m_offers(bridge: Bridge, args: p.NoArgs) -> p.OffersResult:
     with bridge.client() as c:
-        return p.OffersResult(
-            offers=[
-                p.OfferResult(
-                    offer_id=o.offer_id,
-                    status=o.status,
-                    current_limit_cents=o.current_limit_cents,
-                    new_limit_cents=o.new_limit_cents,
-                    rate_bps=o.rate_bps,
-                    term_months=o.term_months,
-                    expires_at=o.expires_at,
-                    reason_codes=list(o.reason_codes),
-                    pending=o.pending,
-                )
-                for o in c.offers()
-            ]
-        )
+        return p.OffersResult(offers=[_as(p.OfferResult, o) for o in c.offers()])
 
 
 @method("acceptOffer", p.OfferArgs, p.SeqResult, blocking=False, summary="Accept an offer (offline is fine).")
@@ -503,35 +471,14 @@ def _m_decline(bridge: Bridge, args: p.DeclineArgs) -> p.SeqResult:
 )
 def _m_profile(bridge: Bridge, args: p.NoArgs) -> p.ProfileResult | None:
     with bridge.client() as c:
-        pr = c.profile()
-        if pr is None:
-            return None
-        return p.ProfileResult(
-            currency=pr.currency,
-            limit_cents=pr.limit_cents,
-            used_cents=pr.used_cents,
-            available_cents=pr.available_cents,
-            rate_bps=pr.rate_bps,
-            updated_at=pr.updated_at,
-        )
+        profile = c.profile()
+        return None if profile is None else _as(p.ProfileResult, profile)
 
 
 @method("notices", p.NoArgs, p.NoticesResult, blocking=False, summary="Notices, newest last.")
 def _m_notices(bridge: Bridge, args: p.NoArgs) -> p.NoticesResult:
     with bridge.client() as c:
-        return p.NoticesResult(
-            notices=[
-                p.NoticeResult(
-                    notice_id=n.notice_id,
-                    kind=n.kind,
-                    title=n.title,
-                    body=n.body,
-                    created_at=n.created_at,
-                    acked=n.acked,
-                )
-                for n in c.notices()
-            ]
-        )
+        return p.NoticesResult(notices=[_as(p.NoticeResult, n) for n in c.notices()])
 
 
 @method("ackNotice", p.AckArgs, p.SeqResult, blocking=False, summary="Mark a notice as read.")
@@ -545,7 +492,7 @@ def _m_ledger(bridge: Bridge, args: p.NoArgs) -> p.LedgerResult:
     with bridge.client() as c:
         ledger = c.privacy_ledger()
         return p.LedgerResult(
-            days=[p.LedgerDay(day=e.day, status=e.status, epsilon=e.epsilon) for e in ledger.entries],
+            days=[_as(p.LedgerDay, e) for e in ledger.entries],
             lifetime_epsilon=ledger.lifetime_epsilon,
             lifetime_cap=ledger.lifetime_cap,
             remaining=ledger.remaining,
