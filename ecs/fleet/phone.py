@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ecs.fleet.activity import batches, simulate_day
+from ecs.fleet.errors import PhoneError
 from ecs.fleet.personas import Persona
 from edge_sdk.capture import Event
 from edge_sdk.errors import TransportError
@@ -21,14 +22,6 @@ from edge_sdk.sync_client.transport import TransportRequest, TransportResponse
 from mobile_bridge import Bridge
 
 SYNC_PATH = "/v1/sync"
-
-
-class PhoneError(RuntimeError):
-    """A bridge call answered an error the simulated host did not expect."""
-
-    def __init__(self, phone: str, method: str, error: dict[str, Any]) -> None:
-        super().__init__(f"{phone}: {method} -> {error.get('code')}: {error.get('message')}")
-        self.error = error
 
 
 @dataclass(slots=True)

@@ -28,16 +28,13 @@ import httpx
 import msgspec
 import numpy as np
 
+from ecs.fleet.errors import FleetError
 from ecs.fleet.personas import draw_persona, stressed_calendar
 from ecs.fleet.phone import Phone, Wire
 
 DAY_MS: Final = 86_400_000
 APPLIED_WAIT_S: Final = 30.0
 """How long the end of a run waits for the worker to apply the accepted offers."""
-
-
-class FleetError(RuntimeError):
-    """The run could not go on (the cloud refused an operator call, a phone failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +104,14 @@ class _Operator:
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
         )
 
-    def _call(self, method: str, path: str, expected: int, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Response:
         try:
-            response = self._http.request(method, f"/v1/admin{path}", json=body)
+            return self._http.request(method, f"/v1/admin{path}", json=body)
         except httpx.HTTPError as exc:
             raise FleetError(f"the cloud did not answer {method} {path}: {exc}") from exc
+
+    def _call(self, method: str, path: str, expected: int, body: Any = None) -> Any:
+        response = self._request(method, path, body)
         if response.status_code != expected:
             raise FleetError(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else None
@@ -140,7 +140,7 @@ class _Operator:
 
     def evaluate(self, user_id: str) -> bool:
         """Ask for an evaluation; ``False`` when the user already has an offer in flight."""
-        response = self._http.post(f"/v1/admin/users/{user_id}/evaluate", json={})
+        response = self._request("POST", f"/users/{user_id}/evaluate", {})
         if response.status_code == 202:
             return True
         if response.status_code == 409:

@@ -85,3 +85,14 @@ def test_phones_killed_mid_sync_every_day_lose_nothing(cloud: LiveServer, tmp_pa
     assert summary.restarts == 2 * 3
     # Every push whose reply was lost was resent and counted once.
     assert summary.aggregates_synced == summary.aggregates_released > 0
+
+
+def test_a_cloud_that_refuses_the_operator_exits_1(cloud: LiveServer, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ecs.cli", "simulate", "--server", cloud.base_url, "--admin-token", "wrong",
+         "--devices", "1", "--days", "1", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "POST /users -> 401" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
