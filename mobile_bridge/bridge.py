@@ -188,10 +188,12 @@ class Bridge:
 
     @staticmethod
     def _decode(entry: Method[A], arguments_json: object) -> A:
-        if arguments_json is None or arguments_json in ("", "null"):
+        if arguments_json is None:
             arguments_json = "{}"
         if not isinstance(arguments_json, str | bytes):
             raise BridgeError(BridgeCode.INVALID_JSON, "arguments must be a JSON string")
+        if arguments_json.strip() in ("", "null", b"", b"null"):
+            arguments_json = "{}"  # a method without arguments, called as the platform sends it
         try:
             return _decoder(entry.args).decode(arguments_json)
         except msgspec.ValidationError as exc:
@@ -238,6 +240,11 @@ class Bridge:
             client = self._new_client(args)
             status = client.status()
             return p.OpenResult(enrolled=status.enrolled, device_id=status.device_id)
+        except BaseException:
+            if client is not None:  # a failed open leaves nothing open
+                client.close()
+                client = None
+            raise
         finally:
             with self._state:
                 self._client = client
