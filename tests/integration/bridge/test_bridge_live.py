@@ -307,3 +307,30 @@ def test_record_runs_while_sync_runs_on_other_threads(server: LiveServer, tmp_pa
     closer.join(30)
     assert not closer.is_alive()
     assert refused(bridge, "status")["code"] == BridgeCode.NOT_OPEN
+
+
+def test_a_host_runtime_that_computes_something_else_is_caught_by_the_probe(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """The model's probe inputs go through the hook first: a host whose runtime answers other
+    scores (a wrong model, a broken delegate) is refused before any window score is stored."""
+    host = NativeHost()
+
+    def off_by_a_little(request_json: str) -> str:
+        reply = json.loads(host(request_json))
+        reply["outputs"] = [[v + 0.05 for v in row] for row in reply["outputs"]]
+        return json.dumps(reply)
+
+    bridge = Bridge()
+    bridge.set_inference_host(off_by_a_little)
+    ok(
+        bridge,
+        "open",
+        {"dataDir": str(tmp_path / "phone"), "serverUrl": server.base_url, "inference": "host"},
+    )
+    ok(bridge, "grantConsent", {"scope": "inference"})
+    assert ok(bridge, "record", {"events": _keys(int(time.time() * 1000) - 3_600_000, 40)})["kept"] == 40
+    assert refused(bridge, "process")["code"] == "probe_mismatch"
+    assert len(host.requests) == 1  # the probe only: no real batch went to a runtime not trusted
+    assert ok(bridge, "windowScoreSummary")["windows"] == 0
+    ok(bridge, "close")
