@@ -269,3 +269,13 @@ def test_growth_percentile_and_size_lists() -> None:
     for bad in ("0", "a", "1,,2", ""):
         with pytest.raises(SystemExit):
             growth.parse_args(["--sizes", bad])
+
+
+def test_bridge_bench_tiny_run_reports_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bridge
+
+    direct_us, bridge_us = bridge.measure(events=10, batches=5)
+    assert direct_us > 0 and bridge_us > 0
+    assert bridge.main(["--events", "10", "--batches", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "through the bridge" in out and "ratio" in out
