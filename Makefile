@@ -69,10 +69,11 @@ bench-growth: $(VENV)/.dev-installed
 	$(PY) -m bench.growth --unbounded $(ARGS)
 
 # Programs the tests and benchmarks run that pip does not install: wrk, the load generator of
-# bench.sync_ingest (its smoke test runs it too); each is a command named like its Debian package.
+# bench.sync_ingest (its smoke test runs it too), and chromium, the browser of the page tests
+# (Playwright drives it; it never downloads one); each is a command named like its Debian package.
 # A missing one is installed with apt-get when make runs as root where apt-get exists; otherwise
 # the target says what is missing and how to install it, and stops.
-SYSTEM_PACKAGES := wrk
+SYSTEM_PACKAGES := wrk chromium
 
 system-packages:
 	@missing=""; \
