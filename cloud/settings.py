@@ -1,97 +1,7 @@
 """Typed settings per concern, built once from the environment and passed explicitly.
 
-| variable | meaning | default |
-|---|---|---|
-| ``ENV`` | ``development`` or ``production`` (production refuses weak or shared secrets) | ``development`` |
-| ``DATA_DIR`` | folder for the SQLite files and the embedded Redis | ``./data`` |
-| ``DATABASE_URL`` | ``sqlite:///path`` or ``postgresql://…`` | ``sqlite:///$DATA_DIR/cloud.sqlite3`` |
-| ``DATABASE_POOL_SIZE`` | PostgreSQL: most connections one process holds | ``8`` |
-| ``SQLITE_WAL_LIMIT_MB`` | SQLite: the WAL is kept near this size under sustained writes | ``64`` |
-| ``API_PROCESSES`` | API processes ``make run`` starts on the one port | ``1`` |
-| ``WORKER_PROCESSES`` | worker processes ``make run`` starts | ``1`` |
-| ``DEMO`` | ``make run`` on a new data folder: a demo population and simulated phones | on |
-| ``DEMO_USERS`` / ``_DEVICES`` / ``_DAYS`` | the demo's users, phones and days | ``50`` / ``10`` / ``30`` |
-| ``REDIS_URL`` | Redis to use; unset = start the embedded one (``make run``) | unset |
-| ``HOST`` / ``PORT`` | API bind address | ``127.0.0.1`` / ``8000`` |
-| ``ADMIN_TOKEN`` | bearer token of the admin API | a development value |
-| ``JWT_SECRET`` / ``JWT_KID`` | HS256 key and key id of device access tokens | dev value / ``k1`` |
-| ``REFRESH_DERIVATION_KEY`` | key refresh-token successors are derived under (*) | from ``JWT_SECRET`` |
-| ``ACCESS_TOKEN_TTL_S`` | device access token lifetime | ``900`` |
-| ``REFRESH_TOKEN_TTL_S`` | sliding refresh token lifetime | ``7776000`` (90 days) |
-| ``REFRESH_REUSE_GRACE_S`` | a just-spent refresh token replays the same pair within this (**) | ``60`` |
-| ``ENROLLMENT_CODE_TTL_S`` | default enrollment code lifetime | ``86400`` |
-| ``NEXT_SYNC_AFTER_S`` | hint sent to devices in every sync reply | ``900`` |
-| ``API_DOCS`` | serve the Swagger UI page ``/schema/swagger`` (the document: always) | dev on, prod off |
-| ``ACCESS_LOG`` | uvicorn's access-log line per request | ``0`` |
-| ``BODY_READ_TIMEOUT_S`` | longest wait for the next piece of a request body (then 400, close) | ``10`` |
-| ``QUEUE_NAME`` | arq queue the API enqueues to and workers listen on | ``ec:queue`` |
-| ``OUTBOX_RELAY_TIMEOUT_S`` | a pending outbox row untouched this long gets its next attempt | ``30`` |
-| ``OUTBOX_RELAY_INTERVAL_S`` | how often a worker's relay looks for such rows | ``5`` |
-| ``OUTBOX_MAX_ATTEMPTS`` | attempts (the API's enqueue included) before a row goes dead-letter | ``5`` |
-| ``OUTBOX_FAULT_KINDS`` | fault injection for tests: comma-separated job kinds that always fail | empty |
-| ``OFFER_EXPIRY_INTERVAL_S`` | how often the ``expire_offers`` cron runs (divides 60 s, 1 h, 1 d) | ``60`` |
-| ``FCM_CREDENTIALS_FILE`` | Firebase service-account JSON; unset = pushes only recorded in the DB | unset |
-| ``FCM_PROJECT_ID`` | Firebase project of the pushes | the credentials file's ``project_id`` |
-| ``FCM_ENDPOINT`` | base URL FCM v1 requests go to instead of Google's (tests' fake FCM only) | unset |
-| ``STRESS_SIGNAL`` | ``posterior`` (stored aggregates) or ``none`` | ``posterior`` |
-| ``STRESS_WINDOW_DAYS`` | days of aggregates the evaluation's posterior reads | ``30`` |
-| ``GUARDRAIL_ACT_THRESHOLD`` | posterior mean above which the guardrail acts | ``0.35`` |
-| ``GUARDRAIL_WITHHOLD_THRESHOLD`` | posterior mean above which it withholds the offer | ``0.55`` |
-| ``GUARDRAIL_MIN_DAYS`` | it acts only with at least this many days of reports | ``7`` |
-| ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | ... and a credible interval no wider than this | ``0.7`` |
-| ``PROMO_CALM_HOUR`` | a deferred promotional push waits for this hour of the user's local time | ``10`` |
-| ``PROMO_DEFER_MIN_HOURS`` | ... the first one at least this many hours later | ``12`` |
-| ``EVALUATE_DAILY_HOUR_UTC`` | hour (UTC) of the daily evaluation of active users | ``3`` |
-| ``EVALUATE_BATCH_SIZE`` | evaluation requests the daily run writes per transaction | ``200`` |
-| ``OFFER_ACCEPT_GRACE_S`` | an offline acceptance may arrive this long after expiry | ``259200`` (72 h) |
-| ``OFFER_MAX_CLOCK_SKEW_S`` | most device clock skew a late acceptance is trusted with (≤ grace) | ``3600`` |
-| ``WORKER_JOB_TIMEOUT_S`` | arq ``job_timeout``; a dead worker's job re-runs this + 10 s later | ``60`` |
-| ``WORKER_MAX_JOBS`` | jobs one worker runs at once (arq ``max_jobs``) | ``32`` |
-| ``WORKER_POLL_DELAY_S`` | how often an idle worker polls Redis (arq ``poll_delay``) | ``0.01`` |
-| ``WORKER_SHUTDOWN_WAIT_S`` | on SIGTERM, seconds running jobs get to finish | ``10`` |
-| ``WORKER_HEALTH_CHECK_INTERVAL_S`` | how often a worker writes its health line to Redis | ``10`` |
-| ``PUSH_RETRY_BASE_S`` | back-off after a retryable FCM answer, doubled per attempt | ``30`` |
-| ``FAULT_PAUSE_AT`` | tests only: ``cloud.faults.PAUSE_POINTS`` where a worker pauses | empty |
-| ``FAULT_EXIT_AFTER_COMMIT`` | tests only: ``1`` = the API exits after committing outbox rows | ``0`` |
-
-Bounds, checked when the settings are loaded (``a..b``: an integer from ``a`` to ``b``;
-``(0, x]``: a finite number above 0 and at most ``x``; ``(0, 1)``: below 1 too):
-
-| variable | accepted |
-|---|---|
-| ``ENV`` | ``development`` or ``production``, exactly: ``prod``, ``Production`` … are refused |
-| ``PORT`` | 1..65535 |
-| ``API_DOCS`` / ``ACCESS_LOG`` | ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` |
-| ``BODY_READ_TIMEOUT_S`` | (0, 300] |
-| ``DATABASE_POOL_SIZE`` | 1..100 |
-| ``SQLITE_WAL_LIMIT_MB`` | 1..4096 |
-| ``API_PROCESSES`` / ``WORKER_PROCESSES`` | 1..64 |
-| ``DEMO_USERS`` | 0..2000 |
-| ``DEMO_DEVICES`` | 1..200 |
-| ``DEMO_DAYS`` | 1..90 |
-| ``ACCESS_TOKEN_TTL_S`` / ``NEXT_SYNC_AFTER_S`` | 1..86400 (1 day) |
-| ``REFRESH_TOKEN_TTL_S`` | 1..31622400 (366 days) |
-| ``REFRESH_REUSE_GRACE_S`` | 0..3600 (0 = no replay window) |
-| ``ENROLLMENT_CODE_TTL_S`` | 1..2592000 (30 days, the admin API's ``ttl_s`` ceiling) |
-| ``OUTBOX_RELAY_TIMEOUT_S`` | (0, 3600] |
-| ``OUTBOX_RELAY_INTERVAL_S`` | (0, 600] |
-| ``OUTBOX_MAX_ATTEMPTS`` | 2..100 (at least 2: :data:`MIN_OUTBOX_ATTEMPTS`) |
-| ``OFFER_EXPIRY_INTERVAL_S`` | 1..86400, dividing a minute, an hour or a day |
-| ``STRESS_WINDOW_DAYS`` | 1..365 |
-| ``GUARDRAIL_ACT_THRESHOLD`` / ``GUARDRAIL_MAX_INTERVAL_WIDTH`` | (0, 1) |
-| ``GUARDRAIL_WITHHOLD_THRESHOLD`` | (0, 1), at least ``GUARDRAIL_ACT_THRESHOLD`` |
-| ``GUARDRAIL_MIN_DAYS`` | 0..365 |
-| ``PROMO_CALM_HOUR`` / ``EVALUATE_DAILY_HOUR_UTC`` | 0..23 |
-| ``PROMO_DEFER_MIN_HOURS`` | 0..168 (a week) |
-| ``EVALUATE_BATCH_SIZE`` | 1..10000 |
-| ``OFFER_ACCEPT_GRACE_S`` | (0, 2592000] (30 days) |
-| ``OFFER_MAX_CLOCK_SKEW_S`` | (0, 2592000], at most ``OFFER_ACCEPT_GRACE_S`` |
-| ``WORKER_JOB_TIMEOUT_S`` / ``WORKER_HEALTH_CHECK_INTERVAL_S`` | (0, 3600] |
-| ``WORKER_MAX_JOBS`` | 1..1000 |
-| ``WORKER_POLL_DELAY_S`` | (0, 60] |
-| ``WORKER_SHUTDOWN_WAIT_S`` | 0..600 |
-| ``PUSH_RETRY_BASE_S`` | (0, 900] (the back-off's 15 min cap) |
-
+Every variable is declared once, with its meaning, type, bounds and default, in
+:mod:`cloud.settings_vars`; the settings table of ``docs/operations.md`` is rendered from there.
 The upper bounds lie far beyond any real deployment: they catch typos and mistaken units. An empty
 variable counts as unset; a malformed or out-of-range value raises ``ValueError`` naming it.
 
@@ -102,14 +12,7 @@ different characters (:class:`LowVarietySecret`), and no two of them may be equa
 (:class:`SharedSecret`); see :func:`check_production_secret`. The fault hooks (``FAULT_*``,
 ``OUTBOX_FAULT_KINDS``) must be unset. ``ENV`` is compared exactly (:class:`UnknownEnvironment`
 otherwise), so a mistyped ``prod`` cannot skip these checks. ``OUTBOX_MAX_ATTEMPTS`` is at least 2
-(:data:`MIN_OUTBOX_ATTEMPTS`).
-
-(*) Separate from ``JWT_SECRET`` so that rotating the signing key does not change the successor a
-replayed refresh token derives; when rotating ``JWT_SECRET`` with this unset, set it to the old
-``JWT_SECRET`` in the same change that gives ``JWT_SECRET`` its new value (production refuses the
-two equal).
-
-(**) Later, while the successor is unused, a replay gets that successor with a new access token.
+(:data:`cloud.settings_vars.MIN_OUTBOX_ATTEMPTS`).
 """
 
 from __future__ import annotations
@@ -124,6 +27,7 @@ from typing import Final
 from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET, QUEUE_NAME
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.faults import PAUSE_POINTS
+from cloud.settings_vars import BY_NAME
 
 MIN_SECRET_CHARS: Final = 32
 """Shortest admin token and signing/derivation key accepted in production."""
@@ -136,23 +40,6 @@ different ones about once in 30 million draws, a longer or larger-alphabet one f
 ENVS: Final = ("development", "production")
 """The accepted values of ``ENV``, exactly (no other spelling or case: a mistyped ``prod`` must not
 silently skip the production checks)."""
-
-MIN_OUTBOX_ATTEMPTS: Final = 2
-"""Fewest ``OUTBOX_MAX_ATTEMPTS`` accepted. Attempt 0 is the API's enqueue right after the commit; a
-deferred promotional push row is never enqueued then, so its first send is attempt 1 (the relay,
-once ``not_before`` passes). With a limit of 1 the relay would dead-letter it there, unsent."""
-
-_HOUR_S: Final = 3600
-_DAY_S: Final = 24 * _HOUR_S
-_MAX_CODE_TTL_S: Final = 30 * _DAY_S
-"""Longest enrollment code lifetime, the same ceiling the admin API puts on a code's ``ttl_s``."""
-_MAX_ACCEPT_WINDOW_S: Final = 30 * _DAY_S
-"""Ceiling of ``OFFER_ACCEPT_GRACE_S`` and ``OFFER_MAX_CLOCK_SKEW_S``."""
-_MAX_BODY_READ_TIMEOUT_S: Final = 300
-"""Ceiling of ``BODY_READ_TIMEOUT_S``: longer is no bound a client could tell from none."""
-_MAX_PUSH_RETRY_BASE_S: Final = 15 * 60
-"""Ceiling of ``PUSH_RETRY_BASE_S``: the back-off is capped at 15 min anyway
-(:data:`cloud.push.messages.RETRY_CAP_MS`)."""
 
 
 class InsecureSettings(RuntimeError):
@@ -512,15 +399,15 @@ def _outbox(env: Mapping[str, str]) -> OutboxSettings:
     faults = env.get("OUTBOX_FAULT_KINDS") or ""
     return OutboxSettings(
         queue_name=env.get("QUEUE_NAME") or QUEUE_NAME,
-        relay_timeout_s=_float(env, "OUTBOX_RELAY_TIMEOUT_S", 30.0, high=_HOUR_S),
-        relay_interval_s=_float(env, "OUTBOX_RELAY_INTERVAL_S", 5.0, high=600),
-        max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", 5, MIN_OUTBOX_ATTEMPTS, 100),
+        relay_timeout_s=_float_var(env, "OUTBOX_RELAY_TIMEOUT_S"),
+        relay_interval_s=_float_var(env, "OUTBOX_RELAY_INTERVAL_S"),
+        max_attempts=_int_var(env, "OUTBOX_MAX_ATTEMPTS"),
         fault_kinds=frozenset(k.strip() for k in faults.split(",") if k.strip()),
     )
 
 
 def _expiry(env: Mapping[str, str]) -> ExpirySettings:
-    interval_s = _int(env, "OFFER_EXPIRY_INTERVAL_S", 60, 1, _DAY_S)
+    interval_s = _int_var(env, "OFFER_EXPIRY_INTERVAL_S")
     try:
         cron_fields(interval_s)
     except ValueError as exc:
@@ -539,27 +426,27 @@ def _credit(env: Mapping[str, str]) -> CreditSettings:
     signal = env.get("STRESS_SIGNAL") or "posterior"
     if signal not in STRESS_SIGNALS:
         raise ValueError(f"STRESS_SIGNAL must be one of {', '.join(STRESS_SIGNALS)}, got {signal!r}")
-    act = _unit(env, "GUARDRAIL_ACT_THRESHOLD", 0.35)
-    withhold = _unit(env, "GUARDRAIL_WITHHOLD_THRESHOLD", 0.55)
+    act = _float_var(env, "GUARDRAIL_ACT_THRESHOLD")
+    withhold = _float_var(env, "GUARDRAIL_WITHHOLD_THRESHOLD")
     if withhold < act:
         raise ValueError("GUARDRAIL_WITHHOLD_THRESHOLD must not be below GUARDRAIL_ACT_THRESHOLD")
     return CreditSettings(
         stress_signal=signal,
-        stress_window_days=_int(env, "STRESS_WINDOW_DAYS", 30, 1, 365),
+        stress_window_days=_int_var(env, "STRESS_WINDOW_DAYS"),
         act_threshold=act,
         withhold_threshold=withhold,
-        min_days=_int(env, "GUARDRAIL_MIN_DAYS", 7, 0, 365),
-        max_interval_width=_unit(env, "GUARDRAIL_MAX_INTERVAL_WIDTH", 0.7),
-        promo_calm_hour=_int(env, "PROMO_CALM_HOUR", 10, 0, 23),
-        promo_defer_min_hours=_int(env, "PROMO_DEFER_MIN_HOURS", 12, 0, 168),
-        daily_hour_utc=_int(env, "EVALUATE_DAILY_HOUR_UTC", 3, 0, 23),
-        daily_batch_size=_int(env, "EVALUATE_BATCH_SIZE", 200, 1, 10_000),
+        min_days=_int_var(env, "GUARDRAIL_MIN_DAYS"),
+        max_interval_width=_float_var(env, "GUARDRAIL_MAX_INTERVAL_WIDTH"),
+        promo_calm_hour=_int_var(env, "PROMO_CALM_HOUR"),
+        promo_defer_min_hours=_int_var(env, "PROMO_DEFER_MIN_HOURS"),
+        daily_hour_utc=_int_var(env, "EVALUATE_DAILY_HOUR_UTC"),
+        daily_batch_size=_int_var(env, "EVALUATE_BATCH_SIZE"),
     )
 
 
 def _acceptance(env: Mapping[str, str]) -> AcceptanceSettings:
-    grace_s = _float(env, "OFFER_ACCEPT_GRACE_S", 72 * 3600.0, high=_MAX_ACCEPT_WINDOW_S)
-    skew_s = _float(env, "OFFER_MAX_CLOCK_SKEW_S", 3600.0, high=_MAX_ACCEPT_WINDOW_S)
+    grace_s = _float_var(env, "OFFER_ACCEPT_GRACE_S")
+    skew_s = _float_var(env, "OFFER_MAX_CLOCK_SKEW_S")
     if skew_s > grace_s:
         # A late acceptance is judged by device time only within the grace period, so trusting a
         # clock further off than the whole period would let device time decide more than it.
@@ -582,6 +469,29 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1/true or 0/false, got {env.get(name)!r}")
 
 
+def _int_var(env: Mapping[str, str], name: str) -> int:
+    """``name`` as its declaration (:mod:`cloud.settings_vars`) says: default and bounds."""
+    var = BY_NAME[name]
+    assert var.kind == "int" and isinstance(var.default, int), name
+    return _int(env, name, var.default, var.low, int(var.high))
+
+
+def _float_var(env: Mapping[str, str], name: str) -> float:
+    """A ``float`` (``(0, high]``) or ``unit`` (``(0, 1)``) variable as declared."""
+    var = BY_NAME[name]
+    assert var.kind in ("float", "unit") and isinstance(var.default, int | float), name
+    if var.kind == "unit":
+        return _unit(env, name, float(var.default))
+    return _float(env, name, float(var.default), high=var.high)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A ``bool`` variable as declared: its default when unset or empty."""
+    var = BY_NAME[name]
+    assert var.kind == "bool" and isinstance(var.default, bool), name
+    return _bool(env, name) if env.get(name) else var.default
+
+
 def _faults(env: Mapping[str, str]) -> FaultSettings:
     points = frozenset(p.strip() for p in (env.get("FAULT_PAUSE_AT") or "").split(",") if p.strip())
     unknown = points - PAUSE_POINTS
@@ -590,7 +500,7 @@ def _faults(env: Mapping[str, str]) -> FaultSettings:
             f"FAULT_PAUSE_AT: unknown point(s) {', '.join(sorted(unknown))};"
             f" known: {', '.join(sorted(PAUSE_POINTS))}"
         )
-    return FaultSettings(pause_at=points, exit_after_commit=_bool(env, "FAULT_EXIT_AFTER_COMMIT"))
+    return FaultSettings(pause_at=points, exit_after_commit=_flag(env, "FAULT_EXIT_AFTER_COMMIT"))
 
 
 def _api_docs(env: Mapping[str, str], env_name: str) -> bool:
@@ -610,8 +520,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database=DatabaseSettings(
             env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}",
-            pool_max=_int(env, "DATABASE_POOL_SIZE", 8, 1, 100),
-            wal_limit_mb=_int(env, "SQLITE_WAL_LIMIT_MB", 64, 1, 4096),
+            pool_max=_int_var(env, "DATABASE_POOL_SIZE"),
+            wal_limit_mb=_int_var(env, "SQLITE_WAL_LIMIT_MB"),
         ),
         redis=RedisSettings(env.get("REDIS_URL") or None),
         auth=AuthSettings(
@@ -619,46 +529,46 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             jwt_secret=env.get("JWT_SECRET") or DEFAULT_JWT_SECRET,
             jwt_kid=env.get("JWT_KID") or "k1",
             refresh_derivation_key=env.get("REFRESH_DERIVATION_KEY") or None,
-            access_ttl_s=_int(env, "ACCESS_TOKEN_TTL_S", 900, 1, _DAY_S),
-            refresh_ttl_s=_int(env, "REFRESH_TOKEN_TTL_S", 90 * _DAY_S, 1, 366 * _DAY_S),
+            access_ttl_s=_int_var(env, "ACCESS_TOKEN_TTL_S"),
+            refresh_ttl_s=_int_var(env, "REFRESH_TOKEN_TTL_S"),
             # 0 is allowed: no replay window, a replay gets the unused successor right away.
-            refresh_reuse_grace_s=_int(env, "REFRESH_REUSE_GRACE_S", 60, 0, _HOUR_S),
-            enrollment_code_ttl_s=_int(env, "ENROLLMENT_CODE_TTL_S", _DAY_S, 1, _MAX_CODE_TTL_S),
+            refresh_reuse_grace_s=_int_var(env, "REFRESH_REUSE_GRACE_S"),
+            enrollment_code_ttl_s=_int_var(env, "ENROLLMENT_CODE_TTL_S"),
         ),
         api=ApiSettings(
             host=env.get("HOST") or "127.0.0.1",
-            port=_int(env, "PORT", 8000, 1, 65_535),
-            next_sync_after_s=_int(env, "NEXT_SYNC_AFTER_S", 900, 1, _DAY_S),
+            port=_int_var(env, "PORT"),
+            next_sync_after_s=_int_var(env, "NEXT_SYNC_AFTER_S"),
             docs=_api_docs(env, env_name),
-            access_log=_bool(env, "ACCESS_LOG"),
-            body_read_timeout_s=_float(env, "BODY_READ_TIMEOUT_S", 10.0, high=_MAX_BODY_READ_TIMEOUT_S),
-            processes=_int(env, "API_PROCESSES", 1, 1, 64),
+            access_log=_flag(env, "ACCESS_LOG"),
+            body_read_timeout_s=_float_var(env, "BODY_READ_TIMEOUT_S"),
+            processes=_int_var(env, "API_PROCESSES"),
         ),
         outbox=_outbox(env),
         credit=_credit(env),
         expiry=_expiry(env),
         acceptance=_acceptance(env),
         jobs=JobSettings(
-            timeout_s=_float(env, "WORKER_JOB_TIMEOUT_S", 60.0, high=_HOUR_S),
-            max_jobs=_int(env, "WORKER_MAX_JOBS", 32, 1, 1000),
-            poll_delay_s=_float(env, "WORKER_POLL_DELAY_S", 0.01, high=60),
-            shutdown_wait_s=_int(env, "WORKER_SHUTDOWN_WAIT_S", 10, 0, 600),
-            health_check_interval_s=_float(env, "WORKER_HEALTH_CHECK_INTERVAL_S", 10.0, high=_HOUR_S),
-            processes=_int(env, "WORKER_PROCESSES", 1, 1, 64),
+            timeout_s=_float_var(env, "WORKER_JOB_TIMEOUT_S"),
+            max_jobs=_int_var(env, "WORKER_MAX_JOBS"),
+            poll_delay_s=_float_var(env, "WORKER_POLL_DELAY_S"),
+            shutdown_wait_s=_int_var(env, "WORKER_SHUTDOWN_WAIT_S"),
+            health_check_interval_s=_float_var(env, "WORKER_HEALTH_CHECK_INTERVAL_S"),
+            processes=_int_var(env, "WORKER_PROCESSES"),
         ),
         faults=_faults(env),
         demo=DemoSettings(
-            enabled=_bool(env, "DEMO") if env.get("DEMO") else True,
-            users=_int(env, "DEMO_USERS", 50, 0, 2000),
-            devices=_int(env, "DEMO_DEVICES", 10, 1, 200),
-            days=_int(env, "DEMO_DAYS", 30, 1, 90),
+            enabled=_flag(env, "DEMO"),
+            users=_int_var(env, "DEMO_USERS"),
+            devices=_int_var(env, "DEMO_DEVICES"),
+            days=_int_var(env, "DEMO_DAYS"),
         ),
         embedded_database=not env.get("DATABASE_URL"),
         push=PushSettings(
             credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,
             project_id=env.get("FCM_PROJECT_ID") or None,
             endpoint=env.get("FCM_ENDPOINT") or None,
-            retry_base_s=_float(env, "PUSH_RETRY_BASE_S", 30.0, high=_MAX_PUSH_RETRY_BASE_S),
+            retry_base_s=_float_var(env, "PUSH_RETRY_BASE_S"),
         ),
     )
     settings.check()
