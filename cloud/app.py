@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Settings come from the environment unless given; production refuses defaults."""
     settings = settings or load_settings()
     settings.check()
-    configure_logging()
+    configure_logging(json_lines=settings.log_format == "json")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

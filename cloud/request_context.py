@@ -7,7 +7,9 @@ answers read, so nothing has to pass the id around.
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import json
 import logging
 import re
 import secrets
@@ -102,15 +104,38 @@ class RequestIdFilter(logging.Filter):
 LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Give the root logger a handler whose lines carry the request id; idempotent."""
+class JsonLines(logging.Formatter):
+    """One JSON object per record (``LOG_FORMAT=json``), for a log shipper to parse: ``time`` (UTC,
+    ISO 8601, milliseconds), ``level``, ``logger``, ``request_id`` (``null`` outside a request),
+    ``message``, and ``exception`` when the record carries one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        line: dict[str, str | None] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": None if request_id in (None, "-") else request_id,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO, *, json_lines: bool = False) -> None:
+    """Give the root logger a handler whose lines carry the request id (as JSON objects with
+    ``json_lines``); idempotent."""
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_ec_request_id", False):
             return
+    formatter = JsonLines() if json_lines else logging.Formatter(LOG_FORMAT)
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(formatter)
     handler._ec_request_id = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
@@ -119,3 +144,13 @@ def configure_logging(level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         for existing in logging.getLogger(name).handlers:
             existing.addFilter(RequestIdFilter())
+            if json_lines:
+                existing.setFormatter(formatter)
+
+
+def use_json_lines() -> None:
+    """Make every handler of the root logger write :class:`JsonLines` (the workers, whose logging
+    is set up before their settings are read)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(JsonLines())

@@ -37,6 +37,8 @@ MIN_SECRET_DISTINCT_CHARS: Final = 8
 ``"ab" * 20`` or ``"password" * 4``; a random secret of 32 hex digits (128 bits) has fewer than 8
 different ones about once in 30 million draws, a longer or larger-alphabet one far less often."""
 
+LOG_FORMATS: Final = ("text", "json")
+
 ENVS: Final = ("development", "production")
 """The accepted values of ``ENV``, exactly (no other spelling or case: a mistyped ``prod`` must not
 silently skip the production checks)."""
@@ -360,6 +362,8 @@ class Settings:
     jobs: JobSettings = field(default_factory=JobSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    log_format: str = "text"
+    """``text`` or ``json`` (:data:`LOG_FORMATS`): the lines of the API and the workers."""
     embedded_database: bool = True
     """``DATABASE_URL`` was not set: the SQLite file under ``DATA_DIR`` (the only place a demo runs)."""
 
@@ -503,6 +507,13 @@ def _faults(env: Mapping[str, str]) -> FaultSettings:
     return FaultSettings(pause_at=points, exit_after_commit=_flag(env, "FAULT_EXIT_AFTER_COMMIT"))
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_FORMAT") or "text"
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
 def _api_docs(env: Mapping[str, str], env_name: str) -> bool:
     # Unset follows ENV: the docs page helps in development and only widens what production shows.
     if not env.get("API_DOCS"):
@@ -563,6 +574,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             devices=_int_var(env, "DEMO_DEVICES"),
             days=_int_var(env, "DEMO_DAYS"),
         ),
+        log_format=_log_format(env),
         embedded_database=not env.get("DATABASE_URL"),
         push=PushSettings(
             credentials_file=Path(env["FCM_CREDENTIALS_FILE"]) if env.get("FCM_CREDENTIALS_FILE") else None,

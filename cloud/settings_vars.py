@@ -201,6 +201,17 @@ VARS: Final[tuple[Var, ...]] = (
         high=65_535,
     ),
     Var(
+        "LOG_FORMAT",
+        (
+            "how the API and the workers write log lines: `text`, one readable line, or `json`, one "
+            "JSON object per line (`time`, `level`, `logger`, `request_id`, `message`, and `exception` "
+            "when there is one); a request's lines carry its request id either way"
+        ),
+        "text",
+        accepted="`text`, `json`",
+        default_doc="`text`",
+    ),
+    Var(
         "ACCESS_LOG",
         (
             "uvicorn's access-log line for every request. Off by default: it costs event-loop time on every "

@@ -17,6 +17,7 @@ from cloud.domain.credit.services import EvaluationService
 from cloud.faults import FaultPauses
 from cloud.outbox.kinds import OutboxKind
 from cloud.queue import CronJob, JobFunction, Queue, build_worker, new_event_loop
+from cloud.request_context import use_json_lines
 from cloud.settings import CreditSettings, InsecureSettings, load_settings
 from cloud.workers.jobs import (
     apply_offer,
@@ -103,6 +104,8 @@ def main() -> int:
     try:
         loaded = load_settings()
         settings = WorkerSettings.from_settings(loaded)
+        if loaded.log_format == "json":
+            use_json_lines()
     except (RedisNotConfigured, InsecureSettings, ValueError) as exc:
         # Bad settings (a malformed number, skew above the grace period, a fault hook in
         # production): a clear line and exit code 2, as the runner does, not a traceback.
