@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from ecs.fleet.phone import wire_event
 from edge_sdk.capture import KeyEvent
 from edge_sdk.capture.recorder import DEFAULT_MAX_BUFFERED_EVENTS
 from mobile_bridge import Bridge
@@ -30,11 +31,7 @@ def _keys(start_ms: int, n: int) -> list[KeyEvent]:
 
 
 def _wire(events: Sequence[KeyEvent]) -> dict[str, object]:
-    return {
-        "events": [
-            {"type": "key", "downMs": e.down_ms, "upMs": e.up_ms, "keyClass": e.key_class} for e in events
-        ]
-    }
+    return {"events": [wire_event(e) for e in events]}
 
 
 def measure(events: int, batches: int) -> tuple[float, float]:

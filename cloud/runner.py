@@ -237,8 +237,7 @@ def _demo_due(settings: Settings) -> bool:
     return (
         settings.demo.enabled
         and not settings.is_production
-        and settings.embedded_database
-        and settings.database.is_sqlite
+        and settings.embedded_database  # the SQLite file under DATA_DIR
         and not settings.database.sqlite_path.exists()
     )
 

@@ -133,7 +133,8 @@ def next_push(
 
     ``pushed`` are the seqs that push carried, the first ``fillers`` of them ``Withdrawn``
     tombstones; ``last_seq``, ``expected_seq`` and ``has_more`` are the reply's; ``pending``
-    whether the outbox still holds anything; ``resent`` the gap seqs already resent in this sync.
+    whether the outbox still holds anything (looked at only when nothing is left to pull after a
+    push, so a caller may skip reading it otherwise); ``resent`` the gap seqs already resent in this sync.
     A push that reached here made progress or reported a gap, so ``CONTINUE`` cannot spin.
     """
     if expected_seq is not None:

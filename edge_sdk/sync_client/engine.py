@@ -272,7 +272,9 @@ class SyncEngine:
                 last_seq=reply.last_seq,
                 expected_seq=reply.expected_seq,
                 has_more=reply.has_more,
-                pending=self._store.pending_count() > 0,
+                # Only read when the rule needs it (no more to pull after a push): one query less
+                # per exchange of a mirror rebuild.
+                pending=not reply.has_more and bool(batch.seqs) and self._store.pending_count() > 0,
                 resent=frozenset(resent),
             )
             if step.action is Next.ASKED_AGAIN:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from ecs.fleet.activity import all_events, batches, simulate_day
+from ecs.fleet.phone import wire_event
 from edge_sdk.inference.backends import LiteRTBackend
 from edge_sdk.privacy.scores import local_day
 from edge_sdk.privacy.settings import PrivacySettings
@@ -80,17 +81,9 @@ def opened(server: LiveServer, folder: Path, host: NativeHost, events: list[dict
     return bridge
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.title() for word in rest)
-
-
 def wire_events(sessions: list[Any]) -> list[dict[str, Any]]:
     """The simulator's events as a host sends them: camelCase JSON objects with their type."""
-    return [
-        {"type": type(e).__struct_config__.tag, **{_camel(n): getattr(e, n) for n in e.__struct_fields__}}
-        for e in all_events(sessions)
-    ]
+    return [wire_event(e) for e in all_events(sessions)]
 
 
 def new_offer(server: LiveServer, user_id: str, now_ms: int) -> str:
