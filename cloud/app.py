@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from cloud.api_docs import openapi_config
 from cloud.body_timeout import body_timeout_middleware
+from cloud.deps import DEPENDENCIES
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.outbox_controllers import OutboxController
 from cloud.domain.admin.services import AdminService
@@ -82,9 +83,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 admin=AdminService(store, settings.auth),
                 analytics=AnalyticsService(store),
                 offers=OfferService(store, outbox=OutboxDispatcher(queue)),
+                credit=EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue)),
+                outbox=OutboxOperations(store, queue, settings.outbox.queue_name),
             )
-            app.state.outbox_operations = OutboxOperations(store, queue, settings.outbox.queue_name)
-            app.state.credit = EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue))
             # Everything built so far lives as long as the process: move it out of the cyclic
             # collector's reach, so its passes no longer walk it (they took about 5 % of a sync).
             gc.freeze()
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CreditController,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        dependencies=DEPENDENCIES,
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=openapi_config(settings.api.docs),

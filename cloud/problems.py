@@ -200,3 +200,25 @@ EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
     HTTPException: _http_exception,
     Exception: _internal,
 }
+
+
+def _api_errors(cls: type[ApiError]) -> list[type[ApiError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_api_errors(sub))
+    return found
+
+
+def codes_by_status() -> dict[int, list[str]]:
+    """Every ``(status, code)`` the API can answer, by status, from the mappings above.
+
+    The OpenAPI document's error responses are built from this (:mod:`cloud.api_docs`), so a new
+    named error reaches the document without a second edit.
+    """
+    pairs = {(cls.status, str(cls.code)) for cls in _api_errors(ApiError)}
+    pairs |= {(p.status, str(p.code)) for p in DOMAIN_PROBLEMS.values()}
+    pairs |= {(status, str(code)) for status, code in _HTTP_CODES.items()}
+    out: dict[int, list[str]] = {}
+    for status, code in sorted(pairs):
+        out.setdefault(status, []).append(code)
+    return out

@@ -1,8 +1,8 @@
 """The services the handlers use, built once at start-up and kept in ``app.state.services``.
 
-Handlers look them up with :func:`services_of` instead of through Litestar's dependency
-injection: no per-request resolution, and no reliance on DI markers that differ between the
-Litestar versions this project supports.
+Typed handlers receive them by name through Litestar's dependency injection
+(:data:`cloud.deps.DEPENDENCIES`); the sync and token handlers, the hot path, and the guards look
+them up with :func:`services_of`, which skips the per-request resolution.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from redis.asyncio import Redis
 
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
+from cloud.domain.credit.services import EvaluationService
 from cloud.domain.devices.services import DeviceService
+from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.services import SyncService
 from cloud.settings import Settings
@@ -32,6 +34,8 @@ class Services:
     admin: AdminService
     analytics: AnalyticsService
     offers: OfferService
+    credit: EvaluationService
+    outbox: OutboxOperations
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -1,15 +1,16 @@
 """Admin endpoints under ``/v1/admin``, all behind the admin bearer token (checked by a guard,
-before the body is read)."""
+before the body is read). Bodies are decoded strictly (:class:`cloud.deps.StrictBody`)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX
+from cloud.deps import ADMIN_SECURITY, AdminDep, OffersDep, StrictBody, admin_guard
 from cloud.domain.admin.schemas import (
     AuditOut,
     CreateEnrollmentCode,
@@ -27,109 +28,103 @@ from cloud.domain.admin.schemas import (
     UserViewOut,
     WithdrawOffer,
 )
-from cloud.domain.admin.services import AdminService
-from cloud.domain.offers.services import OfferService
-from cloud.services import services_of
-from cloud.wire import decode_json_body
-
-T = TypeVar("T")
-
-
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    services_of(connection).admin.check_token(connection.headers.get("authorization"))
-
-
-def _path(request: Request[Any, Any, Any], name: str) -> str:
-    # Read from the request rather than declared as a handler parameter: Litestar 2.23+ deprecates
-    # the plain declaration and its replacement does not exist in the older 2.x this project allows.
-    return str(request.path_params[name])
-
-
-def _admin(request: Request[Any, Any, Any]) -> AdminService:
-    return services_of(request).admin
-
-
-def _offers(request: Request[Any, Any, Any]) -> OfferService:
-    return services_of(request).offers
-
-
-async def _body(request: Request[Any, Any, Any], body_type: type[T], *, optional: bool = False) -> T:
-    """The request's JSON body as ``body_type``, strictly (:func:`cloud.wire.decode_json_body`)."""
-    return decode_json_body(await request.body(), body_type, optional=optional)
 
 
 class AdminController(Controller):
     path = ADMIN_PREFIX
     guards = [admin_guard]
+    security = ADMIN_SECURITY
     tags = ["admin"]
+    return_dto = None
 
-    @post("/users", status_code=201)
-    async def create_user(self, request: Request[Any, Any, Any]) -> UserCreated:
-        """Body: :class:`~cloud.domain.admin.schemas.CreateUser` (optional)."""
-        data = await _body(request, CreateUser, optional=True)
-        return await _admin(request).create_user(data.external_ref)
+    @post("/users", status_code=201, dto=StrictBody[CreateUser])
+    async def create_user(self, admin: AdminDep, data: JSONBody[CreateUser | None] = None) -> UserCreated:
+        """Create a user; the body is optional."""
+        return await admin.create_user((data or CreateUser()).external_ref)
 
-    @post("/users/{user_id:str}/enrollment-codes", status_code=201)
-    async def create_code(self, request: Request[Any, Any, Any]) -> EnrollmentCodeCreated:
-        """Body: :class:`~cloud.domain.admin.schemas.CreateEnrollmentCode` (optional)."""
-        data = await _body(request, CreateEnrollmentCode, optional=True)
-        return await _admin(request).create_enrollment_code(_path(request, "user_id"), data.ttl_s)
+    @post("/users/{user_id:str}/enrollment-codes", status_code=201, dto=StrictBody[CreateEnrollmentCode])
+    async def create_code(
+        self,
+        user_id: FromPath[str],
+        admin: AdminDep,
+        data: JSONBody[CreateEnrollmentCode | None] = None,
+    ) -> EnrollmentCodeCreated:
+        """A one-time enrollment code for the user (shown once); the body is optional."""
+        return await admin.create_enrollment_code(user_id, (data or CreateEnrollmentCode()).ttl_s)
 
-    @get("/devices")
-    async def list_devices(self, request: Request[Any, Any, Any]) -> list[DeviceOut]:
-        """``?user_id=`` filters by user; without it every device is listed."""
-        return await _admin(request).list_devices(request.query_params.get("user_id"))
+    @get("/devices", responses=problems(404))
+    async def list_devices(
+        self,
+        admin: AdminDep,
+        user_id: Annotated[str | None, QueryParameter(description="Only this user's devices")] = None,
+    ) -> list[DeviceOut]:
+        """Devices, of one user or of every user."""
+        return await admin.list_devices(user_id)
 
     @post("/devices/{device_id:str}/revoke", status_code=200)
-    async def revoke_device(self, request: Request[Any, Any, Any]) -> DeviceOut:
-        return await _admin(request).revoke_device(_path(request, "device_id"))
+    async def revoke_device(self, device_id: FromPath[str], admin: AdminDep) -> DeviceOut:
+        """Revoke the device: its tokens stop working at once."""
+        return await admin.revoke_device(device_id)
 
-    @post("/users/{user_id:str}/notices", status_code=201)
-    async def add_notice(self, request: Request[Any, Any, Any]) -> NoticeCreated:
-        """Body: :class:`~cloud.domain.admin.schemas.CreateNotice`."""
-        data = await _body(request, CreateNotice)
-        return await _admin(request).add_notice(_path(request, "user_id"), data.kind, data.title, data.body)
+    @post("/users/{user_id:str}/notices", status_code=201, dto=StrictBody[CreateNotice])
+    async def add_notice(
+        self, user_id: FromPath[str], admin: AdminDep, data: JSONBody[CreateNotice]
+    ) -> NoticeCreated:
+        """A notice for the user's devices (delivered by sync)."""
+        return await admin.add_notice(user_id, data.kind, data.title, data.body)
 
     @get("/users/{user_id:str}/view")
-    async def user_view(self, request: Request[Any, Any, Any]) -> UserViewOut:
-        return await _admin(request).user_view(_path(request, "user_id"))
+    async def user_view(self, user_id: FromPath[str], admin: AdminDep) -> UserViewOut:
+        """Everything the user's devices should mirror, and what they sent."""
+        return await admin.user_view(user_id)
 
-    @post("/users/{user_id:str}/profile", status_code=200)
-    async def set_profile(self, request: Request[Any, Any, Any]) -> ProfileOut:
-        """Create or replace the user's credit profile (audited; devices get a ``ProfileUpdate``).
+    @post("/users/{user_id:str}/profile", status_code=200, dto=StrictBody[SetProfile])
+    async def set_profile(
+        self, user_id: FromPath[str], offers: OffersDep, data: JSONBody[SetProfile]
+    ) -> ProfileOut:
+        """Create or replace the user's credit profile (audited; devices get a ``ProfileUpdate``)."""
+        return await offers.set_profile(user_id, data)
 
-        Body: :class:`~cloud.domain.admin.schemas.SetProfile`."""
-        data = await _body(request, SetProfile)
-        return await _offers(request).set_profile(_path(request, "user_id"), data)
-
-    @post("/users/{user_id:str}/offers", status_code=201)
-    async def create_offer(self, request: Request[Any, Any, Any]) -> OfferOut:
-        """Offer explicit terms on the profile's current limit (devices get an ``OfferUpsert``).
-
-        Body: :class:`~cloud.domain.admin.schemas.CreateOffer`."""
-        data = await _body(request, CreateOffer)
-        return await _offers(request).create_offer(_path(request, "user_id"), data)
+    @post(
+        "/users/{user_id:str}/offers", status_code=201, dto=StrictBody[CreateOffer], responses=problems(409)
+    )
+    async def create_offer(
+        self, user_id: FromPath[str], offers: OffersDep, data: JSONBody[CreateOffer]
+    ) -> OfferOut:
+        """Offer explicit terms on the profile's current limit (devices get an ``OfferUpsert``)."""
+        return await offers.create_offer(user_id, data)
 
     @get("/users/{user_id:str}/offers")
-    async def list_offers(self, request: Request[Any, Any, Any]) -> list[OfferOut]:
-        return await _offers(request).list_offers(_path(request, "user_id"))
+    async def list_offers(self, user_id: FromPath[str], offers: OffersDep) -> list[OfferOut]:
+        """The user's offers, oldest first."""
+        return await offers.list_offers(user_id)
 
-    @post("/offers/{offer_id:str}/withdraw", status_code=200)
-    async def withdraw_offer(self, request: Request[Any, Any, Any]) -> OfferOut:
-        """Body: :class:`~cloud.domain.admin.schemas.WithdrawOffer` (optional)."""
-        data = await _body(request, WithdrawOffer, optional=True)
-        return await _offers(request).withdraw_offer(_path(request, "offer_id"), data.reason_code)
+    @post(
+        "/offers/{offer_id:str}/withdraw",
+        status_code=200,
+        dto=StrictBody[WithdrawOffer],
+        responses=problems(409),
+    )
+    async def withdraw_offer(
+        self,
+        offer_id: FromPath[str],
+        offers: OffersDep,
+        data: JSONBody[WithdrawOffer | None] = None,
+    ) -> OfferOut:
+        """Withdraw an open offer (409 once it is accepted or closed); the body is optional."""
+        return await offers.withdraw_offer(offer_id, (data or WithdrawOffer()).reason_code)
 
     @get("/users/{user_id:str}/audit")
-    async def user_audit(self, request: Request[Any, Any, Any]) -> list[AuditOut]:
+    async def user_audit(self, user_id: FromPath[str], offers: OffersDep) -> list[AuditOut]:
         """The user's audit trail: every offer transition and profile change, oldest first."""
-        return await _offers(request).user_audit(_path(request, "user_id"))
+        return await offers.user_audit(user_id)
 
     @get("/users/{user_id:str}/pushes")
-    async def user_pushes(self, request: Request[Any, Any, Any]) -> list[PushAttemptOut]:
+    async def user_pushes(self, user_id: FromPath[str], offers: OffersDep) -> list[PushAttemptOut]:
         """Every push attempt to the user's devices (FCM, or the log sender's records), oldest first."""
-        return await _offers(request).user_pushes(_path(request, "user_id"))
+        return await offers.user_pushes(user_id)
 
     @get("/offers/{offer_id:str}/audit")
-    async def offer_audit(self, request: Request[Any, Any, Any]) -> list[AuditOut]:
-        return await _offers(request).offer_audit(_path(request, "offer_id"))
+    async def offer_audit(self, offer_id: FromPath[str], offers: OffersDep) -> list[AuditOut]:
+        """The offer's audit trail, oldest first."""
+        return await offers.offer_audit(offer_id)

@@ -9,55 +9,49 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Final
+from typing import Annotated, Final
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.params import PathParameter, QueryParameter
 
+from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX
-from cloud.domain.admin.controllers import admin_guard
+from cloud.deps import ADMIN_SECURITY, OutboxDep, admin_guard
 from cloud.domain.admin.schemas import DeadLettersOut, OutboxRetryOut, OutboxStatsOut
-from cloud.domain.offers.operations import DEFAULT_DEAD_LETTER_PAGE, MAX_DEAD_LETTER_PAGE, OutboxOperations
-from cloud.errors import ValidationFailed
+from cloud.domain.offers.operations import DEFAULT_DEAD_LETTER_PAGE, MAX_DEAD_LETTER_PAGE
 
-_UINT: Final = re.compile(r"^\d{1,18}$")
-
-
-def _uint(value: str | None, name: str, default: int, low: int, high: int) -> int:
-    """A query or path integer in ``[low, high]``; anything else is ``validation_failed``."""
-    if value is None:
-        return default
-    if not _UINT.match(value) or not low <= int(value) <= high:
-        raise ValidationFailed(f"`{name}` must be an integer {low}..{high}, got {value[:40]!r}")
-    return int(value)
-
-
-def _operations(request: Request[Any, Any, Any]) -> OutboxOperations:
-    operations: OutboxOperations = request.app.state.outbox_operations
-    return operations
+MAX_ID: Final = 2**53
+"""The largest id the API takes: exact as a JSON number in every client (the document's bounds are
+floats), far beyond any outbox's ids."""
 
 
 class OutboxController(Controller):
     path = f"{ADMIN_PREFIX}/outbox"
     guards = [admin_guard]
+    security = ADMIN_SECURITY
     tags = ["admin", "outbox"]
 
     @get("/")
-    async def stats(self, request: Request[Any, Any, Any]) -> OutboxStatsOut:
+    async def stats(self, outbox: OutboxDep) -> OutboxStatsOut:
         """Outbox rows by (kind, state), the oldest pending row's age and the queue depth."""
-        return await _operations(request).stats()
+        return await outbox.stats()
 
     @get("/dead")
-    async def dead_letters(self, request: Request[Any, Any, Any]) -> DeadLettersOut:
-        """Dead-letter rows in id order; page with ``limit`` (1..500, default 100) and ``after_id``."""
-        query = request.query_params
-        limit = _uint(query.get("limit"), "limit", DEFAULT_DEAD_LETTER_PAGE, 1, MAX_DEAD_LETTER_PAGE)
-        after_id = _uint(query.get("after_id"), "after_id", 0, 0, 2**63 - 1)
-        return await _operations(request).dead_letters(limit=limit, after_id=after_id)
+    async def dead_letters(
+        self,
+        outbox: OutboxDep,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_DEAD_LETTER_PAGE)] = DEFAULT_DEAD_LETTER_PAGE,
+        after_id: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="Rows after this id")] = 0,
+    ) -> DeadLettersOut:
+        """Dead-letter rows in id order; ``next_after_id`` pages on."""
+        return await outbox.dead_letters(limit=limit, after_id=after_id)
 
-    @post("/{outbox_id:str}/retry", status_code=200)
-    async def retry(self, request: Request[Any, Any, Any]) -> OutboxRetryOut:
+    @post("/{outbox_id:str}/retry", status_code=200, responses=problems(409))
+    async def retry(
+        self,
+        outbox_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        outbox: OutboxDep,
+    ) -> OutboxRetryOut:
         """Send a dead row back for a new round of attempts (409 if it is not dead, or if it is an
         ``apply_offer`` row whose offer is no longer ``accepted``)."""
-        outbox_id = _uint(str(request.path_params["outbox_id"]), "outbox_id", 0, 1, 2**63 - 1)
-        return await _operations(request).retry(outbox_id)
+        return await outbox.retry(outbox_id)

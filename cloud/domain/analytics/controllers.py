@@ -8,70 +8,54 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Any, Final
+from typing import Annotated, Final
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
+from litestar.params import FromPath, QueryParameter
 
 from cloud.constants import ADMIN_PREFIX
-from cloud.domain.admin.controllers import admin_guard
+from cloud.deps import ADMIN_SECURITY, AnalyticsDep, admin_guard
 from cloud.domain.analytics.schemas import PopulationStressOut, UserStressOut
-from cloud.domain.analytics.services import AnalyticsService
 from cloud.errors import ValidationFailed
-from cloud.services import services_of
 
 MAX_WINDOW_DAYS: Final = 90
 FIRST_DAY: Final = date(1970, 1, 1)
 """Earliest ``day``/``as_of`` accepted: a window ending earlier could start before year 1, which
 ``date`` cannot hold (and no aggregate can be that old)."""
-_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INT: Final = re.compile(r"^\d{1,4}$")
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    # fromisoformat alone also accepts forms such as 20240101; the API takes YYYY-MM-DD only.
-    if not _DAY.match(value):
-        raise ValidationFailed(f"`{name}` must be a date YYYY-MM-DD, got {value!r}")
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"`{name}` is not a calendar date: {value!r}") from None
-    if day < FIRST_DAY:
-        raise ValidationFailed(f"`{name}` must be {FIRST_DAY.isoformat()} or later, got {value!r}")
-    return day
-
-
-def _window_days(value: str | None) -> int:
-    if value is None:
-        return 1
-    if not _INT.match(value) or not 1 <= int(value) <= MAX_WINDOW_DAYS:
-        raise ValidationFailed(f"`window_days` must be an integer 1..{MAX_WINDOW_DAYS}, got {value!r}")
-    return int(value)
-
-
-def _analytics(request: Request[Any, Any, Any]) -> AnalyticsService:
-    return services_of(request).analytics
+def _check_day(day: date | None, name: str) -> None:
+    if day is not None and day < FIRST_DAY:
+        raise ValidationFailed(f"`{name}` must be {FIRST_DAY.isoformat()} or later, got {day.isoformat()}")
 
 
 class AnalyticsController(Controller):
     path = ADMIN_PREFIX
     guards = [admin_guard]
+    security = ADMIN_SECURITY
     tags = ["admin", "analytics"]
 
     @get("/analytics/stress")
-    async def population_stress(self, request: Request[Any, Any, Any]) -> PopulationStressOut:
+    async def population_stress(
+        self,
+        analytics: AnalyticsDep,
+        day: Annotated[date, QueryParameter(description="Last day of the window (1970-01-01 or later)")],
+        window_days: Annotated[int, QueryParameter(ge=1, le=MAX_WINDOW_DAYS)] = 1,
+    ) -> PopulationStressOut:
         """Debiased share of each stress level with 95% intervals, per number of levels k."""
-        day = _day(request.query_params.get("day"), "day")
-        if day is None:
-            raise ValidationFailed("`day` is required (YYYY-MM-DD)")
-        window_days = _window_days(request.query_params.get("window_days"))
-        return await _analytics(request).population_stress(day, window_days)
+        _check_day(day, "day")
+        return await analytics.population_stress(day, window_days)
 
     @get("/users/{user_id:str}/stress")
-    async def user_stress(self, request: Request[Any, Any, Any]) -> UserStressOut:
+    async def user_stress(
+        self,
+        user_id: FromPath[str],
+        analytics: AnalyticsDep,
+        as_of: Annotated[
+            date | None, QueryParameter(description="Last day of the window; today (UTC)")
+        ] = None,
+    ) -> UserStressOut:
         """Posterior P(high-stress day) with a 90% credible interval; ``estimate`` null = no signal."""
-        as_of = _day(request.query_params.get("as_of"), "as_of")
-        return await _analytics(request).user_stress(str(request.path_params["user_id"]), as_of)
+        _check_day(as_of, "as_of")
+        return await analytics.user_stress(user_id, as_of)

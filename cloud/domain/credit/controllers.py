@@ -7,49 +7,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from litestar import Controller, get, post, put
+from litestar.params import FromPath, JSONBody
 
-from litestar import Controller, Request, get, post, put
-
+from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX
-from cloud.domain.admin.controllers import admin_guard
+from cloud.deps import ADMIN_SECURITY, CreditDep, StrictBody, admin_guard
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut, EvaluationQueued, SetCreditFeatures
-from cloud.domain.credit.services import EvaluationService
-from cloud.wire import decode_json_body
-
-
-def _credit(request: Request[Any, Any, Any]) -> EvaluationService:
-    service: EvaluationService = request.app.state.credit
-    return service
-
-
-def _path(request: Request[Any, Any, Any], name: str) -> str:
-    return str(request.path_params[name])
-
-
-async def _strict_body(request: Request[Any, Any, Any]) -> SetCreditFeatures:
-    # Decoded by msgspec directly: Litestar's conversion would accept 12.0 as 12.
-    return decode_json_body(await request.body(), SetCreditFeatures)
 
 
 class CreditController(Controller):
     path = ADMIN_PREFIX
     guards = [admin_guard]
+    security = ADMIN_SECURITY
     tags = ["admin", "credit"]
+    return_dto = None
 
-    @put("/users/{user_id:str}/credit-features", status_code=200)
-    async def set_features(self, request: Request[Any, Any, Any]) -> CreditFeaturesOut:
-        """Create or replace the user's credit features.
+    @put("/users/{user_id:str}/credit-features", status_code=200, dto=StrictBody[SetCreditFeatures])
+    async def set_features(
+        self,
+        user_id: FromPath[str],
+        credit: CreditDep,
+        data: JSONBody[SetCreditFeatures],
+    ) -> CreditFeaturesOut:
+        """Create or replace the user's credit features (the scorecard's inputs)."""
+        return await credit.set_features(user_id, data)
 
-        Body: :class:`~cloud.domain.credit.schemas.SetCreditFeatures`."""
-        data = await _strict_body(request)
-        return await _credit(request).set_features(_path(request, "user_id"), data)
-
-    @post("/users/{user_id:str}/evaluate", status_code=202)
-    async def evaluate(self, request: Request[Any, Any, Any]) -> EvaluationQueued:
+    @post("/users/{user_id:str}/evaluate", status_code=202, responses=problems(409))
+    async def evaluate(self, user_id: FromPath[str], credit: CreditDep) -> EvaluationQueued:
         """Queue a credit evaluation of the user; read its result at ``/evaluations/{id}``."""
-        return await _credit(request).request(_path(request, "user_id"))
+        return await credit.request(user_id)
 
     @get("/evaluations/{evaluation_id:str}")
-    async def evaluation(self, request: Request[Any, Any, Any]) -> EvaluationOut:
-        return await _credit(request).get(_path(request, "evaluation_id"))
+    async def evaluation(self, evaluation_id: FromPath[str], credit: CreditDep) -> EvaluationOut:
+        """The evaluation's status and, once done, its result."""
+        return await credit.get(evaluation_id)

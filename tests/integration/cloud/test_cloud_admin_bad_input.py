@@ -302,10 +302,12 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("dead-limit-float", "GET", "/v1/admin/outbox/dead", "limit=1.5", 400, VF),
     ("dead-after-negative", "GET", "/v1/admin/outbox/dead", "after_id=-1", 400, VF),
     ("dead-after-type", "GET", "/v1/admin/outbox/dead", "after_id=x", 400, VF),
+    ("dead-after-high", "GET", "/v1/admin/outbox/dead", f"after_id={2**53 + 1}", 400, VF),
     ("retry-unknown-row", "POST", "/v1/admin/outbox/999999999/retry", None, 404, NF),
     ("retry-id-type", "POST", "/v1/admin/outbox/abc/retry", None, 400, VF),
     ("retry-id-zero", "POST", "/v1/admin/outbox/0/retry", None, 400, VF),
     ("retry-id-negative", "POST", "/v1/admin/outbox/-1/retry", None, 400, VF),
+    ("retry-id-high", "POST", f"/v1/admin/outbox/{2**53 + 1}/retry", None, 400, VF),
     ("retry-pending-row", "POST", "/v1/admin/outbox/{pending_row}/retry", None, 409, "outbox_not_retryable"),
     ("outbox-wrong-method", "DELETE", "/v1/admin/outbox", None, 405, "method_not_allowed"),
 ]

@@ -4,6 +4,7 @@ nothing from outside the app."""
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -111,3 +112,52 @@ def test_the_openapi_document_is_served_at_schema_openapi_json(
     root = httpx.get(base + "/schema", timeout=10.0)
     assert root.status_code == 200
     assert root.json() == document.json()
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "delete", "patch"}
+    ]
+
+
+def test_the_document_declares_bodies_security_parameters_and_problems(live_server: LiveServer) -> None:
+    document = httpx.get(live_server.base_url + "/schema/openapi.json", timeout=10.0).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["adminBearer"]["scheme"] == schemes["deviceBearer"]["scheme"] == "bearer"
+    operations = _operations(document)
+    for method, path, op in operations:
+        where = f"{method} {path}"
+        if method in {"POST", "PUT"} and not path.endswith(("/revoke", "/retry", "/evaluate")):
+            assert "requestBody" in op, where
+        if path.startswith("/v1/admin/"):
+            assert op["security"] == [{"adminBearer": []}], where
+        for name in {part[1:-1] for part in path.split("/") if part.startswith("{")}:
+            assert any(p["in"] == "path" and p["name"] == name for p in op["parameters"]), where
+        for status, response in op["responses"].items():
+            if status[0] in "45":
+                assert list(response["content"]) == ["application/problem+json"], (where, status)
+    assert len(operations) >= 26
+    sync = document["paths"]["/v1/sync"]["post"]
+    assert sync["security"] == [{"deviceBearer": []}]
+    for media in ("application/msgpack", "application/json"):
+        assert sync["requestBody"]["content"][media]["schema"] == {"$ref": "#/components/schemas/SyncRequest"}
+        assert sync["responses"]["200"]["content"][media]["schema"] == {
+            "$ref": "#/components/schemas/SyncReply"
+        }
+    push = document["components"]["schemas"]["SyncRequest"]["properties"]["push"]["items"]
+    assert push["required"] == ["seq"] and push["properties"]["seq"]["type"] == "integer"
+    token = document["paths"]["/v1/devices/token"]["post"]["responses"]["200"]["content"]
+    assert token["application/json"]["schema"] == {"$ref": "#/components/schemas/TokenPair"}
+    dead = document["paths"]["/v1/admin/outbox/dead"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("maximum") for p in dead} == {"limit": 500, "after_id": 2**53}
+    # A body that may be omitted says so; money bodies do not.
+    assert document["paths"]["/v1/admin/users"]["post"]["requestBody"]["required"] is False
+    assert document["paths"]["/v1/admin/users/{user_id}/offers"]["post"]["requestBody"]["required"] is True
+    conflict = document["paths"]["/v1/admin/offers/{offer_id}/withdraw"]["post"]["responses"]["409"]
+    codes = conflict["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]["code"][
+        "enum"
+    ]
+    assert "offer_closed" in codes

@@ -1,0 +1,142 @@
+"""Request helpers written once, for every typed handler: the strict body, the services, the admin guard.
+
+- :class:`StrictBody` decodes a handler's ``data`` with msgspec in strict mode
+  (:func:`cloud.wire.decode_json_body`), where Litestar's own conversion is lax (``1500.0`` and
+  ``"1500"`` would become the integer 1500, which money must refuse). The OpenAPI request body is
+  still declared from the same Struct, so the document and the decoder cannot disagree.
+- :data:`DEPENDENCIES` provides the services built at start-up by name (``admin: NamedDependency[
+  AdminService]``), so a handler states what it uses in its signature.
+- :func:`admin_guard` checks the admin bearer token before the body is read.
+
+The sync and token endpoints do not use these: one bad mutation must not reject a whole sync
+(spec §5.3), so they read their bodies raw and decode each mutation on its own (``cloud.wire``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, Final, TypeAlias, TypeVar
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.dto import AbstractDTO
+from litestar.dto.data_structures import DTOFieldDefinition
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Reference, Schema
+from litestar.typing import FieldDefinition
+
+from cloud.api_docs import ADMIN_SCHEME, DEVICE_SCHEME
+from cloud.domain.admin.services import AdminService
+from cloud.domain.analytics.services import AnalyticsService
+from cloud.domain.credit.services import EvaluationService
+from cloud.domain.offers.operations import OutboxOperations
+from cloud.domain.offers.services import OfferService
+from cloud.services import Services, services_of
+from cloud.wire import decode_json_body
+
+T = TypeVar("T")
+
+ADMIN_SECURITY: Final[list[dict[str, list[str]]]] = [{ADMIN_SCHEME: []}]
+DEVICE_SECURITY: Final[list[dict[str, list[str]]]] = [{DEVICE_SCHEME: []}]
+
+
+def _all_fields_optional(body_type: type[Any]) -> bool:
+    return all(
+        f.default is not msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT
+        for f in msgspec.structs.fields(body_type)
+    )
+
+
+class StrictBody(AbstractDTO[T]):
+    """``dto=StrictBody[X]`` with ``data: JSONBody[X]``: the body decoded strictly, documented as ``X``.
+
+    Not a transfer-model DTO: it keeps Litestar's body extraction (an empty body is "no body", so a
+    ``data: JSONBody[X | None] = None`` makes the body optional) and replaces only the decoding and
+    the schema. A body of blanks reads as ``{}`` when every field of ``X`` has a default.
+    """
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        # No transfer model to build: decode_bytes and create_openapi_schema use model_type directly.
+        return None
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
+        yield from ()
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def is_supported_model_type_field(cls, field_definition: FieldDefinition) -> bool:
+        # Never the return DTO: replies are encoded by Litestar from their own Structs.
+        return False
+
+    def decode_bytes(self, value: bytes) -> Any:
+        return decode_json_body(value, self.model_type, optional=_all_fields_optional(self.model_type))
+
+    def decode_builtins(self, value: dict[str, Any]) -> Any:
+        # Only form bodies arrive as builtins, and no handler declares one.
+        raise NotImplementedError("StrictBody decodes JSON bytes only")
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
+    ) -> Reference | Schema:
+        schema: Reference | Schema = schema_creator.for_field_definition(
+            FieldDefinition.from_annotation(cls.model_type)
+        )
+        return schema
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def _admin(state: State) -> AdminService:
+    return _services(state).admin
+
+
+def _offers(state: State) -> OfferService:
+    return _services(state).offers
+
+
+def _analytics(state: State) -> AnalyticsService:
+    return _services(state).analytics
+
+
+def _credit(state: State) -> EvaluationService:
+    return _services(state).credit
+
+
+def _outbox(state: State) -> OutboxOperations:
+    return _services(state).outbox
+
+
+DEPENDENCIES: Final = {
+    "admin": Provide(_admin, sync_to_thread=False),
+    "offers": Provide(_offers, sync_to_thread=False),
+    "analytics": Provide(_analytics, sync_to_thread=False),
+    "credit": Provide(_credit, sync_to_thread=False),
+    "outbox": Provide(_outbox, sync_to_thread=False),
+}
+"""The services a handler may name, resolved per request from ``app.state.services``."""
+
+
+AdminDep: TypeAlias = NamedDependency[AdminService]
+OffersDep: TypeAlias = NamedDependency[OfferService]
+AnalyticsDep: TypeAlias = NamedDependency[AnalyticsService]
+CreditDep: TypeAlias = NamedDependency[EvaluationService]
+OutboxDep: TypeAlias = NamedDependency[OutboxOperations]
+"""A handler parameter named after its entry in :data:`DEPENDENCIES` (``admin: AdminDep``)."""
+
+
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse the request (``401 admin_unauthorized``) unless it carries the admin bearer token."""
+    services_of(connection).admin.check_token(connection.headers.get("authorization"))
