@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from cloud.constants import RETRY_AFTER_HEADER
+from cloud.domain.admin.paging import PageCursorInvalid
 from cloud.domain.credit.refusals import CreditFeaturesMissing, EvaluationNotFound, OpenOfferExists
 from cloud.domain.offers.errors import (
     InvalidOfferTerms,
@@ -130,6 +131,7 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
         409, ErrorCode.SEQ_CONFLICT, "Sequence number already used for another mutation"
     ),
     CursorAhead: DomainProblem(400, ErrorCode.INVALID_CURSOR, "Cursor was not issued by this server"),
+    PageCursorInvalid: DomainProblem(400, ErrorCode.INVALID_CURSOR, "Cursor was not issued for this list"),
     StoreUnavailable: DomainProblem(503, ErrorCode.UNAVAILABLE, "Service unavailable"),
     ProfileMissing: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "User has no credit profile"),
     InvalidOfferTerms: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "Offer terms are invalid"),

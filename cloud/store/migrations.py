@@ -452,4 +452,16 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         DROP INDEX aggregates_day;
         """,
     ),
+    Migration(
+        "0014_admin_lists",
+        """
+        -- The admin lists page by key, newest first (cloud/store/scripts/lists.py).
+        CREATE INDEX users_created ON users(created_at, user_id);
+        CREATE INDEX devices_created ON devices(created_at, device_id);
+        CREATE INDEX offers_created ON offers(created_at, offer_id);
+        CREATE INDEX offers_status_created ON offers(status, created_at, offer_id);
+        CREATE INDEX evaluations_created ON evaluations(created_at, evaluation_id);
+        CREATE INDEX change_log_type ON change_log(user_id, type);
+        """,
+    ),
 )

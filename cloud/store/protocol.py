@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from cloud.domain.admin.paging import Key
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import (
     AggregateGroupRecord,
@@ -44,6 +45,7 @@ from cloud.store.records import (
     RotationOutcome,
     StoredChange,
     SyncOutcome,
+    TimelineEntry,
     UserRecord,
     UserView,
 )
@@ -400,4 +402,50 @@ class Store(Protocol):
         queued too, due now); the evaluation takes ``status``, ``result`` and the offer id, and the
         outbox row is marked ``done``. Returns the offer and the pushes due now, to enqueue.
         """
+        ...
+
+    # --- the admin lists ---------------------------------------------------------------------
+    # Newest first, paged by key (cloud.domain.admin.paging): the rows below ``after`` (all when
+    # ``None``), at most ``limit + 1`` of them, the extra row meaning there is a next page. A
+    # ``None`` filter does not filter.
+
+    async def page_users(
+        self, *, external_ref: str | None, after: Key | None, limit: int
+    ) -> list[UserRecord]:
+        """Users by (created_at, user_id)."""
+        ...
+
+    async def page_devices(
+        self,
+        *,
+        user_id: str | None,
+        platform: str | None,
+        revoked: bool | None,
+        after: Key | None,
+        limit: int,
+    ) -> list[DeviceRecord]:
+        """Devices by (created_at, device_id)."""
+        ...
+
+    async def page_offers(
+        self, *, status: str | None, user_id: str | None, after: Key | None, limit: int
+    ) -> list[OfferRecord]:
+        """Offers by (created_at, offer_id)."""
+        ...
+
+    async def page_evaluations(
+        self, *, status: str | None, user_id: str | None, after: Key | None, limit: int
+    ) -> list[EvaluationRecord]:
+        """Evaluations by (created_at, evaluation_id)."""
+        ...
+
+    async def page_outbox(
+        self, *, kind: str | None, state: str | None, after: Key | None, limit: int
+    ) -> list[OutboxRecord]:
+        """Outbox rows by (outbox_id,)."""
+        ...
+
+    async def user_timeline(self, user_id: str, *, after: Key | None, limit: int) -> list[TimelineEntry]:
+        """The user's events by (at, kind, ref) (:data:`cloud.store.scripts.lists.TIMELINE_KINDS`);
+        ``UserNotFound`` for an unknown user."""
         ...

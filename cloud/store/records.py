@@ -480,3 +480,16 @@ class EvaluationCompleted(msgspec.Struct, frozen=True, kw_only=True):
     offer: OfferRecord | None = None
     enqueue: list[OutboxRecord] = msgspec.field(default_factory=list)
     """Rows to enqueue now (a sync ping, an announcement not deferred); deferred ones wait."""
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One event in a user's timeline (the admin API's per-user history), newest first."""
+
+    at: int
+    """Epoch ms of the event."""
+    kind: str
+    """A :data:`cloud.store.scripts.lists.TIMELINE_KINDS` value."""
+    ref: str
+    """What the event is about: a device, offer, evaluation or notice id, a seq, a push attempt."""
+    summary: str
+    """A short, content-free description (statuses, days, outcomes; never a notice's text)."""

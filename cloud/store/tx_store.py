@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from cloud.domain.admin.paging import Key
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
 from cloud.store.records import (
@@ -45,10 +46,11 @@ from cloud.store.records import (
     RotationOutcome,
     StoredChange,
     SyncOutcome,
+    TimelineEntry,
     UserRecord,
     UserView,
 )
-from cloud.store.scripts import changelog, credit, devices, offers, outbox, push, sync, views
+from cloud.store.scripts import changelog, credit, devices, lists, offers, outbox, push, sync, views
 from cloud.store.tx import Tx
 
 T = TypeVar("T")
@@ -392,3 +394,52 @@ class TxStore:
                 now=now,
             )
         )
+
+    # --- the admin lists -----------------------------------------------------------------
+
+    async def page_users(
+        self, *, external_ref: str | None, after: Key | None, limit: int
+    ) -> list[UserRecord]:
+        return await self._query(
+            lambda tx: lists.users(tx, external_ref=external_ref, after=after, limit=limit)
+        )
+
+    async def page_devices(
+        self,
+        *,
+        user_id: str | None,
+        platform: str | None,
+        revoked: bool | None,
+        after: Key | None,
+        limit: int,
+    ) -> list[DeviceRecord]:
+        return await self._query(
+            lambda tx: lists.devices(
+                tx, user_id=user_id, platform=platform, revoked=revoked, after=after, limit=limit
+            )
+        )
+
+    async def page_offers(
+        self, *, status: str | None, user_id: str | None, after: Key | None, limit: int
+    ) -> list[OfferRecord]:
+        return await self._query(
+            lambda tx: lists.offers(tx, status=status, user_id=user_id, after=after, limit=limit)
+        )
+
+    async def page_evaluations(
+        self, *, status: str | None, user_id: str | None, after: Key | None, limit: int
+    ) -> list[EvaluationRecord]:
+        return await self._query(
+            lambda tx: lists.evaluations(tx, status=status, user_id=user_id, after=after, limit=limit)
+        )
+
+    async def page_outbox(
+        self, *, kind: str | None, state: str | None, after: Key | None, limit: int
+    ) -> list[OutboxRecord]:
+        return await self._query(
+            lambda tx: lists.outbox(tx, kind=kind, state=state, after=after, limit=limit)
+        )
+
+    async def user_timeline(self, user_id: str, *, after: Key | None, limit: int) -> list[TimelineEntry]:
+        # A read transaction: the user check and the events see one snapshot.
+        return await self._read_tx(lambda tx: lists.timeline(tx, user_id, after=after, limit=limit))

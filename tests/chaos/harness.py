@@ -297,7 +297,10 @@ class ChaosRun:
     def observe_last_seq(self, when: str) -> None:
         """Record ``last_seq`` as the server and each device see it; neither may ever decrease."""
         for user_id in self.user_ids:
-            for row in self.server.admin.get("/v1/admin/devices", params={"user_id": user_id}).json():
+            page = self.server.admin.get(
+                "/v1/admin/devices", params={"user_id": user_id, "limit": 500}
+            ).json()
+            for row in page["items"]:
                 before = self.server_last_seq.get(row["device_id"], 0)
                 if row["last_seq"] < before:
                     self.violations.append(

@@ -136,7 +136,7 @@ class AdminShortcuts:
         return view
 
     def device(self, device_id: str, user_id: str) -> dict[str, Any]:
-        devices = self._admin_json("GET", "/v1/admin/devices", 200, params={"user_id": user_id})
+        devices = self._admin_json("GET", "/v1/admin/devices", 200, params={"user_id": user_id})["items"]
         for device in devices:
             if device["device_id"] == device_id:
                 return dict(device)

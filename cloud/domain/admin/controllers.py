@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX
 from cloud.deps import ADMIN_SECURITY, AdminDep, OffersDep, StrictBody, admin_guard
+from cloud.domain.admin.paging import DEFAULT_PAGE, MAX_PAGE
 from cloud.domain.admin.schemas import (
     AuditOut,
     CreateEnrollmentCode,
@@ -18,16 +19,29 @@ from cloud.domain.admin.schemas import (
     CreateOffer,
     CreateUser,
     DeviceOut,
+    DevicesPage,
     EnrollmentCodeCreated,
+    EvaluationsPage,
     NoticeCreated,
     OfferOut,
+    OffersPage,
+    OutboxRowsPage,
     ProfileOut,
     PushAttemptOut,
     SetProfile,
+    TimelinePage,
     UserCreated,
+    UsersPage,
     UserViewOut,
     WithdrawOffer,
 )
+from cloud.outbox.kinds import OutboxKind
+from cloud.store.records import EvaluationState, OutboxState
+from sync.messages import OfferStatus, Platform
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Rows a page")]
+Cursor = Annotated[str | None, QueryParameter(max_length=512, description="`next_cursor` of the page before")]
+UserFilter = Annotated[str | None, QueryParameter(description="Only this user's (404 if there is none)")]
 
 
 class AdminController(Controller):
@@ -51,15 +65,6 @@ class AdminController(Controller):
     ) -> EnrollmentCodeCreated:
         """A one-time enrollment code for the user (shown once); the body is optional."""
         return await admin.create_enrollment_code(user_id, (data or CreateEnrollmentCode()).ttl_s)
-
-    @get("/devices", responses=problems(404))
-    async def list_devices(
-        self,
-        admin: AdminDep,
-        user_id: Annotated[str | None, QueryParameter(description="Only this user's devices")] = None,
-    ) -> list[DeviceOut]:
-        """Devices, of one user or of every user."""
-        return await admin.list_devices(user_id)
 
     @post("/devices/{device_id:str}/revoke", status_code=200)
     async def revoke_device(self, device_id: FromPath[str], admin: AdminDep) -> DeviceOut:
@@ -128,3 +133,77 @@ class AdminController(Controller):
     async def offer_audit(self, offer_id: FromPath[str], offers: OffersDep) -> list[AuditOut]:
         """The offer's audit trail, oldest first."""
         return await offers.offer_audit(offer_id)
+
+    # --- the lists: newest first; ``next_cursor`` pages on --------------------------------------
+
+    @get("/users")
+    async def list_users(
+        self,
+        admin: AdminDep,
+        external_ref: Annotated[str | None, QueryParameter(description="Only the user with this ref")] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> UsersPage:
+        """Users, newest first."""
+        return await admin.users(external_ref=external_ref, cursor=cursor, limit=limit)
+
+    @get("/devices", responses=problems(404))
+    async def list_devices(
+        self,
+        admin: AdminDep,
+        user_id: UserFilter = None,
+        platform: Annotated[Platform | None, QueryParameter()] = None,
+        revoked: Annotated[bool | None, QueryParameter()] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> DevicesPage:
+        """Devices, newest first."""
+        return await admin.devices(
+            user_id=user_id, platform=platform, revoked=revoked, cursor=cursor, limit=limit
+        )
+
+    @get("/offers", responses=problems(404))
+    async def list_all_offers(
+        self,
+        admin: AdminDep,
+        status: Annotated[OfferStatus | None, QueryParameter()] = None,
+        user_id: UserFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> OffersPage:
+        """Offers of every user (or one), by status, newest first."""
+        return await admin.offers(status=status, user_id=user_id, cursor=cursor, limit=limit)
+
+    @get("/evaluations", responses=problems(404))
+    async def list_evaluations(
+        self,
+        admin: AdminDep,
+        status: Annotated[EvaluationState | None, QueryParameter()] = None,
+        user_id: UserFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> EvaluationsPage:
+        """Credit evaluations, newest first."""
+        return await admin.evaluations(status=status, user_id=user_id, cursor=cursor, limit=limit)
+
+    @get("/outbox/rows")
+    async def list_outbox_rows(
+        self,
+        admin: AdminDep,
+        kind: Annotated[OutboxKind | None, QueryParameter()] = None,
+        # `state` is a name Litestar reserves for the application state.
+        row_state: Annotated[OutboxState | None, QueryParameter(name="state")] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> OutboxRowsPage:
+        """Outbox rows, newest first (payloads summarized: ids and kinds, no message text)."""
+        return await admin.outbox_rows(kind=kind, state=row_state, cursor=cursor, limit=limit)
+
+    @get("/users/{user_id:str}/timeline")
+    async def timeline(
+        self, user_id: FromPath[str], admin: AdminDep, cursor: Cursor = None, limit: Limit = DEFAULT_PAGE
+    ) -> TimelinePage:
+        """What happened to the user, newest first: devices enrolled, seen (their latest sync) and
+        revoked, consent changes, aggregates received, notices, evaluations, offer and profile
+        audit events, pushes."""
+        return await admin.timeline(user_id, cursor=cursor, limit=limit)

@@ -7,7 +7,8 @@ from typing import Annotated
 import msgspec
 
 from cloud.domain.credit.money import MAX_CENTS, MAX_RATE_BPS
-from cloud.store.records import AggregateRecord, AuditRecord
+from cloud.domain.credit.schemas import EvaluationOut
+from cloud.store.records import AggregateRecord, AuditRecord, TimelineEntry
 from sync.messages import Notice, Offer, Profile
 
 MAX_CODE_TTL_S = 30 * 24 * 3600
@@ -199,3 +200,70 @@ class OutboxRetryOut(msgspec.Struct, kw_only=True):
     """The attempt the row was enqueued as (the first of its new round)."""
     enqueued: bool
     """Whether the job was queued right away; if not, the worker's relay queues it later."""
+
+
+# --- the lists (paged by cursor, newest first) ------------------------------------------------
+
+
+class UserOut(msgspec.Struct, kw_only=True):
+    user_id: str
+    external_ref: str | None
+    version: int
+    """The user's change-log version: how many changes its devices have been sent."""
+    created_at: int
+
+
+class OutboxRowOut(msgspec.Struct, kw_only=True):
+    outbox_id: int
+    kind: str
+    state: str
+    """``pending``, ``done`` or ``dead``."""
+    attempts: int
+    first_attempt: int
+    last_error: str | None
+    payload: dict[str, str | int | bool | None]
+    """The payload's identifying fields (offer, user, notice ids, kinds); message texts left out."""
+    parent_id: int | None
+    not_before: int | None
+    created_at: int
+    updated_at: int
+
+
+TimelineEntryOut = TimelineEntry
+"""An event of a user's timeline, as the store reads it."""
+
+
+class UsersPage(msgspec.Struct, kw_only=True):
+    items: list[UserOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class DevicesPage(msgspec.Struct, kw_only=True):
+    items: list[DeviceOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class OffersPage(msgspec.Struct, kw_only=True):
+    items: list[OfferOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class EvaluationsPage(msgspec.Struct, kw_only=True):
+    items: list[EvaluationOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class OutboxRowsPage(msgspec.Struct, kw_only=True):
+    items: list[OutboxRowOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+class TimelinePage(msgspec.Struct, kw_only=True):
+    items: list[TimelineEntryOut]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next page; ``null`` on the last page."""

@@ -5,21 +5,34 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
+from typing import Final
 
 from cloud.clock import now_ms
+from cloud.domain.admin.paging import Key, Shape, decode_cursor, encode_cursor, next_key
 from cloud.domain.admin.schemas import (
     DeviceOut,
+    DevicesPage,
     EnrollmentCodeCreated,
+    EvaluationsPage,
     NoticeCreated,
+    OffersPage,
+    OutboxRowOut,
+    OutboxRowsPage,
+    TimelinePage,
     UserCreated,
+    UserOut,
+    UsersPage,
     UserViewOut,
 )
+from cloud.domain.credit.services import evaluation_out
 from cloud.domain.devices.tokens import hash_secret
+from cloud.domain.offers.operations import payload_summary
+from cloud.domain.offers.services import offer_out
 from cloud.errors import AdminUnauthorized
 from cloud.settings import AuthSettings
 from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
-from cloud.store.records import DeviceRecord, wire_offer, wire_profile
+from cloud.store.records import DeviceRecord, OutboxRecord, wire_offer, wire_profile
 from sync.messages import Notice
 
 
@@ -35,6 +48,37 @@ def device_out(d: DeviceRecord) -> DeviceOut:
         last_seen_at=d.last_seen_at,
         lineage_id=d.lineage_id,
     )
+
+
+def outbox_row_out(row: OutboxRecord) -> OutboxRowOut:
+    return OutboxRowOut(
+        outbox_id=row.outbox_id,
+        kind=row.kind,
+        state=row.state,
+        attempts=row.attempts,
+        first_attempt=row.first_attempt,
+        last_error=row.last_error,
+        payload=payload_summary(row.payload),
+        parent_id=row.parent_id,
+        not_before=row.not_before,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+# The key of each list (cloud.store.scripts.lists), for its cursors.
+_CREATED_AND_ID: Final[Shape] = (int, str)
+_OUTBOX_KEY: Final[Shape] = (int,)
+_TIMELINE_KEY: Final[Shape] = (int, str, str)
+
+
+def _after(cursor: str | None, shape: Shape) -> Key | None:
+    return None if cursor is None else decode_cursor(cursor, shape)
+
+
+def _next_cursor(keys: list[Key], limit: int) -> str | None:
+    key = next_key(keys, limit)
+    return None if key is None else encode_cursor(key)
 
 
 def new_enrollment_code() -> str:
@@ -107,4 +151,83 @@ class AdminService:
             profile=None if view.profile is None else wire_profile(view.profile),
             aggregates=list(view.aggregates),
             devices=[device_out(d) for d in view.devices],
+        )
+
+    # --- the lists: newest first, ``limit`` rows a page, a cursor to the next -----------------
+
+    async def _require_user(self, user_id: str | None) -> None:
+        # A filter naming no user is an error, not an empty page ("this user has nothing").
+        if user_id is not None and await self._store.get_user(user_id) is None:
+            raise UserNotFound(f"no user {user_id}")
+
+    async def users(self, *, external_ref: str | None, cursor: str | None, limit: int) -> UsersPage:
+        rows = await self._store.page_users(
+            external_ref=external_ref, after=_after(cursor, _CREATED_AND_ID), limit=limit
+        )
+        return UsersPage(
+            items=[
+                UserOut(
+                    user_id=u.user_id, external_ref=u.external_ref, version=u.version, created_at=u.created_at
+                )
+                for u in rows[:limit]
+            ],
+            next_cursor=_next_cursor([(u.created_at, u.user_id) for u in rows], limit),
+        )
+
+    async def devices(
+        self,
+        *,
+        user_id: str | None,
+        platform: str | None,
+        revoked: bool | None,
+        cursor: str | None,
+        limit: int,
+    ) -> DevicesPage:
+        after = _after(cursor, _CREATED_AND_ID)
+        await self._require_user(user_id)
+        rows = await self._store.page_devices(
+            user_id=user_id, platform=platform, revoked=revoked, after=after, limit=limit
+        )
+        return DevicesPage(
+            items=[device_out(d) for d in rows[:limit]],
+            next_cursor=_next_cursor([(d.created_at, d.device_id) for d in rows], limit),
+        )
+
+    async def offers(
+        self, *, status: str | None, user_id: str | None, cursor: str | None, limit: int
+    ) -> OffersPage:
+        after = _after(cursor, _CREATED_AND_ID)
+        await self._require_user(user_id)
+        rows = await self._store.page_offers(status=status, user_id=user_id, after=after, limit=limit)
+        return OffersPage(
+            items=[offer_out(o) for o in rows[:limit]],
+            next_cursor=_next_cursor([(o.created_at, o.offer_id) for o in rows], limit),
+        )
+
+    async def evaluations(
+        self, *, status: str | None, user_id: str | None, cursor: str | None, limit: int
+    ) -> EvaluationsPage:
+        after = _after(cursor, _CREATED_AND_ID)
+        await self._require_user(user_id)
+        rows = await self._store.page_evaluations(status=status, user_id=user_id, after=after, limit=limit)
+        return EvaluationsPage(
+            items=[evaluation_out(e) for e in rows[:limit]],
+            next_cursor=_next_cursor([(e.created_at, e.evaluation_id) for e in rows], limit),
+        )
+
+    async def outbox_rows(
+        self, *, kind: str | None, state: str | None, cursor: str | None, limit: int
+    ) -> OutboxRowsPage:
+        rows = await self._store.page_outbox(
+            kind=kind, state=state, after=_after(cursor, _OUTBOX_KEY), limit=limit
+        )
+        return OutboxRowsPage(
+            items=[outbox_row_out(r) for r in rows[:limit]],
+            next_cursor=_next_cursor([(r.outbox_id,) for r in rows], limit),
+        )
+
+    async def timeline(self, user_id: str, *, cursor: str | None, limit: int) -> TimelinePage:
+        rows = await self._store.user_timeline(user_id, after=_after(cursor, _TIMELINE_KEY), limit=limit)
+        return TimelinePage(
+            items=rows[:limit], next_cursor=_next_cursor([(e.at, e.kind, e.ref) for e in rows], limit)
         )

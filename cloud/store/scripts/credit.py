@@ -53,7 +53,7 @@ _EVALUATION_COLUMNS: Final = (
     "e.evaluation_id, e.user_id, e.status, e.trigger, e.day, e.outbox_id, e.result, e.offer_id,"
     " e.created_at, e.updated_at, o.state"
 )
-_EVALUATION_SELECT: Final = (
+EVALUATION_SELECT: Final = (
     f"SELECT {_EVALUATION_COLUMNS} FROM evaluations e"  # noqa: S608 (constant columns)
     " LEFT JOIN outbox o ON o.outbox_id = e.outbox_id"
 )
@@ -63,7 +63,7 @@ class EvaluationRowInvalid(ValueError):
     """An ``evaluate_credit`` outbox row whose payload names no evaluation of this store."""
 
 
-def _evaluation(row: Sequence[Any]) -> EvaluationRecord:
+def evaluation_record(row: Sequence[Any]) -> EvaluationRecord:
     return EvaluationRecord(
         evaluation_id=row[0],
         user_id=row[1],
@@ -198,19 +198,19 @@ def request_daily_evaluations(
 
 
 def get_evaluation(tx: Tx, evaluation_id: str) -> EvaluationRecord | None:
-    row = tx.execute(f"{_EVALUATION_SELECT} WHERE e.evaluation_id = ?", (evaluation_id,)).fetchone()
-    return None if row is None else _evaluation(row)
+    row = tx.execute(f"{EVALUATION_SELECT} WHERE e.evaluation_id = ?", (evaluation_id,)).fetchone()
+    return None if row is None else evaluation_record(row)
 
 
 def list_evaluations(tx: Tx, user_id: str | None = None) -> list[EvaluationRecord]:
     """Evaluations of one user (or all), oldest first."""
     if user_id is None:
-        rows = tx.execute(f"{_EVALUATION_SELECT} ORDER BY e.created_at, e.evaluation_id")
+        rows = tx.execute(f"{EVALUATION_SELECT} ORDER BY e.created_at, e.evaluation_id")
     else:
         rows = tx.execute(
-            f"{_EVALUATION_SELECT} WHERE e.user_id = ? ORDER BY e.created_at, e.evaluation_id", (user_id,)
+            f"{EVALUATION_SELECT} WHERE e.user_id = ? ORDER BY e.created_at, e.evaluation_id", (user_id,)
         )
-    return [_evaluation(r) for r in rows]
+    return [evaluation_record(r) for r in rows]
 
 
 def _evaluation_of_row(tx: Tx, row: OutboxRecord) -> EvaluationRecord:

@@ -41,7 +41,7 @@ OFFER_EXPIRED: Final = "offer_expired"
 EXPIRE_REF: Final = "cron:expire_offers"
 
 _json: Final = msgspec.json.Encoder()
-_OFFER_COLUMNS: Final = (
+OFFER_COLUMNS: Final = (
     "offer_id, user_id, status, current_limit_cents, new_limit_cents, rate_bps, term_months,"
     " expires_at, reason_codes, policy_version, created_at, updated_at, base_rate_bps"
 )
@@ -50,7 +50,7 @@ _AUDIT_COLUMNS: Final = (
 )
 
 
-def _offer(row: Sequence[Any]) -> OfferRecord:
+def offer_record(row: Sequence[Any]) -> OfferRecord:
     return OfferRecord(
         offer_id=row[0],
         user_id=row[1],
@@ -173,22 +173,22 @@ def set_profile(tx: Tx, profile: ProfileRecord, *, actor: str, reason_code: str,
 
 
 def get_offer(tx: Tx, offer_id: str, user_id: str | None = None) -> OfferRecord | None:
-    sql = f"SELECT {_OFFER_COLUMNS} FROM offers WHERE offer_id = ?"  # noqa: S608 (constant columns)
+    sql = f"SELECT {OFFER_COLUMNS} FROM offers WHERE offer_id = ?"  # noqa: S608 (constant columns)
     args: tuple[str, ...] = (offer_id,)
     if user_id is not None:
         sql += " AND user_id = ?"
         args = (offer_id, user_id)
     row = tx.execute(sql, args).fetchone()
-    return None if row is None else _offer(row)
+    return None if row is None else offer_record(row)
 
 
 def list_offers(tx: Tx, user_id: str) -> list[OfferRecord]:
     rows = tx.execute(
-        f"SELECT {_OFFER_COLUMNS} FROM offers WHERE user_id = ?"  # noqa: S608 (constant columns)
+        f"SELECT {OFFER_COLUMNS} FROM offers WHERE user_id = ?"  # noqa: S608 (constant columns)
         " ORDER BY created_at, offer_id",
         (user_id,),
     )
-    return [_offer(r) for r in rows]
+    return [offer_record(r) for r in rows]
 
 
 def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now: int) -> OfferRecord:
@@ -220,7 +220,7 @@ def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now:
         base_rate_bps=profile.rate_bps,
     )
     tx.execute(
-        f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
             offer.offer_id,
             offer.user_id,
@@ -411,7 +411,7 @@ def expire_offers(tx: Tx, *, now: int, grace_ms: int, limit: int, ref: str = EXP
     """
     cutoff = now - grace_ms
     rows = tx.execute(
-        f"SELECT {_OFFER_COLUMNS} FROM offers WHERE status = ? AND expires_at < ?"  # noqa: S608
+        f"SELECT {OFFER_COLUMNS} FROM offers WHERE status = ? AND expires_at < ?"  # noqa: S608
         " ORDER BY expires_at, offer_id LIMIT ?",
         (OfferStatus.OFFERED.value, cutoff, limit),
     ).fetchall()
@@ -426,5 +426,5 @@ def expire_offers(tx: Tx, *, now: int, grace_ms: int, limit: int, ref: str = EXP
             now=now,
             detail={"expires_at": offer.expires_at, "grace_ms": grace_ms},
         )
-        for offer in map(_offer, rows)
+        for offer in map(offer_record, rows)
     ]

@@ -41,14 +41,14 @@ def test_missing_or_wrong_admin_token_is_401(
 
 
 def test_admin_rejected_creates_nothing(live_server: LiveServer) -> None:
-    before = live_server.admin.get("/v1/admin/devices").json()
+    before = live_server.admin.get("/v1/admin/devices").json()["items"]
     response = httpx.post(
         f"{live_server.base_url}/v1/admin/users/x/enrollment-codes",
         json={},
         headers={"Authorization": "Bearer nope"},
     )
     assert response.status_code == 401
-    assert live_server.admin.get("/v1/admin/devices").json() == before
+    assert live_server.admin.get("/v1/admin/devices").json()["items"] == before
 
 
 def test_unknown_user_is_404(live_server: LiveServer) -> None:
@@ -104,7 +104,7 @@ def test_create_code_list_revoke_and_view(live_server: LiveServer) -> None:
     code = response.json()
     assert set(code) == {"code", "expires_at"}
     tokens = live_server.enroll(code["code"])
-    devices = live_server.admin.get("/v1/admin/devices", params={"user_id": user_id}).json()
+    devices = live_server.admin.get("/v1/admin/devices", params={"user_id": user_id}).json()["items"]
     assert [d["device_id"] for d in devices] == [tokens.device_id]
     assert set(devices[0]) == {
         "device_id",
@@ -118,7 +118,7 @@ def test_create_code_list_revoke_and_view(live_server: LiveServer) -> None:
         "lineage_id",
     }
     assert devices[0]["lineage_id"] == tokens.device_id  # a first device starts its own lineage
-    all_devices = live_server.admin.get("/v1/admin/devices").json()
+    all_devices = live_server.admin.get("/v1/admin/devices").json()["items"]
     assert tokens.device_id in {d["device_id"] for d in all_devices}
 
     notice = live_server.admin.post(

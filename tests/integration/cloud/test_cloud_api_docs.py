@@ -139,7 +139,7 @@ def test_the_document_declares_bodies_security_parameters_and_problems(live_serv
         for status, response in op["responses"].items():
             if status[0] in "45":
                 assert list(response["content"]) == ["application/problem+json"], (where, status)
-    assert len(operations) >= 26
+    assert len(operations) >= 31
     sync = document["paths"]["/v1/sync"]["post"]
     assert sync["security"] == [{"deviceBearer": []}]
     for media in ("application/msgpack", "application/json"):

@@ -50,7 +50,7 @@ def _pair(response: httpx.Response) -> TokenPair:
 def _devices(server: LiveServer, user_id: str) -> list[dict[str, Any]]:
     response = server.admin.get("/v1/admin/devices", params={"user_id": user_id})
     assert response.status_code == 200
-    devices: list[dict[str, Any]] = response.json()
+    devices: list[dict[str, Any]] = response.json()["items"]
     return devices
 
 

@@ -39,7 +39,7 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/admin/offers/{offer_id}/withdraw"): WithdrawOffer,
     ("PUT", "/v1/admin/users/{user_id}/credit-features"): SetCreditFeatures,
 }
-"""The body type each admin handler decodes (the handlers read it from the request themselves)."""
+"""The body type each admin handler decodes (strictly, through :class:`cloud.deps.StrictBody`)."""
 
 
 def served_routes(tmp_path: Path) -> dict[tuple[str, str], int]:
