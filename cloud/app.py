@@ -27,6 +27,7 @@ from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
+from cloud.metrics import metrics_middleware
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.problems import EXCEPTION_HANDLERS
 from cloud.queue import Queue, create_queue
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     # Outermost, around Litestar's exception handling and routing, so 404/405 answers get an id and
-    # the security headers too.
+    # the security headers too, and are counted (by the route template the router leaves on the scope).
     handler = body_timeout_middleware(app.asgi_handler, settings.api.body_read_timeout_s)
-    app.asgi_handler = request_id_middleware(security_headers_middleware(handler))
+    app.asgi_handler = request_id_middleware(security_headers_middleware(metrics_middleware(handler)))
     return app

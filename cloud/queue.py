@@ -226,6 +226,10 @@ def health_check_key(queue_name: str) -> str:
     return f"{queue_name}:health-check"
 
 
+RetryLater = Retry
+"""What :func:`retry_later` raises (arq's ``Retry``), for a caller that must tell it from a failure."""
+
+
 def retry_later(defer_s: float) -> NoReturn:
     """Ask the queue to run the current job again, same id, after ``defer_s`` seconds.
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Final
 
@@ -38,6 +39,7 @@ from cloud.constants import (
     API_DOCS_UI_PATH,
     ENROLL_PATH,
     HEALTH_READY_PATH,
+    METRICS_MULTIPROC_ENV,
     OPENAPI_JSON_PATH,
 )
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
@@ -108,6 +110,17 @@ async def _migrate(settings: Settings) -> None:
         await store.close()
 
 
+def metrics_dir(settings: Settings) -> Path:
+    """The folder where API and workers write their metric samples (:mod:`cloud.metrics`): the
+    ``PROMETHEUS_MULTIPROC_DIR`` given, else ``<DATA_DIR>/metrics``; created, and emptied of the
+    samples of an earlier run (they would be counted again)."""
+    folder = Path(os.environ.get(METRICS_MULTIPROC_ENV) or settings.data_dir / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for samples in folder.glob("*.db"):
+        samples.unlink()
+    return folder
+
+
 def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -117,6 +130,7 @@ def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
         HOST=settings.api.host,
         PORT=str(settings.api.port),
     )
+    env[METRICS_MULTIPROC_ENV] = str(metrics_dir(settings))
     return env
 
 

@@ -209,6 +209,8 @@ class OutboxSettings:
     queue_name: str = QUEUE_NAME
     relay_timeout_s: float = 30.0
     relay_interval_s: float = 5.0
+    metrics_interval_s: float = 15.0
+    """How often each worker sets the metric gauges that need a query (:mod:`cloud.workers.gauges`)."""
     max_attempts: int = 5
     fault_kinds: frozenset[str] = frozenset()
     """Job kinds a worker fails on purpose before touching the store (fault tests, chaos runs)."""
@@ -405,6 +407,7 @@ def _outbox(env: Mapping[str, str]) -> OutboxSettings:
         queue_name=env.get("QUEUE_NAME") or QUEUE_NAME,
         relay_timeout_s=_float_var(env, "OUTBOX_RELAY_TIMEOUT_S"),
         relay_interval_s=_float_var(env, "OUTBOX_RELAY_INTERVAL_S"),
+        metrics_interval_s=_float_var(env, "METRICS_INTERVAL_S"),
         max_attempts=_int_var(env, "OUTBOX_MAX_ATTEMPTS"),
         fault_kinds=frozenset(k.strip() for k in faults.split(",") if k.strip()),
     )

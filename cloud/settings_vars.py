@@ -346,6 +346,16 @@ VARS: Final[tuple[Var, ...]] = (
         high=600,
     ),
     Var(
+        "METRICS_INTERVAL_S",
+        (
+            "how often each worker sets the metric gauges that need a query (devices seen, outbox rows, "
+            "queue depth, offers by status)"
+        ),
+        "float",
+        default=15.0,
+        high=3600,
+    ),
+    Var(
         "OUTBOX_MAX_ATTEMPTS",
         (
             "attempts of an outbox row (the API's enqueue included) before it goes dead-letter and its offer "

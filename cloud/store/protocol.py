@@ -27,6 +27,7 @@ from cloud.store.records import (
     EvaluationRecord,
     EvaluationRequested,
     EvaluationState,
+    FleetCounts,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -448,4 +449,8 @@ class Store(Protocol):
     async def user_timeline(self, user_id: str, *, after: Key | None, limit: int) -> list[TimelineEntry]:
         """The user's events by (at, kind, ref) (:data:`cloud.store.scripts.lists.TIMELINE_KINDS`);
         ``UserNotFound`` for an unknown user."""
+        ...
+
+    async def fleet_counts(self, now: int) -> FleetCounts:
+        """Devices seen within the hour and the day before ``now``, and offers by status."""
         ...

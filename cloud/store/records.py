@@ -493,3 +493,12 @@ class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     """What the event is about: a device, offer, evaluation or notice id, a seq, a push attempt."""
     summary: str
     """A short, content-free description (statuses, days, outcomes; never a notice's text)."""
+
+
+class FleetCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the workers' metric gauges show that only a query can tell."""
+
+    devices_seen_1h: int
+    devices_seen_24h: int
+    offers_by_status: dict[str, int]
+    """Offers per status; a status no offer is in is absent."""

@@ -28,6 +28,7 @@ from cloud.store.records import (
     EvaluationRecord,
     EvaluationRequested,
     EvaluationState,
+    FleetCounts,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -443,3 +444,6 @@ class TxStore:
     async def user_timeline(self, user_id: str, *, after: Key | None, limit: int) -> list[TimelineEntry]:
         # A read transaction: the user check and the events see one snapshot.
         return await self._read_tx(lambda tx: lists.timeline(tx, user_id, after=after, limit=limit))
+
+    async def fleet_counts(self, now: int) -> FleetCounts:
+        return await self._read_tx(lambda tx: lists.fleet_counts(tx, now))

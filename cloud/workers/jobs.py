@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from cloud.clock import now_ms
 from cloud.domain.credit.notices import NoticeClass, notice_class
 from cloud.domain.credit.services import EvaluationService
 from cloud.faults import APPLY_AFTER_COMMIT, APPLY_BEFORE_TX, FaultPauses
+from cloud.metrics import GUARDRAIL, JOB_DURATION, JOBS, PUSHES
 from cloud.outbox.enqueue import Enqueuer, OutboxJob, enqueue_rows, outbox_job_id
 from cloud.outbox.kinds import APPLY_OFFER, EVALUATE_CREDIT, SEND_PUSH
 from cloud.push.messages import (
@@ -35,7 +37,7 @@ from cloud.push.messages import (
     message_for,
     retry_delay_ms,
 )
-from cloud.queue import retry_later
+from cloud.queue import RetryLater, retry_later
 from cloud.settings import ExpirySettings, OutboxSettings
 from cloud.store import Store
 from cloud.store.errors import StoreUnavailable
@@ -72,6 +74,31 @@ def retry_transient(job: JobCallable) -> JobCallable:
             delay = transient_retry_delay_s(job_try)
             log.warning("%s try %d: %s; retrying in %.1f s", job.__name__, job_try, exc, delay)
             retry_later(delay)
+
+    return run
+
+
+def measured(job: JobCallable) -> JobCallable:
+    """Run ``job`` and count it (:data:`cloud.metrics.JOBS`, :data:`cloud.metrics.JOB_DURATION`): the
+    outcome is what it returned when that is a word (``applied``, ``done``, ``no_consent``...),
+    ``ok`` otherwise, ``retry`` when it asked arq for another try, ``error`` when it raised."""
+    name = job.__name__
+    timer = JOB_DURATION.labels(name)
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await job(ctx, *args)
+            outcome = result if isinstance(result, str) and result.isidentifier() else "ok"
+            return result
+        except RetryLater:
+            outcome = "retry"
+            raise
+        finally:
+            timer.observe(time.perf_counter() - started)
+            JOBS.labels(name, outcome).inc()
 
     return run
 
@@ -145,6 +172,8 @@ async def send_push(ctx: dict[str, Any], payload: Any) -> str:
         return PushOutcome.NO_CONSENT.value
     messages: list[PushMessage] = [message_for(push, t.token) for t in plan.targets]
     results: list[PushResult] = await sender.send(messages) if messages else []
+    for result in results:
+        PUSHES.labels(sender.name, result.outcome.value).inc()
     now = now_ms()
     retry_base_ms = round(ctx["worker_settings"].push.retry_base_s * 1000)
     state = await store.record_push(
@@ -204,6 +233,11 @@ async def evaluate_credit(ctx: dict[str, Any], payload: Any) -> str:
     _check_fault(ctx, EVALUATE_CREDIT)
     evaluator: EvaluationService = ctx["evaluator"]
     outcome = await evaluator.run(job.outbox_id, ref=f"job:{outbox_job_id(job.outbox_id, job.attempt)}")
+    guardrail = None if outcome.result is None else outcome.result.guardrail
+    if outcome.result is not None and guardrail is not None:
+        band = outcome.result.risk_band or "none"
+        for code in guardrail.reason_codes or ["none"]:
+            GUARDRAIL.labels(code, band).inc()
     log.info(
         "evaluate_credit outbox %d attempt %d: %s (offer %s)",
         job.outbox_id,

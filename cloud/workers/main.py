@@ -19,11 +19,13 @@ from cloud.outbox.kinds import OutboxKind
 from cloud.queue import CronJob, JobFunction, Queue, build_worker, new_event_loop
 from cloud.request_context import use_json_lines
 from cloud.settings import CreditSettings, InsecureSettings, load_settings
+from cloud.workers.gauges import gauges_forever
 from cloud.workers.jobs import (
     apply_offer,
     evaluate_active_users,
     evaluate_credit,
     expire_offers,
+    measured,
     relay_forever,
     retry_transient,
     send_push,
@@ -45,8 +47,9 @@ JOBS: dict[OutboxKind, JobFunction] = {
 }
 """The job of each outbox kind: a row of kind ``k`` is enqueued as the job named ``k``."""
 
-FUNCTIONS: tuple[JobFunction, ...] = (ping, *(retry_transient(job) for job in JOBS.values()))
-"""Every job the worker runs, registered under the function's name; a busy store is retried."""
+FUNCTIONS: tuple[JobFunction, ...] = (ping, *(measured(retry_transient(job)) for job in JOBS.values()))
+"""Every job the worker runs, registered under the function's name; a busy store is retried and
+every run is counted (:mod:`cloud.metrics`)."""
 
 
 DAY_S = 86_400
@@ -55,8 +58,8 @@ DAY_S = 86_400
 def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]:
     """The scheduled jobs, each run once per tick across all workers."""
     return [
-        CronJob(retry_transient(expire_offers), settings.expiry.interval_s),
-        CronJob(retry_transient(evaluate_active_users), DAY_S, hour=credit.daily_hour_utc),
+        CronJob(measured(retry_transient(expire_offers)), settings.expiry.interval_s),
+        CronJob(measured(retry_transient(evaluate_active_users)), DAY_S, hour=credit.daily_hour_utc),
     ]
 
 
@@ -81,15 +84,19 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["push_sender"] = build_sender(settings.push)
     ctx["evaluator"] = EvaluationService(store, ctx["credit_settings"])
     ctx["relay"] = asyncio.create_task(relay_forever(store, queue, settings.outbox), name="outbox-relay")
+    ctx["gauges"] = asyncio.create_task(
+        gauges_forever(store, queue, settings.outbox.metrics_interval_s), name="metric-gauges"
+    )
     log.info("worker ready on queue %s", settings.queue_name)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
-    relay: asyncio.Task[None] | None = ctx.pop("relay", None)
-    if relay is not None:
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay
+    for name in ("relay", "gauges"):
+        task: asyncio.Task[None] | None = ctx.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     sender = ctx.pop("push_sender", None)
     if sender is not None:
         await sender.close()

@@ -176,3 +176,19 @@ async def test_timeline_holds_every_kind_of_event_newest_first(store: Store) -> 
         assert await walk(page, lambda e: (e.at, e.kind, e.ref), limit) == everything
     with pytest.raises(UserNotFound):
         await store.user_timeline("usr_nobody", after=None, limit=10)
+
+
+async def test_fleet_counts_devices_seen_and_offers_by_status(store: Store) -> None:
+    empty = await store.fleet_counts(NOW)
+    assert (empty.devices_seen_1h, empty.devices_seen_24h, empty.offers_by_status) == (0, 0, {})
+    await with_offer(store, "off_1")  # dev_1 enrolled (seen at NOW)
+    await with_offer(store, "off_2")
+    await store.withdraw_offer("off_1", actor="admin", reason_code="withdrawn", now=NOW + 1)
+    await enrolled(store, "usr_2", "dev_2", "rt2")
+    await sync(store, "dev_2", [])  # seen at NOW + 1
+    hour = 3_600_000
+    counts = await store.fleet_counts(NOW + hour + 1)  # dev_1 an hour and 1 ms ago
+    assert (counts.devices_seen_1h, counts.devices_seen_24h) == (1, 2)
+    assert counts.offers_by_status == {"offered": 1, "withdrawn": 1}
+    later = await store.fleet_counts(NOW + 25 * hour)
+    assert (later.devices_seen_1h, later.devices_seen_24h) == (0, 0)

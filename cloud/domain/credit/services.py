@@ -68,6 +68,8 @@ class RunOutcome(msgspec.Struct, frozen=True, kw_only=True):
     offer_id: str | None = None
     enqueue: list[OutboxRecord] = msgspec.field(default_factory=list)
     """Pushes due now, for the caller to enqueue after the commit."""
+    result: EvaluationResult | None = None
+    """What the evaluation decided, when this run recorded it."""
 
 
 def build_signal(store: Store, settings: CreditSettings) -> StressSignal:
@@ -245,6 +247,7 @@ class EvaluationService:
                 outcome=outcome,
                 offer_id=None if completed.offer is None else completed.offer.offer_id,
                 enqueue=completed.enqueue,
+                result=result,
             )
         raise EvaluationStale(f"outbox row {outbox_id}: inputs changed {MAX_STALE_RETRIES} times")
 

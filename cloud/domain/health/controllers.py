@@ -1,14 +1,17 @@
-"""``/health/live`` (the process answers) and ``/health/ready`` (database and Redis answer)."""
+"""``/health/live`` (the process answers), ``/health/ready`` (database and Redis answer) and
+``/metrics`` (Prometheus, with the admin token: see :mod:`cloud.metrics`)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 
-from cloud.constants import HEALTH_LIVE_PATH, HEALTH_READY_PATH
+from cloud.constants import HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH
+from cloud.deps import ADMIN_SECURITY, admin_guard
 from cloud.errors import Unavailable
+from cloud.metrics import CONTENT_TYPE, render
 from cloud.services import services_of
 
 PROBE_TIMEOUT_S = 2.0
@@ -40,3 +43,8 @@ class HealthController(Controller):
         if down:
             raise Unavailable(f"not ready: {', '.join(down)} down")
         return {"status": "ready", "database": "ok", "redis": "ok"}
+
+    @get(METRICS_PATH, guards=[admin_guard], security=ADMIN_SECURITY, media_type=CONTENT_TYPE)
+    async def metrics(self) -> Response[bytes]:
+        """Prometheus exposition text: this process's metrics, or the host's in multiprocess mode."""
+        return Response(render(), media_type=CONTENT_TYPE)

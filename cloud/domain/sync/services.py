@@ -25,6 +25,7 @@ from cloud.errors import (
     UnsupportedProtocol,
 )
 from cloud.faults import EXIT_AFTER_COMMIT_CODE
+from cloud.metrics import count_results
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.store.errors import DeviceNotFound
 from cloud.store.protocol import Store
@@ -117,6 +118,7 @@ class SyncService:
             # A validly signed token for a device the server does not know (its data was restored
             # from a backup older than the enrollment): the identity no longer exists.
             raise TokenInvalid("the token's device does not exist") from exc
+        count_results((r.status, r.code) for r in outcome.results)
         if self._exit_after_commit and outcome.outbox:
             _exit_after_commit()
         # After the commit, never inside it: a job must not run before its row is visible.

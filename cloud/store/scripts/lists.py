@@ -16,6 +16,7 @@ from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     DeviceRecord,
     EvaluationRecord,
+    FleetCounts,
     OfferRecord,
     OutboxRecord,
     TimelineEntry,
@@ -152,3 +153,17 @@ def timeline(tx: Tx, user_id: str, *, after: Key | None, limit: int) -> list[Tim
     order = ("at", "kind", "ref")
     per_part = (user_id,) * len(_TIMELINE_PARTS)
     return _page(tx, select, [], order, after, limit, _timeline_entry, select_params=per_part)
+
+
+HOUR_MS: Final = 3_600_000
+
+
+def fleet_counts(tx: Tx, now: int) -> FleetCounts:
+    """Devices seen in the last hour and day, offers by status (indexes of ``0014_admin_lists``)."""
+    seen = tx.execute(
+        "SELECT COALESCE(SUM(CASE WHEN last_seen_at >= ? THEN 1 ELSE 0 END), 0), COUNT(*)"
+        " FROM devices WHERE last_seen_at >= ?",
+        (now - HOUR_MS, now - 24 * HOUR_MS),
+    ).fetchone()
+    offers = {str(r[0]): int(r[1]) for r in tx.execute("SELECT status, COUNT(*) FROM offers GROUP BY status")}
+    return FleetCounts(devices_seen_1h=int(seen[0]), devices_seen_24h=int(seen[1]), offers_by_status=offers)

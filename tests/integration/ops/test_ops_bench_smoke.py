@@ -279,3 +279,13 @@ def test_bridge_bench_tiny_run_reports_both_sides(capsys: pytest.CaptureFixture[
     assert bridge.main(["--events", "10", "--batches", "5"]) == 0
     out = capsys.readouterr().out
     assert "through the bridge" in out and "ratio" in out
+
+
+def test_metrics_bench_tiny_run_reports_both_registries(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import metrics
+
+    figures = metrics.measure(requests=50)
+    assert figures["bare"] > 0 and figures["metrics"] > figures["bare"]
+    assert metrics.main(["--requests", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "this process" in out and "multiprocess files" in out and "overhead" in out

@@ -63,6 +63,7 @@ def _leaves(s: Any) -> list[tuple[str, object]]:
         ("NEXT_SYNC_AFTER_S", s.api.next_sync_after_s),
         ("OUTBOX_RELAY_TIMEOUT_S", s.outbox.relay_timeout_s),
         ("OUTBOX_RELAY_INTERVAL_S", s.outbox.relay_interval_s),
+        ("METRICS_INTERVAL_S", s.outbox.metrics_interval_s),
         ("OUTBOX_MAX_ATTEMPTS", s.outbox.max_attempts),
         ("STRESS_WINDOW_DAYS", s.credit.stress_window_days),
         ("GUARDRAIL_ACT_THRESHOLD", s.credit.act_threshold),
