@@ -8,10 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
 from cloud.api_docs import openapi_config
 from cloud.body_timeout import body_timeout_middleware
+from cloud.constants import dashboard_channel
 from cloud.deps import DEPENDENCIES
 from cloud.domain.admin.controllers import AdminController
 from cloud.domain.admin.outbox_controllers import OutboxController
@@ -20,6 +25,9 @@ from cloud.domain.analytics.controllers import AnalyticsController
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.controllers import CreditController
 from cloud.domain.credit.services import EvaluationService
+from cloud.domain.dashboard.controllers import DashboardController, DashboardPageController
+from cloud.domain.dashboard.services import DashboardService
+from cloud.domain.dashboard.updates import Announcer
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
@@ -50,11 +58,23 @@ async def _open_queue(redis_url: str, queue_name: str) -> Queue | None:
         return None
 
 
+def _channels_backend(redis_url: str | None) -> ChannelsBackend:
+    # Redis pub/sub: a change announced by any API process or worker reaches every API process's
+    # dashboard streams. Without Redis there is one process, and memory does.
+    if redis_url:
+        return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
+    return MemoryChannelsBackend()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Settings come from the environment unless given; production refuses defaults."""
     settings = settings or load_settings()
     settings.check()
     configure_logging(json_lines=settings.log_format == "json")
+    channel = dashboard_channel(settings.outbox.queue_name)
+    # Subscribed on a stream's first use, not at start-up: the API starts while Redis is away.
+    channels = ChannelsPlugin(_channels_backend(settings.redis.url), arbitrary_channels_allowed=True)
+    announcer = Announcer(lambda: channels.publish(b"sync", channel))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -80,13 +100,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     settings.api.next_sync_after_s,
                     outbox=OutboxDispatcher(queue),
                     exit_after_commit=settings.faults.exit_after_commit,
+                    on_change=announcer,
                 ),
                 admin=AdminService(store, settings.auth),
                 analytics=AnalyticsService(store),
                 offers=OfferService(store, outbox=OutboxDispatcher(queue)),
                 credit=EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue)),
                 outbox=OutboxOperations(store, queue, settings.outbox.queue_name),
+                dashboard=DashboardService(store, AnalyticsService(store), queue),
             )
+            app.state.dashboard_channel = channel
             # Everything built so far lives as long as the process: move it out of the cyclic
             # collector's reach, so its passes no longer walk it (they took about 5 % of a sync).
             gc.freeze()
@@ -107,7 +130,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AnalyticsController,
             OutboxController,
             CreditController,
+            DashboardController,
+            DashboardPageController,
         ],
+        plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],

@@ -31,3 +31,12 @@ JWT_ALGORITHM: Final = "HS256"
 
 DEFAULT_ADMIN_TOKEN: Final = "dev-admin-token"
 DEFAULT_JWT_SECRET: Final = "dev-jwt-secret-change-me-0123456789abcdef"
+
+DASHBOARD_PATH: Final = "/dashboard"
+DASHBOARD_API_PATH: Final = f"{ADMIN_PREFIX}/dashboard"
+
+
+def dashboard_channel(queue_name: str) -> str:
+    """The Redis pub/sub channel on which API processes and workers announce a change the
+    dashboard shows; one per queue, so deployments (and test servers) sharing a Redis stay apart."""
+    return f"{queue_name}:dashboard"

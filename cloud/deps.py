@@ -31,6 +31,7 @@ from cloud.api_docs import ADMIN_SCHEME, DEVICE_SCHEME
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.services import EvaluationService
+from cloud.domain.dashboard.services import DashboardService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.services import Services, services_of
@@ -119,12 +120,17 @@ def _outbox(state: State) -> OutboxOperations:
     return _services(state).outbox
 
 
+def _dashboard(state: State) -> DashboardService:
+    return _services(state).dashboard
+
+
 DEPENDENCIES: Final = {
     "admin": Provide(_admin, sync_to_thread=False),
     "offers": Provide(_offers, sync_to_thread=False),
     "analytics": Provide(_analytics, sync_to_thread=False),
     "credit": Provide(_credit, sync_to_thread=False),
     "outbox": Provide(_outbox, sync_to_thread=False),
+    "dashboard": Provide(_dashboard, sync_to_thread=False),
 }
 """The services a handler may name, resolved per request from ``app.state.services``."""
 
@@ -134,6 +140,7 @@ OffersDep: TypeAlias = NamedDependency[OfferService]
 AnalyticsDep: TypeAlias = NamedDependency[AnalyticsService]
 CreditDep: TypeAlias = NamedDependency[EvaluationService]
 OutboxDep: TypeAlias = NamedDependency[OutboxOperations]
+DashboardDep: TypeAlias = NamedDependency[DashboardService]
 """A handler parameter named after its entry in :data:`DEPENDENCIES` (``admin: AdminDep``)."""
 
 

@@ -120,6 +120,12 @@ class AdminUnauthorized(ApiError):
     title = "Admin token missing or wrong"
 
 
+class OriginRefused(ApiError):
+    status = 403
+    code = ErrorCode.ORIGIN_REFUSED
+    title = "Request from another origin"
+
+
 class NotFound(ApiError):
     status = 404
     code = ErrorCode.NOT_FOUND

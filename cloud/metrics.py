@@ -90,8 +90,9 @@ HTTP_REQUESTS: Final = _counter(
     ["method", "route", "status"],
     "API",
 )
+HTTP_DURATION_NAME: Final = "ec_http_request_duration_seconds"
 HTTP_DURATION: Final = _histogram(
-    "ec_http_request_duration_seconds",
+    HTTP_DURATION_NAME,
     "Time from a request's arrival to its last response byte, by route template",
     ["method", "route"],
     "API",
@@ -152,13 +153,34 @@ def render_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def render() -> bytes:
-    """The exposition text of this process, or of every process of the host in multiprocess mode."""
+def _registry() -> CollectorRegistry:
     if os.environ.get(METRICS_MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        return registry
+    return REGISTRY
+
+
+def render() -> bytes:
+    """The exposition text of this process, or of every process of the host in multiprocess mode."""
+    return generate_latest(_registry())
+
+
+def route_totals(method: str, route: str) -> tuple[float, float]:
+    """``(requests answered, seconds spent on them)`` of one route, from the latency histogram: the
+    host's in multiprocess mode, else this process's. The dashboard's rates are differences of these."""
+    count = total = 0.0
+    for family in _registry().collect():
+        if family.name != HTTP_DURATION_NAME:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route") != route or sample.labels.get("method") != method:
+                continue
+            if sample.name.endswith("_count"):
+                count += sample.value
+            elif sample.name.endswith("_sum"):
+                total += sample.value
+    return count, total
 
 
 _MUTATION_CHILDREN: Final[dict[tuple[str, str], Counter]] = {}

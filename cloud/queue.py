@@ -153,6 +153,10 @@ class Queue:
         raw: bytes | None = await self._redis.get(health_check_key(self.queue_name))
         return None if raw is None else raw.decode()
 
+    async def publish(self, channel: str, data: bytes) -> None:
+        """Publish ``data`` on a Redis pub/sub ``channel`` (the dashboard's announcements)."""
+        await self._redis.publish(channel, data)
+
     async def depth(self) -> int:
         """Jobs waiting in the queue (queued or deferred, not yet taken by a worker)."""
         # arq keeps a queue as one sorted set named after it, scored by when each job may run.

@@ -37,6 +37,7 @@ from rich.table import Table
 from cloud.constants import (
     ADMIN_PREFIX,
     API_DOCS_UI_PATH,
+    DASHBOARD_PATH,
     ENROLL_PATH,
     HEALTH_READY_PATH,
     METRICS_MULTIPROC_ENV,
@@ -211,6 +212,7 @@ def _print_ready(
     if settings.api.docs:
         table.add_row("OpenAPI docs", base_url + API_DOCS_UI_PATH)
     table.add_row("OpenAPI JSON", base_url + OPENAPI_JSON_PATH)
+    table.add_row("Dashboard", f"{base_url}{DASHBOARD_PATH} (sign in with ADMIN_TOKEN)")
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
     table.add_row("Database", _without_password(settings.database.url))
     table.add_row("Processes", f"{settings.api.processes} API, {settings.jobs.processes} worker")

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.services import EvaluationService
+from cloud.domain.dashboard.services import DashboardService
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
@@ -36,6 +37,7 @@ class Services:
     offers: OfferService
     credit: EvaluationService
     outbox: OutboxOperations
+    dashboard: DashboardService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

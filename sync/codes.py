@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     """An admin retry of an outbox row that is not dead-lettered, or whose work can no longer be done."""
     OFFER_IN_FLIGHT = "offer_in_flight"
     """An evaluation was requested for a user who has an ``offered`` or ``accepted`` offer."""
+    ORIGIN_REFUSED = "origin_refused"
+    """A browser request from a page of another origin (the dashboard's stream is same-origin only)."""
     VALIDATION_FAILED = "validation_failed"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"

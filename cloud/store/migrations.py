@@ -462,8 +462,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX offers_status_created ON offers(status, created_at, offer_id);
         CREATE INDEX evaluations_created ON evaluations(created_at, evaluation_id);
         CREATE INDEX change_log_type ON change_log(user_id, type);
-        -- The workers' gauges count devices seen in the last hour and day.
+        -- The workers' gauges count devices seen in the last hour and day; the dashboard reads
+        -- the last day's pushes and evaluations.
         CREATE INDEX devices_seen ON devices(last_seen_at);
+        CREATE INDEX push_attempts_at ON push_attempts(at);
+        CREATE INDEX evaluations_updated ON evaluations(updated_at);
         """,
     ),
 )

@@ -41,6 +41,7 @@ from cloud.store.records import (
     PushPlan,
     PushTarget,
     PushTokenRecord,
+    RecentActivity,
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
@@ -453,4 +454,8 @@ class Store(Protocol):
 
     async def fleet_counts(self, now: int) -> FleetCounts:
         """Devices seen within the hour and the day before ``now``, and offers by status."""
+        ...
+
+    async def recent_activity(self, since: int) -> RecentActivity:
+        """Pushes by outcome and done evaluations' results (newest first, at most 5 000) since ``since``."""
         ...

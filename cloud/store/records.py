@@ -502,3 +502,11 @@ class FleetCounts(msgspec.Struct, frozen=True, kw_only=True):
     devices_seen_24h: int
     offers_by_status: dict[str, int]
     """Offers per status; a status no offer is in is absent."""
+
+
+class RecentActivity(msgspec.Struct, frozen=True, kw_only=True):
+    """What the dashboard shows of a recent period: pushes by outcome, evaluations' results."""
+
+    pushes_by_outcome: dict[str, int]
+    evaluation_results: list[bytes]
+    """The stored result JSON of the evaluations done in the period, newest first (bounded)."""

@@ -42,6 +42,7 @@ from cloud.store.records import (
     PushPlan,
     PushTarget,
     PushTokenRecord,
+    RecentActivity,
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
@@ -447,3 +448,6 @@ class TxStore:
 
     async def fleet_counts(self, now: int) -> FleetCounts:
         return await self._read_tx(lambda tx: lists.fleet_counts(tx, now))
+
+    async def recent_activity(self, since: int) -> RecentActivity:
+        return await self._read_tx(lambda tx: lists.recent_activity(tx, since))

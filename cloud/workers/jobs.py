@@ -78,10 +78,26 @@ def retry_transient(job: JobCallable) -> JobCallable:
     return run
 
 
+_UNCHANGED: Final = frozenset({"already_done", "not_yet"})
+"""Job outcomes that changed nothing the dashboard shows."""
+
+
+async def _announce(ctx: dict[str, Any]) -> None:
+    queue = ctx.get("queue")
+    channel = ctx.get("dashboard_channel")
+    if queue is None or channel is None:
+        return
+    try:
+        await queue.publish(channel, b"job")
+    except Exception as exc:  # Redis briefly away: the dashboard catches up on its next refresh
+        log.debug("dashboard announcement failed: %r", exc)
+
+
 def measured(job: JobCallable) -> JobCallable:
     """Run ``job`` and count it (:data:`cloud.metrics.JOBS`, :data:`cloud.metrics.JOB_DURATION`): the
     outcome is what it returned when that is a word (``applied``, ``done``, ``no_consent``...),
-    ``ok`` otherwise, ``retry`` when it asked arq for another try, ``error`` when it raised."""
+    ``ok`` otherwise, ``retry`` when it asked arq for another try, ``error`` when it raised. A run
+    that changed something is announced on the dashboard channel."""
     name = job.__name__
     timer = JOB_DURATION.labels(name)
 
@@ -92,6 +108,8 @@ def measured(job: JobCallable) -> JobCallable:
         try:
             result = await job(ctx, *args)
             outcome = result if isinstance(result, str) and result.isidentifier() else "ok"
+            if outcome not in _UNCHANGED and result != 0:
+                await _announce(ctx)
             return result
         except RetryLater:
             outcome = "retry"

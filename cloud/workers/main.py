@@ -13,6 +13,7 @@ import logging
 import sys
 from typing import Any
 
+from cloud.constants import dashboard_channel
 from cloud.domain.credit.services import EvaluationService
 from cloud.faults import FaultPauses
 from cloud.outbox.kinds import OutboxKind
@@ -81,6 +82,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     # The worker's own pool: created by arq with our serialisers and queue name; arq closes it.
     queue = Queue(ctx["redis"], settings.queue_name)
     ctx["queue"] = queue
+    ctx["dashboard_channel"] = dashboard_channel(settings.queue_name)
     ctx["push_sender"] = build_sender(settings.push)
     ctx["evaluator"] = EvaluationService(store, ctx["credit_settings"])
     ctx["relay"] = asyncio.create_task(relay_forever(store, queue, settings.outbox), name="outbox-relay")

@@ -61,8 +61,11 @@ class SyncService:
         clock: Callable[[], int] = now_ms,
         outbox: OutboxDispatcher | None = None,
         exit_after_commit: bool = False,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_change = on_change
+        """Told after a sync that changed something (the dashboard's announcement); must not block."""
         self._next_sync_after_s = next_sync_after_s
         self._clock = clock
         self._outbox = outbox or OutboxDispatcher(None)
@@ -119,6 +122,10 @@ class SyncService:
             # from a backup older than the enrollment): the identity no longer exists.
             raise TokenInvalid("the token's device does not exist") from exc
         count_results((r.status, r.code) for r in outcome.results)
+        if self._on_change is not None and (
+            outcome.outbox or any(r.status == "applied" for r in outcome.results)
+        ):
+            self._on_change()
         if self._exit_after_commit and outcome.outbox:
             _exit_after_commit()
         # After the commit, never inside it: a job must not run before its row is visible.

@@ -19,6 +19,7 @@ from cloud.store.records import (
     FleetCounts,
     OfferRecord,
     OutboxRecord,
+    RecentActivity,
     TimelineEntry,
     UserRecord,
 )
@@ -167,3 +168,25 @@ def fleet_counts(tx: Tx, now: int) -> FleetCounts:
     ).fetchone()
     offers = {str(r[0]): int(r[1]) for r in tx.execute("SELECT status, COUNT(*) FROM offers GROUP BY status")}
     return FleetCounts(devices_seen_1h=int(seen[0]), devices_seen_24h=int(seen[1]), offers_by_status=offers)
+
+
+MAX_RECENT_RESULTS: Final = 5000
+
+
+def recent_activity(tx: Tx, since: int) -> RecentActivity:
+    """Pushes by outcome and done evaluations' results since ``since`` (indexes of ``0014``)."""
+    pushes = {
+        str(r[0]): int(r[1])
+        for r in tx.execute(
+            "SELECT outcome, COUNT(*) FROM push_attempts WHERE at >= ? GROUP BY outcome", (since,)
+        )
+    }
+    results = [
+        r[0].encode() if isinstance(r[0], str) else bytes(r[0])
+        for r in tx.execute(
+            "SELECT result FROM evaluations WHERE updated_at >= ? AND status = 'done' AND result IS NOT NULL"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (since, MAX_RECENT_RESULTS),
+        )
+    ]
+    return RecentActivity(pushes_by_outcome=pushes, evaluation_results=results)

@@ -155,6 +155,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/admin/evaluations", None),
     ("GET", "/v1/admin/outbox/rows", None),
     ("GET", "/v1/admin/users/{user}/timeline", None),
+    ("GET", "/v1/admin/dashboard", None),
+    ("GET", "/v1/admin/dashboard/stream", None),
 ]
 """Every admin endpoint (but credit evaluation's), with a request that would succeed."""
 

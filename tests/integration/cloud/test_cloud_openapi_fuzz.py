@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cloud.constants import OPENAPI_JSON_PATH, SYNC_PATH
+from cloud.constants import DASHBOARD_API_PATH, OPENAPI_JSON_PATH, SYNC_PATH
 from sync.limits import PROTOCOL_VERSION
 from sync.messages import TokenPair
 from tests.support.databases import Databases
@@ -49,6 +49,7 @@ CHECKS: Final = [
     response_schema_conformance,
     response_headers_conformance,
 ]
+DASHBOARD_STREAM_PATH: Final = f"{DASHBOARD_API_PATH}/stream"
 MODES: Final = {
     "positive": schemathesis.GenerationMode.POSITIVE,
     "negative": schemathesis.GenerationMode.NEGATIVE,
@@ -130,7 +131,10 @@ def test_the_served_document_holds_for_generated_requests(server: LiveServer) ->
     device = server.new_device()
     schema = schemathesis.openapi.from_url(server.base_url + OPENAPI_JSON_PATH)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 31, [op.label for op in operations]
+    assert len(operations) >= 33, [op.label for op in operations]
+    # The dashboard's event stream never ends, so a case would wait out its timeout for the whole
+    # body; its refusals are tested in test_cloud_dashboard.py.
+    operations = [op for op in operations if op.path != DASHBOARD_STREAM_PATH]
     total = 0
     findings: list[str] = []
     for operation in operations:

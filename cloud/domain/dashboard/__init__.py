@@ -1,0 +1,1 @@
+"""The live operator dashboard: ``/dashboard`` and its snapshot and event stream."""

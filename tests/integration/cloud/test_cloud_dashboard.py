@@ -1,0 +1,63 @@
+"""The dashboard over HTTP: the page and its files (a strict CSP, nothing from elsewhere), the
+snapshot and the event stream behind the admin token, and a stream refused to another origin."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+from tests.support.live_server import LiveServer
+
+
+def test_the_page_loads_only_its_own_files_under_a_strict_policy(live_server: LiveServer) -> None:
+    page = httpx.get(live_server.base_url + "/dashboard", timeout=10.0)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "connect-src 'self'" in policy
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert referenced == ["/dashboard/assets/dashboard.css", "/dashboard/assets/dashboard.js"]
+    for url in referenced:
+        assert httpx.get(live_server.base_url + url, timeout=10.0).status_code == 200
+    missing = httpx.get(live_server.base_url + "/dashboard/assets/dashboard.html", timeout=10.0)
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_the_snapshot_needs_the_admin_token(live_server: LiveServer) -> None:
+    refused = httpx.get(live_server.base_url + "/v1/admin/dashboard", timeout=10.0)
+    assert refused.status_code == 401 and refused.json()["code"] == "admin_unauthorized"
+    snapshot = live_server.admin.get("/v1/admin/dashboard").json()
+    assert set(snapshot) == {"at", "figures", "charts"}
+    assert set(snapshot["charts"]) == {"sync_rate", "funnel", "pushes", "guardrail", "stress"}
+    assert all(svg.startswith("<svg") for svg in snapshot["charts"].values())
+    assert snapshot["figures"]["sync_requests_per_s"] is None  # a rate needs two snapshots of a stream
+
+
+def test_the_stream_sends_a_snapshot_at_once_to_its_own_origin(live_server: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {live_server.admin_token}", "Origin": live_server.base_url}
+    with httpx.stream(
+        "GET", live_server.base_url + "/v1/admin/dashboard/stream", headers=headers, timeout=10.0
+    ) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        lines: list[str] = []
+        for line in reply.iter_lines():
+            if not line and lines:
+                break
+            lines.append(line)
+    assert lines[0] == "event: snapshot"
+    snapshot = json.loads("".join(line.removeprefix("data: ") for line in lines[1:]))
+    assert snapshot["figures"]["sync_requests_per_s"] is None and "funnel" in snapshot["charts"]
+
+
+def test_the_stream_refuses_another_origin_and_a_missing_token(live_server: LiveServer) -> None:
+    url = live_server.base_url + "/v1/admin/dashboard/stream"
+    evil = httpx.get(
+        url,
+        headers={"Authorization": f"Bearer {live_server.admin_token}", "Origin": "https://evil.example"},
+        timeout=10.0,
+    )
+    assert evil.status_code == 403 and evil.json()["code"] == "origin_refused"
+    anonymous = httpx.get(url, headers={"Origin": live_server.base_url}, timeout=10.0)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "admin_unauthorized"

@@ -1,0 +1,108 @@
+"""The live dashboard in a real browser (Debian's chromium through Playwright), over a real API,
+worker and Redis: it signs in with the admin token, paints its figures and charts, and a figure
+changes on its own after a device syncs and after the worker applies the offer it accepted — with
+no console error and no request beyond loopback. A screenshot is kept; the timings are printed and
+written beside it (``dashboard-timings.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from sync.messages import AcceptOffer
+from tests.support.browser import ARTIFACTS, browser_page
+from tests.support.live_server import LiveServer, sync_ok
+from tests.support.worker import private_stack, worker_process
+
+PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 0, "rate_bps": 1_990}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with private_stack(tmp_path_factory.mktemp("dashboard"), OUTBOX_RELAY_TIMEOUT_S="60") as live:
+        yield live
+
+
+def text(page: Page, element: str) -> str:
+    return page.inner_text(f"#{element}")
+
+
+@pytest.mark.timeout(120)
+def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    queue = server.extra_env["QUEUE_NAME"]
+    with worker_process(server, queue, tmp_path / "worker.log"), browser_page() as watched:
+        page = watched.page
+        started = time.monotonic()
+        page.goto(server.base_url + "/dashboard")
+        page.fill("#token", server.admin_token)
+        page.click("button[type=submit]")
+        page.wait_for_selector('body[data-updates="1"]', timeout=15_000)
+        first_paint_s = time.monotonic() - started
+        assert page.is_visible("#board") and not page.is_visible("#login")
+        assert page.locator("#chart-funnel svg rect.bar").count() == 4  # offered, accepted, applied, failed
+        for chart in ("sync_rate", "funnel", "pushes", "guardrail", "stress"):
+            assert page.locator(f"#chart-{chart} svg title").count() == 1, chart
+        assert text(page, "devices_seen_1h") == "0" and text(page, "offers_applied") == "0"
+
+        user_id = server.create_user()
+        tokens = server.enroll(server.enrollment_code(user_id))
+        assert server.admin.post(f"/v1/admin/users/{user_id}/profile", json=PROFILE).status_code == 200
+        terms = {
+            "new_limit_cents": 150_000,
+            "rate_bps": 1_790,
+            "expires_at": int(time.time() * 1000) + 3_600_000,
+        }
+        created = server.admin.post(f"/v1/admin/users/{user_id}/offers", json=terms)
+        assert created.status_code == 201
+        offer_id = created.json()["offer"]["offer_id"]
+
+        synced = time.monotonic()
+        reply = sync_ok(
+            server, tokens, [AcceptOffer(seq=1, created_at=int(time.time() * 1000), offer_id=offer_id)]
+        )
+        assert [r.status for r in reply.results] == ["applied"]
+        # (The page's CSP forbids evaluating strings, so waits are selectors, not wait_for_function.)
+        expect(page.locator("#devices_seen_1h")).to_have_text("1", timeout=15_000)
+        first_update_s = time.monotonic() - synced
+        # The worker applies the accepted offer and announces it: the funnel follows.
+        expect(page.locator("#offers_applied")).to_have_text("1", timeout=20_000)
+        applied_update_s = time.monotonic() - synced
+        assert int(page.get_attribute("body", "data-updates") or 0) >= 2
+        applied_bar = page.locator('#chart-funnel rect[data-label="applied"]')
+        assert applied_bar.get_attribute("data-value") == "1"
+
+        shot = watched.screenshot("dashboard.png")
+        assert shot.stat().st_size > 10_000
+        assert watched.outside_loopback == []
+        assert watched.console_errors == [] and watched.page_errors == []
+
+    timings = {
+        "first_paint_s": round(first_paint_s, 3),
+        "first_live_update_after_sync_s": round(first_update_s, 3),
+        "applied_offer_shown_after_sync_s": round(applied_update_s, 3),
+        "screenshot": str(
+            shot.relative_to(ARTIFACTS.parent) if shot.is_relative_to(ARTIFACTS.parent) else shot
+        ),
+    }
+    (ARTIFACTS / "dashboard-timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print("dashboard timings:", timings)
+
+
+def test_a_wrong_token_is_refused_on_the_page(server: LiveServer) -> None:
+    with browser_page() as watched:
+        page = watched.page
+        page.goto(server.base_url + "/dashboard")
+        page.fill("#token", "not-the-token")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#login-error:not([hidden])", timeout=10_000)
+        assert "refused" in page.inner_text("#login-error")
+        assert page.is_hidden("#board")
+        assert watched.outside_loopback == [] and watched.page_errors == []
