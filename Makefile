@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= data
 SEEDS ?= 2000
 
-.PHONY: run test lint typecheck pytest bench bench-growth chaos clean model seed system-packages
+.PHONY: run test lint typecheck pytest bench bench-growth chaos clean model seed system-packages doctor outbox
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ run: $(VENV)/.run-installed
 USERS ?= 200
 seed: $(VENV)/.run-installed
 	DATA_DIR=$(DATA_DIR) $(PY) -m cloud.seed --users $(USERS)
+
+# An operator's first look at a running cloud (make run's, unless ECS_SERVER_URL and ADMIN_TOKEN
+# name another): ecs doctor's checks, exit 1 if one fails; ecs outbox stats.
+ECS_SERVER_URL ?= http://127.0.0.1:8000
+ADMIN_TOKEN ?= dev-admin-token
+doctor: $(VENV)/.run-installed
+	ECS_SERVER_URL=$(ECS_SERVER_URL) ADMIN_TOKEN=$(ADMIN_TOKEN) $(PY) -m ecs.cli doctor
+
+outbox: $(VENV)/.run-installed
+	ECS_SERVER_URL=$(ECS_SERVER_URL) ADMIN_TOKEN=$(ADMIN_TOKEN) $(PY) -m ecs.cli outbox stats
 
 # lint-imports checks the import contracts of .importlinter (the layers of docs/architecture.md).
 lint: $(VENV)/.dev-installed

@@ -31,6 +31,7 @@ from cloud.domain.dashboard.updates import Announcer
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
+from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.controllers import SyncController
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 credit=EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue)),
                 outbox=OutboxOperations(store, queue, settings.outbox.queue_name),
                 dashboard=DashboardService(store, AnalyticsService(store), queue),
+                doctor=DoctorService(settings, store, redis, queue),
             )
             app.state.dashboard_channel = channel
             # Everything built so far lives as long as the process: move it out of the cyclic

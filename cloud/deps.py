@@ -32,6 +32,7 @@ from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.services import EvaluationService
 from cloud.domain.dashboard.services import DashboardService
+from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.services import Services, services_of
@@ -124,6 +125,10 @@ def _dashboard(state: State) -> DashboardService:
     return _services(state).dashboard
 
 
+def _doctor(state: State) -> DoctorService:
+    return _services(state).doctor
+
+
 DEPENDENCIES: Final = {
     "admin": Provide(_admin, sync_to_thread=False),
     "offers": Provide(_offers, sync_to_thread=False),
@@ -131,6 +136,7 @@ DEPENDENCIES: Final = {
     "credit": Provide(_credit, sync_to_thread=False),
     "outbox": Provide(_outbox, sync_to_thread=False),
     "dashboard": Provide(_dashboard, sync_to_thread=False),
+    "doctor": Provide(_doctor, sync_to_thread=False),
 }
 """The services a handler may name, resolved per request from ``app.state.services``."""
 
@@ -141,6 +147,7 @@ AnalyticsDep: TypeAlias = NamedDependency[AnalyticsService]
 CreditDep: TypeAlias = NamedDependency[EvaluationService]
 OutboxDep: TypeAlias = NamedDependency[OutboxOperations]
 DashboardDep: TypeAlias = NamedDependency[DashboardService]
+DoctorDep: TypeAlias = NamedDependency[DoctorService]
 """A handler parameter named after its entry in :data:`DEPENDENCIES` (``admin: AdminDep``)."""
 
 

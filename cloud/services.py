@@ -18,6 +18,7 @@ from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.services import EvaluationService
 from cloud.domain.dashboard.services import DashboardService
 from cloud.domain.devices.services import DeviceService
+from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.services import SyncService
@@ -38,6 +39,7 @@ class Services:
     credit: EvaluationService
     outbox: OutboxOperations
     dashboard: DashboardService
+    doctor: DoctorService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ecs.fleet import FleetConfig, FleetError, FleetSummary, simulate
+from ecs.operator import AdminClient, OperatorError, add_commands
 
 
 class Exit(IntEnum):
@@ -49,10 +50,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _deployment() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--server", default=None, help=f"the cloud's URL (ECS_SERVER_URL, else {DEFAULT_SERVER_URL})"
+    )
+    common.add_argument("--admin-token", default=None, help="the admin API's token (ADMIN_TOKEN)")
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ecs", description=__doc__.splitlines()[0] if __doc__ else None)
     root.add_argument("--json", action="store_true", help="one JSON document on stdout, no progress")
     commands = root.add_subparsers(dest="command", required=True, metavar="<subcommand>")
+    add_commands(commands, _deployment())
     sim = commands.add_parser(
         "simulate",
         help="simulated phones living simulated days against a running cloud",
@@ -147,12 +158,35 @@ def _simulate(args: argparse.Namespace, console: Console) -> Exit:
     return Exit.OK
 
 
+def _operate(args: argparse.Namespace, console: Console) -> Exit:
+    token = args.admin_token or os.environ.get("ADMIN_TOKEN")
+    what = f"ecs {args.command}" + (f" {args.action}" if getattr(args, "action", None) else "")
+    if not token:
+        console.print(f"{what}: the admin token is needed (--admin-token or ADMIN_TOKEN)", style="red")
+        return Exit.USAGE
+    client = AdminClient(args.server or os.environ.get("ECS_SERVER_URL") or DEFAULT_SERVER_URL, token)
+    try:
+        document, tables = args.run(client, args)
+    except OperatorError as exc:
+        console.print(f"{what}: {exc}", style="red", markup=False, highlight=False)
+        return Exit.FAILED
+    finally:
+        client.close()
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
+    else:
+        for shown in tables:
+            console.print(shown)
+    # The doctor's verdict is its exit code, for scripts and make targets.
+    return Exit.FAILED if isinstance(document, dict) and document.get("ok") is False else Exit.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 on a wrong command line
     console = Console(stderr=args.json)
     if args.command == "simulate":
         return int(_simulate(args, console))
-    return int(Exit.USAGE)  # pragma: no cover (argparse requires a known subcommand)
+    return int(_operate(args, console))
 
 
 if __name__ == "__main__":

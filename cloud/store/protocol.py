@@ -28,6 +28,7 @@ from cloud.store.records import (
     EvaluationRequested,
     EvaluationState,
     FleetCounts,
+    MigrationStatus,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -458,4 +459,12 @@ class Store(Protocol):
 
     async def recent_activity(self, since: int) -> RecentActivity:
         """Pushes by outcome and done evaluations' results (newest first, at most 5 000) since ``since``."""
+        ...
+
+    async def migration_status(self) -> MigrationStatus:
+        """The migrations this database has applied and the ones this build knows."""
+        ...
+
+    async def database_time_ms(self) -> int:
+        """The database server's clock, epoch milliseconds (the doctor's skew check)."""
         ...

@@ -510,3 +510,10 @@ class RecentActivity(msgspec.Struct, frozen=True, kw_only=True):
     pushes_by_outcome: dict[str, int]
     evaluation_results: list[bytes]
     """The stored result JSON of the evaluations done in the period, newest first (bounded)."""
+
+
+class MigrationStatus(msgspec.Struct, frozen=True, kw_only=True):
+    applied: list[str]
+    """The migrations this database has applied, by name."""
+    known: list[str]
+    """The migrations this build knows, in order."""

@@ -9,11 +9,12 @@ scripts — the use cases and their rules — exist once, whatever the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from cloud.domain.admin.paging import Key
 from cloud.domain.offers.rules import AcceptanceRule
 from cloud.push.messages import PushMessage, PushOutcome, PushPayload, PushResult
+from cloud.store.migrations import MIGRATIONS
 from cloud.store.records import (
     AggregateGroupRecord,
     AggregateRecord,
@@ -29,6 +30,7 @@ from cloud.store.records import (
     EvaluationRequested,
     EvaluationState,
     FleetCounts,
+    MigrationStatus,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -60,6 +62,9 @@ T = TypeVar("T")
 
 class TxStore:
     """:class:`~cloud.store.protocol.Store` over an engine's transactions (see the module docstring)."""
+
+    NOW_MS_SQL: ClassVar[str]
+    """The engine's statement for the database server's clock in epoch milliseconds."""
 
     def __init__(
         self, acceptance: AcceptanceRule | None = None, fault_hook: Callable[[str], None] | None = None
@@ -451,3 +456,14 @@ class TxStore:
 
     async def recent_activity(self, since: int) -> RecentActivity:
         return await self._read_tx(lambda tx: lists.recent_activity(tx, since))
+
+    # --- operations --------------------------------------------------------------------------
+
+    async def migration_status(self) -> MigrationStatus:
+        applied = await self._query(
+            lambda tx: [str(r[0]) for r in tx.execute("SELECT name FROM schema_migrations")]
+        )
+        return MigrationStatus(applied=sorted(applied), known=[m.name for m in MIGRATIONS])
+
+    async def database_time_ms(self) -> int:
+        return await self._query(lambda tx: int(tx.execute(self.NOW_MS_SQL).fetchone()[0]))

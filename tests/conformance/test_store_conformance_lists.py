@@ -3,6 +3,7 @@ backend by the conftest."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from cloud.domain.admin.paging import Key
 from cloud.push.messages import PushOutcome, PushResult
 from cloud.store import Store
 from cloud.store.errors import UserNotFound
+from cloud.store.migrations import MIGRATIONS
 from cloud.store.scripts.lists import TIMELINE_KINDS
 from sync.messages import ConsentScope, SetConsent
 from tests.conformance.test_store_conformance import (
@@ -192,3 +194,14 @@ async def test_fleet_counts_devices_seen_and_offers_by_status(store: Store) -> N
     assert counts.offers_by_status == {"offered": 1, "withdrawn": 1}
     later = await store.fleet_counts(NOW + 25 * hour)
     assert (later.devices_seen_1h, later.devices_seen_24h) == (0, 0)
+
+
+async def test_the_doctor_reads_migrations_and_the_database_clock(store: Store) -> None:
+    status = await store.migration_status()
+    assert status.known == [m.name for m in MIGRATIONS]
+    assert status.applied == sorted(status.known)
+    before = int(time.time() * 1000)
+    database = await store.database_time_ms()
+    after = int(time.time() * 1000)
+    # The suite's database runs on this machine: its clock is ours, give or take a second.
+    assert before - 1000 <= database <= after + 1000

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX
-from cloud.deps import ADMIN_SECURITY, AdminDep, OffersDep, StrictBody, admin_guard
+from cloud.deps import ADMIN_SECURITY, AdminDep, DoctorDep, OffersDep, StrictBody, admin_guard
 from cloud.domain.admin.paging import DEFAULT_PAGE, MAX_PAGE
 from cloud.domain.admin.schemas import (
     AuditOut,
@@ -35,6 +35,7 @@ from cloud.domain.admin.schemas import (
     UserViewOut,
     WithdrawOffer,
 )
+from cloud.domain.health.services import DoctorReport
 from cloud.outbox.kinds import OutboxKind
 from cloud.store.records import EvaluationState, OutboxState
 from sync.messages import OfferStatus, Platform
@@ -65,6 +66,21 @@ class AdminController(Controller):
     ) -> EnrollmentCodeCreated:
         """A one-time enrollment code for the user (shown once); the body is optional."""
         return await admin.create_enrollment_code(user_id, (data or CreateEnrollmentCode()).ttl_s)
+
+    @get("/devices/{device_id:str}")
+    async def show_device(self, device_id: FromPath[str], admin: AdminDep) -> DeviceOut:
+        """One device."""
+        return await admin.device(device_id)
+
+    @get("/offers/{offer_id:str}")
+    async def show_offer(self, offer_id: FromPath[str], offers: OffersDep) -> OfferOut:
+        """One offer, as the server holds it."""
+        return await offers.offer(offer_id)
+
+    @get("/doctor")
+    async def doctor(self, doctor: DoctorDep) -> DoctorReport:
+        """Settings, database, Redis, migrations, workers and the clock skew to the database, checked."""
+        return await doctor.report()
 
     @post("/devices/{device_id:str}/revoke", status_code=200)
     async def revoke_device(self, device_id: FromPath[str], admin: AdminDep) -> DeviceOut:

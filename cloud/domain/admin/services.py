@@ -30,7 +30,7 @@ from cloud.domain.offers.operations import payload_summary
 from cloud.domain.offers.services import offer_out
 from cloud.errors import AdminUnauthorized
 from cloud.settings import AuthSettings
-from cloud.store.errors import UserNotFound
+from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import DeviceRecord, OutboxRecord, wire_offer, wire_profile
 from sync.messages import Notice
@@ -118,6 +118,13 @@ class AdminService:
         if user_id is not None and await self._store.get_user(user_id) is None:
             raise UserNotFound(f"no user {user_id}")
         return [device_out(d) for d in await self._store.list_devices(user_id)]
+
+    async def device(self, device_id: str) -> DeviceOut:
+        """Raises ``DeviceNotFound`` for an unknown id."""
+        device = await self._store.get_device(device_id)
+        if device is None:
+            raise DeviceNotFound(f"no device {device_id}")
+        return device_out(device)
 
     async def revoke_device(self, device_id: str) -> DeviceOut:
         return device_out(await self._store.revoke_device(device_id, self._clock()))

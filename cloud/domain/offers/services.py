@@ -134,6 +134,13 @@ class OfferService:
         if await self._store.get_user(user_id) is None:
             raise UserNotFound(f"no user {user_id}")
 
+    async def offer(self, offer_id: str) -> OfferOut:
+        """Raises ``OfferNotFound``."""
+        offer = await self._store.get_offer(offer_id)
+        if offer is None:
+            raise OfferNotFound(f"no offer {offer_id}")
+        return offer_out(offer)
+
     async def offer_audit(self, offer_id: str) -> list[AuditRecord]:
         """Raises ``OfferNotFound``."""
         if await self._store.get_offer(offer_id) is None:

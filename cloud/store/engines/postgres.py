@@ -90,6 +90,8 @@ class PgTx:
 class PostgresStore(TxStore):
     """The scale-out store: a PostgreSQL database, a pool of connections per process."""
 
+    NOW_MS_SQL = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+
     def __init__(
         self,
         url: str,

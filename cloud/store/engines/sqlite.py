@@ -120,6 +120,8 @@ class SqliteTx:
 class SqliteStore(TxStore):
     """The embedded store: one SQLite file, one aiosqlite connection."""
 
+    NOW_MS_SQL = "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
     def __init__(
         self,
         path: Path,

@@ -157,6 +157,9 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/admin/users/{user}/timeline", None),
     ("GET", "/v1/admin/dashboard", None),
     ("GET", "/v1/admin/dashboard/stream", None),
+    ("GET", "/v1/admin/devices/{device}", None),
+    ("GET", "/v1/admin/offers/{open_offer}", None),
+    ("GET", "/v1/admin/doctor", None),
 ]
 """Every admin endpoint (but credit evaluation's), with a request that would succeed."""
 
@@ -217,6 +220,8 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         "invalid_cursor",
     ),
     ("revoke-unknown-device", "POST", "/v1/admin/devices/dev_nobody/revoke", None, 404, NF),
+    ("show-unknown-device", "GET", "/v1/admin/devices/dev_nobody", None, 404, NF),
+    ("show-unknown-offer", "GET", "/v1/admin/offers/off_nobody", None, 404, NF),
     # notices and the user view
     (
         "notice-unknown-user",

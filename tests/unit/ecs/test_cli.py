@@ -13,7 +13,22 @@ from tests.support.live_server import free_port
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["nope"], ["simulate", "--devices", "0"], ["simulate", "--days", "x"], ["simulate", "--bogus"]],
+    [
+        [],
+        ["nope"],
+        ["simulate", "--devices", "0"],
+        ["simulate", "--days", "x"],
+        ["simulate", "--bogus"],
+        ["users"],
+        ["users", "nope"],
+        ["users", "show"],
+        ["offers", "create", "usr_1"],
+        ["offers", "create", "usr_1", "--new-limit-cents", "1.5", "--rate-bps", "1"],
+        ["offers", "list", "--status", "approved"],
+        ["devices", "list", "--state", "gone"],
+        ["outbox", "retry", "x"],
+        ["doctor", "--bogus"],
+    ],
 )
 def test_a_wrong_command_line_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -29,6 +44,19 @@ def test_no_admin_token_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     assert captured.out == "" and "admin token" in captured.err
 
 
+@pytest.mark.parametrize("argv", [["users", "list"], ["doctor"], ["outbox", "stats"]])
+def test_operator_commands_need_the_token_and_an_answer(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ADMIN_TOKEN", raising=False)
+    assert main(["--json", *argv]) == Exit.USAGE
+    assert "admin token" in capsys.readouterr().err
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--json", *argv, "--server", url, "--admin-token", "t"]) == Exit.FAILED
+    captured = capsys.readouterr()
+    assert captured.out == "" and "did not answer" in captured.err
+
+
 def test_a_cloud_that_does_not_answer_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     code = main(
@@ -41,7 +69,16 @@ def test_a_cloud_that_does_not_answer_exits_1(capsys: pytest.CaptureFixture[str]
 
 def test_every_subcommand_has_help() -> None:
     subcommands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert set(subcommands) == {"simulate"}
+    assert set(subcommands) == {
+        "simulate",
+        "users",
+        "devices",
+        "offers",
+        "evaluations",
+        "codes",
+        "outbox",
+        "doctor",
+    }
     assert all(p.description for p in subcommands.values())
     assert json.dumps([int(e) for e in Exit]) == "[0, 1, 2]"
 
