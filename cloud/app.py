@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 doctor=DoctorService(settings, store, redis, queue),
             )
             app.state.dashboard_channel = channel
+            app.state.dashboard_refresh_s = settings.api.dashboard_refresh_s
             # Everything built so far lives as long as the process: move it out of the cyclic
             # collector's reach, so its passes no longer walk it (they took about 5 % of a sync).
             gc.freeze()

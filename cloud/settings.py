@@ -188,6 +188,8 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     next_sync_after_s: int = 900
+    dashboard_refresh_s: float = 5.0
+    """The longest a dashboard stream waits between snapshots when no change is announced."""
     docs: bool = True
     """Serve the Swagger UI page (``/schema/swagger``) and its assets; the OpenAPI document is
     served either way. ``API_DOCS``; unset: on in development, off in production."""
@@ -553,6 +555,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             host=env.get("HOST") or "127.0.0.1",
             port=_int_var(env, "PORT"),
             next_sync_after_s=_int_var(env, "NEXT_SYNC_AFTER_S"),
+            dashboard_refresh_s=_float_var(env, "DASHBOARD_REFRESH_S"),
             docs=_api_docs(env, env_name),
             access_log=_flag(env, "ACCESS_LOG"),
             body_read_timeout_s=_float_var(env, "BODY_READ_TIMEOUT_S"),

@@ -325,6 +325,13 @@ VARS: Final[tuple[Var, ...]] = (
         high=_DAY_S,
     ),
     Var(
+        "DASHBOARD_REFRESH_S",
+        "the longest a dashboard stream waits between snapshots when no change is announced (the rates move)",
+        "float",
+        default=5.0,
+        high=3600,
+    ),
+    Var(
         "QUEUE_NAME",
         "arq queue the API enqueues outbox jobs to and workers listen on (API and workers must agree)",
         "text",

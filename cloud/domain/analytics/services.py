@@ -106,10 +106,14 @@ class AnalyticsService:
         return datetime.fromtimestamp(self._clock() / 1000, tz=UTC).date()
 
     async def population_stress(self, as_of_day: date, window_days: int) -> PopulationStressOut:
+        return await self.population("stress", as_of_day, window_days)
+
+    async def population(self, field: Field, as_of_day: date, window_days: int) -> PopulationStressOut:
+        """The debiased population distribution of one reported field (stress, valence, arousal)."""
         first, last = window(as_of_day, window_days)
-        estimates, skipped = await population_estimate(self._store, "stress", as_of_day, window_days)
+        estimates, skipped = await population_estimate(self._store, field, as_of_day, window_days)
         return PopulationStressOut(
-            field="stress",
+            field=field,
             first_day=first,
             last_day=last,
             n=sum(e.n for e in estimates.values()),

@@ -7,7 +7,7 @@
 - ``GET /v1/admin/dashboard/stream``: server-sent events, admin token: a ``snapshot`` event at once,
   then one after every change an API process or a worker announces on the dashboard channel
   (Redis pub/sub through Litestar's channels, so it is live whichever API process serves the page),
-  at most one a second, and one every ``REFRESH_S`` regardless (the rates move without events). A
+  at most one a second, and one every ``DASHBOARD_REFRESH_S`` regardless (the rates move without events). A
   request whose ``Origin`` names another host is refused (``403 origin_refused``): the page is
   same-origin and no other site's script may read the stream.
 """
@@ -38,7 +38,6 @@ from cloud.errors import OriginRefused
 
 STATIC: Final = Path(__file__).parent / "static"
 ASSETS: Final = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
-REFRESH_S: Final = 5.0
 MIN_INTERVAL_S: Final = 1.0
 # The page's own files only; the charts arrive as SVG inside the snapshot.
 CSP: Final = (
@@ -93,11 +92,12 @@ class DashboardController(Controller):
         _check_origin(request)
         channels = request.app.plugins.get(ChannelsPlugin)
         channel: str = request.app.state.dashboard_channel
-        return ServerSentEvent(_events(dashboard, channels, channel))
+        refresh_s: float = request.app.state.dashboard_refresh_s
+        return ServerSentEvent(_events(dashboard, channels, channel, refresh_s))
 
 
 async def _events(
-    dashboard: DashboardService, channels: ChannelsPlugin, channel: str
+    dashboard: DashboardService, channels: ChannelsPlugin, channel: str, refresh_s: float
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     state = StreamState()
     changed = asyncio.Event()
@@ -116,7 +116,7 @@ async def _events(
                 snapshot = await dashboard.snapshot(state)
                 yield ServerSentEventMessage(data=_encoder.encode(snapshot).decode(), event="snapshot")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), REFRESH_S)
+                    await asyncio.wait_for(changed.wait(), refresh_s)
                 # Coalesce a burst of changes into one snapshot a second.
                 await asyncio.sleep(max(0.0, MIN_INTERVAL_S - (time.monotonic() - started)))
     finally:

@@ -16,6 +16,7 @@ import msgspec
 
 from cloud.clock import now_ms
 from cloud.constants import SYNC_PATH
+from cloud.domain.analytics.reports import Field
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.evaluation import EvaluationResult
 from cloud.domain.dashboard.charts import bar_chart, empty_chart, interval_chart, sparkline
@@ -31,6 +32,8 @@ HISTORY: Final = 60
 """Points kept by a stream for its sparkline (one per snapshot)."""
 FUNNEL: Final = (OfferStatus.OFFERED, OfferStatus.ACCEPTED, OfferStatus.APPLIED, OfferStatus.FAILED)
 BANDS: Final = ("A", "B", "C", "D", "E")
+FIELDS: Final[tuple[Field, ...]] = ("stress", "valence", "arousal")
+"""The reported emotion fields, each shown as its debiased population distribution."""
 
 
 class DepthReader(Protocol):
@@ -65,7 +68,9 @@ class DashboardService:
         outbox = await self._store.outbox_stats(now=now)
         recent = await self._store.recent_activity(now - DAY_MS)
         day = dt.datetime.fromtimestamp(now / 1000, dt.UTC).date()
-        stress = await self._analytics.population_stress(day, STRESS_WINDOW_DAYS)
+        populations = {
+            field: await self._analytics.population(field, day, STRESS_WINDOW_DAYS) for field in FIELDS
+        }
         depth = await self._depth()
 
         count, seconds = route_totals("POST", SYNC_PATH)
@@ -83,7 +88,9 @@ class DashboardService:
         pending = sum(c.count for c in outbox.counts if c.state == OutboxState.PENDING.value)
         dead = sum(c.count for c in outbox.counts if c.state == OutboxState.DEAD.value)
         guardrail = _guardrail(recent.evaluation_results)
-        distribution = max(stress.distributions, key=lambda d: d.n, default=None)
+        # Levels of different k are not comparable: each chart shows the k most reports used.
+        shown = {f: max(p.distributions, key=lambda d: d.n, default=None) for f, p in populations.items()}
+        distribution = shown["stress"]
         figures = DashboardFigures(
             sync_requests_per_s=rate,
             sync_latency_ms=latency,
@@ -101,7 +108,7 @@ class DashboardService:
             guardrail_24h=guardrail,
             stress_reports=0 if distribution is None else distribution.n,
         )
-        charts = {
+        charts: dict[str, str] = {
             "sync_rate": sparkline("Sync requests per second", state.rates if state else [])
             if state and state.rates
             else empty_chart("Sync requests per second"),
@@ -118,13 +125,17 @@ class DashboardService:
                     for band in BANDS
                 ],
             ),
-            "stress": interval_chart(
-                f"Stress levels, {STRESS_WINDOW_DAYS} days (debiased, 95 % intervals)",
-                [(f"L{lv.level}", lv.shown, lv.shown_lower, lv.shown_upper) for lv in distribution.levels],
-            )
-            if distribution is not None
-            else empty_chart(f"Stress levels, {STRESS_WINDOW_DAYS} days"),
         }
+        for field, dist in shown.items():
+            title = f"{field.capitalize()} levels, {STRESS_WINDOW_DAYS} days"
+            charts[field] = (
+                empty_chart(title)
+                if dist is None
+                else interval_chart(
+                    f"{title} (debiased, 95 % intervals)",
+                    [(f"L{lv.level}", lv.shown, lv.shown_lower, lv.shown_upper) for lv in dist.levels],
+                )
+            )
         return DashboardSnapshot(at=now, figures=figures, charts=charts)
 
     async def _depth(self) -> int | None:

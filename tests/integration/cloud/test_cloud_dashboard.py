@@ -3,12 +3,18 @@ snapshot and the event stream behind the admin token, and a stream refused to an
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.support.live_server import LiveServer
+from sync.messages import ConsentScope, SetConsent
+from tests.support.live_server import LiveServer, sample_aggregate, sync_ok
 
 
 def test_the_page_loads_only_its_own_files_under_a_strict_policy(live_server: LiveServer) -> None:
@@ -29,7 +35,15 @@ def test_the_snapshot_needs_the_admin_token(live_server: LiveServer) -> None:
     assert refused.status_code == 401 and refused.json()["code"] == "admin_unauthorized"
     snapshot = live_server.admin.get("/v1/admin/dashboard").json()
     assert set(snapshot) == {"at", "figures", "charts"}
-    assert set(snapshot["charts"]) == {"sync_rate", "funnel", "pushes", "guardrail", "stress"}
+    assert set(snapshot["charts"]) == {
+        "sync_rate",
+        "funnel",
+        "pushes",
+        "guardrail",
+        "stress",
+        "valence",
+        "arousal",
+    }
     assert all(svg.startswith("<svg") for svg in snapshot["charts"].values())
     assert snapshot["figures"]["sync_requests_per_s"] is None  # a rate needs two snapshots of a stream
 
@@ -61,3 +75,38 @@ def test_the_stream_refuses_another_origin_and_a_missing_token(live_server: Live
     assert evil.status_code == 403 and evil.json()["code"] == "origin_refused"
     anonymous = httpx.get(url, headers={"Origin": live_server.base_url}, timeout=10.0)
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "admin_unauthorized"
+
+
+def _events(reply: httpx.Response) -> Iterator[dict[str, Any]]:
+    data: list[str] = []
+    for line in reply.iter_lines():
+        if line.startswith("data: "):
+            data.append(line.removeprefix("data: "))
+        elif not line and data:
+            yield json.loads("".join(data))
+            data = []
+
+
+def test_a_sync_on_one_api_process_reaches_the_stream_of_another(tmp_path: Path, redis_url: str) -> None:
+    # One database and one queue (so one dashboard channel) for both; the stream's own refresh is
+    # ten minutes away, so only the announcement through Redis can bring the second snapshot.
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "QUEUE_NAME": f"ec:test:dashboard:{uuid.uuid4().hex}",
+        "DASHBOARD_REFRESH_S": "600",
+    }
+    with (
+        LiveServer(tmp_path / "a", redis_url, env=env) as a,
+        LiveServer(tmp_path / "b", redis_url, env=env) as b,
+    ):
+        tokens = a.new_device()
+        headers = {"Authorization": f"Bearer {b.admin_token}"}
+        with httpx.stream(
+            "GET", b.base_url + "/v1/admin/dashboard/stream", headers=headers, timeout=20.0
+        ) as reply:
+            events = _events(reply)
+            assert next(events)["figures"]["stress_reports"] == 0
+            today = dt.datetime.now(dt.UTC).date().isoformat()
+            share = SetConsent(seq=1, created_at=0, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+            sync_ok(a, tokens, [share, sample_aggregate(2, day=today)])
+            assert next(events)["figures"]["stress_reports"] == 1

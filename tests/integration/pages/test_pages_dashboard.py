@@ -7,6 +7,7 @@ written beside it (``dashboard-timings.json``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -15,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from sync.messages import AcceptOffer
+from sync.messages import AcceptOffer, ConsentScope, SetConsent
 from tests.support.browser import ARTIFACTS, browser_page
-from tests.support.live_server import LiveServer, sync_ok
+from tests.support.live_server import LiveServer, sample_aggregate, sync_ok
 from tests.support.worker import private_stack, worker_process
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 0, "rate_bps": 1_990}
@@ -48,7 +49,7 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         first_paint_s = time.monotonic() - started
         assert page.is_visible("#board") and not page.is_visible("#login")
         assert page.locator("#chart-funnel svg rect.bar").count() == 4  # offered, accepted, applied, failed
-        for chart in ("sync_rate", "funnel", "pushes", "guardrail", "stress"):
+        for chart in ("sync_rate", "funnel", "pushes", "guardrail", "stress", "valence", "arousal"):
             assert page.locator(f"#chart-{chart} svg title").count() == 1, chart
         assert text(page, "devices_seen_1h") == "0" and text(page, "offers_applied") == "0"
 
@@ -65,10 +66,15 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         offer_id = created.json()["offer"]["offer_id"]
 
         synced = time.monotonic()
+        now = int(time.time() * 1000)
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        share = SetConsent(seq=2, created_at=now, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
         reply = sync_ok(
-            server, tokens, [AcceptOffer(seq=1, created_at=int(time.time() * 1000), offer_id=offer_id)]
+            server,
+            tokens,
+            [AcceptOffer(seq=1, created_at=now, offer_id=offer_id), share, sample_aggregate(3, day=today)],
         )
-        assert [r.status for r in reply.results] == ["applied"]
+        assert [r.status for r in reply.results] == ["applied"] * 3
         # (The page's CSP forbids evaluating strings, so waits are selectors, not wait_for_function.)
         expect(page.locator("#devices_seen_1h")).to_have_text("1", timeout=15_000)
         first_update_s = time.monotonic() - synced
@@ -76,6 +82,9 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         expect(page.locator("#offers_applied")).to_have_text("1", timeout=20_000)
         applied_update_s = time.monotonic() - synced
         assert int(page.get_attribute("body", "data-updates") or 0) >= 2
+        # Today's aggregate is in the week's debiased distributions, one point per level.
+        for field in ("stress", "valence", "arousal"):
+            assert page.locator(f"#chart-{field} svg circle.point").count() == 4, field
         applied_bar = page.locator('#chart-funnel rect[data-label="applied"]')
         assert applied_bar.get_attribute("data-value") == "1"
 

@@ -61,6 +61,7 @@ def _leaves(s: Any) -> list[tuple[str, object]]:
         ("REFRESH_REUSE_GRACE_S", s.auth.refresh_reuse_grace_s),
         ("ENROLLMENT_CODE_TTL_S", s.auth.enrollment_code_ttl_s),
         ("NEXT_SYNC_AFTER_S", s.api.next_sync_after_s),
+        ("DASHBOARD_REFRESH_S", s.api.dashboard_refresh_s),
         ("OUTBOX_RELAY_TIMEOUT_S", s.outbox.relay_timeout_s),
         ("OUTBOX_RELAY_INTERVAL_S", s.outbox.relay_interval_s),
         ("METRICS_INTERVAL_S", s.outbox.metrics_interval_s),
