@@ -96,47 +96,17 @@ class StrictBody(AbstractDTO[T]):
         return schema
 
 
-def _services(state: State) -> Services:
-    services: Services = state.services
-    return services
+def _provider(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        services: Services = state.services
+        return getattr(services, name)
 
-
-def _admin(state: State) -> AdminService:
-    return _services(state).admin
-
-
-def _offers(state: State) -> OfferService:
-    return _services(state).offers
-
-
-def _analytics(state: State) -> AnalyticsService:
-    return _services(state).analytics
-
-
-def _credit(state: State) -> EvaluationService:
-    return _services(state).credit
-
-
-def _outbox(state: State) -> OutboxOperations:
-    return _services(state).outbox
-
-
-def _dashboard(state: State) -> DashboardService:
-    return _services(state).dashboard
-
-
-def _doctor(state: State) -> DoctorService:
-    return _services(state).doctor
+    return Provide(provide, sync_to_thread=False)
 
 
 DEPENDENCIES: Final = {
-    "admin": Provide(_admin, sync_to_thread=False),
-    "offers": Provide(_offers, sync_to_thread=False),
-    "analytics": Provide(_analytics, sync_to_thread=False),
-    "credit": Provide(_credit, sync_to_thread=False),
-    "outbox": Provide(_outbox, sync_to_thread=False),
-    "dashboard": Provide(_dashboard, sync_to_thread=False),
-    "doctor": Provide(_doctor, sync_to_thread=False),
+    name: _provider(name)
+    for name in ("admin", "offers", "analytics", "credit", "outbox", "dashboard", "doctor")
 }
 """The services a handler may name, resolved per request from ``app.state.services``."""
 

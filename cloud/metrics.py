@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from typing import Final, NamedTuple
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -183,7 +183,25 @@ def route_totals(method: str, route: str) -> tuple[float, float]:
     return count, total
 
 
-_MUTATION_CHILDREN: Final[dict[tuple[str, str], Counter]] = {}
+M = TypeVar("M", Counter, Histogram)
+
+
+class _Children(Generic[M]):
+    """A metric's label children, looked up once per label set: ``.labels()`` costs more than the
+    increment. Every label here has a small, fixed set of values, so the cache stays small."""
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *labels: str) -> M:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._metric.labels(*labels)
+        return child
+
+
+_mutations: Final = _Children(SYNC_MUTATIONS)
 
 
 def count_results(results: Iterable[tuple[str, str | None]]) -> None:
@@ -192,22 +210,17 @@ def count_results(results: Iterable[tuple[str, str | None]]) -> None:
     for status, code in results:
         key = (status, code or "")
         tally[key] = tally.get(key, 0) + 1
-    for key, n in tally.items():
-        child = _MUTATION_CHILDREN.get(key)
-        if child is None:
-            # Statuses and codes are the protocol's enums: the cache stays small.
-            child = _MUTATION_CHILDREN[key] = SYNC_MUTATIONS.labels(*key)
-        child.inc(n)
+    for (status, code), n in tally.items():
+        _mutations(status, code).inc(n)
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
     """Wrap ``app`` (outside Litestar's router, which sets the route template on the scope) to count
     every HTTP request."""
-    # Label children, looked up once per label set: .labels() costs more than the increment.
-    requests: dict[tuple[str, str, int], Counter] = {}
-    durations: dict[tuple[str, str], Histogram] = {}
-    bytes_in: dict[str, Counter] = {}
-    bytes_out: dict[str, Counter] = {}
+    requests = _Children(HTTP_REQUESTS)
+    durations = _Children(HTTP_DURATION)
+    bytes_in = _Children(HTTP_BYTES_IN)
+    bytes_out = _Children(HTTP_BYTES_OUT)
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -230,26 +243,13 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             route = scope.get("path_template") or UNMATCHED
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (method, route, status)
-            counter = requests.get(key)
-            if counter is None:
-                counter = requests[key] = HTTP_REQUESTS.labels(method, route, str(status))
-            counter.inc()
-            timer = durations.get((method, route))
-            if timer is None:
-                timer = durations[(method, route)] = HTTP_DURATION.labels(method, route)
-            timer.observe(time.perf_counter() - started)
+            requests(method, route, str(status)).inc()
+            durations(method, route).observe(time.perf_counter() - started)
             received = _content_length(scope)
             if received:
-                child = bytes_in.get(route)
-                if child is None:
-                    child = bytes_in[route] = HTTP_BYTES_IN.labels(route)
-                child.inc(received)
+                bytes_in(route).inc(received)
             if sent:
-                child = bytes_out.get(route)
-                if child is None:
-                    child = bytes_out[route] = HTTP_BYTES_OUT.labels(route)
-                child.inc(sent)
+                bytes_out(route).inc(sent)
 
     return middleware
 
