@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
 from cloud.api_docs import openapi_config
@@ -27,7 +26,7 @@ from cloud.domain.credit.controllers import CreditController
 from cloud.domain.credit.services import EvaluationService
 from cloud.domain.dashboard.controllers import DashboardController, DashboardPageController
 from cloud.domain.dashboard.services import DashboardService
-from cloud.domain.dashboard.updates import Announcer
+from cloud.domain.dashboard.updates import Announcer, ResilientPubSubBackend, publisher
 from cloud.domain.devices.controllers import DeviceController
 from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.controllers import HealthController
@@ -63,7 +62,7 @@ def _channels_backend(redis_url: str | None) -> ChannelsBackend:
     # Redis pub/sub: a change announced by any API process or worker reaches every API process's
     # dashboard streams. Without Redis there is one process, and memory does.
     if redis_url:
-        return RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
+        return ResilientPubSubBackend(redis=Redis.from_url(redis_url))
     return MemoryChannelsBackend()
 
 
@@ -75,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     channel = dashboard_channel(settings.outbox.queue_name)
     # Subscribed on a stream's first use, not at start-up: the API starts while Redis is away.
     channels = ChannelsPlugin(_channels_backend(settings.redis.url), arbitrary_channels_allowed=True)
-    announcer = Announcer(lambda: channels.publish(b"sync", channel))
+    announcer = Announcer(publisher(channels, channel, b"sync"))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -45,6 +46,7 @@ CSP: Final = (
     " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _encoder: Final = msgspec.json.Encoder()
+logger = logging.getLogger(__name__)
 
 
 def _check_origin(request: Request[Any, Any, Any]) -> None:
@@ -105,7 +107,13 @@ async def _events(
     async def on_event(_: bytes) -> None:
         changed.set()
 
-    subscriber = await channels.subscribe(channel)
+    try:
+        subscriber = await channels.subscribe(channel)
+    except Exception as exc:  # Redis away: this stream refreshes on its clock only
+        logger.warning("dashboard stream without announcements (%r)", exc)
+        while True:
+            yield ServerSentEventMessage(data=_encode(await dashboard.snapshot(state)), event="snapshot")
+            await asyncio.sleep(refresh_s)
     try:
         async with subscriber.run_in_background(on_event, join=False):
             while True:
@@ -114,10 +122,14 @@ async def _events(
                 # sent brings the next one.
                 changed.clear()
                 snapshot = await dashboard.snapshot(state)
-                yield ServerSentEventMessage(data=_encoder.encode(snapshot).decode(), event="snapshot")
+                yield ServerSentEventMessage(data=_encode(snapshot), event="snapshot")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), refresh_s)
                 # Coalesce a burst of changes into one snapshot a second.
                 await asyncio.sleep(max(0.0, MIN_INTERVAL_S - (time.monotonic() - started)))
     finally:
         await channels.unsubscribe(subscriber)
+
+
+def _encode(snapshot: DashboardSnapshot) -> str:
+    return _encoder.encode(snapshot).decode()

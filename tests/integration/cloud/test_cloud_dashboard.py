@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from cloud.embedded_redis import EmbeddedRedis, free_port
 from sync.messages import ConsentScope, SetConsent
 from tests.support.live_server import LiveServer, sample_aggregate, sync_ok
 
@@ -110,3 +113,36 @@ def test_a_sync_on_one_api_process_reaches_the_stream_of_another(tmp_path: Path,
             share = SetConsent(seq=1, created_at=0, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
             sync_ok(a, tokens, [share, sample_aggregate(2, day=today)])
             assert next(events)["figures"]["stress_reports"] == 1
+
+
+@pytest.mark.timeout(90)
+def test_announcements_resume_after_redis_comes_back(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "QUEUE_NAME": f"ec:test:dashboard:{uuid.uuid4().hex}",
+        "DASHBOARD_REFRESH_S": "600",
+    }
+    today = dt.datetime.now(dt.UTC).date()
+    redis = EmbeddedRedis(tmp_path / "redis", port=port)
+    redis.start()
+    try:
+        url = redis.url
+        with LiveServer(tmp_path / "a", url, env=env) as a, LiveServer(tmp_path / "b", url, env=env) as b:
+            tokens = a.new_device()
+            share = SetConsent(seq=1, created_at=0, scope=ConsentScope.SHARE_AGGREGATES, granted=True)
+            headers = {"Authorization": f"Bearer {b.admin_token}"}
+            stream = b.base_url + "/v1/admin/dashboard/stream"
+            with httpx.stream("GET", stream, headers=headers, timeout=30.0) as reply:
+                events = _events(reply)
+                assert next(events)["figures"]["stress_reports"] == 0
+                redis.stop()
+                # Redis away: the sync still succeeds; its announcement is lost, nothing else.
+                sync_ok(a, tokens, [share, sample_aggregate(2, day=today.isoformat())])
+                redis.start()
+                time.sleep(3)  # the backend listens again within RETRY_S of Redis answering
+                yesterday = (today - dt.timedelta(days=1)).isoformat()
+                sync_ok(a, tokens, [sample_aggregate(3, day=yesterday)])
+                assert next(events)["figures"]["stress_reports"] == 2
+    finally:
+        redis.stop()
