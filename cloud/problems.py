@@ -174,12 +174,16 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     extra = getattr(exc, "extra", None)
     if status == 400 and extra:
         # Validation errors list which field failed; say so without echoing the value back.
-        detail = (
-            "; ".join(f"{e.get('key', '?')}: {e.get('message', '')}" for e in extra if isinstance(e, dict))
-            or detail
-        )
+        detail = "; ".join(_field_error(e) for e in extra if isinstance(e, dict)) or detail
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
     return problem_response(status, code, _title(status), detail, headers=headers)
+
+
+def _field_error(error: dict[str, Any]) -> str:
+    if error.get("source") == "body" and error.get("key") == "data":
+        # Litestar reports a missing body as a missing ``data`` argument, in those words.
+        return "a JSON body is required"
+    return f"{error.get('key', '?')}: {error.get('message', '')}"
 
 
 def _internal(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

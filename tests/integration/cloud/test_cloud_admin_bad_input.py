@@ -180,6 +180,8 @@ def profile(**changes: Any) -> dict[str, Any]:
 CASES: list[tuple[str, str, str, Any, int, str]] = [
     # users and enrollment codes
     ("user-empty-ref", "POST", "/v1/admin/users", {"external_ref": ""}, 400, VF),
+    ("notice-no-body", "POST", "/v1/admin/users/{user}/notices", b"", 400, VF),
+    ("profile-blank-body", "POST", "/v1/admin/users/{user}/profile", b"  ", 400, IB),
     ("user-ref-type", "POST", "/v1/admin/users", {"external_ref": 5}, 400, VF),
     ("user-unknown-field", "POST", "/v1/admin/users", {"external_ref": "x", "role": "root"}, 400, VF),
     ("user-array", "POST", "/v1/admin/users", [1], 400, VF),
