@@ -176,6 +176,8 @@ def test_pauses_only_at_the_points_set(caplog: pytest.LogCaptureFixture) -> None
 FLOAT_HIGH: dict[str, float] = {
     "OUTBOX_RELAY_TIMEOUT_S": 3600,
     "OUTBOX_RELAY_INTERVAL_S": 600,
+    "METRICS_INTERVAL_S": 3600,
+    "DASHBOARD_REFRESH_S": 3600,
     "OFFER_ACCEPT_GRACE_S": 30 * 86_400,
     "OFFER_MAX_CLOCK_SKEW_S": 30 * 86_400,
     "WORKER_JOB_TIMEOUT_S": 3600,
@@ -277,6 +279,8 @@ def test_bounds_themselves_are_accepted(tmp_path: Path, name: str, value: str) -
         "OUTBOX_MAX_ATTEMPTS": settings.outbox.max_attempts,
         "OUTBOX_RELAY_TIMEOUT_S": settings.outbox.relay_timeout_s,
         "OUTBOX_RELAY_INTERVAL_S": settings.outbox.relay_interval_s,
+        "METRICS_INTERVAL_S": settings.outbox.metrics_interval_s,
+        "DASHBOARD_REFRESH_S": settings.api.dashboard_refresh_s,
         "OFFER_EXPIRY_INTERVAL_S": settings.expiry.interval_s,
         "OFFER_ACCEPT_GRACE_S": settings.acceptance.grace_s,
         "OFFER_MAX_CLOCK_SKEW_S": settings.acceptance.max_clock_skew_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_cron_is_registered_at_the_configured_hour() -> None:
     jobs = {job.function.__name__: job for job in cron_jobs(settings, loaded.credit)}
     daily = jobs["evaluate_active_users"]
     assert (daily.interval_s, daily.hour) == (DAY_S, 4)
-    assert evaluate_credit in [getattr(f, "__wrapped__", f) for f in FUNCTIONS]
+    assert evaluate_credit in [inspect.unwrap(f) for f in FUNCTIONS]
     loop = new_event_loop()  # arq's worker takes the current loop when constructed
     try:
         worker = build_worker(
