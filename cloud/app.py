@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.config.cors import CORSConfig
 from redis.asyncio import Redis
 
 from cloud.api_docs import openapi_config
@@ -66,6 +67,19 @@ def _channels_backend(redis_url: str | None) -> ChannelsBackend:
     return MemoryChannelsBackend()
 
 
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    # Closed unless origins are listed: the dashboard is same-origin, devices are not browsers.
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PUT"],
+        allow_headers=["authorization", "content-type", "x-request-id"],
+        expose_headers=["x-request-id", "retry-after"],
+        allow_credentials=False,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API. Settings come from the environment unless given; production refuses defaults."""
     settings = settings or load_settings()
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             app.state.dashboard_channel = channel
             app.state.dashboard_refresh_s = settings.api.dashboard_refresh_s
+            app.state.cors_origins = frozenset(settings.api.cors_origins)
             # Everything built so far lives as long as the process: move it out of the cyclic
             # collector's reach, so its passes no longer walk it (they took about 5 % of a sync).
             gc.freeze()
@@ -141,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=openapi_config(settings.api.docs),
+        cors_config=_cors(settings.api.cors_origins),
         debug=False,
         # Logging is configured by configure_logging() (request ids in every line), not by Litestar.
         logging_config=None,

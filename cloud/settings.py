@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,44 @@ class FaultHooksInProduction(InsecureSettings):
 
 class UnknownEnvironment(ValueError):
     """``ENV`` is not one of :data:`ENVS` (e.g. ``prod``, ``Production``): refused, not guessed."""
+
+
+_ORIGIN: Final = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def cors_origins(text: str) -> tuple[str, ...]:
+    """``CORS_ALLOW_ORIGINS``: exact origins (``https://ops.example.com``), comma-separated.
+
+    ``*``, a path, a trailing slash or another scheme is a ``ValueError``: a browser compares the
+    origin exactly, and a wildcard would let any site's script call the API with a token it holds.
+    """
+    origins: list[str] = []
+    for origin in (o.strip() for o in text.split(",") if o.strip()):
+        if not _ORIGIN.match(origin):
+            raise ValueError(
+                f"CORS_ALLOW_ORIGINS: {origin[:80]!r} is not an origin like https://ops.example.com"
+            )
+        origins.append(origin)
+    return tuple(origins)
+
+
+def previous_jwt_keys(text: str, current_kid: str) -> tuple[tuple[str, str], ...]:
+    """``JWT_PREVIOUS_KEYS``: ``kid:secret`` pairs separated by commas (blank: none).
+
+    A malformed pair, a repeated kid or the current ``JWT_KID`` among them is a ``ValueError``
+    that names the kid, never the secret.
+    """
+    keys: list[tuple[str, str]] = []
+    for index, pair in enumerate(p for p in text.split(",") if p.strip()):
+        kid, sep, secret = pair.strip().partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError(f"JWT_PREVIOUS_KEYS: entry {index + 1} is not kid:secret")
+        if kid == current_kid:
+            raise ValueError(f"JWT_PREVIOUS_KEYS: {kid!r} is the current JWT_KID; give each key its own id")
+        if kid in dict(keys):
+            raise ValueError(f"JWT_PREVIOUS_KEYS: {kid!r} is listed twice")
+        keys.append((kid, secret))
+    return tuple(keys)
 
 
 def check_production_secret(name: str, value: str) -> None:
@@ -171,6 +210,9 @@ class AuthSettings:
     admin_token: str
     jwt_secret: str
     jwt_kid: str = "k1"
+    previous_jwt_keys: tuple[tuple[str, str], ...] = ()
+    """``(kid, secret)`` of earlier signing keys: tokens they signed still verify until they
+    expire, new ones are signed with ``jwt_secret`` only (``JWT_PREVIOUS_KEYS``)."""
     refresh_derivation_key: str | None = None
     """Key for deriving refresh-token successors; ``None`` = derive from ``jwt_secret``.
 
@@ -190,6 +232,8 @@ class ApiSettings:
     next_sync_after_s: int = 900
     dashboard_refresh_s: float = 5.0
     """The longest a dashboard stream waits between snapshots when no change is announced."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API from a browser (``CORS_ALLOW_ORIGINS``); none by default."""
     docs: bool = True
     """Serve the Swagger UI page (``/schema/swagger``) and its assets; the OpenAPI document is
     served either way. ``API_DOCS``; unset: on in development, off in production."""
@@ -394,6 +438,8 @@ class Settings:
         secrets = {"ADMIN_TOKEN": self.auth.admin_token, "JWT_SECRET": self.auth.jwt_secret}
         if self.auth.refresh_derivation_key is not None:
             secrets["REFRESH_DERIVATION_KEY"] = self.auth.refresh_derivation_key
+        for kid, secret in self.auth.previous_jwt_keys:
+            secrets[f"JWT_PREVIOUS_KEYS[{kid}]"] = secret
         for name, value in secrets.items():
             check_production_secret(name, value)
         names = list(secrets)
@@ -543,7 +589,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auth=AuthSettings(
             admin_token=env.get("ADMIN_TOKEN") or DEFAULT_ADMIN_TOKEN,
             jwt_secret=env.get("JWT_SECRET") or DEFAULT_JWT_SECRET,
-            jwt_kid=env.get("JWT_KID") or "k1",
+            jwt_kid=(kid := env.get("JWT_KID") or "k1"),
+            previous_jwt_keys=previous_jwt_keys(env.get("JWT_PREVIOUS_KEYS") or "", kid),
             refresh_derivation_key=env.get("REFRESH_DERIVATION_KEY") or None,
             access_ttl_s=_int_var(env, "ACCESS_TOKEN_TTL_S"),
             refresh_ttl_s=_int_var(env, "REFRESH_TOKEN_TTL_S"),
@@ -556,6 +603,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             port=_int_var(env, "PORT"),
             next_sync_after_s=_int_var(env, "NEXT_SYNC_AFTER_S"),
             dashboard_refresh_s=_float_var(env, "DASHBOARD_REFRESH_S"),
+            cors_origins=cors_origins(env.get("CORS_ALLOW_ORIGINS") or ""),
             docs=_api_docs(env, env_name),
             access_log=_flag(env, "ACCESS_LOG"),
             body_read_timeout_s=_float_var(env, "BODY_READ_TIMEOUT_S"),

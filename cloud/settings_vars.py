@@ -82,7 +82,8 @@ VARS: Final[tuple[Var, ...]] = (
         "ENV",
         (
             "`development` or `production`; production refuses to start unless `ADMIN_TOKEN`, `JWT_SECRET` "
-            "and (if set) `REFRESH_DERIVATION_KEY` follow the [production secrets](#production-secrets) rule"
+            "and (if set) `REFRESH_DERIVATION_KEY` and `JWT_PREVIOUS_KEYS` follow the"
+            " [production secrets](#production-secrets) rule"
         ),
         "text",
         accepted="`development` or `production`, exactly (`prod`, `Production` … are refused)",
@@ -264,6 +265,16 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc="`k1`",
     ),
     Var(
+        "JWT_PREVIOUS_KEYS",
+        (
+            "earlier signing keys as `kid:secret` pairs, comma-separated: access tokens they signed verify"
+            " until they expire, new ones are signed with `JWT_SECRET` (see [key rotation](#key-rotation))"
+        ),
+        "text",
+        accepted="`kid:secret,…`; each kid differs from `JWT_KID`; production: each secret as `JWT_SECRET`",
+        default_doc="none",
+    ),
+    Var(
         "REFRESH_DERIVATION_KEY",
         (
             "key the successor of a spent refresh token is derived under, so a replay after a lost reply "
@@ -330,6 +341,16 @@ VARS: Final[tuple[Var, ...]] = (
         "float",
         default=5.0,
         high=3600,
+    ),
+    Var(
+        "CORS_ALLOW_ORIGINS",
+        (
+            "origins whose pages may call the API from a browser (CORS), comma-separated; the dashboard is"
+            " same-origin and needs none"
+        ),
+        "text",
+        accepted="exact origins such as `https://ops.example.com`; `*` is refused",
+        default_doc="none: CORS closed",
     ),
     Var(
         "QUEUE_NAME",

@@ -8,8 +8,8 @@
   then one after every change an API process or a worker announces on the dashboard channel
   (Redis pub/sub through Litestar's channels, so it is live whichever API process serves the page),
   at most one a second, and one every ``DASHBOARD_REFRESH_S`` regardless (the rates move without events). A
-  request whose ``Origin`` names another host is refused (``403 origin_refused``): the page is
-  same-origin and no other site's script may read the stream.
+  request whose ``Origin`` names another host is refused (``403 origin_refused``), unless it is
+  one of ``CORS_ALLOW_ORIGINS``: the page is same-origin and no other site's script may read the stream.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def _check_origin(request: Request[Any, Any, Any]) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return  # not a cross-site browser request (curl, a same-origin GET that sent none)
-    if urlsplit(origin).netloc != request.headers.get("host", ""):
+    allowed: frozenset[str] = request.app.state.cors_origins
+    if urlsplit(origin).netloc != request.headers.get("host", "") and origin not in allowed:
         raise OriginRefused(f"origin {origin[:100]!r} is not this site's")
 
 

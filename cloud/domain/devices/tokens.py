@@ -47,7 +47,8 @@ class TokenIssuer:
 
     def __init__(self, auth: AuthSettings) -> None:
         self._auth = auth
-        self._keys = {auth.jwt_kid: auth.jwt_secret}
+        # The current key signs; the previous ones only verify, until the tokens they signed expire.
+        self._keys = {**dict(auth.previous_jwt_keys), auth.jwt_kid: auth.jwt_secret}
         root = auth.refresh_derivation_key or auth.jwt_secret
         self._successor_key = hmac.new(root.encode(), _SUCCESSOR_LABEL, "sha256").digest()
 

@@ -24,6 +24,7 @@ from cloud.settings import (
     ShortSecret,
     UnknownEnvironment,
     load_settings,
+    previous_jwt_keys,
 )
 from tests.support.secrets import ADMIN_TOKEN, JWT_SECRET, PRODUCTION_ENV, REFRESH_DERIVATION_KEY
 
@@ -71,6 +72,13 @@ _LOW_VARIETY_7 = "0123456" * 6  # 42 characters, 7 different ones
         ({"JWT_SECRET": ADMIN_TOKEN}, SharedSecret, "ADMIN_TOKEN and JWT_SECRET must differ"),
         ({"REFRESH_DERIVATION_KEY": ADMIN_TOKEN}, SharedSecret, "ADMIN_TOKEN and REFRESH_DERIVATION_KEY"),
         ({"REFRESH_DERIVATION_KEY": JWT_SECRET}, SharedSecret, "JWT_SECRET and REFRESH_DERIVATION_KEY"),
+        ({"JWT_PREVIOUS_KEYS": "k0:" + _RANDOM_31}, ShortSecret, "JWT_PREVIOUS_KEYS[k0] must be >= 32"),
+        ({"JWT_PREVIOUS_KEYS": "k0:" + JWT_SECRET}, SharedSecret, "JWT_SECRET and JWT_PREVIOUS_KEYS[k0]"),
+        (
+            {"JWT_PREVIOUS_KEYS": "k0:" + DEFAULT_JWT_SECRET},
+            DefaultSecret,
+            "JWT_PREVIOUS_KEYS[k0] must be set",
+        ),
     ],
     ids=[
         "admin-token-unset",
@@ -90,6 +98,9 @@ _LOW_VARIETY_7 = "0123456" * 6  # 42 characters, 7 different ones
         "admin-token-is-jwt-secret",
         "admin-token-is-derivation-key",
         "jwt-secret-is-derivation-key",
+        "previous-key-31-chars",
+        "previous-key-is-jwt-secret",
+        "previous-key-default",
     ],
 )
 def test_production_refuses_weak_or_shared_secrets(
@@ -111,6 +122,7 @@ def test_production_refuses_weak_or_shared_secrets(
         {"JWT_SECRET": secrets.token_urlsafe(48)},
         {"ADMIN_TOKEN": secrets.token_hex(16)},
         {"JWT_SECRET": "correct horse battery staple 4 ever"},
+        {"JWT_PREVIOUS_KEYS": f"k0:{secrets.token_urlsafe(40)}, old:{secrets.token_hex(20)}"},
     ],
     ids=[
         "three-random-secrets",
@@ -119,6 +131,7 @@ def test_production_refuses_weak_or_shared_secrets(
         "token-urlsafe-48",
         "token-hex-16",
         "passphrase-with-spaces",
+        "two-previous-keys",
     ],
 )
 def test_production_accepts_secrets_that_follow_the_rule(tmp_path: Path, env: dict[str, str]) -> None:
@@ -194,3 +207,34 @@ def test_api_docs_default_follows_env(tmp_path: Path, env: dict[str, str], docs:
 def test_api_docs_refuses_other_values(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="API_DOCS must be 1/true or 0/false"):
         load_settings({"DATA_DIR": str(tmp_path), "API_DOCS": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ()),
+        ("  ", ()),
+        ("k0:s0", (("k0", "s0"),)),
+        ("k0:s0, k9:s:9", (("k0", "s0"), ("k9", "s:9"))),  # a secret may hold a colon, not a comma
+        ("k0:s0,", (("k0", "s0"),)),
+    ],
+)
+def test_previous_keys_are_kid_secret_pairs(text: str, expected: tuple[tuple[str, str], ...]) -> None:
+    assert previous_jwt_keys(text, "k1") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("k0", "entry 1 is not kid:secret"),
+        ("k0:", "entry 1 is not kid:secret"),
+        (":s0", "entry 1 is not kid:secret"),
+        ("k0:s0,k2", "entry 2 is not kid:secret"),
+        ("k1:s0", "'k1' is the current JWT_KID"),
+        ("k0:s0,k0:s1", "'k0' is listed twice"),
+    ],
+)
+def test_previous_keys_refuse_what_cannot_be_meant(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        load_settings({"DATA_DIR": str(tmp_path), "JWT_PREVIOUS_KEYS": text})
+    assert "s0" not in str(refused.value) and "s1" not in str(refused.value)  # never the secret

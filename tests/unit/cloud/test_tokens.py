@@ -98,3 +98,24 @@ def test_bearer_token_rejections(header: str | None, error: type[Exception]) -> 
 
 def test_bearer_token_is_case_insensitive() -> None:
     assert bearer_token("bearer abc") == "abc"
+
+
+def test_a_rotated_key_still_verifies_its_tokens_until_dropped() -> None:
+    old = TokenIssuer(AuthSettings(admin_token="a", jwt_secret="o" * 64, jwt_kid="k6"))
+    token, _ = old.issue_access("dev_1", "usr_1", int(time.time() * 1000))
+    rotated = TokenIssuer(
+        AuthSettings(
+            admin_token="a", jwt_secret="s" * 64, jwt_kid="k7", previous_jwt_keys=(("k6", "o" * 64),)
+        )
+    )
+    assert rotated.verify_access(token).device_id == "dev_1"
+    new, _ = rotated.issue_access("dev_1", "usr_1", int(time.time() * 1000))
+    assert jwt.get_unverified_header(new)["kid"] == "k7"  # only the current key signs
+    with pytest.raises(TokenInvalid, match="unknown key id"):
+        TokenIssuer(AUTH).verify_access(token)  # the previous key dropped
+    # A token naming a previous kid but signed with another secret is still refused.
+    forged = jwt.encode(
+        jwt.decode(token, options={"verify_signature": False}), "x" * 64, headers={"kid": "k6"}
+    )
+    with pytest.raises(TokenInvalid):
+        rotated.verify_access(forged)
