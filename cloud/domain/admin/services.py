@@ -112,13 +112,6 @@ class AdminService:
         await self._store.create_enrollment_code(user_id, hash_secret(code), expires_at, now)
         return EnrollmentCodeCreated(code=code, expires_at=expires_at)
 
-    async def list_devices(self, user_id: str | None) -> list[DeviceOut]:
-        """Every device, or the user's; raises ``UserNotFound`` for an unknown ``user_id`` (an
-        empty list would read as "this user has no device")."""
-        if user_id is not None and await self._store.get_user(user_id) is None:
-            raise UserNotFound(f"no user {user_id}")
-        return [device_out(d) for d in await self._store.list_devices(user_id)]
-
     async def device(self, device_id: str) -> DeviceOut:
         """Raises ``DeviceNotFound`` for an unknown id."""
         device = await self._store.get_device(device_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from cloud.clock import now_ms
@@ -19,6 +19,7 @@ from cloud.domain.analytics.schemas import (
 from cloud.domain.analytics.signal import StressEstimate
 from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
+from cloud.store.records import AggregateGroupRecord
 
 
 def window(as_of_day: date, window_days: int) -> tuple[str, str]:
@@ -58,7 +59,13 @@ async def population_estimate(
     """Debiased distribution of ``field`` over the window ending ``as_of_day``, per k; and the
     number of aggregates skipped. Empty when there are no reports."""
     first, last = window(as_of_day, window_days)
-    reports, skipped = grouped_reports(await store.aggregate_groups(first, last), field)
+    return _estimate(await store.aggregate_groups(first, last), field)
+
+
+def _estimate(
+    groups: list[AggregateGroupRecord], field: Field
+) -> tuple[dict[int, DistributionEstimate], int]:
+    reports, skipped = grouped_reports(groups, field)
     if len(reports) == 0:
         return {}, skipped
     return estimate_distribution(reports), skipped
@@ -110,16 +117,26 @@ class AnalyticsService:
 
     async def population(self, field: Field, as_of_day: date, window_days: int) -> PopulationStressOut:
         """The debiased population distribution of one reported field (stress, valence, arousal)."""
+        return (await self.populations((field,), as_of_day, window_days))[field]
+
+    async def populations(
+        self, fields: Sequence[Field], as_of_day: date, window_days: int
+    ) -> dict[Field, PopulationStressOut]:
+        """:meth:`population` of several fields from one read of the window's reports."""
         first, last = window(as_of_day, window_days)
-        estimates, skipped = await population_estimate(self._store, field, as_of_day, window_days)
-        return PopulationStressOut(
-            field=field,
-            first_day=first,
-            last_day=last,
-            n=sum(e.n for e in estimates.values()),
-            skipped=skipped,
-            distributions=[distribution_out(e) for e in estimates.values()],
-        )
+        groups = await self._store.aggregate_groups(first, last)
+        out: dict[Field, PopulationStressOut] = {}
+        for field in fields:
+            estimates, skipped = _estimate(groups, field)
+            out[field] = PopulationStressOut(
+                field=field,
+                first_day=first,
+                last_day=last,
+                n=sum(e.n for e in estimates.values()),
+                skipped=skipped,
+                distributions=[distribution_out(e) for e in estimates.values()],
+            )
+        return out
 
     async def user_stress(self, user_id: str, as_of_day: date | None) -> UserStressOut:
         """Raises :class:`cloud.errors.UserNotFound`."""

@@ -68,9 +68,7 @@ class DashboardService:
         outbox = await self._store.outbox_stats(now=now)
         recent = await self._store.recent_activity(now - DAY_MS)
         day = dt.datetime.fromtimestamp(now / 1000, dt.UTC).date()
-        populations = {
-            field: await self._analytics.population(field, day, STRESS_WINDOW_DAYS) for field in FIELDS
-        }
+        populations = await self._analytics.populations(FIELDS, day, STRESS_WINDOW_DAYS)
         depth = await self._depth()
 
         count, seconds = route_totals("POST", SYNC_PATH)
