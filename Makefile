@@ -80,14 +80,17 @@ bench-growth: $(VENV)/.dev-installed
 
 # Programs the tests and benchmarks run that pip does not install: wrk, the load generator of
 # bench.sync_ingest (its smoke test runs it too), and chromium, the browser of the page tests
-# (Playwright drives it; it never downloads one); each is a command named like its Debian package.
+# (Playwright drives it; it never downloads one), and nginx, the reverse proxy of the TLS example
+# in docs/examples (its test runs that file); each as command:Debian package.
 # A missing one is installed with apt-get when make runs as root where apt-get exists; otherwise
 # the target says what is missing and how to install it, and stops.
-SYSTEM_PACKAGES := wrk chromium
+SYSTEM_PACKAGES := wrk:wrk chromium:chromium nginx:nginx-light
 
 system-packages:
 	@missing=""; \
-	for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(SYSTEM_PACKAGES); do \
+		command -v $${p%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${p%%:*} ] || missing="$$missing $${p#*:}"; \
+	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing$$missing with apt-get"; \

@@ -153,9 +153,9 @@ _PUSH_ITEM: Final = {
 
 # The handlers of these routes read the body raw; their bodies and replies are declared here.
 _RAW_ROUTES: Final = {
-    SYNC_PATH: ("SyncRequest", "SyncReply", (400, 401, 403, 409, 413, 415)),
-    ENROLL_PATH: ("EnrollRequest", "TokenPair", (400, 401, 403, 413, 415)),
-    TOKEN_PATH: ("RefreshRequest", "TokenPair", (400, 401, 403, 413, 415)),
+    SYNC_PATH: ("SyncRequest", "SyncReply", (400, 401, 403, 409, 413, 415, 429)),
+    ENROLL_PATH: ("EnrollRequest", "TokenPair", (400, 401, 403, 413, 415, 429)),
+    TOKEN_PATH: ("RefreshRequest", "TokenPair", (400, 401, 403, 413, 415, 429)),
 }
 
 

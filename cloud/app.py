@@ -40,6 +40,7 @@ from cloud.metrics import metrics_middleware
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.problems import EXCEPTION_HANDLERS
 from cloud.queue import Queue, create_queue
+from cloud.ratelimit import RateLimiter, proxy_headers
 from cloud.request_context import configure_logging, request_id_middleware
 from cloud.security_headers import security_headers_middleware
 from cloud.services import Services
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         store = await open_store(settings.database, acceptance=settings.acceptance.rule())
         redis: Redis | None = None
         queue: Queue | None = None
+        limiter = RateLimiter(settings.rate_limits, settings.redis.url, settings.outbox.queue_name)
         try:
             applied = await store.migrate()
             if applied:
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 settings=settings,
                 store=store,
                 redis=redis,
+                limiter=limiter,
                 devices=DeviceService(store, settings.auth),
                 sync=SyncService(
                     store,
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
             yield
         finally:
+            await limiter.close()
             if queue is not None:
                 await queue.close()
             if redis is not None:
@@ -165,4 +169,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # the security headers too, and are counted (by the route template the router leaves on the scope).
     handler = body_timeout_middleware(app.asgi_handler, settings.api.body_read_timeout_s)
     app.asgi_handler = request_id_middleware(security_headers_middleware(metrics_middleware(handler)))
+    # Outermost of all: the client address every layer sees (rate limits, logs) is the forwarded one.
+    app.asgi_handler = proxy_headers(app.asgi_handler, settings.rate_limits.trusted_proxies)
     return app

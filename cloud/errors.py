@@ -126,6 +126,18 @@ class OriginRefused(ApiError):
     title = "Request from another origin"
 
 
+class RateLimited(ApiError):
+    """Over a rate limit (:mod:`cloud.ratelimit`): come back after ``retry_after_s`` (``Retry-After``)."""
+
+    status = 429
+    code = ErrorCode.RATE_LIMITED
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class NotFound(ApiError):
     status = 404
     code = ErrorCode.NOT_FOUND
@@ -140,3 +152,10 @@ class Unavailable(ApiError):
     def __init__(self, detail: str | None = None, retry_after_s: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class LimiterUnavailable(Unavailable):
+    """The rate limiter cannot reach Redis: ``503`` with ``Retry-After``, never ``401``/``403``, which a
+    device would take for the loss of its identity."""
+
+    title = "Rate limiter unavailable"

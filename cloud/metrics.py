@@ -106,6 +106,13 @@ SYNC_MUTATIONS: Final = _counter(
     "ec_sync_mutations", "Pushed mutations by result: status, and a refusal's code", ["status", "code"], "API"
 )
 
+RATE_LIMITS: Final = _counter(
+    "ec_rate_limit_refusals",
+    "Requests refused by a rate limit (limited) or because the limiter could not reach Redis (unavailable)",
+    ["scope", "outcome"],
+    "API",
+)
+
 # --- the workers --------------------------------------------------------------------------------
 
 JOBS: Final = _counter(

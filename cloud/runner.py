@@ -44,8 +44,9 @@ from cloud.constants import (
     OPENAPI_JSON_PATH,
 )
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
+from cloud.ratelimit import RATE_LIMIT_VARS
 from cloud.serve import uvicorn_command
-from cloud.settings import InsecureSettings, Settings, load_settings
+from cloud.settings import RATE_OFF, InsecureSettings, Settings, load_settings
 from cloud.store import UnsupportedDatabase, check_supported, open_store
 from sync.codec import MediaType, encode
 from sync.messages import EnrollRequest, Platform
@@ -122,8 +123,13 @@ def metrics_dir(settings: Settings) -> Path:
     return folder
 
 
-def _child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+def _child_env(settings: Settings, redis_url: str, *, demo_due: bool = False) -> dict[str, str]:
     env = dict(os.environ)
+    if demo_due:
+        # Unless set, no request limits while the API serves the demo: its phones all come from
+        # 127.0.0.1 and live their days in seconds, which the production-sized limits would refuse.
+        for name in RATE_LIMIT_VARS:
+            env.setdefault(name, RATE_OFF)
     env.update(
         REDIS_URL=redis_url,
         DATABASE_URL=settings.database.url,
@@ -336,7 +342,7 @@ def run(settings: Settings, console: Console, signals: _Signals) -> int:
         demo_due = _demo_due(settings)
         asyncio.run(_migrate(settings))
         signals.check()
-        env = _child_env(settings, redis_url)
+        env = _child_env(settings, redis_url, demo_due=demo_due)
         processes = settings.api.processes
         # Several API processes share the port through uvicorn's own supervisor (``--workers``).
         extra = ("--workers", str(processes)) if processes > 1 else ()

@@ -35,6 +35,9 @@ def uvicorn_command(
         "--port",
         str(port),
         "--no-server-header",
+        # The app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (cloud.ratelimit); uvicorn
+        # would otherwise trust any peer on 127.0.0.1 (or FORWARDED_ALLOW_IPS) to name the client.
+        "--no-proxy-headers",
         *(() if access_log else ("--no-access-log",)),
         *extra,
     ]

@@ -22,6 +22,7 @@ from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.sync.services import SyncService
+from cloud.ratelimit import RateLimiter
 from cloud.settings import Settings
 from cloud.store.protocol import Store
 
@@ -31,6 +32,7 @@ class Services:
     settings: Settings
     store: Store
     redis: Redis | None
+    limiter: RateLimiter
     devices: DeviceService
     sync: SyncService
     admin: AdminService

@@ -17,6 +17,7 @@ otherwise), so a mistyped ``prod`` cannot skip these checks. ``OUTBOX_MAX_ATTEMP
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -24,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+import limits
 
 from cloud.constants import DEFAULT_ADMIN_TOKEN, DEFAULT_JWT_SECRET, QUEUE_NAME
 from cloud.domain.offers.rules import AcceptanceRule
@@ -98,6 +101,48 @@ def cors_origins(text: str) -> tuple[str, ...]:
             )
         origins.append(origin)
     return tuple(origins)
+
+
+RATE_OFF: Final = "off"
+"""A rate limit setting's word for "no limit"."""
+
+
+def rate_limit(name: str, text: str, default: str) -> str | None:
+    """A rate limit setting (``120/minute``, ``60/10 minutes``) as given, or ``None`` for ``off``.
+
+    Unset or blank is ``default``. Anything :func:`limits.parse` does not read, or a limit of
+    zero, is a ``ValueError`` naming the setting.
+    """
+    value = text.strip() or default
+    if value == RATE_OFF:
+        return None
+    try:
+        item = limits.parse(value)
+    except ValueError:
+        raise ValueError(
+            f"{name}: {value[:40]!r} is not a rate such as 120/minute or 60/10 minutes"
+        ) from None
+    if item.amount < 1:
+        raise ValueError(f"{name}: {value!r} allows nothing; use {RATE_OFF!r} to turn the limit off")
+    return value
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """``TRUSTED_PROXIES``: IP addresses or CIDR networks, comma-separated (blank: none).
+
+    ``*`` is refused: trusting every peer lets any client choose the address it is limited by.
+    """
+    networks: list[str] = []
+    for entry in (e.strip() for e in text.split(",") if e.strip()):
+        if entry == "*":
+            raise ValueError(
+                "TRUSTED_PROXIES: '*' would let any client set its own address; list the proxies"
+            )
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {entry[:60]!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def previous_jwt_keys(text: str, current_kid: str) -> tuple[tuple[str, str], ...]:
@@ -246,6 +291,22 @@ class ApiSettings:
     """uvicorn's line per request (``ACCESS_LOG``). Off by default: it cost about an eighth of the
     event loop per sync; with the log level at DEBUG, each request is logged with its request id
     (:mod:`cloud.request_context`) instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """The request limits (:mod:`cloud.ratelimit`): each a rate such as ``120/minute``, ``None`` when off."""
+
+    sync: str | None = "120/minute"
+    """Per device on ``/v1/sync``: a ``sync()`` may run many exchanges in a row (a mirror rebuilt
+    from a null cursor, gap fillers, 413 halving, 401 then refresh then retry)."""
+    enroll: str | None = "60/10 minutes"
+    """Per client address on enrollment: a code is good once, so a guesser gains nothing from a
+    burst, while many phones behind one carrier NAT may enroll in the same minutes."""
+    refresh: str | None = "600/minute"
+    """Per client address on token refresh: one per access-token lifetime per device, behind NATs."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Networks whose ``X-Forwarded-For`` names the client (``TRUSTED_PROXIES``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +463,7 @@ class Settings:
     redis: RedisSettings
     auth: AuthSettings
     api: ApiSettings = field(default_factory=ApiSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     push: PushSettings = field(default_factory=PushSettings)
     credit: CreditSettings = field(default_factory=CreditSettings)
@@ -447,6 +509,16 @@ class Settings:
             for second in names[i + 1 :]:
                 if secrets[first] == secrets[second]:
                     raise SharedSecret(f"{first} and {second} must differ in production")
+
+
+def _rate_limits(env: Mapping[str, str]) -> RateLimitSettings:
+    defaults = RateLimitSettings()
+    return RateLimitSettings(
+        sync=rate_limit("RATE_LIMIT_SYNC", env.get("RATE_LIMIT_SYNC") or "", str(defaults.sync)),
+        enroll=rate_limit("RATE_LIMIT_ENROLL", env.get("RATE_LIMIT_ENROLL") or "", str(defaults.enroll)),
+        refresh=rate_limit("RATE_LIMIT_REFRESH", env.get("RATE_LIMIT_REFRESH") or "", str(defaults.refresh)),
+        trusted_proxies=trusted_proxies(env.get("TRUSTED_PROXIES") or ""),
+    )
 
 
 def _outbox(env: Mapping[str, str]) -> OutboxSettings:
@@ -609,6 +681,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             body_read_timeout_s=_float_var(env, "BODY_READ_TIMEOUT_S"),
             processes=_int_var(env, "API_PROCESSES"),
         ),
+        rate_limits=_rate_limits(env),
         outbox=_outbox(env),
         credit=_credit(env),
         expiry=_expiry(env),

@@ -353,6 +353,41 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc="none: CORS closed",
     ),
     Var(
+        "RATE_LIMIT_SYNC",
+        (
+            "most `/v1/sync` requests one device may make in a sliding window (see"
+            " [rate limits](#rate-limits)); `off` turns the limit off"
+        ),
+        "text",
+        accepted="`N/second`, `N/minute`, `N/hour`, `N/K minutes` …, or `off`",
+        default_doc="`120/minute`",
+    ),
+    Var(
+        "RATE_LIMIT_ENROLL",
+        "most enrollments (`/v1/devices/enroll`) one client address may make in a sliding window",
+        "text",
+        accepted="as `RATE_LIMIT_SYNC`",
+        default_doc="`60/10 minutes`",
+    ),
+    Var(
+        "RATE_LIMIT_REFRESH",
+        "most token refreshes (`/v1/devices/token`) one client address may make in a sliding window",
+        "text",
+        accepted="as `RATE_LIMIT_SYNC`",
+        default_doc="`600/minute`",
+    ),
+    Var(
+        "TRUSTED_PROXIES",
+        (
+            "addresses or networks of the reverse proxies in front of the API, comma-separated: from these"
+            " peers the client address is read from `X-Forwarded-For` (the rightmost address not itself a"
+            " trusted proxy); from any other peer the header is ignored"
+        ),
+        "text",
+        accepted="IP addresses or CIDR networks (`10.0.0.0/8`); `*` is refused",
+        default_doc="none: the peer's address",
+    ),
+    Var(
         "QUEUE_NAME",
         "arq queue the API enqueues outbox jobs to and workers listen on (API and workers must agree)",
         "text",

@@ -32,6 +32,7 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from cloud.ratelimit import RATE_LIMIT_VARS
 from cloud.serve import uvicorn_command
 from cloud.settings import DatabaseSettings
 from cloud.store import Store
@@ -58,6 +59,8 @@ JWT_SECRET: Final = "test-jwt-secret-0123456789abcdef0123456789"
 JWT_KID: Final = "k1"
 _STARTUP_TIMEOUT_S: Final = 20.0
 _REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+UNREACHED_RATE: Final = "1000000/minute"
+"""The request limits of a test server unless the test sets its own."""
 
 
 class LiveServerError(RuntimeError):
@@ -198,6 +201,9 @@ class LiveServer(AdminShortcuts):
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        # The limiter runs on every request, with limits no test reaches unless it sets its own:
+        # tests enroll hundreds of devices from 127.0.0.1 and sync one device many times a second.
+        env.update(dict.fromkeys(RATE_LIMIT_VARS, UNREACHED_RATE))
         env.update(self.extra_env)
         return env
 

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, post
 
 from cloud.constants import SYNC_PATH
 from cloud.deps import DEVICE_SECURITY
+from cloud.ratelimit import Scope
 from cloud.services import services_of
 from cloud.wire import read_body, request_media, wire_response
 
@@ -24,6 +25,8 @@ class SyncController(Controller):
         document's body and reply schemas are declared in :mod:`cloud.api_docs`."""
         services = services_of(request)
         claims = services.devices.authenticate(request.headers.get("authorization"))
+        # After the token (a limit per device needs to know the device), before the body is read.
+        await services.limiter.check(Scope.SYNC, claims.device_id)
         media = request_media(request)
         reply = await services.sync.exchange(claims, await read_body(request), media)
         return wire_response(reply, media)

@@ -289,3 +289,12 @@ def test_metrics_bench_tiny_run_reports_both_registries(capsys: pytest.CaptureFi
     assert metrics.main(["--requests", "50"]) == 0
     out = capsys.readouterr().out
     assert "this process" in out and "multiprocess files" in out and "overhead" in out
+
+
+def test_ratelimit_bench_tiny_run_reports_cost_and_held_requests(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import ratelimit
+
+    assert ratelimit.main(["--duration", "1", "--checks", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "Redis, quiet subjects" in out and "Limiter on a sync" in out
+    assert re.search(r"A held request: \d+ µs .* \d+ held in", out.replace("\n", " "))

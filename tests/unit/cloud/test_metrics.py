@@ -14,6 +14,7 @@ END = "<!-- metrics-table:end -->"
 BOUNDED_LABELS = {
     "method",
     "route",
+    "scope",
     "status",
     "code",
     "job",
