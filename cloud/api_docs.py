@@ -190,7 +190,7 @@ def _statuses(op: dict[str, Any]) -> set[int]:
     if any(p.get("in") == "path" for p in params):
         statuses.add(404)
     if any(ADMIN_SCHEME in req for req in op.get("security") or []):
-        statuses.add(401)
+        statuses |= {401, 403}  # a missing credential; a role that does not allow it, or no CSRF token
     return statuses
 
 
@@ -221,6 +221,9 @@ def complete_document(document: dict[str, Any], app: Litestar) -> dict[str, Any]
             data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
             if data is not None and data.is_optional and "requestBody" in op:
                 op["requestBody"]["required"] = False
+            if "204" in op["responses"]:
+                # No content, whatever the handler's return type says (a Response[None] for cookies).
+                op["responses"]["204"].pop("content", None)
             wanted = _statuses(op) | set(raw[2] if raw else ())
             wanted |= {int(s) for s in op["responses"] if s[0] in "45"}
             for status in sorted(wanted):

@@ -34,6 +34,8 @@ from cloud.domain.health.controllers import HealthController
 from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
+from cloud.domain.operators.controllers import OperatorController, SessionController
+from cloud.domain.operators.services import OperatorService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
 from cloud.metrics import metrics_middleware
@@ -97,6 +99,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         redis: Redis | None = None
         queue: Queue | None = None
         limiter = RateLimiter(settings.rate_limits, settings.redis.url, settings.outbox.queue_name)
+        operators = OperatorService(
+            store,
+            settings.operators,
+            admin_token=settings.auth.admin_token,
+            production=settings.is_production,
+        )
         try:
             applied = await store.migrate()
             if applied:
@@ -126,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 outbox=OutboxOperations(store, queue, settings.outbox.queue_name),
                 dashboard=DashboardService(store, AnalyticsService(store), queue),
                 doctor=DoctorService(settings, store, redis, queue),
+                operators=operators,
             )
             app.state.dashboard_channel = channel
             app.state.dashboard_refresh_s = settings.api.dashboard_refresh_s
@@ -136,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await limiter.close()
+            operators.close()
             if queue is not None:
                 await queue.close()
             if redis is not None:
@@ -153,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CreditController,
             DashboardController,
             DashboardPageController,
+            SessionController,
+            OperatorController,
         ],
         plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -40,3 +40,10 @@ def dashboard_channel(queue_name: str) -> str:
     """The Redis pub/sub channel on which API processes and workers announce a change the
     dashboard shows; one per queue, so deployments (and test servers) sharing a Redis stay apart."""
     return f"{queue_name}:dashboard"
+
+
+SESSION_COOKIE: Final = "ec_session"
+"""The operator's session cookie (HttpOnly), set at login for the dashboard."""
+CSRF_COOKIE: Final = "ec_csrf"
+"""The session's CSRF token, readable by the dashboard's script, sent back in :data:`CSRF_HEADER`."""
+CSRF_HEADER: Final = "X-CSRF-Token"

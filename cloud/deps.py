@@ -18,6 +18,7 @@ from collections.abc import Generator
 from typing import Any, Final, TypeAlias, TypeVar
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -28,6 +29,7 @@ from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
 from cloud.api_docs import ADMIN_SCHEME, DEVICE_SCHEME
+from cloud.constants import CSRF_HEADER, SESSION_COOKIE
 from cloud.domain.admin.services import AdminService
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.domain.credit.services import EvaluationService
@@ -35,6 +37,10 @@ from cloud.domain.dashboard.services import DashboardService
 from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
+from cloud.domain.operators.rules import allows, required_role
+from cloud.domain.operators.services import OperatorService, Principal
+from cloud.errors import RoleForbidden
+from cloud.request_context import set_actor
 from cloud.services import Services, services_of
 from cloud.wire import decode_json_body
 
@@ -104,9 +110,18 @@ def _provider(name: str) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The admitted request's principal (set on the request's state by :func:`admin_guard`)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
 DEPENDENCIES: Final = {
-    name: _provider(name)
-    for name in ("admin", "offers", "analytics", "credit", "outbox", "dashboard", "doctor")
+    **{
+        name: _provider(name)
+        for name in ("admin", "offers", "analytics", "credit", "outbox", "dashboard", "doctor", "operators")
+    },
+    "principal": Provide(provide_principal, sync_to_thread=False),
 }
 """The services a handler may name, resolved per request from ``app.state.services``."""
 
@@ -118,9 +133,26 @@ CreditDep: TypeAlias = NamedDependency[EvaluationService]
 OutboxDep: TypeAlias = NamedDependency[OutboxOperations]
 DashboardDep: TypeAlias = NamedDependency[DashboardService]
 DoctorDep: TypeAlias = NamedDependency[DoctorService]
+OperatorsDep: TypeAlias = NamedDependency[OperatorService]
+PrincipalDep: TypeAlias = NamedDependency[Principal]
 """A handler parameter named after its entry in :data:`DEPENDENCIES` (``admin: AdminDep``)."""
 
 
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Refuse the request (``401 admin_unauthorized``) unless it carries the admin bearer token."""
-    services_of(connection).admin.check_token(connection.headers.get("authorization"))
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Admit the request if its credential is live and its role allows the route, before the
+    body is read: ``401 admin_unauthorized``, ``403 csrf_failed`` or ``403 role_forbidden``
+    otherwise. A route declares the role it needs with ``opt={"role": ...}``; else reading needs
+    ``viewer`` and anything else ``operator``. Every admin write then records the principal's
+    actor (:func:`cloud.request_context.current_actor`)."""
+    method = str(connection.scope.get("method", "GET"))
+    principal = await services_of(connection).operators.authenticate(
+        authorization=connection.headers.get("authorization"),
+        cookie=connection.cookies.get(SESSION_COOKIE),
+        csrf=connection.headers.get(CSRF_HEADER),
+        method=method,
+    )
+    required = required_role(method, handler.opt.get("role"))
+    if not allows(principal.role, required):
+        raise RoleForbidden(f"this needs the {required} role; {principal.actor} has {principal.role}")
+    set_actor(principal.actor)
+    connection.state.principal = principal

@@ -120,6 +120,26 @@ class AdminUnauthorized(ApiError):
     title = "Admin token missing or wrong"
 
 
+class LoginFailed(ApiError):
+    """One answer for every refused login, so it never tells whether the account exists."""
+
+    status = 401
+    code = ErrorCode.LOGIN_FAILED
+    title = "Login failed"
+
+
+class RoleForbidden(ApiError):
+    status = 403
+    code = ErrorCode.ROLE_FORBIDDEN
+    title = "The operator's role does not allow this"
+
+
+class CsrfFailed(ApiError):
+    status = 403
+    code = ErrorCode.CSRF_FAILED
+    title = "Missing or wrong X-CSRF-Token"
+
+
 class OriginRefused(ApiError):
     status = 403
     code = ErrorCode.ORIGIN_REFUSED

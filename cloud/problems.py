@@ -30,12 +30,16 @@ from cloud.domain_errors import DomainError
 from cloud.errors import ApiError, UnsupportedProtocol
 from cloud.request_context import current_request_id
 from cloud.store.errors import (
+    BootstrapClosed,
     CursorAhead,
     DeviceNotFound,
     DeviceRevoked,
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,
+    LastAdmin,
+    OperatorExists,
+    OperatorNotFound,
     ReplacesDeviceInvalid,
     SeqConflict,
     StoreUnavailable,
@@ -139,6 +143,10 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     OfferClosed: DomainProblem(409, ErrorCode.OFFER_CLOSED, "Offer is not open"),
     OutboxNotRetryable: DomainProblem(409, ErrorCode.OUTBOX_NOT_RETRYABLE, "Outbox row cannot be retried"),
     OpenOfferExists: DomainProblem(409, ErrorCode.OFFER_IN_FLIGHT, "User has an offer in flight"),
+    OperatorNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Operator not found"),
+    OperatorExists: DomainProblem(409, ErrorCode.OPERATOR_EXISTS, "Operator exists"),
+    BootstrapClosed: DomainProblem(409, ErrorCode.BOOTSTRAP_CLOSED, "The first admin exists"),
+    LastAdmin: DomainProblem(409, ErrorCode.LAST_ADMIN, "No admin would be left"),
 }
 """How the API answers each failure of the store and the domain (which carry no HTTP status)."""
 

@@ -42,7 +42,9 @@ UNAVAILABLE_RETRY_AFTER_S: Final = 5
 KEY_PREFIX: Final = "ec:limits"
 MAX_LEASE: Final = 16
 SWEEP_MIN: Final = 1024
-RATE_LIMIT_VARS: Final = ("RATE_LIMIT_SYNC", "RATE_LIMIT_ENROLL", "RATE_LIMIT_REFRESH")
+DEVICE_RATE_LIMIT_VARS: Final = ("RATE_LIMIT_SYNC", "RATE_LIMIT_ENROLL", "RATE_LIMIT_REFRESH")
+"""The settings of the limits devices meet."""
+RATE_LIMIT_VARS: Final = (*DEVICE_RATE_LIMIT_VARS, "RATE_LIMIT_LOGIN")
 """The settings of the request limits, one per :class:`Scope`."""
 
 
@@ -52,6 +54,7 @@ class Scope(StrEnum):
     SYNC = "sync"
     ENROLL = "enroll"
     REFRESH = "refresh"
+    LOGIN = "login"
 
 
 def lease_size(item: limits.RateLimitItem) -> int:
@@ -105,7 +108,12 @@ class RateLimiter:
         else:
             self._storage = MemoryStorage()
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
-        rates = {Scope.SYNC: settings.sync, Scope.ENROLL: settings.enroll, Scope.REFRESH: settings.refresh}
+        rates = {
+            Scope.SYNC: settings.sync,
+            Scope.ENROLL: settings.enroll,
+            Scope.REFRESH: settings.refresh,
+            Scope.LOGIN: settings.login,
+        }
         self._items = {scope: limits.parse(rate) for scope, rate in rates.items() if rate is not None}
         self._lease_sizes = {scope: lease_size(item) for scope, item in self._items.items()}
         # Busy: seen again sooner than a lease's requests would take at the limit's own rate (and

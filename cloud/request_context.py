@@ -35,6 +35,22 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+ADMIN_ACTOR: Final = "admin"
+"""The actor of an admin change made where no operator signed in (before accounts, or a script)."""
+_actor: ContextVar[str] = ContextVar("actor", default=ADMIN_ACTOR)
+
+
+def current_actor() -> str:
+    """Who makes the admin request being served (``operator:<username>``, or ``admin`` for the
+    development token), set by the admin guard; every admin write records it."""
+    return _actor.get()
+
+
+def set_actor(actor: str) -> None:
+    """Set by the admin guard for the rest of the request (the handler runs in the guard's context)."""
+    _actor.set(actor)
+
+
 _ID_PREFIX: Final = secrets.token_hex(8)
 _ID_COUNTER: Final = itertools.count()
 

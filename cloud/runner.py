@@ -44,7 +44,7 @@ from cloud.constants import (
     OPENAPI_JSON_PATH,
 )
 from cloud.embedded_redis import EmbeddedRedis, EmbeddedRedisError, popen_child, stop_process
-from cloud.ratelimit import RATE_LIMIT_VARS
+from cloud.ratelimit import DEVICE_RATE_LIMIT_VARS
 from cloud.serve import uvicorn_command
 from cloud.settings import RATE_OFF, InsecureSettings, Settings, load_settings
 from cloud.store import UnsupportedDatabase, check_supported, open_store
@@ -128,7 +128,7 @@ def _child_env(settings: Settings, redis_url: str, *, demo_due: bool = False) ->
     if demo_due:
         # Unless set, no request limits while the API serves the demo: its phones all come from
         # 127.0.0.1 and live their days in seconds, which the production-sized limits would refuse.
-        for name in RATE_LIMIT_VARS:
+        for name in DEVICE_RATE_LIMIT_VARS:
             env.setdefault(name, RATE_OFF)
     env.update(
         REDIS_URL=redis_url,

@@ -21,6 +21,7 @@ from cloud.domain.devices.services import DeviceService
 from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
+from cloud.domain.operators.services import OperatorService
 from cloud.domain.sync.services import SyncService
 from cloud.ratelimit import RateLimiter
 from cloud.settings import Settings
@@ -42,6 +43,7 @@ class Services:
     outbox: OutboxOperations
     dashboard: DashboardService
     doctor: DoctorService
+    operators: OperatorService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -271,6 +271,18 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorSettings:
+    """Operator accounts (:mod:`cloud.domain.operators`)."""
+
+    max_failures: int = 5
+    """Failed logins in a row that lock an account (``LOGIN_MAX_FAILURES``)."""
+    lockout_s: int = 1800
+    """How long a locked account refuses every login (``LOGIN_LOCKOUT_S``)."""
+    session_ttl_s: int = 3600
+    """Lifetime of a session from its login (``OPERATOR_SESSION_TTL_S``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -305,6 +317,8 @@ class RateLimitSettings:
     burst, while many phones behind one carrier NAT may enroll in the same minutes."""
     refresh: str | None = "600/minute"
     """Per client address on token refresh: one per access-token lifetime per device, behind NATs."""
+    login: str | None = "10/minute"
+    """Per client address on operator login, before any password is hashed."""
     trusted_proxies: tuple[str, ...] = ()
     """Networks whose ``X-Forwarded-For`` names the client (``TRUSTED_PROXIES``)."""
 
@@ -464,6 +478,7 @@ class Settings:
     auth: AuthSettings
     api: ApiSettings = field(default_factory=ApiSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    operators: OperatorSettings = field(default_factory=OperatorSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     push: PushSettings = field(default_factory=PushSettings)
     credit: CreditSettings = field(default_factory=CreditSettings)
@@ -517,6 +532,7 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimitSettings:
         sync=rate_limit("RATE_LIMIT_SYNC", env.get("RATE_LIMIT_SYNC") or "", str(defaults.sync)),
         enroll=rate_limit("RATE_LIMIT_ENROLL", env.get("RATE_LIMIT_ENROLL") or "", str(defaults.enroll)),
         refresh=rate_limit("RATE_LIMIT_REFRESH", env.get("RATE_LIMIT_REFRESH") or "", str(defaults.refresh)),
+        login=rate_limit("RATE_LIMIT_LOGIN", env.get("RATE_LIMIT_LOGIN") or "", str(defaults.login)),
         trusted_proxies=trusted_proxies(env.get("TRUSTED_PROXIES") or ""),
     )
 
@@ -682,6 +698,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             processes=_int_var(env, "API_PROCESSES"),
         ),
         rate_limits=_rate_limits(env),
+        operators=OperatorSettings(
+            max_failures=_int_var(env, "LOGIN_MAX_FAILURES"),
+            lockout_s=_int_var(env, "LOGIN_LOCKOUT_S"),
+            session_ttl_s=_int_var(env, "OPERATOR_SESSION_TTL_S"),
+        ),
         outbox=_outbox(env),
         credit=_credit(env),
         expiry=_expiry(env),

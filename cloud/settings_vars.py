@@ -377,6 +377,37 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc="`600/minute`",
     ),
     Var(
+        "RATE_LIMIT_LOGIN",
+        "most operator logins (`/v1/admin/login`) one client address may try in a sliding window",
+        "text",
+        accepted="as `RATE_LIMIT_SYNC`",
+        default_doc="`10/minute`",
+    ),
+    Var(
+        "LOGIN_MAX_FAILURES",
+        "failed logins in a row that lock an operator account (see [operator accounts](#operator-accounts))",
+        "int",
+        default=5,
+        low=1,
+        high=100,
+    ),
+    Var(
+        "LOGIN_LOCKOUT_S",
+        "how long a locked operator account refuses every login, the right password too",
+        "int",
+        default=1800,
+        low=1,
+        high=_DAY_S,
+    ),
+    Var(
+        "OPERATOR_SESSION_TTL_S",
+        "lifetime of an operator's session (its bearer token and its dashboard cookie) from login",
+        "int",
+        default=3600,
+        low=60,
+        high=_DAY_S,
+    ),
+    Var(
         "TRUSTED_PROXIES",
         (
             "addresses or networks of the reverse proxies in front of the API, comma-separated: from these"

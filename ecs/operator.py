@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email.utils
+import getpass
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -34,7 +36,7 @@ class AdminClient:
         self.server = server.rstrip("/")
         self._http = httpx.Client(
             base_url=self.server,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={"Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
             timeout=TIMEOUT_S,
             transport=transport,
         )
@@ -331,6 +333,79 @@ def doctor(client: AdminClient, args: argparse.Namespace) -> Result:
     ]
 
 
+PASSWORD_ENV: Final = "ECS_PASSWORD"  # noqa: S105 (the variable's name, not a password)
+
+
+def _password(prompt: str) -> str:
+    """The password from ``ECS_PASSWORD`` (scripts), else asked for without echo."""
+    return os.environ.get(PASSWORD_ENV) or getpass.getpass(prompt)
+
+
+OPERATOR_COLUMNS: Final = ["username", "role", "created (UTC)", "state"]
+
+
+def _operator_rows(accounts: list[dict[str, Any]]) -> list[list[str]]:
+    def state(o: dict[str, Any]) -> str:
+        if o["disabled"]:
+            return "disabled"
+        return f"locked until {when(o['locked_until'])}" if o["locked_until"] else "active"
+
+    return [[o["username"], o["role"], when(o["created_at"]), state(o)] for o in accounts]
+
+
+def operators_bootstrap(client: AdminClient, args: argparse.Namespace) -> Result:
+    body = {"username": args.username, "password": _password(f"password for {args.username}: ")}
+    account = client.call("POST", "/v1/admin/operators/bootstrap", body=body)
+    return account, [table("the first admin", OPERATOR_COLUMNS, _operator_rows([account]))]
+
+
+def operators_create(client: AdminClient, args: argparse.Namespace) -> Result:
+    body = {
+        "username": args.username,
+        "password": _password(f"password for {args.username}: "),
+        "role": args.role,
+    }
+    account = client.call("POST", "/v1/admin/operators", body=body)
+    return account, [table("account created", OPERATOR_COLUMNS, _operator_rows([account]))]
+
+
+def operators_list(client: AdminClient, args: argparse.Namespace) -> Result:
+    accounts = client.call("GET", "/v1/admin/operators")["items"]
+    return accounts, [table(f"{len(accounts)} operator accounts", OPERATOR_COLUMNS, _operator_rows(accounts))]
+
+
+def operators_role(client: AdminClient, args: argparse.Namespace) -> Result:
+    account = client.call("PUT", f"/v1/admin/operators/{args.username}/role", body={"role": args.role})
+    return account, [table("role changed", OPERATOR_COLUMNS, _operator_rows([account]))]
+
+
+def operators_disable(client: AdminClient, args: argparse.Namespace) -> Result:
+    account = client.call("POST", f"/v1/admin/operators/{args.username}/disable")
+    return account, [table("account disabled", OPERATOR_COLUMNS, _operator_rows([account]))]
+
+
+def operators_audit(client: AdminClient, args: argparse.Namespace) -> Result:
+    events = list(client.items("/v1/admin/auth-audit", {}, _limit(args)))
+    rows = [
+        [when(e["at"]), e["event"], e["username"], e["actor"] or "", e["address"] or "", e["detail"] or ""]
+        for e in events
+    ]
+    columns = ["at (UTC)", "event", "username", "by", "address", "detail"]
+    return events, [table(f"{len(events)} auth events, newest first", columns, rows)]
+
+
+def login(client: AdminClient, args: argparse.Namespace) -> Result:
+    body = {"username": args.username, "password": _password(f"password for {args.username}: ")}
+    session = client.call("POST", "/v1/admin/login", body=body)
+    shown = table(
+        f"signed in as {session['username']} ({session['role']}) until {when(session['expires_at'])} UTC;"
+        " export ADMIN_TOKEN=<token> for the other commands",
+        ["token"],
+        [[session["token"]]],
+    )
+    return session, [shown]
+
+
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """The operator subcommands, on the root parser's subparsers; each sets ``run``."""
 
@@ -408,6 +483,35 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     command(outbox, "retry", outbox_retry, "send a dead row back for a new round of attempts").add_argument(
         "outbox_id", type=int
     )
+
+    roles = ["viewer", "operator", "admin"]
+    operators = group("operators", "operator accounts (the admin role; bootstrap: the static admin token)")
+    sub = command(operators, "bootstrap", operators_bootstrap, "the first admin account, once")
+    sub.add_argument("--username", required=True)
+    sub = command(
+        operators, "create", operators_create, f"an account (password from {PASSWORD_ENV} or asked)"
+    )
+    sub.add_argument("--username", required=True)
+    sub.add_argument("--role", choices=roles, required=True)
+    command(operators, "list", operators_list, "every account")
+    sub = command(operators, "role", operators_role, "change an account's role")
+    sub.add_argument("username")
+    sub.add_argument("role", choices=roles)
+    command(operators, "disable", operators_disable, "disable an account and end its sessions").add_argument(
+        "username"
+    )
+    sub = command(operators, "audit", operators_audit, "logins, failures, lockouts and account changes")
+    listing(sub)
+
+    sub = commands.add_parser(
+        "login",
+        help="sign in as an operator and print a session token",
+        description=f"Sign in (the password from {PASSWORD_ENV} or asked for) and print a session token for"
+        " ADMIN_TOKEN or --admin-token.",
+        parents=[common],
+    )
+    sub.add_argument("--username", required=True)
+    sub.set_defaults(run=login, no_token=True)
 
     sub = commands.add_parser(
         "doctor",

@@ -60,3 +60,19 @@ class StoreUnavailable(StoreError):
     def __init__(self, detail: str | None = None, retry_after_s: int = 1) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class OperatorNotFound(StoreError):
+    """No operator account with that username."""
+
+
+class OperatorExists(StoreError):
+    """An operator account with that username exists already."""
+
+
+class LastAdmin(StoreError):
+    """The change would leave no enabled admin account: nobody could manage accounts any more."""
+
+
+class BootstrapClosed(StoreError):
+    """An operator account exists: the first admin is created once, never again this way."""

@@ -111,6 +111,59 @@ _AUDIT_APPEND_ONLY_POSTGRES: Final = """
             FOR EACH ROW EXECUTE FUNCTION offer_audit_append_only();
 """
 
+_OPERATORS: Final = """
+        -- Operator accounts (cloud/domain/operators): argon2id hashes, one role each.
+        CREATE TABLE operators (
+            operator_id   TEXT PRIMARY KEY,
+            username      TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            created_at    INTEGER NOT NULL,
+            disabled_at   INTEGER,
+            -- Failed logins since the last success; at LOGIN_MAX_FAILURES the account locks.
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until  INTEGER NOT NULL DEFAULT 0
+        );
+        -- A signed-in operator: the SHA-256 of the session token only, never the token. Checked
+        -- on every admin request, so a logout, a disabled account or an expiry acts at once.
+        CREATE TABLE operator_sessions (
+            session_hash TEXT PRIMARY KEY,
+            operator_id  TEXT NOT NULL REFERENCES operators(operator_id),
+            created_at   INTEGER NOT NULL,
+            expires_at   INTEGER NOT NULL,
+            revoked_at   INTEGER
+        );
+        CREATE INDEX operator_sessions_operator ON operator_sessions(operator_id);
+        -- Append-only: every login, failure, lockout, logout and account change. ``username`` is
+        -- the name presented (an unknown one too), ``actor`` who made an account change.
+        CREATE TABLE auth_audit (
+            audit_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+            at          INTEGER NOT NULL,
+            event       TEXT NOT NULL,
+            username    TEXT NOT NULL,
+            operator_id TEXT,
+            actor       TEXT,
+            address     TEXT,
+            detail      TEXT
+        );
+        CREATE INDEX auth_audit_username ON auth_audit(username, event, at);
+"""
+_AUTH_AUDIT_APPEND_ONLY_SQLITE: Final = """
+        CREATE TRIGGER auth_audit_no_update BEFORE UPDATE ON auth_audit
+            BEGIN SELECT RAISE(ABORT, 'auth_audit is append-only'); END;
+        CREATE TRIGGER auth_audit_no_delete BEFORE DELETE ON auth_audit
+            BEGIN SELECT RAISE(ABORT, 'auth_audit is append-only'); END;
+"""
+_AUTH_AUDIT_APPEND_ONLY_POSTGRES: Final = """
+        CREATE FUNCTION auth_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'auth_audit is append-only';
+        END;
+        $$;
+        CREATE TRIGGER auth_audit_no_change BEFORE UPDATE OR DELETE ON auth_audit
+            FOR EACH ROW EXECUTE FUNCTION auth_audit_append_only();
+"""
+
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
@@ -468,5 +521,10 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX push_attempts_at ON push_attempts(at);
         CREATE INDEX evaluations_updated ON evaluations(updated_at);
         """,
+    ),
+    Migration(
+        "0015_operators",
+        _OPERATORS + _AUTH_AUDIT_APPEND_ONLY_SQLITE,
+        postgres=_pg_types(_OPERATORS) + _AUTH_AUDIT_APPEND_ONLY_POSTGRES,
     ),
 )

@@ -18,6 +18,7 @@ from cloud.store.records import (
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
+    AuthEventRecord,
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
@@ -28,10 +29,14 @@ from cloud.store.records import (
     EvaluationRequested,
     EvaluationState,
     FleetCounts,
+    LoginFailure,
     MigrationStatus,
     OfferCreated,
     OfferRecord,
     OfferTerms,
+    OperatorRecord,
+    OperatorRole,
+    OperatorSessionRecord,
     OutboxRecord,
     OutboxState,
     OutboxStats,
@@ -467,4 +472,65 @@ class Store(Protocol):
 
     async def database_time_ms(self) -> int:
         """The database server's clock, epoch milliseconds (the doctor's skew check)."""
+        ...
+
+    # --- operator accounts ----------------------------------------------------------------
+
+    async def create_operator(
+        self, operator: OperatorRecord, *, actor: str, address: str | None, first: bool = False
+    ) -> OperatorRecord:
+        """Create an account, audited. ``OperatorExists`` for a taken username; with ``first``
+        (the bootstrap), ``BootstrapClosed`` once any account exists."""
+        ...
+
+    async def get_operator(self, username: str) -> OperatorRecord | None: ...
+
+    async def list_operators(self) -> list[OperatorRecord]:
+        """Every account, oldest first."""
+        ...
+
+    async def login_succeeded(
+        self, operator: OperatorRecord, session: OperatorSessionRecord, address: str | None
+    ) -> None:
+        """Start the session and clear the account's failures, audited."""
+        ...
+
+    async def login_failed(
+        self,
+        username: str,
+        operator_id: str | None,
+        address: str | None,
+        now: int,
+        *,
+        window_start: int,
+        max_failures: int,
+        locked_until: int,
+        reason: str,
+    ) -> LoginFailure:
+        """Audit a failed login of ``username`` (an account's or not); lock the account at
+        ``max_failures`` until ``locked_until``."""
+        ...
+
+    async def session_operator(self, session_hash: str, now: int) -> OperatorRecord | None:
+        """The operator of a live session (not ended, not expired, account not disabled)."""
+        ...
+
+    async def end_session(self, session_hash: str, now: int, address: str | None) -> bool:
+        """End a session (logout), audited; ``False`` if it was not live."""
+        ...
+
+    async def set_operator_role(
+        self, username: str, role: OperatorRole, *, actor: str, address: str | None, now: int
+    ) -> OperatorRecord:
+        """Change an account's role, audited; ``OperatorNotFound``."""
+        ...
+
+    async def disable_operator(
+        self, username: str, *, actor: str, address: str | None, now: int
+    ) -> OperatorRecord:
+        """Disable an account and end its sessions, audited; ``OperatorNotFound``."""
+        ...
+
+    async def page_auth_audit(self, *, after: int | None, limit: int) -> list[AuthEventRecord]:
+        """The auth audit, newest first by ``audit_id``."""
         ...

@@ -517,3 +517,51 @@ class MigrationStatus(msgspec.Struct, frozen=True, kw_only=True):
     """The migrations this database has applied, by name."""
     known: list[str]
     """The migrations this build knows, in order."""
+
+
+class OperatorRole(StrEnum):
+    """What an operator may do: ``viewer`` reads, ``operator`` also acts, ``admin`` also manages accounts."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class OperatorRecord(msgspec.Struct, frozen=True, kw_only=True):
+    operator_id: str
+    username: str
+    password_hash: str
+    role: OperatorRole
+    created_at: int
+    disabled_at: int | None
+    failed_logins: int
+    locked_until: int
+
+
+class OperatorSessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A session as stored: the token's hash only."""
+
+    session_hash: str
+    operator_id: str
+    created_at: int
+    expires_at: int
+
+
+class AuthEventRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of the append-only auth audit."""
+
+    audit_id: int
+    at: int
+    event: str
+    username: str
+    operator_id: str | None
+    actor: str | None
+    address: str | None
+    detail: str | None
+
+
+class LoginFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """What a failed login left behind: failures of the name in the window, and whether it locked."""
+
+    recent_failures: int
+    locked: bool

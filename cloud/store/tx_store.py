@@ -20,6 +20,7 @@ from cloud.store.records import (
     AggregateRecord,
     ApplyOutcome,
     AuditRecord,
+    AuthEventRecord,
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
@@ -30,10 +31,14 @@ from cloud.store.records import (
     EvaluationRequested,
     EvaluationState,
     FleetCounts,
+    LoginFailure,
     MigrationStatus,
     OfferCreated,
     OfferRecord,
     OfferTerms,
+    OperatorRecord,
+    OperatorRole,
+    OperatorSessionRecord,
     OutboxRecord,
     OutboxState,
     OutboxStats,
@@ -54,7 +59,18 @@ from cloud.store.records import (
     UserRecord,
     UserView,
 )
-from cloud.store.scripts import changelog, credit, devices, lists, offers, outbox, push, sync, views
+from cloud.store.scripts import (
+    changelog,
+    credit,
+    devices,
+    lists,
+    offers,
+    operators,
+    outbox,
+    push,
+    sync,
+    views,
+)
 from cloud.store.tx import Tx
 
 T = TypeVar("T")
@@ -467,3 +483,72 @@ class TxStore:
 
     async def database_time_ms(self) -> int:
         return await self._query(lambda tx: int(tx.execute(self.NOW_MS_SQL).fetchone()[0]))
+
+    # --- operator accounts ----------------------------------------------------------------
+
+    async def create_operator(
+        self, operator: OperatorRecord, *, actor: str, address: str | None, first: bool = False
+    ) -> OperatorRecord:
+        return await self._write_tx(
+            lambda tx: operators.create_operator(tx, operator, actor=actor, address=address, first=first)
+        )
+
+    async def get_operator(self, username: str) -> OperatorRecord | None:
+        return await self._query(lambda tx: operators.get_operator(tx, username))
+
+    async def list_operators(self) -> list[OperatorRecord]:
+        return await self._query(operators.list_operators)
+
+    async def login_succeeded(
+        self, operator: OperatorRecord, session: OperatorSessionRecord, address: str | None
+    ) -> None:
+        await self._write_tx(lambda tx: operators.login_succeeded(tx, operator, session, address))
+
+    async def login_failed(
+        self,
+        username: str,
+        operator_id: str | None,
+        address: str | None,
+        now: int,
+        *,
+        window_start: int,
+        max_failures: int,
+        locked_until: int,
+        reason: str,
+    ) -> LoginFailure:
+        return await self._write_tx(
+            lambda tx: operators.login_failed(
+                tx,
+                username,
+                operator_id,
+                address,
+                now,
+                window_start=window_start,
+                max_failures=max_failures,
+                locked_until=locked_until,
+                reason=reason,
+            )
+        )
+
+    async def session_operator(self, session_hash: str, now: int) -> OperatorRecord | None:
+        return await self._query(lambda tx: operators.session_operator(tx, session_hash, now))
+
+    async def end_session(self, session_hash: str, now: int, address: str | None) -> bool:
+        return await self._write_tx(lambda tx: operators.end_session(tx, session_hash, now, address))
+
+    async def set_operator_role(
+        self, username: str, role: OperatorRole, *, actor: str, address: str | None, now: int
+    ) -> OperatorRecord:
+        return await self._write_tx(
+            lambda tx: operators.set_role(tx, username, role, actor=actor, address=address, now=now)
+        )
+
+    async def disable_operator(
+        self, username: str, *, actor: str, address: str | None, now: int
+    ) -> OperatorRecord:
+        return await self._write_tx(
+            lambda tx: operators.disable(tx, username, actor=actor, address=address, now=now)
+        )
+
+    async def page_auth_audit(self, *, after: int | None, limit: int) -> list[AuthEventRecord]:
+        return await self._query(lambda tx: operators.auth_events(tx, after=after, limit=limit))

@@ -59,6 +59,8 @@ JWT_SECRET: Final = "test-jwt-secret-0123456789abcdef0123456789"
 JWT_KID: Final = "k1"
 _STARTUP_TIMEOUT_S: Final = 20.0
 _REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+OPERATOR_PASSWORD: Final = "a long operator passphrase"
+"""The password :meth:`AdminShortcuts.create_operator` gives an account unless told otherwise."""
 UNREACHED_RATE: Final = "1000000/minute"
 """The request limits of a test server unless the test sets its own."""
 
@@ -79,6 +81,8 @@ class AdminShortcuts:
     balancer's in front of several (the chaos run on PostgreSQL)."""
 
     admin_token: str
+    admin_token_at_start: str = ""
+    """The static admin token, once :meth:`sign_in_as_admin` replaced ``admin_token`` by a session's."""
     _admin: httpx.Client | None = None
 
     @property
@@ -101,6 +105,45 @@ class AdminShortcuts:
         if response.status_code != expected:
             raise AssertionError(f"{method} {path} -> {response.status_code}: {response.text}")
         return response.json()
+
+    def bootstrap_admin(self, username: str = "root", password: str = OPERATOR_PASSWORD) -> None:
+        """The first admin account, with the static admin token (the only use production allows)."""
+        response = httpx.post(
+            f"{self.base_url}/v1/admin/operators/bootstrap",
+            json={"username": username, "password": password},
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10.0,
+        )
+        if response.status_code != 201:
+            raise AssertionError(f"bootstrap -> {response.status_code}: {response.text}")
+
+    def create_operator(self, username: str, role: str, password: str = OPERATOR_PASSWORD) -> None:
+        self._admin_json(
+            "POST",
+            "/v1/admin/operators",
+            201,
+            json={"username": username, "password": password, "role": role},
+        )
+
+    def login(self, username: str, password: str = OPERATOR_PASSWORD) -> str:
+        """An operator's session token (``Authorization: Bearer``)."""
+        response = httpx.post(
+            f"{self.base_url}/v1/admin/login", json={"username": username, "password": password}, timeout=10.0
+        )
+        if response.status_code != 200:
+            raise AssertionError(f"login {username} -> {response.status_code}: {response.text}")
+        token: str = response.json()["token"]
+        return token
+
+    def sign_in_as_admin(self, username: str = "root") -> None:
+        """Bootstrap an admin account and use its session for the helpers from now on (a
+        production server refuses the static admin token for anything else)."""
+        self.bootstrap_admin(username)
+        self.admin_token_at_start = self.admin_token
+        self.admin_token = self.login(username)
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     def create_user(self, external_ref: str | None = None) -> str:
         body = self._admin_json("POST", "/v1/admin/users", 201, json={"external_ref": external_ref})

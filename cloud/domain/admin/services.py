@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import Final
@@ -28,7 +27,6 @@ from cloud.domain.credit.services import evaluation_out
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.offers.operations import payload_summary
 from cloud.domain.offers.services import offer_out
-from cloud.errors import AdminUnauthorized
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.protocol import Store
@@ -91,15 +89,6 @@ class AdminService:
         self._store = store
         self._auth = auth
         self._clock = clock
-        self._admin_token = auth.admin_token.encode("utf-8")
-
-    def check_token(self, authorization: str | None) -> None:
-        """Constant-time check of ``Authorization: Bearer <ADMIN_TOKEN>``."""
-        if not authorization or not authorization[:7].lower() == "bearer ":
-            raise AdminUnauthorized()
-        presented = authorization[7:].strip().encode("utf-8")
-        if not hmac.compare_digest(presented, self._admin_token):
-            raise AdminUnauthorized()
 
     async def create_user(self, external_ref: str | None) -> UserCreated:
         user = await self._store.create_user("usr_" + secrets.token_hex(12), external_ref, self._clock())

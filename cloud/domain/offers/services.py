@@ -14,7 +14,7 @@ from cloud.clock import now_ms
 from cloud.domain.admin.schemas import CreateOffer, OfferOut, ProfileOut, PushAttemptOut, SetProfile
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferNotFound
 from cloud.outbox.enqueue import OutboxDispatcher
-from cloud.request_context import current_request_id
+from cloud.request_context import current_actor, current_request_id
 from cloud.store.errors import UserNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import (
@@ -27,7 +27,6 @@ from cloud.store.records import (
     wire_profile,
 )
 
-ADMIN_ACTOR: Final = "admin"
 PROFILE_SET: Final = "profile_set"
 
 
@@ -79,7 +78,7 @@ class OfferService:
             updated_at=self._clock(),
         )
         version = await self._store.set_profile(
-            profile, actor=ADMIN_ACTOR, reason_code=PROFILE_SET, ref=current_request_id()
+            profile, actor=current_actor(), reason_code=PROFILE_SET, ref=current_request_id()
         )
         wired = wire_profile(profile)
         return ProfileOut(
@@ -103,7 +102,7 @@ class OfferService:
             policy_version=data.policy_version,
         )
         created = await self._store.create_offer_and_ping(
-            terms, actor=ADMIN_ACTOR, ref=current_request_id(), now=now
+            terms, actor=current_actor(), ref=current_request_id(), now=now
         )
         # The ping only asks the devices to sync now; the offer reaches them through sync anyway.
         await self._outbox.dispatch(created.outbox)
@@ -112,7 +111,11 @@ class OfferService:
     async def withdraw_offer(self, offer_id: str, reason_code: str) -> OfferOut:
         """Raises ``OfferNotFound`` / ``OfferClosed``."""
         offer = await self._store.withdraw_offer(
-            offer_id, actor=ADMIN_ACTOR, reason_code=reason_code, ref=current_request_id(), now=self._clock()
+            offer_id,
+            actor=current_actor(),
+            reason_code=reason_code,
+            ref=current_request_id(),
+            now=self._clock(),
         )
         return offer_out(offer)
 

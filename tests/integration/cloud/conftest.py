@@ -60,4 +60,5 @@ def live_server(live_servers: LiveServers, engine: str) -> LiveServer:
 @pytest.fixture(scope="session")
 def production_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with LiveServer(tmp_path_factory.mktemp("production"), redis_url, env=PRODUCTION_ENV) as server:
+        server.sign_in_as_admin()
         yield server

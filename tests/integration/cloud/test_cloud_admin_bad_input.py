@@ -58,6 +58,7 @@ class World:
             open_offer=self.open_offer,
             closed_offer=self.closed_offer,
             pending_row=self.pending_row,
+            operator="nobody",
         )
 
 
@@ -160,10 +161,26 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/admin/devices/{device}", None),
     ("GET", "/v1/admin/offers/{open_offer}", None),
     ("GET", "/v1/admin/doctor", None),
+    ("POST", "/v1/admin/logout", None),
+    ("GET", "/v1/admin/me", None),
+    ("POST", "/v1/admin/operators/bootstrap", {"username": "boot", "password": "a long new passphrase"}),
+    ("GET", "/v1/admin/operators", None),
+    (
+        "POST",
+        "/v1/admin/operators",
+        {"username": "newbie", "password": "a long new passphrase", "role": "viewer"},
+    ),
+    ("PUT", "/v1/admin/operators/{operator}/role", {"role": "viewer"}),
+    ("POST", "/v1/admin/operators/{operator}/disable", None),
+    ("GET", "/v1/admin/auth-audit", None),
 ]
+UNGUARDED = {("POST", "/v1/admin/login")}
+"""Admin routes anyone may call: signing in is how a credential is had."""
 """Every admin endpoint (but credit evaluation's), with a request that would succeed."""
 
 VF, IB, NF = "validation_failed", "invalid_body", "not_found"
+NEW_ADMIN = {"username": "second", "password": "a long new passphrase"}
+NEW_OPERATOR = {**NEW_ADMIN, "role": "operator"}
 OFFER = {"new_limit_cents": 150_000, "rate_bps": 1_790, "term_months": 12}
 
 
@@ -348,6 +365,52 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("retry-id-high", "POST", f"/v1/admin/outbox/{2**53 + 1}/retry", None, 400, VF),
     ("retry-pending-row", "POST", "/v1/admin/outbox/{pending_row}/retry", None, 409, "outbox_not_retryable"),
     ("outbox-wrong-method", "DELETE", "/v1/admin/outbox", None, 405, "method_not_allowed"),
+    # operator accounts
+    ("login-no-password", "POST", "/v1/admin/login", {"username": "root"}, 400, VF),
+    ("login-unknown-field", "POST", "/v1/admin/login", {"username": "a", "password": "b", "otp": 1}, 400, VF),
+    ("login-long-name", "POST", "/v1/admin/login", {"username": "a" * 65, "password": "b"}, 400, VF),
+    ("login-empty-password", "POST", "/v1/admin/login", {"username": "a", "password": ""}, 400, VF),
+    ("login-not-json", "POST", "/v1/admin/login", NOT_JSON, 400, IB),
+    (
+        "login-unknown",
+        "POST",
+        "/v1/admin/login",
+        {"username": "nobody", "password": "wrong"},
+        401,
+        "login_failed",
+    ),
+    (
+        "bootstrap-short-password",
+        "POST",
+        "/v1/admin/operators/bootstrap",
+        NEW_ADMIN | {"password": "short"},
+        400,
+        VF,
+    ),
+    (
+        "bootstrap-bad-name",
+        "POST",
+        "/v1/admin/operators/bootstrap",
+        NEW_ADMIN | {"username": "Bad Name"},
+        400,
+        VF,
+    ),
+    ("bootstrap-no-body", "POST", "/v1/admin/operators/bootstrap", b"", 400, VF),
+    ("operator-bad-role", "POST", "/v1/admin/operators", NEW_ADMIN | {"role": "root"}, 400, VF),
+    ("operator-no-role", "POST", "/v1/admin/operators", NEW_ADMIN, 400, VF),
+    (
+        "operator-long-password",
+        "POST",
+        "/v1/admin/operators",
+        NEW_OPERATOR | {"password": "p" * 257},
+        400,
+        VF,
+    ),
+    ("role-unknown-operator", "PUT", "/v1/admin/operators/nobody/role", {"role": "viewer"}, 404, NF),
+    ("role-bad-role", "PUT", "/v1/admin/operators/nobody/role", {"role": "god"}, 400, VF),
+    ("disable-unknown-operator", "POST", "/v1/admin/operators/nobody/disable", None, 404, NF),
+    ("auth-audit-bad-cursor", "GET", "/v1/admin/auth-audit", "cursor=!!!", 400, "invalid_cursor"),
+    ("auth-audit-limit-zero", "GET", "/v1/admin/auth-audit", "limit=0", 400, VF),
 ]
 
 
@@ -422,7 +485,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
     listed = set()
     for method, template, _ in ENDPOINTS:
         path = template.split("?")[0]
-        for name in ("user", "device", "open_offer", "pending_row"):
+        for name in ("user", "device", "open_offer", "pending_row", "operator"):
             path = path.replace(
                 "{" + name + "}",
                 "{"
@@ -431,11 +494,12 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
                     "device": "device_id",
                     "open_offer": "offer_id",
                     "pending_row": "outbox_id",
+                    "operator": "username",
                 }[name]
                 + "}",
             )
         listed.add((method, path))
-    assert served - evaluation == listed - evaluation
+    assert served - evaluation - UNGUARDED == listed - evaluation
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:

@@ -298,3 +298,12 @@ def test_ratelimit_bench_tiny_run_reports_cost_and_held_requests(capsys: pytest.
     out = capsys.readouterr().out
     assert "Redis, quiet subjects" in out and "Limiter on a sync" in out
     assert re.search(r"A held request: \d+ µs .* \d+ held in", out.replace("\n", " "))
+
+
+def test_argon2_bench_tiny_run_reports_time_and_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import argon2
+
+    assert all(ms > 0 for ms in argon2.verify_ms(2))
+    assert argon2.main(["--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "verification, median" in out and re.search(r"peak memory of one hash .* [1-9][0-9.]* MiB", out)

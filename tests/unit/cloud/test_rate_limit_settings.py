@@ -20,7 +20,12 @@ def _load(tmp_path: Path, **env: str) -> RateLimitSettings:
 
 def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     limits = _load(tmp_path)
-    assert (limits.sync, limits.enroll, limits.refresh) == ("120/minute", "60/10 minutes", "600/minute")
+    assert (limits.sync, limits.enroll, limits.refresh, limits.login) == (
+        "120/minute",
+        "60/10 minutes",
+        "600/minute",
+        "10/minute",
+    )
     assert limits.trusted_proxies == ()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.ratelimit import RATE_LIMIT_VARS
+from cloud.ratelimit import DEVICE_RATE_LIMIT_VARS
 from cloud.runner import _child_env, _demo_due
 from cloud.settings import load_settings
 from tests.support.secrets import PRODUCTION_ENV
@@ -39,11 +39,11 @@ def test_demo_refuses_a_word_it_does_not_know(tmp_path: Path) -> None:
 def test_the_api_serves_the_demo_without_rate_limits_unless_they_are_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in RATE_LIMIT_VARS:
+    for name in DEVICE_RATE_LIMIT_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RATE_LIMIT_SYNC", "5/minute")
     settings = load_settings({"DATA_DIR": str(tmp_path)})
     demo = _child_env(settings, "redis://127.0.0.1:1", demo_due=True)
-    assert [demo[name] for name in RATE_LIMIT_VARS] == ["5/minute", "off", "off"]
+    assert [demo[name] for name in DEVICE_RATE_LIMIT_VARS] == ["5/minute", "off", "off"]
     plain = _child_env(settings, "redis://127.0.0.1:1", demo_due=False)
-    assert [plain.get(name) for name in RATE_LIMIT_VARS] == ["5/minute", None, None]
+    assert [plain.get(name) for name in DEVICE_RATE_LIMIT_VARS] == ["5/minute", None, None]

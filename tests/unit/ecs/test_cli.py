@@ -78,6 +78,8 @@ def test_every_subcommand_has_help() -> None:
         "codes",
         "outbox",
         "doctor",
+        "operators",
+        "login",
     }
     assert all(p.description for p in subcommands.values())
     assert json.dumps([int(e) for e in Exit]) == "[0, 1, 2]"
