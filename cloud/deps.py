@@ -40,6 +40,7 @@ from cloud.domain.offers.services import OfferService
 from cloud.domain.operators.rules import allows, required_role
 from cloud.domain.operators.services import OperatorService, Principal
 from cloud.errors import RoleForbidden
+from cloud.ratelimit import Scope
 from cloud.request_context import set_actor
 from cloud.services import Services, services_of
 from cloud.wire import decode_json_body
@@ -151,6 +152,8 @@ async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
         csrf=connection.headers.get(CSRF_HEADER),
         method=method,
     )
+    if principal.key_id is not None:
+        await services_of(connection).limiter.check(Scope.SERVICE, principal.key_id)
     required = required_role(method, handler.opt.get("role"))
     if not allows(principal.role, required):
         raise RoleForbidden(f"this needs the {required} role; {principal.actor} has {principal.role}")

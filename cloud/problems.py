@@ -42,6 +42,7 @@ from cloud.store.errors import (
     OperatorNotFound,
     ReplacesDeviceInvalid,
     SeqConflict,
+    ServiceKeyNotFound,
     StoreUnavailable,
     UserNotFound,
 )
@@ -147,6 +148,7 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     OperatorExists: DomainProblem(409, ErrorCode.OPERATOR_EXISTS, "Operator exists"),
     BootstrapClosed: DomainProblem(409, ErrorCode.BOOTSTRAP_CLOSED, "The first admin exists"),
     LastAdmin: DomainProblem(409, ErrorCode.LAST_ADMIN, "No admin would be left"),
+    ServiceKeyNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Service key not found"),
 }
 """How the API answers each failure of the store and the domain (which carry no HTTP status)."""
 

@@ -44,7 +44,7 @@ MAX_LEASE: Final = 16
 SWEEP_MIN: Final = 1024
 DEVICE_RATE_LIMIT_VARS: Final = ("RATE_LIMIT_SYNC", "RATE_LIMIT_ENROLL", "RATE_LIMIT_REFRESH")
 """The settings of the limits devices meet."""
-RATE_LIMIT_VARS: Final = (*DEVICE_RATE_LIMIT_VARS, "RATE_LIMIT_LOGIN")
+RATE_LIMIT_VARS: Final = (*DEVICE_RATE_LIMIT_VARS, "RATE_LIMIT_LOGIN", "RATE_LIMIT_SERVICE")
 """The settings of the request limits, one per :class:`Scope`."""
 
 
@@ -55,6 +55,7 @@ class Scope(StrEnum):
     ENROLL = "enroll"
     REFRESH = "refresh"
     LOGIN = "login"
+    SERVICE = "service"
 
 
 def lease_size(item: limits.RateLimitItem) -> int:
@@ -113,6 +114,7 @@ class RateLimiter:
             Scope.ENROLL: settings.enroll,
             Scope.REFRESH: settings.refresh,
             Scope.LOGIN: settings.login,
+            Scope.SERVICE: settings.service,
         }
         self._items = {scope: limits.parse(rate) for scope, rate in rates.items() if rate is not None}
         self._lease_sizes = {scope: lease_size(item) for scope, item in self._items.items()}

@@ -19,6 +19,7 @@ import datetime as dt
 import importlib.util
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -84,6 +85,11 @@ class Demo:
     code: str
     expires_at: int
     curl: str
+    operator_password: str | None = None
+    """The password of the ``demo`` operator account, when this run created it (the first)."""
+
+
+DEMO_OPERATOR: Final = "demo"
 
 
 class _Signals:
@@ -190,6 +196,13 @@ def _create_demo(base_url: str, admin_token: str) -> Demo:
             detail = f"HTTP {code.status_code} {code.text[:300]}"
             raise RunnerError(f"creating an enrollment code failed: {detail}")
         body = code.json()
+        # The first run of a data folder also makes the dashboard's first account (development
+        # only: this function never runs in production). Later runs find it made.
+        password = secrets.token_urlsafe(12)
+        made = client.post(
+            f"{ADMIN_PREFIX}/operators/bootstrap", json={"username": DEMO_OPERATOR, "password": password}
+        )
+        operator_password = password if made.status_code == 201 else None
     request = EnrollRequest(code=str(body["code"]), platform=Platform.ANDROID, app_version="demo")
     payload = encode(request, MediaType.JSON).decode()
     curl = shlex.join(
@@ -205,7 +218,13 @@ def _create_demo(base_url: str, admin_token: str) -> Demo:
             payload,
         ]
     )
-    return Demo(user_id=user_id, code=request.code, expires_at=int(body["expires_at"]), curl=curl)
+    return Demo(
+        user_id=user_id,
+        code=request.code,
+        expires_at=int(body["expires_at"]),
+        curl=curl,
+        operator_password=operator_password,
+    )
 
 
 def _print_ready(
@@ -218,7 +237,9 @@ def _print_ready(
     if settings.api.docs:
         table.add_row("OpenAPI docs", base_url + API_DOCS_UI_PATH)
     table.add_row("OpenAPI JSON", base_url + OPENAPI_JSON_PATH)
-    table.add_row("Dashboard", f"{base_url}{DASHBOARD_PATH} (sign in with ADMIN_TOKEN)")
+    table.add_row("Dashboard", f"{base_url}{DASHBOARD_PATH} (an operator account signs in)")
+    if demo is not None and demo.operator_password is not None:
+        table.add_row("Operator", f"{DEMO_OPERATOR} / {demo.operator_password}")
     table.add_row("Redis", f"{redis_url} ({'embedded' if embedded else 'external'})")
     table.add_row("Database", _without_password(settings.database.url))
     table.add_row("Processes", f"{settings.api.processes} API, {settings.jobs.processes} worker")
@@ -245,8 +266,10 @@ def _without_password(url: str) -> str:
 def _production_enrollment_steps(base_url: str) -> list[str]:
     """What to do instead of the demo enrollment: a production database gets no demo user."""
     return [
-        f"{PRODUCTION_NO_DEMO_LINE}. To enroll a device, with the admin token"
-        " (Authorization: Bearer $ADMIN_TOKEN):",
+        f"{PRODUCTION_NO_DEMO_LINE}. The admin token only creates the first admin account:",
+        f"  0. ecs operators bootstrap --username <you> --server {base_url}  (ADMIN_TOKEN set), then"
+        " ecs login --username <you>  ->  a session token (Authorization: Bearer <token>)",
+        "  To enroll a device, with that session:",
         f"  1. POST {base_url}{ADMIN_PREFIX}/users  ->  user_id",
         f"  2. POST {base_url}{ADMIN_PREFIX}/users/<user_id>/enrollment-codes  ->  a one-time code",
         f"  3. the device sends that code to POST {base_url}{ENROLL_PATH}",

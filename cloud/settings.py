@@ -319,6 +319,8 @@ class RateLimitSettings:
     """Per client address on token refresh: one per access-token lifetime per device, behind NATs."""
     login: str | None = "10/minute"
     """Per client address on operator login, before any password is hashed."""
+    service: str | None = "1200/minute"
+    """Per service key on the admin API (the lender's backend)."""
     trusted_proxies: tuple[str, ...] = ()
     """Networks whose ``X-Forwarded-For`` names the client (``TRUSTED_PROXIES``)."""
 
@@ -533,6 +535,7 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimitSettings:
         enroll=rate_limit("RATE_LIMIT_ENROLL", env.get("RATE_LIMIT_ENROLL") or "", str(defaults.enroll)),
         refresh=rate_limit("RATE_LIMIT_REFRESH", env.get("RATE_LIMIT_REFRESH") or "", str(defaults.refresh)),
         login=rate_limit("RATE_LIMIT_LOGIN", env.get("RATE_LIMIT_LOGIN") or "", str(defaults.login)),
+        service=rate_limit("RATE_LIMIT_SERVICE", env.get("RATE_LIMIT_SERVICE") or "", str(defaults.service)),
         trusted_proxies=trusted_proxies(env.get("TRUSTED_PROXIES") or ""),
     )
 

@@ -384,6 +384,13 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc="`10/minute`",
     ),
     Var(
+        "RATE_LIMIT_SERVICE",
+        "most admin API requests one service key may make in a sliding window",
+        "text",
+        accepted="as `RATE_LIMIT_SYNC`",
+        default_doc="`1200/minute`",
+    ),
+    Var(
         "LOGIN_MAX_FAILURES",
         "failed logins in a row that lock an operator account (see [operator accounts](#operator-accounts))",
         "int",

@@ -168,6 +168,13 @@ def devices_list(client: AdminClient, args: argparse.Namespace) -> Result:
     return devices, [table(f"{len(devices)} devices, newest first", DEVICE_COLUMNS, _device_rows(devices))]
 
 
+def devices_revoke(client: AdminClient, args: argparse.Namespace) -> Result:
+    body = {"reason": "stolen" if args.stolen else "other"}
+    device = client.call("POST", f"/v1/admin/devices/{args.device_id}/revoke", body=body)
+    title = f"device {args.device_id} revoked" + (", its lineage closed" if args.stolen else "")
+    return device, [table(title, DEVICE_COLUMNS, _device_rows([device]))]
+
+
 def devices_show(client: AdminClient, args: argparse.Namespace) -> Result:
     device = client.call("GET", f"/v1/admin/devices/{args.device_id}")
     return device, [table(f"device {args.device_id}", DEVICE_COLUMNS, _device_rows([device]))]
@@ -394,6 +401,36 @@ def operators_audit(client: AdminClient, args: argparse.Namespace) -> Result:
     return events, [table(f"{len(events)} auth events, newest first", columns, rows)]
 
 
+KEY_COLUMNS: Final = ["key id", "name", "role", "created (UTC)", "by", "state"]
+
+
+def _key_rows(keys: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [k["key_id"], k["name"], k["role"], when(k["created_at"]), k.get("created_by", ""),
+         "revoked" if k.get("revoked") else "live"]
+        for k in keys
+    ]  # fmt: skip
+
+
+def keys_create(client: AdminClient, args: argparse.Namespace) -> Result:
+    key = client.call("POST", "/v1/admin/service-keys", body={"name": args.name, "role": args.role})
+    shown = table(
+        "service key created: the key is shown this once", ["key id", "role", "key"],
+        [[key["key_id"], key["role"], key["key"]]],
+    )  # fmt: skip
+    return key, [shown]
+
+
+def keys_list(client: AdminClient, args: argparse.Namespace) -> Result:
+    keys = client.call("GET", "/v1/admin/service-keys")["items"]
+    return keys, [table(f"{len(keys)} service keys", KEY_COLUMNS, _key_rows(keys))]
+
+
+def keys_revoke(client: AdminClient, args: argparse.Namespace) -> Result:
+    key = client.call("POST", f"/v1/admin/service-keys/{args.key_id}/revoke")
+    return key, [table("service key revoked", KEY_COLUMNS, _key_rows([key]))]
+
+
 def login(client: AdminClient, args: argparse.Namespace) -> Result:
     body = {"username": args.username, "password": _password(f"password for {args.username}: ")}
     session = client.call("POST", "/v1/admin/login", body=body)
@@ -440,6 +477,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     sub.add_argument("--state", choices=["active", "revoked", "all"], default="all")
     listing(sub)
     command(devices, "show", devices_show, "one device").add_argument("device_id")
+    sub = command(devices, "revoke", devices_revoke, "revoke a device: its tokens stop working at once")
+    sub.add_argument("device_id")
+    sub.add_argument(
+        "--stolen", action="store_true", help="also close its lineage: no re-enrollment may continue it"
+    )
 
     offers = group("offers", "credit offers")
     sub = command(offers, "list", offers_list, "offers, newest first")
@@ -502,6 +544,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     sub = command(operators, "audit", operators_audit, "logins, failures, lockouts and account changes")
     listing(sub)
+
+    keys = group("keys", "service keys for the lender's backend and other programs (the admin role)")
+    sub = command(keys, "create", keys_create, "a key, shown once (rotate: create the next, then revoke)")
+    sub.add_argument("--name", required=True)
+    sub.add_argument("--role", choices=["viewer", "operator"], required=True)
+    command(keys, "list", keys_list, "every key, never a secret")
+    command(keys, "revoke", keys_revoke, "revoke a key at once").add_argument("key_id")
 
     sub = commands.add_parser(
         "login",

@@ -23,6 +23,12 @@ SYNC_PING_TTL_S: Final = 3600
 SYNC_COLLAPSE_KEY: Final = "sync"
 """Collapse key of data-only sync pings: an offline device gets only the latest one."""
 
+LOCK_SCREEN_TITLE: Final = "You have an update"
+LOCK_SCREEN_BODY: Final = "Open the app to see it."
+"""What every shown push says, whatever the notice: a push is read on a lock screen, by anyone
+holding the phone, so it carries no amount, no reason and no offer; the notice itself arrives by
+sync, inside the app."""
+
 RETRY_BASE_MS: Final = 30_000
 RETRY_CAP_MS: Final = 15 * 60_000
 
@@ -43,6 +49,7 @@ class PushPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     notice_kind: str | None = None
     title: str | None = None
     body: str | None = None
+    """Written by earlier releases (the notice's own text); never sent: see :data:`LOCK_SCREEN_TITLE`."""
     offer_id: str | None = None
     """An announcement of this offer: sent only while the offer is still ``offered`` (a deferred
     announcement must not advertise an offer withdrawn, declined, accepted or expired meanwhile)."""
@@ -67,8 +74,8 @@ def message_for(payload: PushPayload, token: str) -> PushMessage:
         token=token,
         data={"type": "notice", "notice_id": payload.notice_id, "kind": payload.notice_kind or ""},
         ttl_s=NOTICE_TTL_S,
-        title=payload.title,
-        body=payload.body,
+        title=LOCK_SCREEN_TITLE,
+        body=LOCK_SCREEN_BODY,
     )
 
 

@@ -76,3 +76,7 @@ class LastAdmin(StoreError):
 
 class BootstrapClosed(StoreError):
     """An operator account exists: the first admin is created once, never again this way."""
+
+
+class ServiceKeyNotFound(StoreError):
+    """No service key with that id."""

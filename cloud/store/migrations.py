@@ -527,4 +527,33 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         _OPERATORS + _AUTH_AUDIT_APPEND_ONLY_SQLITE,
         postgres=_pg_types(_OPERATORS) + _AUTH_AUDIT_APPEND_ONLY_POSTGRES,
     ),
+    Migration(
+        "0016_closed_lineages",
+        """
+        -- A device revoked as stolen closes its lineage: a re-enrollment naming any device of it
+        -- is refused (spec §4.1), so whoever holds the phone cannot continue its identity.
+        CREATE TABLE closed_lineages (
+            lineage_id TEXT PRIMARY KEY,
+            closed_at  INTEGER NOT NULL,
+            device_id  TEXT NOT NULL REFERENCES devices(device_id)
+        );
+        """,
+    ),
+    Migration(
+        "0017_service_keys",
+        """
+        -- Keys of the lender's backend and other programs (cloud/domain/operators): the SHA-256 of
+        -- the secret only; a role each (viewer or operator, never admin). Several live keys may
+        -- share a name, so a key is rotated by creating the next one before revoking this one.
+        CREATE TABLE service_keys (
+            key_id      TEXT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator')),
+            created_at  INTEGER NOT NULL,
+            created_by  TEXT NOT NULL,
+            revoked_at  INTEGER
+        );
+        """,
+    ),
 )

@@ -51,6 +51,7 @@ from cloud.store.records import (
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
+    ServiceKeyRecord,
     StoredChange,
     SyncOutcome,
     TimelineEntry,
@@ -116,8 +117,9 @@ class Store(Protocol):
 
     async def list_devices(self, user_id: str | None = None) -> list[DeviceRecord]: ...
 
-    async def revoke_device(self, device_id: str, now: int) -> DeviceRecord:
-        """Mark the device revoked and revoke its refresh tokens. Raises ``DeviceNotFound``."""
+    async def revoke_device(self, device_id: str, now: int, *, stolen: bool = False) -> DeviceRecord:
+        """Mark the device revoked and revoke its refresh tokens; ``stolen`` also closes its
+        lineage, so no re-enrollment may name it. Raises ``DeviceNotFound``."""
         ...
 
     async def rotate_refresh(
@@ -533,4 +535,20 @@ class Store(Protocol):
 
     async def page_auth_audit(self, *, after: int | None, limit: int) -> list[AuthEventRecord]:
         """The auth audit, newest first by ``audit_id``."""
+        ...
+
+    async def create_service_key(self, key: ServiceKeyRecord, *, address: str | None) -> ServiceKeyRecord:
+        """Store a key (its secret's hash), audited."""
+        ...
+
+    async def service_key(self, key_id: str) -> ServiceKeyRecord | None: ...
+
+    async def list_service_keys(self) -> list[ServiceKeyRecord]:
+        """Every key, revoked ones too, oldest first."""
+        ...
+
+    async def revoke_service_key(
+        self, key_id: str, *, actor: str, address: str | None, now: int
+    ) -> ServiceKeyRecord:
+        """Revoke a key at once, audited; ``ServiceKeyNotFound``."""
         ...

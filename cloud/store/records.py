@@ -565,3 +565,15 @@ class LoginFailure(msgspec.Struct, frozen=True, kw_only=True):
 
     recent_failures: int
     locked: bool
+
+
+class ServiceKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A service key as stored: its secret's hash only."""
+
+    key_id: str
+    name: str
+    secret_hash: str
+    role: OperatorRole
+    created_at: int
+    created_by: str
+    revoked_at: int | None

@@ -53,6 +53,7 @@ from cloud.store.records import (
     RefreshGrant,
     RelayOutcome,
     RotationOutcome,
+    ServiceKeyRecord,
     StoredChange,
     SyncOutcome,
     TimelineEntry,
@@ -155,8 +156,8 @@ class TxStore:
     async def list_devices(self, user_id: str | None = None) -> list[DeviceRecord]:
         return await self._query(lambda tx: devices.list_devices(tx, user_id))
 
-    async def revoke_device(self, device_id: str, now: int) -> DeviceRecord:
-        return await self._write_tx(lambda tx: devices.revoke_device(tx, device_id, now))
+    async def revoke_device(self, device_id: str, now: int, *, stolen: bool = False) -> DeviceRecord:
+        return await self._write_tx(lambda tx: devices.revoke_device(tx, device_id, now, stolen=stolen))
 
     async def rotate_refresh(
         self,
@@ -552,3 +553,19 @@ class TxStore:
 
     async def page_auth_audit(self, *, after: int | None, limit: int) -> list[AuthEventRecord]:
         return await self._query(lambda tx: operators.auth_events(tx, after=after, limit=limit))
+
+    async def create_service_key(self, key: ServiceKeyRecord, *, address: str | None) -> ServiceKeyRecord:
+        return await self._write_tx(lambda tx: operators.create_service_key(tx, key, address=address))
+
+    async def service_key(self, key_id: str) -> ServiceKeyRecord | None:
+        return await self._query(lambda tx: operators.service_key(tx, key_id))
+
+    async def list_service_keys(self) -> list[ServiceKeyRecord]:
+        return await self._query(operators.list_service_keys)
+
+    async def revoke_service_key(
+        self, key_id: str, *, actor: str, address: str | None, now: int
+    ) -> ServiceKeyRecord:
+        return await self._write_tx(
+            lambda tx: operators.revoke_service_key(tx, key_id, actor=actor, address=address, now=now)
+        )

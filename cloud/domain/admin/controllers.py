@@ -28,6 +28,7 @@ from cloud.domain.admin.schemas import (
     OutboxRowsPage,
     ProfileOut,
     PushAttemptOut,
+    RevokeDevice,
     SetProfile,
     TimelinePage,
     UserCreated,
@@ -82,10 +83,13 @@ class AdminController(Controller):
         """Settings, database, Redis, migrations, workers and the clock skew to the database, checked."""
         return await doctor.report()
 
-    @post("/devices/{device_id:str}/revoke", status_code=200)
-    async def revoke_device(self, device_id: FromPath[str], admin: AdminDep) -> DeviceOut:
-        """Revoke the device: its tokens stop working at once."""
-        return await admin.revoke_device(device_id)
+    @post("/devices/{device_id:str}/revoke", status_code=200, dto=StrictBody[RevokeDevice])
+    async def revoke_device(
+        self, device_id: FromPath[str], admin: AdminDep, data: JSONBody[RevokeDevice | None] = None
+    ) -> DeviceOut:
+        """Revoke the device: its tokens stop working at once. With ``{"reason": "stolen"}`` its
+        lineage closes too: no re-enrollment may replace it (spec §4.1); the body is optional."""
+        return await admin.revoke_device(device_id, (data or RevokeDevice()).reason)
 
     @post("/users/{user_id:str}/notices", status_code=201, dto=StrictBody[CreateNotice])
     async def add_notice(

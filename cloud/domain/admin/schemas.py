@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import msgspec
@@ -101,6 +102,18 @@ class CreateOffer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]], msgspec.Meta(max_length=32)
     ] = msgspec.field(default_factory=list)
     policy_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "manual"
+
+
+class RevokeReason(StrEnum):
+    """Why a device is revoked: ``stolen`` also closes its lineage, ``other`` keeps the
+    re-enrollment path of a restored store (spec §6.5)."""
+
+    STOLEN = "stolen"
+    OTHER = "other"
+
+
+class RevokeDevice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: RevokeReason = RevokeReason.OTHER
 
 
 class WithdrawOffer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

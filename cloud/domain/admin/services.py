@@ -17,6 +17,7 @@ from cloud.domain.admin.schemas import (
     OffersPage,
     OutboxRowOut,
     OutboxRowsPage,
+    RevokeReason,
     TimelinePage,
     UserCreated,
     UserOut,
@@ -108,8 +109,9 @@ class AdminService:
             raise DeviceNotFound(f"no device {device_id}")
         return device_out(device)
 
-    async def revoke_device(self, device_id: str) -> DeviceOut:
-        return device_out(await self._store.revoke_device(device_id, self._clock()))
+    async def revoke_device(self, device_id: str, reason: RevokeReason = RevokeReason.OTHER) -> DeviceOut:
+        stolen = reason is RevokeReason.STOLEN
+        return device_out(await self._store.revoke_device(device_id, self._clock(), stolen=stolen))
 
     async def add_notice(self, user_id: str, kind: str, title: str, body: str) -> NoticeCreated:
         notice_id = "ntc_" + secrets.token_hex(12)

@@ -26,7 +26,6 @@ from cloud.domain.credit.notices import NoticeKind
 from cloud.domain.credit.refusals import EvaluationNotFound
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut, EvaluationQueued, SetCreditFeatures
 from cloud.domain.credit.scorecard import OfferSettings, ProposedOffer, validate_features
-from cloud.domain.offers.notices import money
 from cloud.errors import ValidationFailed
 from cloud.outbox.enqueue import OutboxDispatcher, outbox_job_id
 from cloud.push.messages import PushPayload
@@ -217,13 +216,12 @@ class EvaluationService:
             terms = None if offer is None else self._terms(inputs, offer)
             announcement = None
             if terms is not None and inputs.profile is not None:
-                new_limit = money(terms.new_limit_cents, inputs.profile.currency)
+                # A generic push (cloud.push.messages.LOCK_SCREEN_TITLE): the offer, its amount
+                # and its reasons reach the app by sync, never the lock screen.
                 announcement = PushPayload(
                     user_id=inputs.evaluation.user_id,
                     notice_id=f"{NoticeKind.OFFER_AVAILABLE.value}:{terms.offer_id}",
                     notice_kind=NoticeKind.OFFER_AVAILABLE.value,
-                    title="A higher credit limit is available",
-                    body=f"You can raise your limit to {new_limit}. Open the app to see the terms.",
                     offer_id=terms.offer_id,
                 )
             completed = await self._store.complete_evaluation(

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from litestar.response import File, ServerSentEvent, ServerSentEventMessage
 
 from cloud.api_docs import problems
 from cloud.constants import DASHBOARD_API_PATH, DASHBOARD_PATH
-from cloud.deps import ADMIN_SECURITY, DashboardDep, admin_guard
+from cloud.deps import ADMIN_SECURITY, DashboardDep, OperatorsDep, PrincipalDep, admin_guard
 from cloud.domain.dashboard.schemas import DashboardSnapshot
 from cloud.domain.dashboard.services import DashboardService, StreamState
 from cloud.errors import OriginRefused
@@ -90,17 +90,32 @@ class DashboardController(Controller):
         return await dashboard.snapshot()
 
     @get("/stream", responses=problems(403), media_type="text/event-stream")
-    async def stream(self, request: Request[Any, Any, Any], dashboard: DashboardDep) -> ServerSentEvent:
-        """``snapshot`` events: one now, then after changes (at most one a second) and every 5 s."""
+    async def stream(
+        self,
+        request: Request[Any, Any, Any],
+        dashboard: DashboardDep,
+        operators: OperatorsDep,
+        principal: PrincipalDep,
+    ) -> ServerSentEvent:
+        """``snapshot`` events: one now, then after changes (at most one a second) and every 5 s.
+        The stream ends when its credential does (a logout, a disable, an expiry)."""
         _check_origin(request)
         channels = request.app.plugins.get(ChannelsPlugin)
         channel: str = request.app.state.dashboard_channel
         refresh_s: float = request.app.state.dashboard_refresh_s
-        return ServerSentEvent(_events(dashboard, channels, channel, refresh_s))
+
+        async def live() -> bool:
+            return await operators.still_live(principal)
+
+        return ServerSentEvent(_events(dashboard, channels, channel, refresh_s, live))
 
 
 async def _events(
-    dashboard: DashboardService, channels: ChannelsPlugin, channel: str, refresh_s: float
+    dashboard: DashboardService,
+    channels: ChannelsPlugin,
+    channel: str,
+    refresh_s: float,
+    live: Callable[[], Awaitable[bool]],
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     state = StreamState()
     changed = asyncio.Event()
@@ -112,9 +127,10 @@ async def _events(
         subscriber = await channels.subscribe(channel)
     except Exception as exc:  # Redis away: this stream refreshes on its clock only
         logger.warning("dashboard stream without announcements (%r)", exc)
-        while True:
+        while await live():
             yield ServerSentEventMessage(data=_encode(await dashboard.snapshot(state)), event="snapshot")
             await asyncio.sleep(refresh_s)
+        return
     try:
         async with subscriber.run_in_background(on_event, join=False):
             while True:
@@ -122,6 +138,8 @@ async def _events(
                 # Cleared before reading: a change announced while the snapshot is computed or
                 # sent brings the next one.
                 changed.clear()
+                if not await live():
+                    return  # the credential ended: so does the stream (the page signs in again)
                 snapshot = await dashboard.snapshot(state)
                 yield ServerSentEventMessage(data=_encode(snapshot), event="snapshot")
                 with contextlib.suppress(TimeoutError):

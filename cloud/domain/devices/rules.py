@@ -32,6 +32,8 @@ class ReplacedDevice(msgspec.Struct, frozen=True, kw_only=True):
 
     user_id: str
     lineage_id: str
+    lineage_closed: bool = False
+    """A device of the lineage was revoked as stolen."""
 
 
 def judge_enrollment(
@@ -46,7 +48,8 @@ def judge_enrollment(
 
     A first device starts its own lineage (its id). A device re-enrolled after its store was
     restored names the one it replaces, which must be the same user's (a stranger's device gets
-    the same answer as a missing one, so a code holder learns nothing), and continues its lineage.
+    the same answer as a missing one, so a code holder learns nothing), and continues its lineage,
+    unless a device of it was revoked as stolen (a closed lineage is refused the same way).
     """
     if code is None:
         raise EnrollmentCodeInvalid()
@@ -58,6 +61,9 @@ def judge_enrollment(
         return device_id
     if replaced is None or replaced.user_id != code.user_id:
         raise ReplacesDeviceInvalid()
+    if replaced.lineage_closed:
+        # A stolen phone's identity ends with its revoke: whoever holds it may not continue it.
+        raise ReplacesDeviceInvalid("the device was revoked as stolen: its lineage is closed")
     return replaced.lineage_id
 
 

@@ -20,9 +20,13 @@ from cloud.domain.operators.schemas import (
     AuthEventsPage,
     Bootstrap,
     CreateOperator,
+    CreateServiceKey,
     Login,
     OperatorOut,
     OperatorsOut,
+    ServiceKeyCreated,
+    ServiceKeyOut,
+    ServiceKeysOut,
     SessionOut,
     SetRole,
     WhoAmI,
@@ -135,6 +139,26 @@ class OperatorController(Controller):
     ) -> OperatorOut:
         """Disable an account and end its sessions; ``409 last_admin`` for the last enabled admin."""
         return await operators.disable(username, current_actor(), client_address(request))
+
+    @post("/service-keys", status_code=201, dto=StrictBody[CreateServiceKey])
+    async def create_key(
+        self, request: Request[Any, Any, Any], operators: OperatorsDep, data: JSONBody[CreateServiceKey]
+    ) -> ServiceKeyCreated:
+        """A key for the lender's backend or another program (role ``viewer`` or ``operator``),
+        shown once; rate-limited per key (``RATE_LIMIT_SERVICE``), never locked out by logins."""
+        return await operators.create_key(data, current_actor(), client_address(request))
+
+    @get("/service-keys")
+    async def list_keys(self, operators: OperatorsDep) -> ServiceKeysOut:
+        """Every key, revoked ones too, oldest first (never a secret)."""
+        return await operators.list_keys()
+
+    @post("/service-keys/{key_id:str}/revoke", status_code=200)
+    async def revoke_key(
+        self, request: Request[Any, Any, Any], key_id: FromPath[str], operators: OperatorsDep
+    ) -> ServiceKeyOut:
+        """Revoke a key: its next request is refused."""
+        return await operators.revoke_key(key_id, current_actor(), client_address(request))
 
     @get("/auth-audit")
     async def auth_audit(

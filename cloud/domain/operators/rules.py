@@ -14,6 +14,19 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SESSION_PREFIX: Final = "eco_"
 """Operator session tokens start with this, so a token's kind is told without a lookup."""
+KEY_PREFIX: Final = "eck_"
+"""Service keys start with this: ``eck_<key_id>_<secret>``."""
+
+
+def split_key(token: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a service key, or ``None`` if ``token`` is not shaped like one."""
+    if not token.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")
+    if not sep or not key_id or not secret or len(key_id) > 32:
+        return None
+    return key_id, secret
+
 
 LOGIN_DELAY_BASE_S: Final = 0.25
 LOGIN_DELAY_MAX_S: Final = 4.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import msgspec
@@ -79,3 +80,40 @@ class AuthEventOut(msgspec.Struct):
 class AuthEventsPage(msgspec.Struct):
     items: list[AuthEventOut]
     next_cursor: str | None
+
+
+class KeyRole(StrEnum):
+    """A service key's role: never ``admin``, so a program cannot manage accounts or keys."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+
+
+class CreateServiceKey(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[
+        str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="1..64 of a-z 0-9 . _ -")
+    ]
+    role: KeyRole
+
+
+class ServiceKeyOut(msgspec.Struct):
+    key_id: str
+    name: str
+    role: KeyRole
+    created_at: int
+    created_by: str
+    revoked: bool
+
+
+class ServiceKeyCreated(msgspec.Struct):
+    """A new key: ``key`` (``Authorization: Bearer <key>``) is shown this once and stored hashed."""
+
+    key: str
+    key_id: str
+    name: str
+    role: KeyRole
+    created_at: int
+
+
+class ServiceKeysOut(msgspec.Struct):
+    items: list[ServiceKeyOut]

@@ -24,21 +24,33 @@ from cloud.clock import now_ms
 from cloud.domain.admin.paging import decode_cursor, encode_cursor, next_key
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.operators.passwords import Passwords
-from cloud.domain.operators.rules import SAFE_METHODS, SESSION_PREFIX, csrf_token, login_delay_s
+from cloud.domain.operators.rules import (
+    KEY_PREFIX,
+    SAFE_METHODS,
+    SESSION_PREFIX,
+    csrf_token,
+    login_delay_s,
+    split_key,
+)
 from cloud.domain.operators.schemas import (
     AuthEventOut,
     AuthEventsPage,
     Bootstrap,
     CreateOperator,
+    CreateServiceKey,
+    KeyRole,
     OperatorOut,
     OperatorsOut,
+    ServiceKeyCreated,
+    ServiceKeyOut,
+    ServiceKeysOut,
     SessionOut,
 )
 from cloud.errors import AdminUnauthorized, CsrfFailed, LoginFailed
 from cloud.request_context import ADMIN_ACTOR
 from cloud.settings import OperatorSettings
 from cloud.store.protocol import Store
-from cloud.store.records import OperatorRecord, OperatorRole, OperatorSessionRecord
+from cloud.store.records import OperatorRecord, OperatorRole, OperatorSessionRecord, ServiceKeyRecord
 
 STATIC_TOKEN_ACTOR = ADMIN_ACTOR
 """The actor of the development token: ``admin``, as before operator accounts existed."""
@@ -50,6 +62,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     actor: str
     role: OperatorRole
     session_hash: str | None = None
+    key_id: str | None = None
+    """A service key's id: its requests are rate-limited per key."""
 
 
 def operator_out(o: OperatorRecord, now: int) -> OperatorOut:
@@ -102,6 +116,8 @@ class OperatorService:
         if token is not None:
             if token.startswith(SESSION_PREFIX):
                 return await self._session(token)
+            if token.startswith(KEY_PREFIX):
+                return await self._service_key(token)
             if self._is_static_token(token):
                 if self._production:
                     raise AdminUnauthorized(
@@ -118,6 +134,27 @@ class OperatorService:
                 raise CsrfFailed()
             return await self._session(cookie)
         raise AdminUnauthorized()
+
+    async def still_live(self, principal: Principal) -> bool:
+        """Whether an admitted credential still holds (a long-lived stream asks between events)."""
+        if principal.session_hash is not None:
+            return await self._store.session_operator(principal.session_hash, self._clock()) is not None
+        if principal.key_id is not None:
+            key = await self._store.service_key(principal.key_id)
+            return key is not None and key.revoked_at is None
+        return True
+
+    async def _service_key(self, token: str) -> Principal:
+        parts = split_key(token)
+        key = None if parts is None else await self._store.service_key(parts[0])
+        if (
+            parts is None
+            or key is None
+            or key.revoked_at is not None
+            or not hmac.compare_digest(hash_secret(parts[1]).encode(), key.secret_hash.encode())
+        ):
+            raise AdminUnauthorized("unknown or revoked service key")
+        return Principal(actor=f"service:{key.name}", role=key.role, key_id=key.key_id)
 
     async def _session(self, token: str) -> Principal:
         session_hash = hash_secret(token)
@@ -248,3 +285,48 @@ class OperatorService:
             ],
             next_cursor=None if key is None else encode_cursor(key),
         )
+
+    # --- service keys (admins) ----------------------------------------------------------------
+
+    async def create_key(self, data: CreateServiceKey, actor: str, address: str | None) -> ServiceKeyCreated:
+        """A new key, shown once. Rotating is creating the next key, moving the program to it and
+        revoking this one: both work meanwhile."""
+        now = self._clock()
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        record = ServiceKeyRecord(
+            key_id=key_id,
+            name=data.name,
+            secret_hash=hash_secret(secret),
+            role=OperatorRole(data.role),
+            created_at=now,
+            created_by=actor,
+            revoked_at=None,
+        )
+        await self._store.create_service_key(record, address=address)
+        return ServiceKeyCreated(
+            key=f"{KEY_PREFIX}{key_id}_{secret}",
+            key_id=key_id,
+            name=data.name,
+            role=data.role,
+            created_at=now,
+        )
+
+    async def list_keys(self) -> ServiceKeysOut:
+        return ServiceKeysOut(items=[_key_out(k) for k in await self._store.list_service_keys()])
+
+    async def revoke_key(self, key_id: str, actor: str, address: str | None) -> ServiceKeyOut:
+        revoked = await self._store.revoke_service_key(
+            key_id, actor=actor, address=address, now=self._clock()
+        )
+        return _key_out(revoked)
+
+
+def _key_out(k: ServiceKeyRecord) -> ServiceKeyOut:
+    return ServiceKeyOut(
+        key_id=k.key_id,
+        name=k.name,
+        role=KeyRole(k.role),
+        created_at=k.created_at,
+        created_by=k.created_by,
+        revoked=k.revoked_at is not None,
+    )

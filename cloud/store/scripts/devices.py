@@ -140,9 +140,15 @@ def enroll_device(
     replaced = None
     if replaces_device_id is not None:
         old = tx.execute(
-            "SELECT user_id, lineage_id FROM devices WHERE device_id = ?", (replaces_device_id,)
+            "SELECT d.user_id, d.lineage_id, c.lineage_id FROM devices d"
+            " LEFT JOIN closed_lineages c ON c.lineage_id = d.lineage_id WHERE d.device_id = ?",
+            (replaces_device_id,),
         ).fetchone()
-        replaced = None if old is None else ReplacedDevice(user_id=old[0], lineage_id=old[1])
+        replaced = (
+            None
+            if old is None
+            else ReplacedDevice(user_id=old[0], lineage_id=old[1], lineage_closed=old[2] is not None)
+        )
     lineage_id = judge_enrollment(
         code, device_id=device_id, replaces_device_id=replaces_device_id, replaced=replaced, now=now
     )
@@ -205,11 +211,19 @@ def list_devices(tx: Tx, user_id: str | None = None) -> list[DeviceRecord]:
     return [device_record(r) for r in rows]
 
 
-def revoke_device(tx: Tx, device_id: str, now: int) -> DeviceRecord:
+def revoke_device(tx: Tx, device_id: str, now: int, *, stolen: bool = False) -> DeviceRecord:
+    """Revoke the device and its refresh tokens; ``stolen`` also closes its lineage."""
     row = revoke(tx, device_id, now)
     if row is None:
         raise DeviceNotFound(f"no device {device_id}")
-    return device_record(row)
+    record = device_record(row)
+    if stolen:
+        tx.execute(
+            "INSERT INTO closed_lineages (lineage_id, closed_at, device_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (lineage_id) DO NOTHING",
+            (record.lineage_id, now, device_id),
+        )
+    return record
 
 
 def rotate_refresh(

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from cloud.store.errors import BootstrapClosed, LastAdmin, OperatorExists, OperatorNotFound
+from cloud.store.errors import (
+    BootstrapClosed,
+    LastAdmin,
+    OperatorExists,
+    OperatorNotFound,
+    ServiceKeyNotFound,
+)
 from cloud.store.records import (
     AuthEventRecord,
     LoginFailure,
     OperatorRecord,
     OperatorRole,
     OperatorSessionRecord,
+    ServiceKeyRecord,
 )
 from cloud.store.tx import Tx
 
@@ -35,6 +42,8 @@ class AuthEvent:
     LOGOUT = "logout"
     ROLE_CHANGED = "role_changed"
     OPERATOR_DISABLED = "operator_disabled"
+    KEY_CREATED = "service_key_created"
+    KEY_REVOKED = "service_key_revoked"
 
 
 def _operator(row: Any) -> OperatorRecord:
@@ -289,3 +298,61 @@ def auth_events(tx: Tx, *, after: int | None, limit: int) -> list[AuthEventRecor
             (after, limit + 1),
         )
     return [_event(r) for r in rows]
+
+
+_KEY_COLUMNS: Final = "key_id, name, secret_hash, role, created_at, created_by, revoked_at"
+
+
+def _key(row: Any) -> ServiceKeyRecord:
+    return ServiceKeyRecord(
+        key_id=row[0],
+        name=row[1],
+        secret_hash=row[2],
+        role=OperatorRole(row[3]),
+        created_at=row[4],
+        created_by=row[5],
+        revoked_at=row[6],
+    )
+
+
+def create_service_key(tx: Tx, key: ServiceKeyRecord, *, address: str | None) -> ServiceKeyRecord:
+    tx.execute(
+        f"INSERT INTO service_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",  # noqa: S608 (constant columns)
+        (key.key_id, key.name, key.secret_hash, key.role, key.created_at, key.created_by),
+    )
+    audit(
+        tx,
+        AuthEvent.KEY_CREATED,
+        key.name,
+        key.created_at,
+        actor=key.created_by,
+        address=address,
+        detail=f"key={key.key_id} role={key.role}",
+    )
+    return key
+
+
+def service_key(tx: Tx, key_id: str) -> ServiceKeyRecord | None:
+    sql = f"SELECT {_KEY_COLUMNS} FROM service_keys WHERE key_id = ?"  # noqa: S608 (constant columns)
+    row = tx.execute(sql, (key_id,)).fetchone()
+    return None if row is None else _key(row)
+
+
+def list_service_keys(tx: Tx) -> list[ServiceKeyRecord]:
+    sql = f"SELECT {_KEY_COLUMNS} FROM service_keys ORDER BY created_at, key_id"  # noqa: S608 (constant columns)
+    return [_key(r) for r in tx.execute(sql)]
+
+
+def revoke_service_key(tx: Tx, key_id: str, *, actor: str, address: str | None, now: int) -> ServiceKeyRecord:
+    """Revoke a key at once (idempotent)."""
+    before = service_key(tx, key_id)
+    if before is None:
+        raise ServiceKeyNotFound(f"no service key {key_id}")
+    if before.revoked_at is None:
+        tx.execute("UPDATE service_keys SET revoked_at = ? WHERE key_id = ?", (now, key_id))
+        audit(
+            tx, AuthEvent.KEY_REVOKED, before.name, now, actor=actor, address=address, detail=f"key={key_id}"
+        )
+    after = service_key(tx, key_id)
+    assert after is not None
+    return after

@@ -95,13 +95,8 @@ def _notify(tx: Tx, user_id: str, notice: NoticeText, now: int, *, parent_id: in
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (notice.notice_id, user_id, version, notice.kind.value, notice.title, notice.body, now),
     )
-    payload = PushPayload(
-        user_id=user_id,
-        notice_id=notice.notice_id,
-        notice_kind=notice.kind.value,
-        title=notice.title,
-        body=notice.body,
-    )
+    # The push names the notice only; its text, amounts included, arrives by sync.
+    payload = PushPayload(user_id=user_id, notice_id=notice.notice_id, notice_kind=notice.kind.value)
     return queue_push(tx, payload, parent_id=parent_id, now=now)
 
 

@@ -59,6 +59,7 @@ class World:
             closed_offer=self.closed_offer,
             pending_row=self.pending_row,
             operator="nobody",
+            service_key="0123456789abcdef",
         )
 
 
@@ -173,6 +174,9 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("PUT", "/v1/admin/operators/{operator}/role", {"role": "viewer"}),
     ("POST", "/v1/admin/operators/{operator}/disable", None),
     ("GET", "/v1/admin/auth-audit", None),
+    ("POST", "/v1/admin/service-keys", {"name": "lender", "role": "operator"}),
+    ("GET", "/v1/admin/service-keys", None),
+    ("POST", "/v1/admin/service-keys/{service_key}/revoke", None),
 ]
 UNGUARDED = {("POST", "/v1/admin/login")}
 """Admin routes anyone may call: signing in is how a credential is had."""
@@ -365,6 +369,8 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("retry-id-high", "POST", f"/v1/admin/outbox/{2**53 + 1}/retry", None, 400, VF),
     ("retry-pending-row", "POST", "/v1/admin/outbox/{pending_row}/retry", None, 409, "outbox_not_retryable"),
     ("outbox-wrong-method", "DELETE", "/v1/admin/outbox", None, 405, "method_not_allowed"),
+    ("revoke-unknown-reason", "POST", "/v1/admin/devices/{device}/revoke", {"reason": "lost"}, 400, VF),
+    ("revoke-unknown-field", "POST", "/v1/admin/devices/{device}/revoke", {"why": "stolen"}, 400, VF),
     # operator accounts
     ("login-no-password", "POST", "/v1/admin/login", {"username": "root"}, 400, VF),
     ("login-unknown-field", "POST", "/v1/admin/login", {"username": "a", "password": "b", "otp": 1}, 400, VF),
@@ -411,6 +417,10 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("disable-unknown-operator", "POST", "/v1/admin/operators/nobody/disable", None, 404, NF),
     ("auth-audit-bad-cursor", "GET", "/v1/admin/auth-audit", "cursor=!!!", 400, "invalid_cursor"),
     ("auth-audit-limit-zero", "GET", "/v1/admin/auth-audit", "limit=0", 400, VF),
+    ("key-admin-role", "POST", "/v1/admin/service-keys", {"name": "lender", "role": "admin"}, 400, VF),
+    ("key-bad-name", "POST", "/v1/admin/service-keys", {"name": "Lender Inc", "role": "viewer"}, 400, VF),
+    ("key-no-role", "POST", "/v1/admin/service-keys", {"name": "lender"}, 400, VF),
+    ("key-revoke-unknown", "POST", "/v1/admin/service-keys/0123456789abcdef/revoke", None, 404, NF),
 ]
 
 
@@ -485,7 +495,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
     listed = set()
     for method, template, _ in ENDPOINTS:
         path = template.split("?")[0]
-        for name in ("user", "device", "open_offer", "pending_row", "operator"):
+        for name in ("user", "device", "open_offer", "pending_row", "operator", "service_key"):
             path = path.replace(
                 "{" + name + "}",
                 "{"
@@ -495,6 +505,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
                     "open_offer": "offer_id",
                     "pending_row": "outbox_id",
                     "operator": "username",
+                    "service_key": "key_id",
                 }[name]
                 + "}",
             )

@@ -253,6 +253,23 @@ def _reenroll(
     return _post(server, "/v1/devices/enroll", encode(request, media), media)
 
 
+def test_a_device_revoked_as_stolen_closes_its_lineage(live_server: LiveServer) -> None:
+    user_id = live_server.create_user()
+    stolen, lost = live_server.new_device(user_id), live_server.new_device(user_id)
+    closed = live_server.admin.post(f"/v1/admin/devices/{stolen.device_id}/revoke", json={"reason": "stolen"})
+    assert closed.status_code == 200 and closed.json()["revoked"] is True
+    # Whoever holds the phone, even with a fresh code of the user, cannot continue its identity.
+    code = live_server.enrollment_code(user_id)
+    _problem(_reenroll(live_server, code, stolen.device_id), 403, ErrorCode.REPLACES_DEVICE_INVALID)
+    # The refusal spent nothing: the same code still enrolls a new device of its own lineage.
+    fresh = _enroll(live_server, code)
+    assert fresh.status_code == 201
+    # A plain revoke keeps the way back of a restored store (spec §6.5).
+    assert live_server.admin.post(f"/v1/admin/devices/{lost.device_id}/revoke").status_code == 200
+    again = _reenroll(live_server, live_server.enrollment_code(user_id), lost.device_id)
+    assert again.status_code == 201, again.text
+
+
 @pytest.mark.parametrize("media", [MediaType.JSON, MediaType.MSGPACK])
 def test_replacing_own_device_continues_its_lineage(live_server: LiveServer, media: MediaType) -> None:
     user_id = live_server.create_user()

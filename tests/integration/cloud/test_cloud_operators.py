@@ -29,6 +29,8 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "RATE_LIMIT_LOGIN": "4/minute",
         "LOGIN_MAX_FAILURES": "3",
         "LOGIN_LOCKOUT_S": "3",
+        "RATE_LIMIT_SERVICE": "8/minute",
+        "DASHBOARD_REFRESH_S": "1",
     }
     with LiveServer(tmp_path_factory.mktemp("operators"), redis_url, env=env) as live:
         live.bootstrap_admin("root")
@@ -207,3 +209,68 @@ def test_logins_are_limited_per_address_before_any_password_is_hashed(server: Li
     held = login(server, "root", **{"x-forwarded-for": one})
     problem(held, 429, ErrorCode.RATE_LIMITED)
     assert login(server, "root").status_code == 200  # another address
+
+
+def test_service_keys_act_in_their_role_rotate_without_downtime_and_are_limited_per_key(
+    server: LiveServer,
+) -> None:
+    root = as_root(server)
+    base = server.base_url
+
+    def create(name: str, role: str) -> dict[str, Any]:
+        made = httpx.post(f"{base}/v1/admin/service-keys", json={"name": name, "role": role}, headers=root)
+        assert made.status_code == 201, made.text
+        body: dict[str, Any] = made.json()
+        return body
+
+    first, reader = create("lender", "operator"), create("reports", "viewer")
+    assert first["key"].startswith("eck_") and first["role"] == "operator"
+    lender = bearer(first["key"])
+    user = httpx.post(f"{base}/v1/admin/users", json={}, headers=lender)
+    assert user.status_code == 201
+    profile = httpx.post(
+        f"{base}/v1/admin/users/{user.json()['user_id']}/profile", json=PROFILE, headers=lender
+    )
+    assert profile.status_code in (200, 201)
+    trail = httpx.get(f"{base}/v1/admin/users/{user.json()['user_id']}/audit", headers=lender).json()
+    assert [a["actor"] for a in trail] == ["service:lender"]
+    problem(
+        httpx.post(f"{base}/v1/admin/users", json={}, headers=bearer(reader["key"])), 403, "role_forbidden"
+    )
+    problem(httpx.get(f"{base}/v1/admin/service-keys", headers=lender), 403, ErrorCode.ROLE_FORBIDDEN)
+
+    # Rotation: the next key works beside the first until the first is revoked.
+    second = create("lender", "operator")
+    assert httpx.get(f"{base}/v1/admin/users", headers=bearer(second["key"])).status_code == 200
+    revoked = httpx.post(f"{base}/v1/admin/service-keys/{first['key_id']}/revoke", headers=root)
+    assert revoked.json()["revoked"] is True
+    problem(httpx.get(f"{base}/v1/admin/users", headers=lender), 401, ErrorCode.ADMIN_UNAUTHORIZED)
+    forged = bearer(f"eck_{second['key_id']}_not-its-secret")
+    problem(httpx.get(f"{base}/v1/admin/users", headers=forged), 401, ErrorCode.ADMIN_UNAUTHORIZED)
+    listed = httpx.get(f"{base}/v1/admin/service-keys", headers=root).json()["items"]
+    assert {(k["key_id"], k["revoked"]) for k in listed} >= {
+        (first["key_id"], True),
+        (second["key_id"], False),
+    }
+    assert all("key" not in k and "secret_hash" not in k for k in listed)
+
+    # Limited per key (8 a minute here): the second key's budget is its own, and the first key's
+    # requests (refused as revoked) never counted against it.
+    answers = [httpx.get(f"{base}/v1/admin/me", headers=bearer(second["key"])).status_code for _ in range(8)]
+    assert answers[-1] == 429 and 200 in answers
+    assert httpx.get(f"{base}/v1/admin/me", headers=bearer(reader["key"])).status_code == 200
+
+
+def test_an_open_dashboard_stream_ends_with_its_session(server: LiveServer) -> None:
+    server.create_operator("sam", "viewer")
+    token = login(server, "sam").json()["token"]
+    started = time.monotonic()
+    with httpx.stream(
+        "GET", f"{server.base_url}/v1/admin/dashboard/stream", headers=bearer(token), timeout=15.0
+    ) as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("event:")) == "event: snapshot"
+        assert httpx.post(f"{server.base_url}/v1/admin/logout", headers=bearer(token)).status_code == 204
+        for _ in lines:  # the server ends the stream at its next snapshot (DASHBOARD_REFRESH_S = 1 here)
+            pass
+    assert time.monotonic() - started < 10

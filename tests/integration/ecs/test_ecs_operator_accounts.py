@@ -53,8 +53,27 @@ def test_accounts_from_the_command_line(
             ("root", "admin", False),
             ("ana", "viewer", True),
         ]
+        device = server.new_device()
+        code, revoked, _ = ecs(server, capsys, token, "devices", "revoke", device.device_id, "--stolen")
+        assert code == Exit.OK and revoked["revoked"] is True
+
+        code, key, _ = ecs(server, capsys, token, "keys", "create", "--name", "lender", "--role", "operator")
+        assert code == Exit.OK and key["key"].startswith("eck_")
+        code, users, _ = ecs(server, capsys, key["key"], "users", "list")
+        assert code == Exit.OK and isinstance(users, list)
+        code, _, _ = ecs(server, capsys, token, "keys", "revoke", key["key_id"])
+        code, keys, _ = ecs(server, capsys, token, "keys", "list")
+        assert [(k["name"], k["revoked"]) for k in keys] == [("lender", True)]
+        code, _, err = ecs(server, capsys, key["key"], "users", "list")
+        assert code == Exit.FAILED and "admin_unauthorized" in err
+
         code, events, _ = ecs(server, capsys, token, "operators", "audit", "--all")
-        assert [e["event"] for e in events][:3] == ["operator_disabled", "login_succeeded", "role_changed"]
+        assert [e["event"] for e in events][:4] == [
+            "service_key_revoked",
+            "service_key_created",
+            "operator_disabled",
+            "login_succeeded",
+        ]
         assert events[0]["actor"] == "operator:root"
         monkeypatch.setenv("ECS_PASSWORD", "a wrong one")
         code, _, err = main_login(server, capsys, "root")

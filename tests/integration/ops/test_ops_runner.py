@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -65,6 +66,11 @@ def test_runner_serves_enrolls_and_stops_on_sigint(runner: Runner) -> None:
     assert ready.status_code == 200
     assert "server" not in ready.headers  # started with the shared uvicorn command line
     assert base in runner.output
+    # The dashboard's first account, as printed, signs in.
+    printed = re.search(r"Operator +demo / (\S+)", runner.output)
+    assert printed is not None, runner.output
+    login = httpx.post(base + "/v1/admin/login", json={"username": "demo", "password": printed.group(1)})
+    assert login.status_code == 200 and login.json()["role"] == "admin"
 
     # The printed command, executed as printed (parsed the way a shell would).
     curl = next(line for line in runner.lines if line.startswith("curl "))

@@ -1,5 +1,5 @@
 """The live dashboard in a real browser (Debian's chromium through Playwright), over a real API,
-worker and Redis: it signs in with the admin token, paints its figures and charts, and a figure
+worker and Redis: an operator signs in (a cookie session), it paints its figures and charts, and a figure
 changes on its own after a device syncs and after the worker applies the offer it accepted — with
 no console error and no request beyond loopback. A screenshot is kept; the timings are printed and
 written beside it (``dashboard-timings.json``).
@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from sync.messages import AcceptOffer, ConsentScope, SetConsent
 from tests.support.browser import ARTIFACTS, browser_page
-from tests.support.live_server import LiveServer, sample_aggregate, sync_ok
+from tests.support.live_server import OPERATOR_PASSWORD, LiveServer, sample_aggregate, sync_ok
 from tests.support.worker import private_stack, worker_process
 
 PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 0, "rate_bps": 1_990}
@@ -27,7 +28,14 @@ PROFILE = {"currency": "EUR", "limit_cents": 100_000, "used_cents": 0, "rate_bps
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with private_stack(tmp_path_factory.mktemp("dashboard"), OUTBOX_RELAY_TIMEOUT_S="60") as live:
+        live.bootstrap_admin("root")
         yield live
+
+
+def sign_in(page: Page, password: str = OPERATOR_PASSWORD) -> None:
+    page.fill("#username", "root")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
 
 
 def text(page: Page, element: str) -> str:
@@ -43,8 +51,7 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         page = watched.page
         started = time.monotonic()
         page.goto(server.base_url + "/dashboard")
-        page.fill("#token", server.admin_token)
-        page.click("button[type=submit]")
+        sign_in(page)
         page.wait_for_selector('body[data-updates="1"]', timeout=15_000)
         first_paint_s = time.monotonic() - started
         assert page.is_visible("#board") and not page.is_visible("#login")
@@ -105,13 +112,33 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
     print("dashboard timings:", timings)
 
 
-def test_a_wrong_token_is_refused_on_the_page(server: LiveServer) -> None:
+def test_a_wrong_password_is_refused_on_the_page(server: LiveServer) -> None:
     with browser_page() as watched:
         page = watched.page
         page.goto(server.base_url + "/dashboard")
-        page.fill("#token", "not-the-token")
-        page.click("button[type=submit]")
+        sign_in(page, "not the password")
         page.wait_for_selector("#login-error:not([hidden])", timeout=10_000)
         assert "refused" in page.inner_text("#login-error")
         assert page.is_hidden("#board")
+        assert watched.outside_loopback == [] and watched.page_errors == []
+
+
+def test_the_session_survives_a_reload_and_signing_out_ends_it(server: LiveServer) -> None:
+    with browser_page() as watched:
+        page = watched.page
+        page.goto(server.base_url + "/dashboard")
+        sign_in(page)
+        expect(page.locator("#operator")).to_have_text("root (admin)")
+        page.wait_for_selector('body[data-updates="1"]', timeout=15_000)
+        session = {c["name"]: c for c in page.context.cookies()}["ec_session"]
+        assert session["httpOnly"] and session["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie").count("ec_session") == 0  # the script cannot read it
+        page.reload()
+        page.wait_for_selector('body[data-updates="1"]', timeout=15_000)  # signed in still
+        page.click("#logout")
+        page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+        assert page.is_hidden("#board")
+        # The session ended on the server, not only in this browser: its cookie opens nothing.
+        ended = httpx.get(server.base_url + "/v1/admin/me", cookies={"ec_session": session["value"]})
+        assert ended.status_code == 401
         assert watched.outside_loopback == [] and watched.page_errors == []

@@ -95,10 +95,8 @@ def test_limit_applied_notice_is_pushed_with_notification_data_ttl_and_prioritie
     assert [name for name, _, _ in calls] == [SEND_PUSH]  # the apply job enqueued its push itself
     (sent,) = fcm.sent_to(TOKEN)
     assert fcm.requests[0]["path"] == "/v1/projects/demo-project/messages:send"
-    assert sent["notification"] == {
-        "title": "Your new credit limit is active",
-        "body": "Your credit limit is now 1,500.00 EUR.",
-    }
+    # The lock screen shows no amount: the notice's text arrives by sync.
+    assert sent["notification"] == {"title": "You have an update", "body": "Open the app to see it."}
     assert sent["data"] == {"type": "notice", "notice_id": "limit_applied:off_1", "kind": "limit_applied"}
     assert sent["android"] == {"priority": "normal", "ttl": f"{NOTICE_TTL_S}s"}
     assert sent["apns"]["headers"]["apns-priority"] == "10"

@@ -57,7 +57,10 @@ def test_log_sender_is_the_default_and_records_the_push(tmp_path: Path) -> None:
     assert outcome == "done"
     (attempt,) = attempts
     assert (attempt.sender, attempt.outcome, attempt.token) == ("log", "sent", TOKEN)
-    assert attempt.message["title"] == "Your new credit limit is active"
+    assert (attempt.message["title"], attempt.message["body"]) == (
+        "You have an update",
+        "Open the app to see it.",
+    )
     assert attempt.message["data"] == {
         "type": "notice",
         "notice_id": "limit_applied:off_1",

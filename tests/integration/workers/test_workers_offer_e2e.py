@@ -126,8 +126,8 @@ def test_offer_accepted_offline_is_applied_pushed_and_shown(
                 "kind": "limit_applied",
             }
             assert message["notification"] == {
-                "title": "Your new credit limit is active",
-                "body": "Your credit limit is now 1,500.00 EUR.",
+                "title": "You have an update",
+                "body": "Open the app to see it.",
             }
             assert message["android"] == {"priority": "normal", "ttl": f"{NOTICE_TTL_S}s"}
             requests = [r for r in fcm.requests if r["body"]["message"].get("token") == push_token]

@@ -21,11 +21,12 @@ from cloud.domain.admin.schemas import (
     CreateNotice,
     CreateOffer,
     CreateUser,
+    RevokeDevice,
     SetProfile,
     WithdrawOffer,
 )
 from cloud.domain.credit.schemas import SetCreditFeatures
-from cloud.domain.operators.schemas import Bootstrap, CreateOperator, Login, SetRole
+from cloud.domain.operators.schemas import Bootstrap, CreateOperator, CreateServiceKey, Login, SetRole
 from cloud.settings import load_settings
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "specs" / "sync-protocol.md"
@@ -38,11 +39,13 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/admin/users/{user_id}/profile"): SetProfile,
     ("POST", "/v1/admin/users/{user_id}/offers"): CreateOffer,
     ("POST", "/v1/admin/offers/{offer_id}/withdraw"): WithdrawOffer,
+    ("POST", "/v1/admin/devices/{device_id}/revoke"): RevokeDevice,
     ("PUT", "/v1/admin/users/{user_id}/credit-features"): SetCreditFeatures,
     ("POST", "/v1/admin/operators/bootstrap"): Bootstrap,
     ("POST", "/v1/admin/login"): Login,
     ("POST", "/v1/admin/operators"): CreateOperator,
     ("PUT", "/v1/admin/operators/{username}/role"): SetRole,
+    ("POST", "/v1/admin/service-keys"): CreateServiceKey,
 }
 """The body type each admin handler decodes (strictly, through :class:`cloud.deps.StrictBody`)."""
 

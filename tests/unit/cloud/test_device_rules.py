@@ -46,6 +46,13 @@ CODE = EnrollmentCode(user_id="usr_1", expires_at=NOW + 1, used_at=None)
         ),
         (CODE, "dev_gone", None, ReplacesDeviceInvalid),
         (CODE, "dev_other", ReplacedDevice(user_id="usr_2", lineage_id="dev_other"), ReplacesDeviceInvalid),
+        # A device of the lineage was revoked as stolen: the lineage is closed.
+        (
+            CODE,
+            "dev_stolen",
+            ReplacedDevice(user_id="usr_1", lineage_id="dev_first", lineage_closed=True),
+            ReplacesDeviceInvalid,
+        ),
     ],
 )
 def test_enrollment(

@@ -26,6 +26,7 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
         "600/minute",
         "10/minute",
     )
+    assert limits.service == "1200/minute"
     assert limits.trusted_proxies == ()
 
 

@@ -80,6 +80,7 @@ def test_every_subcommand_has_help() -> None:
         "doctor",
         "operators",
         "login",
+        "keys",
     }
     assert all(p.description for p in subcommands.values())
     assert json.dumps([int(e) for e in Exit]) == "[0, 1, 2]"
