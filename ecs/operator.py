@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import email.utils
 import getpass
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -166,6 +167,17 @@ def devices_list(client: AdminClient, args: argparse.Namespace) -> Result:
     }
     devices = list(client.items("/v1/admin/devices", params, _limit(args)))
     return devices, [table(f"{len(devices)} devices, newest first", DEVICE_COLUMNS, _device_rows(devices))]
+
+
+def users_export(client: AdminClient, args: argparse.Namespace) -> Result:
+    document = client.call("GET", f"/v1/admin/users/{args.user_id}/export")
+    counts = [[part, str(len(document[part]))] for part in ("devices", "offers", "audit", "evaluations",
+              "notices", "aggregates", "pushes")]  # fmt: skip
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2)
+        counts.append(["written to", args.output])
+    return document, [table(f"export of {args.user_id}", ["part", "items"], counts)]
 
 
 def devices_revoke(client: AdminClient, args: argparse.Namespace) -> Result:
@@ -469,6 +481,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     sub = command(users, "show", users_show, "a user: profile, consent, devices, offers and latest events")
     sub.add_argument("user_id")
     sub.add_argument("--events", type=int, default=DEFAULT_LIMIT, help="timeline events to show")
+    sub = command(
+        users, "export", users_export, "everything held about a user, as one JSON document (audited)"
+    )
+    sub.add_argument("user_id")
+    sub.add_argument("--output", help="also write the document to this file")
 
     devices = group("devices", "enrolled devices")
     sub = command(devices, "list", devices_list, "devices, newest first")

@@ -55,6 +55,7 @@ from cloud.store.records import (
     StoredChange,
     SyncOutcome,
     TimelineEntry,
+    UserExportRecord,
     UserRecord,
     UserView,
 )
@@ -551,4 +552,13 @@ class Store(Protocol):
         self, key_id: str, *, actor: str, address: str | None, now: int
     ) -> ServiceKeyRecord:
         """Revoke a key at once, audited; ``ServiceKeyNotFound``."""
+        ...
+
+    # --- the user's rights ------------------------------------------------------------------
+
+    async def export_user(
+        self, user_id: str, *, actor: str, address: str | None, now: int
+    ) -> UserExportRecord:
+        """Everything held about the user, in one transaction that also audits the export
+        (``user_exported`` in the auth audit). ``UserNotFound``."""
         ...

@@ -577,3 +577,14 @@ class ServiceKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
     created_at: int
     created_by: str
     revoked_at: int | None
+
+
+class UserExportRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the store holds about one user, read in one transaction (the data export)."""
+
+    view: UserView
+    audit: list[AuditRecord]
+    evaluations: list[EvaluationRecord]
+    credit_features: CreditFeaturesRecord | None
+    push_tokens: list[PushTokenRecord]
+    pushes: list[PushAttemptRecord]

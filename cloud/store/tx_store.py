@@ -57,6 +57,7 @@ from cloud.store.records import (
     StoredChange,
     SyncOutcome,
     TimelineEntry,
+    UserExportRecord,
     UserRecord,
     UserView,
 )
@@ -64,6 +65,7 @@ from cloud.store.scripts import (
     changelog,
     credit,
     devices,
+    exports,
     lists,
     offers,
     operators,
@@ -568,4 +570,13 @@ class TxStore:
     ) -> ServiceKeyRecord:
         return await self._write_tx(
             lambda tx: operators.revoke_service_key(tx, key_id, actor=actor, address=address, now=now)
+        )
+
+    # --- the user's rights ------------------------------------------------------------------
+
+    async def export_user(
+        self, user_id: str, *, actor: str, address: str | None, now: int
+    ) -> UserExportRecord:
+        return await self._write_tx(
+            lambda tx: exports.export_user(tx, user_id, actor=actor, address=address, now=now)
         )

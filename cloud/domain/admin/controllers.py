@@ -3,9 +3,9 @@ before the body is read). Bodies are decoded strictly (:class:`cloud.deps.Strict
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from cloud.api_docs import problems
@@ -32,13 +32,16 @@ from cloud.domain.admin.schemas import (
     SetProfile,
     TimelinePage,
     UserCreated,
+    UserExport,
     UsersPage,
     UserViewOut,
     WithdrawOffer,
 )
 from cloud.domain.health.services import DoctorReport
 from cloud.outbox.kinds import OutboxKind
-from cloud.store.records import EvaluationState, OutboxState
+from cloud.ratelimit import client_address
+from cloud.request_context import current_actor
+from cloud.store.records import EvaluationState, OperatorRole, OutboxState
 from sync.messages import OfferStatus, Platform
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Rows a page")]
@@ -90,6 +93,14 @@ class AdminController(Controller):
         """Revoke the device: its tokens stop working at once. With ``{"reason": "stolen"}`` its
         lineage closes too: no re-enrollment may replace it (spec §4.1); the body is optional."""
         return await admin.revoke_device(device_id, (data or RevokeDevice()).reason)
+
+    @get("/users/{user_id:str}/export", opt={"role": OperatorRole.OPERATOR})
+    async def export_user(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str], admin: AdminDep
+    ) -> UserExport:
+        """Everything held about the user as one JSON document (the right of access, LGPD art. 18,
+        GDPR art. 15). Needs the ``operator`` role, and every export is in the auth audit."""
+        return await admin.export_user(user_id, actor=current_actor(), address=client_address(request))
 
     @post("/users/{user_id:str}/notices", status_code=201, dto=StrictBody[CreateNotice])
     async def add_notice(

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 
 from cloud.domain.credit.money import MAX_CENTS, MAX_RATE_BPS
-from cloud.domain.credit.schemas import EvaluationOut
+from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut
 from cloud.store.records import AggregateRecord, AuditRecord, TimelineEntry
 from sync.messages import Notice, Offer, Profile
 
@@ -280,3 +280,36 @@ class TimelinePage(msgspec.Struct, kw_only=True):
     items: list[TimelineEntryOut]
     next_cursor: str | None
     """Pass as ``cursor`` for the next page; ``null`` on the last page."""
+
+
+EXPORT_SCHEMA_VERSION = 1
+
+
+class PushTokenOut(msgspec.Struct, kw_only=True):
+    device_id: str
+    token_suffix: str
+    """The token's last characters: enough to tell it apart, not to use it."""
+    platform: str
+    active: bool
+    updated_at: int
+
+
+class UserExport(msgspec.Struct, kw_only=True):
+    """Everything held about a user, as one document (``docs/privacy.md`` lists what each part is).
+
+    ``schema_version`` changes when a field's meaning does; fields are only added otherwise."""
+
+    schema_version: int
+    exported_at: int
+    user: UserOut
+    profile: Profile | None
+    consent: dict[str, bool]
+    devices: list[DeviceOut]
+    offers: list[Offer]
+    audit: list[AuditRecord]
+    evaluations: list[EvaluationOut]
+    credit_features: CreditFeaturesOut | None
+    notices: list[Notice]
+    aggregates: list[AggregateRecord]
+    push_tokens: list[PushTokenOut]
+    pushes: list[PushAttemptOut]

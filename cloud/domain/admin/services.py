@@ -6,9 +6,12 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
+import msgspec
+
 from cloud.clock import now_ms
 from cloud.domain.admin.paging import Key, Shape, decode_cursor, encode_cursor, next_key
 from cloud.domain.admin.schemas import (
+    EXPORT_SCHEMA_VERSION,
     DeviceOut,
     DevicesPage,
     EnrollmentCodeCreated,
@@ -17,21 +20,24 @@ from cloud.domain.admin.schemas import (
     OffersPage,
     OutboxRowOut,
     OutboxRowsPage,
+    PushTokenOut,
     RevokeReason,
     TimelinePage,
     UserCreated,
+    UserExport,
     UserOut,
     UsersPage,
     UserViewOut,
 )
+from cloud.domain.credit.schemas import CreditFeaturesOut
 from cloud.domain.credit.services import evaluation_out
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.offers.operations import payload_summary
-from cloud.domain.offers.services import offer_out
+from cloud.domain.offers.services import TOKEN_SUFFIX_CHARS, offer_out, push_attempt_out
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.protocol import Store
-from cloud.store.records import DeviceRecord, OutboxRecord, wire_offer, wire_profile
+from cloud.store.records import DeviceRecord, NoticeRecord, OutboxRecord, wire_offer, wire_profile
 from sync.messages import Notice
 
 
@@ -46,6 +52,18 @@ def device_out(d: DeviceRecord) -> DeviceOut:
         created_at=d.created_at,
         last_seen_at=d.last_seen_at,
         lineage_id=d.lineage_id,
+    )
+
+
+def _notice(n: NoticeRecord) -> Notice:
+    return Notice(
+        version=n.version,
+        notice_id=n.notice_id,
+        kind=n.kind,
+        title=n.title,
+        body=n.body,
+        created_at=n.created_at,
+        acked=n.acked_at is not None,
     )
 
 
@@ -126,22 +144,49 @@ class AdminService:
             user_id=view.user.user_id,
             version=view.user.version,
             consent=view.consent,
-            notices=[
-                Notice(
-                    version=n.version,
-                    notice_id=n.notice_id,
-                    kind=n.kind,
-                    title=n.title,
-                    body=n.body,
-                    created_at=n.created_at,
-                    acked=n.acked_at is not None,
-                )
-                for n in view.notices
-            ],
+            notices=[_notice(n) for n in view.notices],
             offers=[wire_offer(o) for o in view.offers],
             profile=None if view.profile is None else wire_profile(view.profile),
             aggregates=list(view.aggregates),
             devices=[device_out(d) for d in view.devices],
+        )
+
+    async def export_user(self, user_id: str, *, actor: str, address: str | None) -> UserExport:
+        """Everything held about the user as one document; the export is audited."""
+        now = self._clock()
+        held = await self._store.export_user(user_id, actor=actor, address=address, now=now)
+        view, features = held.view, held.credit_features
+        return UserExport(
+            schema_version=EXPORT_SCHEMA_VERSION,
+            exported_at=now,
+            user=UserOut(
+                user_id=view.user.user_id,
+                external_ref=view.user.external_ref,
+                version=view.user.version,
+                created_at=view.user.created_at,
+            ),
+            profile=None if view.profile is None else wire_profile(view.profile),
+            consent=view.consent,
+            devices=[device_out(d) for d in view.devices],
+            offers=[wire_offer(o) for o in view.offers],
+            audit=list(held.audit),
+            evaluations=[evaluation_out(e) for e in held.evaluations],
+            credit_features=None
+            if features is None
+            else CreditFeaturesOut(**msgspec.structs.asdict(features)),
+            notices=[_notice(n) for n in view.notices],
+            aggregates=list(view.aggregates),
+            push_tokens=[
+                PushTokenOut(
+                    device_id=t.device_id,
+                    token_suffix=t.token[-TOKEN_SUFFIX_CHARS:],
+                    platform=t.platform,
+                    active=t.active,
+                    updated_at=t.updated_at,
+                )
+                for t in held.push_tokens
+            ],
+            pushes=[push_attempt_out(p) for p in held.pushes],
         )
 
     # --- the lists: newest first, ``limit`` rows a page, a cursor to the next -----------------

@@ -175,6 +175,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/v1/admin/operators/{operator}/disable", None),
     ("GET", "/v1/admin/auth-audit", None),
     ("POST", "/v1/admin/service-keys", {"name": "lender", "role": "operator"}),
+    ("GET", "/v1/admin/users/{user}/export", None),
     ("GET", "/v1/admin/service-keys", None),
     ("POST", "/v1/admin/service-keys/{service_key}/revoke", None),
 ]
@@ -417,6 +418,7 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("disable-unknown-operator", "POST", "/v1/admin/operators/nobody/disable", None, 404, NF),
     ("auth-audit-bad-cursor", "GET", "/v1/admin/auth-audit", "cursor=!!!", 400, "invalid_cursor"),
     ("auth-audit-limit-zero", "GET", "/v1/admin/auth-audit", "limit=0", 400, VF),
+    ("export-unknown-user", "GET", "/v1/admin/users/usr_nobody/export", None, 404, NF),
     ("key-admin-role", "POST", "/v1/admin/service-keys", {"name": "lender", "role": "admin"}, 400, VF),
     ("key-bad-name", "POST", "/v1/admin/service-keys", {"name": "Lender Inc", "role": "viewer"}, 400, VF),
     ("key-no-role", "POST", "/v1/admin/service-keys", {"name": "lender"}, 400, VF),

@@ -54,6 +54,12 @@ def test_accounts_from_the_command_line(
             ("ana", "viewer", True),
         ]
         device = server.new_device()
+        exported = tmp_path / "export.json"
+        code, document, _ = ecs(
+            server, capsys, token, "users", "export", device.user_id, "--output", str(exported)
+        )
+        assert code == Exit.OK and document["user"]["user_id"] == device.user_id
+        assert json.loads(exported.read_text())["devices"][0]["device_id"] == device.device_id
         code, revoked, _ = ecs(server, capsys, token, "devices", "revoke", device.device_id, "--stolen")
         assert code == Exit.OK and revoked["revoked"] is True
 
@@ -68,9 +74,10 @@ def test_accounts_from_the_command_line(
         assert code == Exit.FAILED and "admin_unauthorized" in err
 
         code, events, _ = ecs(server, capsys, token, "operators", "audit", "--all")
-        assert [e["event"] for e in events][:4] == [
+        assert [e["event"] for e in events][:5] == [
             "service_key_revoked",
             "service_key_created",
+            "user_exported",
             "operator_disabled",
             "login_succeeded",
         ]

@@ -6,6 +6,9 @@ import inspect
 import re
 from pathlib import Path
 
+import msgspec
+
+from cloud.domain.admin.schemas import UserExport
 from cloud.domain.analytics.posterior import WINDOW_DAYS
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.settings import CreditSettings, load_settings
@@ -28,3 +31,10 @@ def test_the_admin_endpoint_window_is_the_posterior_default() -> None:
     assert int(stated.group(1)) == WINDOW_DAYS
     # The app builds the endpoint's service with its default window.
     assert inspect.signature(AnalyticsService).parameters["window_days"].default == WINDOW_DAYS
+
+
+def test_the_export_fields_are_the_documents_in_order() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("<!-- export-fields:start -->") : text.index("<!-- export-fields:end -->")]
+    listed = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert listed == [f.name for f in msgspec.structs.fields(UserExport)]
