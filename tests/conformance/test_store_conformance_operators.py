@@ -75,6 +75,21 @@ async def test_failures_lock_the_account_and_count_names_without_one(store: Stor
     assert [(r.recent_failures, r.locked) for r in results] == [(1, False), (2, False), (3, True)]
     locked = await store.get_operator("root")
     assert locked is not None and locked.locked_until == NOW + 30 * MINUTE and locked.failed_logins == 0
+    # Failures during the lock neither count nor extend it.
+    for n in range(4):
+        during = await store.login_failed(
+            "root",
+            root.operator_id,
+            None,
+            NOW + MINUTE + n,
+            window_start=NOW - MINUTE,
+            max_failures=3,
+            locked_until=NOW + 90 * MINUTE,
+            reason="locked",
+        )
+        assert not during.locked
+    still = await store.get_operator("root")
+    assert still is not None and (still.locked_until, still.failed_logins) == (NOW + 30 * MINUTE, 0)
     ghost = await store.login_failed(
         "ghost",
         None,
@@ -91,7 +106,7 @@ async def test_failures_lock_the_account_and_count_names_without_one(store: Stor
     cleared = await store.get_operator("root")
     assert cleared is not None and (cleared.failed_logins, cleared.locked_until) == (0, 0)
     events = [e.event for e in await store.page_auth_audit(after=None, limit=20)]
-    assert events.count("login_failed") == 4 and events.count("account_locked") == 1
+    assert events.count("login_failed") == 8 and events.count("account_locked") == 1
     assert events[0] == "login_succeeded"
 
 

@@ -170,12 +170,14 @@ def login_failed(
     audit(tx, AuthEvent.LOGIN_FAILED, username, now, operator_id=operator_id, address=address, detail=reason)
     locked = False
     if operator_id is not None:
+        # Failures while the account is locked neither count nor extend the lock: once it ends,
+        # the account has its full count of tries again.
         row = tx.execute(
-            "UPDATE operators SET failed_logins = failed_logins + 1 WHERE operator_id = ?"
-            " RETURNING failed_logins, locked_until",
-            (operator_id,),
+            "UPDATE operators SET failed_logins = failed_logins + 1"
+            " WHERE operator_id = ? AND locked_until <= ? RETURNING failed_logins",
+            (operator_id, now),
         ).fetchone()
-        if row is not None and row[0] >= max_failures and row[1] <= now:
+        if row is not None and row[0] >= max_failures:
             tx.execute(
                 "UPDATE operators SET failed_logins = 0, locked_until = ? WHERE operator_id = ?",
                 (locked_until, operator_id),

@@ -27,8 +27,8 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = {
         "TRUSTED_PROXIES": "127.0.0.1",
         "RATE_LIMIT_LOGIN": "4/minute",
-        "LOGIN_MAX_FAILURES": "3",
-        "LOGIN_LOCKOUT_S": "3",
+        "LOGIN_MAX_FAILURES": "2",
+        "LOGIN_LOCKOUT_S": "2",
         "RATE_LIMIT_SERVICE": "8/minute",
         "DASHBOARD_REFRESH_S": "1",
     }
@@ -142,22 +142,22 @@ def test_failed_logins_lock_the_account_and_never_say_whether_it_exists(server: 
         body = problem(answer, 401, ErrorCode.LOGIN_FAILED)
         answers.append({k: v for k, v in body.items() if k != "request_id"})
 
-    for _ in range(3):
+    for _ in range(2):
         fail("lena")
     locked_at = time.monotonic()
-    # Locked: the right password is refused too, until LOGIN_LOCKOUT_S (3 s here) has passed.
+    # Locked: the right password is refused too, until LOGIN_LOCKOUT_S (2 s here) has passed.
     problem(login(server, "lena"), 401, ErrorCode.LOGIN_FAILED)
-    for _ in range(3):
+    for _ in range(2):
         fail("nobody-at-all")
     assert all(a == answers[0] for a in answers)  # one answer, account or not
-    time.sleep(max(0.0, locked_at + 3.2 - time.monotonic()))
+    time.sleep(max(0.0, locked_at + 2.2 - time.monotonic()))
     assert login(server, "lena").status_code == 200
     events = httpx.get(f"{server.base_url}/v1/admin/auth-audit?limit=50", headers=as_root(server)).json()[
         "items"
     ]
     lena = [e["event"] for e in events if e["username"] == "lena"]
     assert lena[:3] == ["login_succeeded", "login_failed", "account_locked"]
-    assert [e["event"] for e in events if e["username"] == "nobody-at-all"] == ["login_failed"] * 3
+    assert [e["event"] for e in events if e["username"] == "nobody-at-all"] == ["login_failed"] * 2
 
 
 def test_the_dashboard_cookie_session_needs_its_csrf_token_to_write(server: LiveServer) -> None:

@@ -168,7 +168,7 @@ def test_a_device_rebuilding_its_mirror_stays_under_the_default_limit(tmp_path: 
 
 def test_a_device_held_at_the_limit_converges_with_its_identity(tmp_path: Path, redis_url: str) -> None:
     with LiveServer(tmp_path / "api", redis_url, env={"RATE_LIMIT_SYNC": "3/second"}) as server:
-        user_id = _user_with_history(server, 12)
+        user_id = _user_with_history(server, 8)
         with _client(server, tmp_path / "phone.db") as client:
             device_id = client.enroll(server.enrollment_code(user_id))
             for scope in ConsentScope:
@@ -187,7 +187,7 @@ def test_a_device_held_at_the_limit_converges_with_its_identity(tmp_path: Path, 
                 time.sleep(max(0.0, outcome.next_attempt_at / 1000 - time.time()))
             assert limited >= 2  # it was held, more than once
             assert client.store.state().device_id == device_id
-            assert len(client.notices()) == 12
+            assert len(client.notices()) == 8
             assert client.consent().pending == []
             assert server.user_view(user_id)["consent"] == {scope: True for scope in ConsentScope}
             # A held device keeps its failure count: waiting out Retry-After is pacing, not failing.
