@@ -44,6 +44,7 @@ from cloud.store.errors import (
     SeqConflict,
     ServiceKeyNotFound,
     StoreUnavailable,
+    TextNotStorable,
     UserNotFound,
 )
 from sync.codec import PROBLEM_JSON
@@ -149,6 +150,7 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     BootstrapClosed: DomainProblem(409, ErrorCode.BOOTSTRAP_CLOSED, "The first admin exists"),
     LastAdmin: DomainProblem(409, ErrorCode.LAST_ADMIN, "No admin would be left"),
     ServiceKeyNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Service key not found"),
+    TextNotStorable: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters"),
 }
 """How the API answers each failure of the store and the domain (which carry no HTTP status)."""
 

@@ -80,3 +80,7 @@ class BootstrapClosed(StoreError):
 
 class ServiceKeyNotFound(StoreError):
     """No service key with that id."""
+
+
+class TextNotStorable(StoreError):
+    """A text value the database cannot hold: PostgreSQL refuses the NUL character."""

@@ -34,7 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from cloud.domain.offers.rules import AcceptanceRule
-from cloud.store.errors import StoreUnavailable
+from cloud.store.errors import StoreUnavailable, TextNotStorable
 from cloud.store.migrations import MIGRATIONS, postgres_sql
 from cloud.store.records import OutboxRecord
 from cloud.store.tx import Tx
@@ -141,6 +141,12 @@ class PostgresStore(TxStore):
                     ) from exc
                 logger.info("transaction attempt %d: %s; running it again", attempt, type(exc).__name__)
                 time.sleep(0.005 * attempt)
+            except psycopg.DataError as exc:
+                if "NUL" not in str(exc):
+                    raise
+                # PostgreSQL's text cannot hold a NUL character (SQLite's can): the input is
+                # refused, as any other value the store cannot take, never a 500.
+                raise TextNotStorable("text may not contain NUL (0x00) characters") from exc
             except psycopg.OperationalError as exc:
                 # The server went away or the pool had no connection in time: a temporary condition.
                 raise StoreUnavailable(
