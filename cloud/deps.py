@@ -6,7 +6,8 @@
   still declared from the same Struct, so the document and the decoder cannot disagree.
 - :data:`DEPENDENCIES` provides the services built at start-up by name (``admin: NamedDependency[
   AdminService]``), so a handler states what it uses in its signature.
-- :func:`admin_guard` checks the admin bearer token before the body is read.
+- :func:`admin_guard` checks the admin credential (session, cookie with CSRF, service key or the
+  development token) and the route's role before the body is read.
 
 The sync and token endpoints do not use these: one bad mutation must not reject a whole sync
 (spec §5.3), so they read their bodies raw and decode each mutation on its own (``cloud.wire``).

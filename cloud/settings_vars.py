@@ -245,7 +245,11 @@ VARS: Final[tuple[Var, ...]] = (
     ),
     Var(
         "ADMIN_TOKEN",
-        "bearer token of the admin API (`/v1/admin/…`)",
+        (
+            "static admin credential: in development it opens the admin API (`/v1/admin/…`);"
+            " production accepts it only to create the first operator account (see"
+            " [operator accounts](#operator-accounts))"
+        ),
         "text",
         accepted="production: see [production secrets](#production-secrets)",
         default_doc="a development value",

@@ -1,5 +1,6 @@
-"""Admin endpoints under ``/v1/admin``, all behind the admin bearer token (checked by a guard,
-before the body is read). Bodies are decoded strictly (:class:`cloud.deps.StrictBody`)."""
+"""Admin endpoints under ``/v1/admin``, all behind an admin credential and a role (checked by
+:func:`cloud.deps.admin_guard`, before the body is read). Bodies are decoded strictly
+(:class:`cloud.deps.StrictBody`)."""
 
 from __future__ import annotations
 

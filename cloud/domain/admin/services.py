@@ -6,8 +6,6 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
-import msgspec
-
 from cloud.clock import now_ms
 from cloud.domain.admin.paging import Key, Shape, decode_cursor, encode_cursor, next_key
 from cloud.domain.admin.schemas import (
@@ -29,8 +27,7 @@ from cloud.domain.admin.schemas import (
     UsersPage,
     UserViewOut,
 )
-from cloud.domain.credit.schemas import CreditFeaturesOut
-from cloud.domain.credit.services import evaluation_out
+from cloud.domain.credit.services import evaluation_out, features_out
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.offers.operations import payload_summary
 from cloud.domain.offers.services import TOKEN_SUFFIX_CHARS, offer_out, push_attempt_out
@@ -171,9 +168,7 @@ class AdminService:
             offers=[wire_offer(o) for o in view.offers],
             audit=list(held.audit),
             evaluations=[evaluation_out(e) for e in held.evaluations],
-            credit_features=None
-            if features is None
-            else CreditFeaturesOut(**msgspec.structs.asdict(features)),
+            credit_features=None if features is None else features_out(features),
             notices=[_notice(n) for n in view.notices],
             aggregates=list(view.aggregates),
             push_tokens=[

@@ -98,6 +98,17 @@ def new_evaluation_id() -> str:
     return "eval_" + secrets.token_hex(12)
 
 
+def features_out(record: CreditFeaturesRecord) -> CreditFeaturesOut:
+    return CreditFeaturesOut(
+        user_id=record.user_id,
+        months_on_book=record.months_on_book,
+        on_time_payments_12m=record.on_time_payments_12m,
+        missed_payments_12m=record.missed_payments_12m,
+        income_band=record.income_band,
+        updated_at=record.updated_at,
+    )
+
+
 def evaluation_out(record: EvaluationRecord) -> EvaluationOut:
     status = record.status
     if status == EvaluationState.PENDING.value and record.outbox_state == OutboxState.DEAD.value:
@@ -166,14 +177,7 @@ class EvaluationService:
             updated_at=self._clock(),
         )
         await self._store.set_credit_features(record)
-        return CreditFeaturesOut(
-            user_id=user_id,
-            months_on_book=record.months_on_book,
-            on_time_payments_12m=record.on_time_payments_12m,
-            missed_payments_12m=record.missed_payments_12m,
-            income_band=record.income_band,
-            updated_at=record.updated_at,
-        )
+        return features_out(record)
 
     async def request(self, user_id: str, trigger: str = "admin") -> EvaluationQueued:
         """Store an evaluation request and enqueue its job after the commit.
