@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     exit_after_commit=settings.faults.exit_after_commit,
                     on_change=announcer,
                 ),
-                admin=AdminService(store, settings.auth),
+                admin=AdminService(store, settings.auth, outbox=OutboxDispatcher(queue)),
                 analytics=AnalyticsService(store),
                 offers=OfferService(store, outbox=OutboxDispatcher(queue)),
                 credit=EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue)),

@@ -37,6 +37,7 @@ from cloud.store.errors import (
     EnrollmentCodeExpired,
     EnrollmentCodeInvalid,
     EnrollmentCodeUsed,
+    ErasureBlocked,
     LastAdmin,
     OperatorExists,
     OperatorNotFound,
@@ -45,6 +46,7 @@ from cloud.store.errors import (
     ServiceKeyNotFound,
     StoreUnavailable,
     TextNotStorable,
+    UserErased,
     UserNotFound,
 )
 from sync.codec import PROBLEM_JSON
@@ -122,6 +124,8 @@ class DomainProblem(msgspec.Struct, frozen=True):
 
 DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     UserNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "User not found"),
+    UserErased: DomainProblem(410, ErrorCode.USER_ERASED, "User was erased"),
+    ErasureBlocked: DomainProblem(409, ErrorCode.OFFER_IN_FLIGHT, "User has an accepted offer in flight"),
     DeviceNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Device not found"),
     OfferNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Offer not found"),
     OutboxRowNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Outbox row not found"),

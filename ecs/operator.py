@@ -180,6 +180,23 @@ def users_export(client: AdminClient, args: argparse.Namespace) -> Result:
     return document, [table(f"export of {args.user_id}", ["part", "items"], counts)]
 
 
+def users_erase(client: AdminClient, args: argparse.Namespace) -> Result:
+    if not args.yes:
+        raise OperatorError(f"erasing {args.user_id} cannot be undone: run again with --yes")
+    done = client.call("POST", f"/v1/admin/users/{args.user_id}/erase")
+    rows = [
+        [
+            "erased at (UTC)",
+            when(done["erased_at"]) + (" (before: nothing done now)" if done["already_erased"] else ""),
+        ],
+        ["devices to wipe", str(done["devices_to_wipe"])],
+        ["offers withdrawn", ", ".join(done["offers_withdrawn"]) or "none"],
+        ["evaluations cancelled", str(done["evaluations_cancelled"])],
+        ["pushes cancelled", str(done["pushes_cancelled"])],
+    ]
+    return done, [table(f"user {args.user_id} erased", ["", ""], rows)]
+
+
 def devices_revoke(client: AdminClient, args: argparse.Namespace) -> Result:
     body = {"reason": "stolen" if args.stolen else "other"}
     device = client.call("POST", f"/v1/admin/devices/{args.device_id}/revoke", body=body)
@@ -486,6 +503,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("user_id")
     sub.add_argument("--output", help="also write the document to this file")
+    sub = command(
+        users,
+        "erase",
+        users_erase,
+        "erase a user: personal data goes, each device wipes itself at its next sync",
+    )
+    sub.add_argument("user_id")
+    sub.add_argument("--yes", action="store_true", help="confirm: an erasure cannot be undone")
 
     devices = group("devices", "enrolled devices")
     sub = command(devices, "list", devices_list, "devices, newest first")

@@ -37,7 +37,10 @@ class ErrorCode(StrEnum):
     OUTBOX_NOT_RETRYABLE = "outbox_not_retryable"
     """An admin retry of an outbox row that is not dead-lettered, or whose work can no longer be done."""
     OFFER_IN_FLIGHT = "offer_in_flight"
-    """An evaluation was requested for a user who has an ``offered`` or ``accepted`` offer."""
+    """An evaluation was requested for a user who has an ``offered`` or ``accepted`` offer, or an
+    erasure for a user whose ``accepted`` offer is not yet applied."""
+    USER_ERASED = "user_erased"
+    """An admin request names an erased user (only a tombstone and unlinked money records are left)."""
     LOGIN_FAILED = "login_failed"
     """An operator login was refused: unknown name, wrong password, locked or disabled account alike."""
     ROLE_FORBIDDEN = "role_forbidden"
@@ -72,6 +75,9 @@ class RejectionCode(StrEnum):
 
     A lineage is a device and every device that replaced it on re-enrollment."""
     UNKNOWN_NOTICE = "unknown_notice"
+    USER_ERASED = "user_erased"
+    """The device's user was erased: nothing the device sends is processed, and the reply carries
+    only the ``Wipe`` that erases the device."""
 
 
 class ResultStatus(StrEnum):

@@ -53,6 +53,9 @@ class PushPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     offer_id: str | None = None
     """An announcement of this offer: sent only while the offer is still ``offered`` (a deferred
     announcement must not advertise an offer withdrawn, declined, accepted or expired meanwhile)."""
+    erasure: bool = False
+    """A sync ping to the devices of an erased user, so they pull their ``Wipe`` now. Data-only (it
+    shows nothing), it is sent without the ``push`` consent, which the erasure deleted."""
 
 
 class PushMessage(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,14 @@ class UserNotFound(StoreError):
     """No user with that id."""
 
 
+class UserErased(UserNotFound):
+    """The user was erased: only a tombstone and the money records, unlinked, are left."""
+
+
+class ErasureBlocked(StoreError):
+    """The user has an accepted offer not yet applied: money is in flight, so erasure waits."""
+
+
 class DeviceNotFound(StoreError):
     """No device with that id (a token of an identity the store no longer has, or an admin typo)."""
 

@@ -556,4 +556,15 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         );
         """,
     ),
+    Migration(
+        "0018_user_erasure",
+        """
+        -- An erased user's row stays as a tombstone (identifiers cleared, the change-log counter
+        -- kept, so versions never repeat); erased_at marks it. A device of an erased user keeps
+        -- its row until it has pulled the Wipe (wiped_at) or its refresh tokens have expired.
+        ALTER TABLE users ADD COLUMN erased_at INTEGER;
+        ALTER TABLE devices ADD COLUMN wiped_at INTEGER;
+        CREATE INDEX users_erased ON users(erased_at);
+        """,
+    ),
 )

@@ -23,6 +23,7 @@ from cloud.store.records import (
     DeadLetterRecord,
     DeviceRecord,
     EnrollmentCodeRecord,
+    ErasureRecord,
     EvaluationCompleted,
     EvaluationInputs,
     EvaluationRecord,
@@ -561,4 +562,14 @@ class Store(Protocol):
     ) -> UserExportRecord:
         """Everything held about the user, in one transaction that also audits the export
         (``user_exported`` in the auth audit). ``UserNotFound``."""
+        ...
+
+    async def erase_user(self, user_id: str, *, actor: str, address: str | None, now: int) -> ErasureRecord:
+        """Erase the user in one transaction (:mod:`cloud.store.scripts.erasure`), audited as
+        ``user_erased``; again on an erased user, nothing. ``UserNotFound`` / ``ErasureBlocked``."""
+        ...
+
+    async def purge_wiped_devices(self, *, now: int, limit: int) -> int:
+        """Delete up to ``limit`` devices of erased users that pulled their ``Wipe`` long enough ago
+        or whose refresh tokens expired; returns how many."""
         ...

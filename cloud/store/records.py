@@ -15,6 +15,8 @@ class UserRecord(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     """Highest change-log version of the user (0 = no change yet)."""
     created_at: int
+    erased_at: int | None = None
+    """When the user was erased (the row is then a tombstone: ``external_ref`` is cleared)."""
 
 
 class DeviceRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +126,9 @@ class SyncOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """Up to ``limit + 1`` changes with version > the requested one, ascending."""
     outbox: list[OutboxRecord] = msgspec.field(default_factory=list)
     """Outbox rows this transaction added, for the caller to enqueue once it has committed."""
+    erased: bool = False
+    """The device's user was erased: ``changes`` holds only the ``Wipe`` and every pushed
+    mutation was rejected ``user_erased``."""
 
 
 class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -179,6 +184,8 @@ class OutboxState(StrEnum):
     """Its job did its work, in the transaction that marked the row."""
     DEAD = "dead"
     """Dead-letter: not done after the last attempt the relay allows."""
+    CANCELLED = "cancelled"
+    """Called off before its job did its work: the user it was for was erased."""
 
 
 class OutboxRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -588,3 +595,20 @@ class UserExportRecord(msgspec.Struct, frozen=True, kw_only=True):
     credit_features: CreditFeaturesRecord | None
     push_tokens: list[PushTokenRecord]
     pushes: list[PushAttemptRecord]
+
+
+class ErasureRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What erasing a user did (``POST /v1/admin/users/{user_id}/erase``)."""
+
+    user_id: str
+    erased_at: int
+    already_erased: bool
+    """The user had been erased before: nothing was done now."""
+    devices_to_wipe: int
+    """Devices whose rows stay until they pull the ``Wipe`` or their refresh tokens expire."""
+    offers_withdrawn: list[str]
+    """Open offers withdrawn by the erasure (audited as ``user_erased``)."""
+    evaluations_cancelled: int
+    pushes_cancelled: int
+    outbox: list[OutboxRecord] = msgspec.field(default_factory=list)
+    """The data-only sync ping that makes the devices pull the ``Wipe`` now, to enqueue."""

@@ -25,6 +25,7 @@ from cloud.store.records import (
     DeadLetterRecord,
     DeviceRecord,
     EnrollmentCodeRecord,
+    ErasureRecord,
     EvaluationCompleted,
     EvaluationInputs,
     EvaluationRecord,
@@ -65,6 +66,7 @@ from cloud.store.scripts import (
     changelog,
     credit,
     devices,
+    erasure,
     exports,
     lists,
     offers,
@@ -580,3 +582,11 @@ class TxStore:
         return await self._write_tx(
             lambda tx: exports.export_user(tx, user_id, actor=actor, address=address, now=now)
         )
+
+    async def erase_user(self, user_id: str, *, actor: str, address: str | None, now: int) -> ErasureRecord:
+        return await self._write_tx(
+            lambda tx: erasure.erase_user(tx, user_id, actor=actor, address=address, now=now)
+        )
+
+    async def purge_wiped_devices(self, *, now: int, limit: int) -> int:
+        return await self._write_tx(lambda tx: erasure.purge_wiped_devices(tx, now=now, limit=limit))

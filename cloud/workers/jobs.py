@@ -240,6 +240,26 @@ async def expire_offers(ctx: dict[str, Any]) -> int:
     return total
 
 
+RETENTION_BATCH = 200
+"""Rows one retention transaction deletes at most, so a backlog never holds the write lock long."""
+
+
+async def retention(ctx: dict[str, Any]) -> int:
+    """The retention cron (``docs/privacy.md``): delete what is past its time; returns how many
+    rows went. Today: the devices of erased users once they pulled their ``Wipe`` or their refresh
+    tokens expired (:func:`cloud.store.scripts.erasure.purge_wiped_devices`)."""
+    store: Store = ctx["store"]
+    total = 0
+    while True:
+        purged = await store.purge_wiped_devices(now=now_ms(), limit=RETENTION_BATCH)
+        total += purged
+        if purged < RETENTION_BATCH:
+            break
+    if total:
+        log.info("retention: %d wiped device(s) of erased users purged", total)
+    return total
+
+
 async def evaluate_credit(ctx: dict[str, Any], payload: Any) -> str:
     """Run one requested credit evaluation, once (idempotent through its outbox row).
 

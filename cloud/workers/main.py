@@ -28,6 +28,7 @@ from cloud.workers.jobs import (
     expire_offers,
     measured,
     relay_forever,
+    retention,
     retry_transient,
     send_push,
 )
@@ -54,6 +55,7 @@ every run is counted (:mod:`cloud.metrics`)."""
 
 
 DAY_S = 86_400
+HOUR_S = 3_600
 
 
 def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]:
@@ -61,6 +63,7 @@ def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]
     return [
         CronJob(measured(retry_transient(expire_offers)), settings.expiry.interval_s),
         CronJob(measured(retry_transient(evaluate_active_users)), DAY_S, hour=credit.daily_hour_utc),
+        CronJob(measured(retry_transient(retention)), HOUR_S),
     ]
 
 

@@ -22,6 +22,7 @@ from cloud.domain.admin.schemas import (
     DeviceOut,
     DevicesPage,
     EnrollmentCodeCreated,
+    ErasureOut,
     EvaluationsPage,
     NoticeCreated,
     OfferOut,
@@ -102,6 +103,16 @@ class AdminController(Controller):
         """Everything held about the user as one JSON document (the right of access, LGPD art. 18,
         GDPR art. 15). Needs the ``operator`` role, and every export is in the auth audit."""
         return await admin.export_user(user_id, actor=current_actor(), address=client_address(request))
+
+    @post("/users/{user_id:str}/erase", status_code=200, opt={"role": OperatorRole.OPERATOR})
+    async def erase_user(
+        self, request: Request[Any, Any, Any], user_id: FromPath[str], admin: AdminDep
+    ) -> ErasureOut:
+        """Erase the user (the right to erasure, LGPD art. 18, GDPR art. 17): personal data goes,
+        a tombstone and the money records stay, and each device erases itself at its next sync.
+        Refused (``offer_in_flight``) while an accepted offer is not yet applied; erasing an erased
+        user again changes nothing. Needs the ``operator`` role, and is in the auth audit."""
+        return await admin.erase_user(user_id, actor=current_actor(), address=client_address(request))
 
     @post("/users/{user_id:str}/notices", status_code=201, dto=StrictBody[CreateNotice])
     async def add_notice(

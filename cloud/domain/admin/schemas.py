@@ -63,6 +63,8 @@ class UserViewOut(msgspec.Struct, kw_only=True):
 
     user_id: str
     version: int
+    erased_at: int | None
+    """When the user was erased: what is left is the tombstone and the money records."""
     consent: dict[str, bool]
     notices: list[Notice]
     offers: list[Offer]
@@ -224,6 +226,23 @@ class UserOut(msgspec.Struct, kw_only=True):
     version: int
     """The user's change-log version: how many changes its devices have been sent."""
     created_at: int
+    erased_at: int | None = None
+    """When the user was erased; the row is then a tombstone (``external_ref`` cleared)."""
+
+
+class ErasureOut(msgspec.Struct, kw_only=True):
+    """What ``POST /v1/admin/users/{user_id}/erase`` did (``docs/privacy.md``)."""
+
+    user_id: str
+    erased_at: int
+    already_erased: bool
+    """The user had been erased before; nothing was done now."""
+    devices_to_wipe: int
+    """The user's devices that are not revoked, each erased when it next syncs (a data-only push
+    asks them to now)."""
+    offers_withdrawn: list[str]
+    evaluations_cancelled: int
+    pushes_cancelled: int
 
 
 class OutboxRowOut(msgspec.Struct, kw_only=True):

@@ -13,6 +13,7 @@ from cloud.domain.admin.schemas import (
     DeviceOut,
     DevicesPage,
     EnrollmentCodeCreated,
+    ErasureOut,
     EvaluationsPage,
     NoticeCreated,
     OffersPage,
@@ -31,6 +32,7 @@ from cloud.domain.credit.services import evaluation_out, features_out
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.offers.operations import payload_summary
 from cloud.domain.offers.services import TOKEN_SUFFIX_CHARS, offer_out, push_attempt_out
+from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.protocol import Store
@@ -101,10 +103,17 @@ def new_enrollment_code() -> str:
 
 
 class AdminService:
-    def __init__(self, store: Store, auth: AuthSettings, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthSettings,
+        clock: Callable[[], int] = now_ms,
+        outbox: OutboxDispatcher | None = None,
+    ) -> None:
         self._store = store
         self._auth = auth
         self._clock = clock
+        self._outbox = outbox or OutboxDispatcher(None)
 
     async def create_user(self, external_ref: str | None) -> UserCreated:
         user = await self._store.create_user("usr_" + secrets.token_hex(12), external_ref, self._clock())
@@ -140,6 +149,7 @@ class AdminService:
         return UserViewOut(
             user_id=view.user.user_id,
             version=view.user.version,
+            erased_at=view.user.erased_at,
             consent=view.consent,
             notices=[_notice(n) for n in view.notices],
             offers=[wire_offer(o) for o in view.offers],
@@ -161,6 +171,7 @@ class AdminService:
                 external_ref=view.user.external_ref,
                 version=view.user.version,
                 created_at=view.user.created_at,
+                erased_at=view.user.erased_at,
             ),
             profile=None if view.profile is None else wire_profile(view.profile),
             consent=view.consent,
@@ -184,6 +195,21 @@ class AdminService:
             pushes=[push_attempt_out(p) for p in held.pushes],
         )
 
+    async def erase_user(self, user_id: str, *, actor: str, address: str | None) -> ErasureOut:
+        """Erase the user (``docs/privacy.md``); the ping that asks the devices to sync now is
+        enqueued after the commit."""
+        done = await self._store.erase_user(user_id, actor=actor, address=address, now=self._clock())
+        await self._outbox.dispatch(done.outbox)
+        return ErasureOut(
+            user_id=done.user_id,
+            erased_at=done.erased_at,
+            already_erased=done.already_erased,
+            devices_to_wipe=done.devices_to_wipe,
+            offers_withdrawn=done.offers_withdrawn,
+            evaluations_cancelled=done.evaluations_cancelled,
+            pushes_cancelled=done.pushes_cancelled,
+        )
+
     # --- the lists: newest first, ``limit`` rows a page, a cursor to the next -----------------
 
     async def _require_user(self, user_id: str | None) -> None:
@@ -198,7 +224,11 @@ class AdminService:
         return UsersPage(
             items=[
                 UserOut(
-                    user_id=u.user_id, external_ref=u.external_ref, version=u.version, created_at=u.created_at
+                    user_id=u.user_id,
+                    external_ref=u.external_ref,
+                    version=u.version,
+                    created_at=u.created_at,
+                    erased_at=u.erased_at,
                 )
                 for u in rows[:limit]
             ],

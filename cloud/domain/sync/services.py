@@ -130,6 +130,9 @@ class SyncService:
             _exit_after_commit()
         # After the commit, never inside it: a job must not run before its row is visible.
         await self._outbox.dispatch(outcome.outbox)
+        if outcome.erased:
+            # The Wipe alone, even to a push-only request: the device must erase itself now.
+            after_version, limit = 0, max(limit, 1)
         page = page_changes(after_version, [(c.version, c) for c in outcome.changes], limit)
         changes: list[AnyChange] = []
         for stored in page.items:

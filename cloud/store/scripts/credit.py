@@ -24,7 +24,6 @@ from cloud.outbox.kinds import (
     encode_payload,
 )
 from cloud.push.messages import PushPayload
-from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     CompletionOutcome,
     CreditFeaturesRecord,
@@ -38,6 +37,7 @@ from cloud.store.records import (
     OutboxRecord,
     OutboxState,
 )
+from cloud.store.scripts.changelog import require_live_user
 from cloud.store.scripts.offers import create_offer, get_profile
 from cloud.store.scripts.outbox import pending_children
 from cloud.store.scripts.outbox_rows import get_outbox, insert_outbox
@@ -80,14 +80,9 @@ def evaluation_record(row: Sequence[Any]) -> EvaluationRecord:
     )
 
 
-def _require_user(tx: Tx, user_id: str) -> None:
-    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
-        raise UserNotFound(f"no user {user_id}")
-
-
 def set_credit_features(tx: Tx, features: CreditFeaturesRecord) -> None:
     """Create or replace the user's credit features. Raises ``UserNotFound``."""
-    _require_user(tx, features.user_id)
+    require_live_user(tx, features.user_id)
     tx.execute(
         "INSERT INTO credit_features (user_id, months_on_book, on_time_payments_12m, missed_payments_12m,"
         " income_band, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
@@ -156,7 +151,7 @@ def request_evaluation(
     Raises ``UserNotFound`` / ``ProfileMissing`` / ``CreditFeaturesMissing`` / ``OpenOfferExists``
     and writes nothing then.
     """
-    _require_user(tx, user_id)
+    require_live_user(tx, user_id)
     if get_profile(tx, user_id) is None:
         raise ProfileMissing(f"user {user_id} has no credit profile")
     if get_credit_features(tx, user_id) is None:
@@ -186,7 +181,8 @@ def request_daily_evaluations(
         "SELECT u.user_id FROM users u"
         " JOIN credit_profiles p ON p.user_id = u.user_id"
         " JOIN credit_features f ON f.user_id = u.user_id"
-        " WHERE EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.user_id AND d.revoked = 0)"
+        " WHERE u.erased_at IS NULL"
+        " AND EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.user_id AND d.revoked = 0)"
         " AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.user_id = u.user_id"
         " AND o.status IN ('offered', 'accepted'))"
         " AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.user_id = u.user_id"

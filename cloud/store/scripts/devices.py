@@ -14,7 +14,7 @@ from cloud.domain.devices.rules import (
     judge_enrollment,
     judge_rotation,
 )
-from cloud.store.errors import DeviceNotFound, UserNotFound
+from cloud.store.errors import DeviceNotFound
 from cloud.store.records import (
     DeviceRecord,
     EnrollmentCodeRecord,
@@ -23,6 +23,7 @@ from cloud.store.records import (
     RotationOutcome,
     UserRecord,
 )
+from cloud.store.scripts.changelog import require_live_user
 from cloud.store.tx import Tx
 
 DEVICE_COLUMNS: Final = (
@@ -47,7 +48,9 @@ def device_record(row: Sequence[Any]) -> DeviceRecord:
 
 
 def user_record(row: Sequence[Any]) -> UserRecord:
-    return UserRecord(user_id=row[0], external_ref=row[1], version=row[2], created_at=row[3])
+    return UserRecord(
+        user_id=row[0], external_ref=row[1], version=row[2], created_at=row[3], erased_at=row[4]
+    )
 
 
 def revoke(tx: Tx, device_id: str, now: int) -> Sequence[Any] | None:
@@ -76,14 +79,15 @@ def create_user(tx: Tx, user_id: str, external_ref: str | None, now: int) -> Use
 
 def get_user(tx: Tx, user_id: str) -> UserRecord | None:
     row = tx.execute(
-        "SELECT user_id, external_ref, version, created_at FROM users WHERE user_id = ?", (user_id,)
+        "SELECT user_id, external_ref, version, created_at, erased_at FROM users WHERE user_id = ?",
+        (user_id,),
     ).fetchone()
     return None if row is None else user_record(row)
 
 
 def list_users(tx: Tx) -> list[UserRecord]:
     rows = tx.execute(
-        "SELECT user_id, external_ref, version, created_at FROM users ORDER BY created_at, user_id"
+        "SELECT user_id, external_ref, version, created_at, erased_at FROM users ORDER BY created_at, user_id"
     )
     return [user_record(r) for r in rows]
 
@@ -103,8 +107,7 @@ def enrollment_codes(tx: Tx, user_id: str) -> list[EnrollmentCodeRecord]:
 
 
 def create_enrollment_code(tx: Tx, user_id: str, code_hash: str, expires_at: int, now: int) -> None:
-    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
-        raise UserNotFound(f"no user {user_id}")
+    require_live_user(tx, user_id)
     tx.execute(
         "INSERT INTO enrollment_codes (code_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
         (code_hash, user_id, expires_at, now),

@@ -3,9 +3,9 @@ read in one transaction, and the export itself audited in the same transaction."
 
 from __future__ import annotations
 
-from cloud.store.errors import UserNotFound
 from cloud.store.records import UserExportRecord
 from cloud.store.scripts import credit, offers, operators, push, views
+from cloud.store.scripts.changelog import require_live_user
 from cloud.store.tx import Tx
 
 EXPORTED = "user_exported"
@@ -13,8 +13,7 @@ EXPORTED = "user_exported"
 
 
 def export_user(tx: Tx, user_id: str, *, actor: str, address: str | None, now: int) -> UserExportRecord:
-    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
-        raise UserNotFound(f"no user {user_id}")
+    require_live_user(tx, user_id)
     record = UserExportRecord(
         view=views.user_view(tx, user_id),
         audit=offers.audit_trail(tx, user_id=user_id, offer_id=None),

@@ -56,7 +56,7 @@ def _page(
 
 
 def users(tx: Tx, *, external_ref: str | None, after: Key | None, limit: int) -> list[UserRecord]:
-    select = "SELECT user_id, external_ref, version, created_at FROM users"
+    select = "SELECT user_id, external_ref, version, created_at, erased_at FROM users"
     filters = [("external_ref = ?", external_ref)]
     return _page(tx, select, filters, ("created_at", "user_id"), after, limit, user_record)
 

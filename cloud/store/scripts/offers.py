@@ -19,7 +19,6 @@ from cloud.domain.offers.rules import (
     transition,
 )
 from cloud.outbox.kinds import APPLY_OFFER, ApplyOfferPayload, encode_payload
-from cloud.store.errors import UserNotFound
 from cloud.store.records import (
     AuditRecord,
     OfferRecord,
@@ -28,7 +27,7 @@ from cloud.store.records import (
     wire_offer,
     wire_profile,
 )
-from cloud.store.scripts.changelog import append_change
+from cloud.store.scripts.changelog import append_change, require_live_user
 from cloud.store.scripts.outbox_rows import insert_outbox
 from cloud.store.tx import Tx
 from sync.codes import RejectionCode
@@ -83,11 +82,6 @@ def _audit(row: Sequence[Any]) -> AuditRecord:
     )
 
 
-def _require_user(tx: Tx, user_id: str) -> None:
-    if tx.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
-        raise UserNotFound(f"no user {user_id}")
-
-
 def audit(
     tx: Tx,
     *,
@@ -139,7 +133,7 @@ def get_profile(tx: Tx, user_id: str) -> ProfileRecord | None:
 
 def set_profile(tx: Tx, profile: ProfileRecord, *, actor: str, reason_code: str, ref: str | None) -> int:
     """Create or replace the profile, audit it and append its ``ProfileUpdate``; the new version."""
-    _require_user(tx, profile.user_id)
+    require_live_user(tx, profile.user_id)
     tx.execute(
         "INSERT INTO credit_profiles (user_id, currency, limit_cents, used_cents, rate_bps, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET currency = excluded.currency,"
@@ -194,7 +188,7 @@ def list_offers(tx: Tx, user_id: str) -> list[OfferRecord]:
 def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now: int) -> OfferRecord:
     """Store an ``offered`` offer on the user's current limit and rate (its base), audit it, append
     its ``OfferUpsert``."""
-    _require_user(tx, terms.user_id)
+    require_live_user(tx, terms.user_id)
     profile = get_profile(tx, terms.user_id)
     if profile is None:
         raise ProfileMissing(f"user {terms.user_id} has no credit profile")

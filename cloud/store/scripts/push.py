@@ -62,7 +62,7 @@ def _plan(tx: Tx, row: OutboxRecord) -> PushPlan:
     return PushPlan(
         payload=row.payload,
         user_id=payload.user_id,
-        consented=has_push_consent(tx, payload.user_id),
+        consented=payload.erasure or has_push_consent(tx, payload.user_id),
         offer_open=offer_open,
         targets=[PushTarget(device_id=r[0], token=r[1], platform=r[2]) for r in rows],
     )

@@ -15,7 +15,7 @@ from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqCo
 from cloud.store.records import ItemResult, ProcessedMutation, PushItem, StoredChange, SyncOutcome
 from cloud.store.scripts.mutations import PushState, apply_mutation
 from cloud.store.tx import Tx
-from sync.codes import ResultStatus
+from sync.codes import RejectionCode, ResultStatus
 from sync.messages import Withdrawn
 from sync.push import Action, Resend, judge_resend, plan_push
 
@@ -76,6 +76,38 @@ def processed_mutations(tx: Tx, device_id: str) -> list[ProcessedMutation]:
     ]
 
 
+def _wipe(
+    tx: Tx, device_id: str, user_id: str, last_seq: int, items: Sequence[PushItem], now: int
+) -> SyncOutcome:
+    """The exchange of a device whose user was erased: nothing pushed is processed (each mutation is
+    rejected ``user_erased``) and the page is the ``Wipe`` alone, whatever the cursor.
+
+    The device's row records when it was first handed the ``Wipe``; its rows are purged once a lost
+    reply can no longer bring it back (:func:`cloud.store.scripts.erasure.purge_wiped_devices`).
+    """
+    tx.execute(
+        "UPDATE devices SET wiped_at = COALESCE(wiped_at, ?), last_seen_at = ? WHERE device_id = ?",
+        (now, now, device_id),
+    )
+    changes = [
+        StoredChange(version=v, type=t, body=bytes(b))
+        for v, t, b in tx.execute(
+            "SELECT version, type, body FROM change_log WHERE user_id = ? AND type = ? ORDER BY version",
+            (user_id, "Wipe"),
+        )
+    ]
+    results = [
+        ItemResult(
+            seq=item.seq,
+            status=ResultStatus.REJECTED,
+            code=RejectionCode.USER_ERASED,
+            detail="the user was erased",
+        )
+        for item in items
+    ]
+    return SyncOutcome(last_seq=last_seq, results=results, expected_seq=None, changes=changes, erased=True)
+
+
 def sync(
     tx: Tx,
     *,
@@ -104,7 +136,11 @@ def sync(
     if revoked:
         raise DeviceRevoked()
     tx.lock_user(user_id)
-    (version,) = tx.execute("SELECT version FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    version, erased_at = tx.execute(
+        "SELECT version, erased_at FROM users WHERE user_id = ?", (user_id,)
+    ).fetchone()
+    if erased_at is not None:
+        return _wipe(tx, device_id, user_id, last_seq, items, now)
     if after_version > version:
         raise CursorAhead("cursor is ahead of the user's change log")
     plan = plan_push(last_seq, [item.seq for item in items])

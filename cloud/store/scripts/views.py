@@ -55,7 +55,8 @@ def append_notice(tx: Tx, *, user_id: str, notice_id: str, kind: str, title: str
 
 def user_view(tx: Tx, user_id: str) -> UserView:
     row = tx.execute(
-        "SELECT user_id, external_ref, version, created_at FROM users WHERE user_id = ?", (user_id,)
+        "SELECT user_id, external_ref, version, created_at, erased_at FROM users WHERE user_id = ?",
+        (user_id,),
     ).fetchone()
     if row is None:
         raise UserNotFound(f"no user {user_id}")

@@ -41,7 +41,7 @@ def now_ms() -> int:
 @dataclass(frozen=True)
 class World:
     """Ids the cases refer to: ``{user}`` has a device, a profile, an open and a closed offer and
-    an accepted one whose outbox row is pending; ``{bare}`` has no profile."""
+    an accepted one whose outbox row is pending; ``{bare}`` has no profile; ``{erased}`` was erased."""
 
     user: str
     bare: str
@@ -49,6 +49,7 @@ class World:
     open_offer: str
     closed_offer: str
     pending_row: int
+    erased: str
 
     def fill(self, template: str) -> str:
         return template.format(
@@ -58,6 +59,7 @@ class World:
             open_offer=self.open_offer,
             closed_offer=self.closed_offer,
             pending_row=self.pending_row,
+            erased=self.erased,
             operator="nobody",
             service_key="0123456789abcdef",
         )
@@ -112,7 +114,10 @@ def world(live_server: LiveServer) -> World:
         and row.state == "pending"
         and msgspec.json.decode(row.payload) == {"offer_id": accepted}
     ]
+    erased = live_server.create_user()
+    admin(live_server, "POST", f"/v1/admin/users/{erased}/erase", 200)
     return World(
+        erased=erased,
         user=user,
         bare=live_server.create_user(),
         device=tokens.device_id,
@@ -176,6 +181,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/admin/auth-audit", None),
     ("POST", "/v1/admin/service-keys", {"name": "lender", "role": "operator"}),
     ("GET", "/v1/admin/users/{user}/export", None),
+    ("POST", "/v1/admin/users/{user}/erase", None),
     ("GET", "/v1/admin/service-keys", None),
     ("POST", "/v1/admin/service-keys/{service_key}/revoke", None),
 ]
@@ -419,6 +425,21 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("auth-audit-bad-cursor", "GET", "/v1/admin/auth-audit", "cursor=!!!", 400, "invalid_cursor"),
     ("auth-audit-limit-zero", "GET", "/v1/admin/auth-audit", "limit=0", 400, VF),
     ("export-unknown-user", "GET", "/v1/admin/users/usr_nobody/export", None, 404, NF),
+    ("export-erased-user", "GET", "/v1/admin/users/{erased}/export", None, 410, "user_erased"),
+    ("erase-unknown-user", "POST", "/v1/admin/users/usr_nobody/erase", None, 404, NF),
+    # {user}'s accepted offer waits for its worker: money is in flight.
+    ("erase-accepted-offer", "POST", "/v1/admin/users/{user}/erase", None, 409, "offer_in_flight"),
+    ("code-erased-user", "POST", "/v1/admin/users/{erased}/enrollment-codes", {}, 410, "user_erased"),
+    (
+        "notice-erased-user",
+        "POST",
+        "/v1/admin/users/{erased}/notices",
+        {"kind": "info", "title": "t", "body": "b"},
+        410,
+        "user_erased",
+    ),
+    ("profile-erased-user", "POST", "/v1/admin/users/{erased}/profile", profile(), 410, "user_erased"),
+    ("offer-erased-user", "POST", "/v1/admin/users/{erased}/offers", offer(), 410, "user_erased"),
     ("key-admin-role", "POST", "/v1/admin/service-keys", {"name": "lender", "role": "admin"}, 400, VF),
     ("key-bad-name", "POST", "/v1/admin/service-keys", {"name": "Lender Inc", "role": "viewer"}, 400, VF),
     ("key-no-role", "POST", "/v1/admin/service-keys", {"name": "lender"}, 400, VF),

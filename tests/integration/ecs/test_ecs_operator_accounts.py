@@ -67,6 +67,11 @@ def test_accounts_from_the_command_line(
         assert code == Exit.OK and key["key"].startswith("eck_")
         code, users, _ = ecs(server, capsys, key["key"], "users", "list")
         assert code == Exit.OK and isinstance(users, list)
+        # The lender's backend erases a user with its key; the command wants a confirmation.
+        code, _, err = ecs(server, capsys, key["key"], "users", "erase", device.user_id)
+        assert code == Exit.FAILED and "--yes" in err
+        code, erased, _ = ecs(server, capsys, key["key"], "users", "erase", device.user_id, "--yes")
+        assert code == Exit.OK and (erased["already_erased"], erased["devices_to_wipe"]) == (False, 0)
         code, _, _ = ecs(server, capsys, token, "keys", "revoke", key["key_id"])
         code, keys, _ = ecs(server, capsys, token, "keys", "list")
         assert [(k["name"], k["revoked"]) for k in keys] == [("lender", True)]
@@ -76,10 +81,10 @@ def test_accounts_from_the_command_line(
         code, events, _ = ecs(server, capsys, token, "operators", "audit", "--all")
         assert [e["event"] for e in events][:5] == [
             "service_key_revoked",
+            "user_erased",
             "service_key_created",
             "user_exported",
             "operator_disabled",
-            "login_succeeded",
         ]
         assert events[0]["actor"] == "operator:root"
         monkeypatch.setenv("ECS_PASSWORD", "a wrong one")

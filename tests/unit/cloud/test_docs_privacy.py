@@ -1,9 +1,11 @@
-"""docs/privacy.md states the windows the per-user stress posterior really reads."""
+"""docs/privacy.md states the windows the per-user stress posterior really reads, the export's
+fields and what erasure does to every table."""
 
 from __future__ import annotations
 
 import inspect
 import re
+import sqlite3
 from pathlib import Path
 
 import msgspec
@@ -12,6 +14,7 @@ from cloud.domain.admin.schemas import UserExport
 from cloud.domain.analytics.posterior import WINDOW_DAYS
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.settings import CreditSettings, load_settings
+from cloud.store.migrations import MIGRATIONS
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "privacy.md"
 
@@ -38,3 +41,18 @@ def test_the_export_fields_are_the_documents_in_order() -> None:
     table = text[text.index("<!-- export-fields:start -->") : text.index("<!-- export-fields:end -->")]
     listed = re.findall(r"^\| `(\w+)` \|", table, re.M)
     assert listed == [f.name for f in msgspec.structs.fields(UserExport)]
+
+
+def test_the_erasure_table_lists_every_table_of_the_schema() -> None:
+    """A new table needs a decision about erasure: the doc's table must name it."""
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("<!-- erasure-table:start -->") : text.index("<!-- erasure-table:end -->")]
+    listed = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    db = sqlite3.connect(":memory:")
+    for migration in MIGRATIONS:
+        db.executescript(migration.sql)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # The engines' own bookkeeping table, created outside the migrations.
+    tables |= {"schema_migrations"}
+    assert sorted(listed) == sorted(tables - {"sqlite_sequence"})
+    assert len(listed) == len(set(listed))
