@@ -370,6 +370,16 @@ class ExpirySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """The daily ``retention`` cron (``docs/privacy.md``, retention): how long each kind of row is kept."""
+
+    aggregates_days: int = 180
+    push_attempts_days: int = 90
+    outbox_days: int = 30
+    change_log_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class PushSettings:
     """Push delivery (DESIGN §7): FCM with credentials, else the database log sender."""
 
@@ -485,6 +495,7 @@ class Settings:
     push: PushSettings = field(default_factory=PushSettings)
     credit: CreditSettings = field(default_factory=CreditSettings)
     expiry: ExpirySettings = field(default_factory=ExpirySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -709,6 +720,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         outbox=_outbox(env),
         credit=_credit(env),
         expiry=_expiry(env),
+        retention=RetentionSettings(
+            aggregates_days=_int_var(env, "RETENTION_AGGREGATES_DAYS"),
+            push_attempts_days=_int_var(env, "RETENTION_PUSH_ATTEMPTS_DAYS"),
+            outbox_days=_int_var(env, "RETENTION_OUTBOX_DAYS"),
+            change_log_days=_int_var(env, "RETENTION_CHANGE_LOG_DAYS"),
+        ),
         acceptance=_acceptance(env),
         jobs=JobSettings(
             timeout_s=_float_var(env, "WORKER_JOB_TIMEOUT_S"),

@@ -607,6 +607,47 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc=" (72 h)",
     ),
     Var(
+        "RETENTION_AGGREGATES_DAYS",
+        (
+            "days a daily aggregate is kept after its day, by the workers' daily `retention` job; at least "
+            "the longest analytics window (90 days)"
+        ),
+        "int",
+        default=180,
+        low=90,
+        high=3650,
+    ),
+    Var(
+        "RETENTION_PUSH_ATTEMPTS_DAYS",
+        "days a push attempt is kept (the `retention` job)",
+        "int",
+        default=90,
+        low=1,
+        high=3650,
+    ),
+    Var(
+        "RETENTION_OUTBOX_DAYS",
+        (
+            "days a finished (`done` or `cancelled`) outbox row is kept, and longer while a push attempt, an "
+            "evaluation or a follow-up row names it (the `retention` job)"
+        ),
+        "int",
+        default=30,
+        low=1,
+        high=3650,
+    ),
+    Var(
+        "RETENTION_CHANGE_LOG_DAYS",
+        (
+            "days a change is kept once a later change of the same offer, notice, profile or consent "
+            "replaces it; the `retention` job then compacts it away (spec §5.5)"
+        ),
+        "int",
+        default=30,
+        low=1,
+        high=3650,
+    ),
+    Var(
         "OFFER_EXPIRY_INTERVAL_S",
         (
             "how often the workers' `expire_offers` cron runs (each tick once across all workers); must "

@@ -43,6 +43,7 @@ from edge_sdk.privacy.ledger import PrivacyLedger, read_ledger
 from edge_sdk.privacy.scores import WindowScore, check_scores, local_day
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.settings import EdgeSettings, PipelineSettings
+from edge_sdk.store import mirror
 from edge_sdk.store import privacy as privacy_tables
 from edge_sdk.store.local import LocalStore, Rejection, open_store
 from edge_sdk.store.mirror import ModelRow
@@ -412,11 +413,13 @@ class EdgeClient:
         ]
 
     def purge_expired(self, now_ms: int | None = None) -> int:
-        """Erase window scores past the retention period (``release_daily_aggregates`` does it too);
-        returns how many."""
+        """Erase window scores and acknowledged notices past their retention periods
+        (``release_daily_aggregates`` does it too); returns how many rows went."""
         now = self._now() if now_ms is None else now_ms
+        settings = self.privacy_settings
         with self._store.atomic() as db:
-            return privacy_tables.purge_scores(db, now - self.privacy_settings.retention_ms)
+            scores = privacy_tables.purge_scores(db, now - settings.retention_ms)
+            return scores + mirror.purge_acked_notices(db, now - settings.notice_retention_ms)
 
     def release_daily_aggregates(
         self, now_ms: int | None = None, *, tz_offset_min: int | None = None

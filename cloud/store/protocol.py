@@ -19,6 +19,7 @@ from cloud.store.records import (
     ApplyOutcome,
     AuditRecord,
     AuthEventRecord,
+    CompactionOutcome,
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
@@ -51,6 +52,8 @@ from cloud.store.records import (
     RecentActivity,
     RefreshGrant,
     RelayOutcome,
+    RetentionCutoffs,
+    RetentionOutcome,
     RotationOutcome,
     ServiceKeyRecord,
     StoredChange,
@@ -59,6 +62,7 @@ from cloud.store.records import (
     UserExportRecord,
     UserRecord,
     UserView,
+    WipedPurge,
 )
 
 
@@ -569,7 +573,18 @@ class Store(Protocol):
         ``user_erased``; again on an erased user, nothing. ``UserNotFound`` / ``ErasureBlocked``."""
         ...
 
-    async def purge_wiped_devices(self, *, now: int, limit: int) -> int:
+    async def purge_wiped_devices(self, *, now: int, limit: int) -> WipedPurge:
         """Delete up to ``limit`` devices of erased users that pulled their ``Wipe`` long enough ago
         or whose refresh tokens expired; returns how many."""
+        ...
+
+    # --- retention -----------------------------------------------------------------------------
+
+    async def purge_expired(self, cutoffs: RetentionCutoffs, *, limit: int) -> RetentionOutcome:
+        """Delete up to ``limit`` rows past their time from each table, in one transaction
+        (:mod:`cloud.store.scripts.retention`)."""
+        ...
+
+    async def compact_change_logs(self, *, after_user_id: str, users: int, before: int) -> CompactionOutcome:
+        """Compact the change logs of up to ``users`` users after ``after_user_id`` (spec §5.5)."""
         ...

@@ -612,3 +612,51 @@ class ErasureRecord(msgspec.Struct, frozen=True, kw_only=True):
     pushes_cancelled: int
     outbox: list[OutboxRecord] = msgspec.field(default_factory=list)
     """The data-only sync ping that makes the devices pull the ``Wipe`` now, to enqueue."""
+
+
+class RetentionCutoffs(msgspec.Struct, frozen=True, kw_only=True):
+    """What the ``retention`` job deletes: rows older than these (``docs/privacy.md``, retention)."""
+
+    aggregates_before_day: str
+    """Aggregates of days before this one (``YYYY-MM-DD``)."""
+    push_attempts_before: int
+    outbox_before: int
+    """Finished outbox rows last touched before this time, and not named by a live row."""
+    sessions_before: int
+    """Operator sessions that expired or ended before this time (they can no longer be used)."""
+    digests_revoked_before: int
+    """Mutation digests of devices revoked before this time: a revoked device never syncs again."""
+
+
+class RetentionOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows one retention transaction deleted, per table."""
+
+    aggregates: int = 0
+    push_attempts: int = 0
+    outbox: int = 0
+    mutation_digests: int = 0
+    operator_sessions: int = 0
+
+    def most(self) -> int:
+        """The largest count: a batch as full as the limit means there may be more."""
+        return max(
+            self.aggregates, self.push_attempts, self.outbox, self.mutation_digests, self.operator_sessions
+        )
+
+
+class CompactionOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One batch of change-log compaction: users looked at, changes deleted, where to go on."""
+
+    users: int
+    deleted: int
+    last_user_id: str | None
+    """The last user of the batch (the next batch starts after it); ``None`` when none was left."""
+
+
+class WipedPurge(msgspec.Struct, frozen=True, kw_only=True):
+    """One batch of the purge of erased users' devices."""
+
+    devices: int
+    """Devices deleted (wiped long enough ago, or their refresh tokens expired or revoked)."""
+    users: int
+    """Erased users left without a device whose ``Wipe`` (and ping) went."""

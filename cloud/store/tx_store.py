@@ -21,6 +21,7 @@ from cloud.store.records import (
     ApplyOutcome,
     AuditRecord,
     AuthEventRecord,
+    CompactionOutcome,
     CreditFeaturesRecord,
     DeadLetterRecord,
     DeviceRecord,
@@ -53,6 +54,8 @@ from cloud.store.records import (
     RecentActivity,
     RefreshGrant,
     RelayOutcome,
+    RetentionCutoffs,
+    RetentionOutcome,
     RotationOutcome,
     ServiceKeyRecord,
     StoredChange,
@@ -61,6 +64,7 @@ from cloud.store.records import (
     UserExportRecord,
     UserRecord,
     UserView,
+    WipedPurge,
 )
 from cloud.store.scripts import (
     changelog,
@@ -73,6 +77,7 @@ from cloud.store.scripts import (
     operators,
     outbox,
     push,
+    retention,
     sync,
     views,
 )
@@ -588,5 +593,17 @@ class TxStore:
             lambda tx: erasure.erase_user(tx, user_id, actor=actor, address=address, now=now)
         )
 
-    async def purge_wiped_devices(self, *, now: int, limit: int) -> int:
+    async def purge_wiped_devices(self, *, now: int, limit: int) -> WipedPurge:
         return await self._write_tx(lambda tx: erasure.purge_wiped_devices(tx, now=now, limit=limit))
+
+    # --- retention -----------------------------------------------------------------------------
+
+    async def purge_expired(self, cutoffs: RetentionCutoffs, *, limit: int) -> RetentionOutcome:
+        return await self._write_tx(lambda tx: retention.purge_expired(tx, cutoffs, limit=limit))
+
+    async def compact_change_logs(self, *, after_user_id: str, users: int, before: int) -> CompactionOutcome:
+        return await self._write_tx(
+            lambda tx: retention.compact_change_logs(
+                tx, after_user_id=after_user_id, users=users, before=before
+            )
+        )

@@ -16,7 +16,9 @@ import asyncio
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import msgspec
@@ -38,10 +40,10 @@ from cloud.push.messages import (
     retry_delay_ms,
 )
 from cloud.queue import RetryLater, retry_later
-from cloud.settings import ExpirySettings, OutboxSettings
+from cloud.settings import ExpirySettings, OutboxSettings, RetentionSettings
 from cloud.store import Store
 from cloud.store.errors import StoreUnavailable
-from cloud.store.records import OutboxRecord, RelayOutcome
+from cloud.store.records import OutboxRecord, RelayOutcome, RetentionCutoffs
 
 log = logging.getLogger("cloud.workers.jobs")
 
@@ -241,23 +243,61 @@ async def expire_offers(ctx: dict[str, Any]) -> int:
 
 
 RETENTION_BATCH = 200
-"""Rows one retention transaction deletes at most, so a backlog never holds the write lock long."""
+"""Rows one retention transaction deletes at most per table, so a backlog never holds the write lock
+long."""
+DAY_MS = 86_400_000
+
+
+def retention_cutoffs(settings: RetentionSettings, now: int) -> RetentionCutoffs:
+    """What the ``retention`` job deletes at ``now`` (``docs/privacy.md``, retention)."""
+    today = datetime.fromtimestamp(now / 1000, UTC).date()
+    return RetentionCutoffs(
+        aggregates_before_day=(today - timedelta(days=settings.aggregates_days)).isoformat(),
+        push_attempts_before=now - settings.push_attempts_days * DAY_MS,
+        # A push row stays as long as its attempts: most finished rows are pushes, and a row that
+        # an attempt still names would be looked at again by every run.
+        outbox_before=now - max(settings.outbox_days, settings.push_attempts_days) * DAY_MS,
+        sessions_before=now,
+        digests_revoked_before=now - DAY_MS,
+    )
 
 
 async def retention(ctx: dict[str, Any]) -> int:
-    """The retention cron (``docs/privacy.md``): delete what is past its time; returns how many
-    rows went. Today: the devices of erased users once they pulled their ``Wipe`` or their refresh
-    tokens expired (:func:`cloud.store.scripts.erasure.purge_wiped_devices`)."""
+    """The daily retention cron (``docs/privacy.md``, retention): delete what is past its time, in
+    batches of :data:`RETENTION_BATCH` rows per table and transaction; returns how many rows went.
+
+    Aggregates, push attempts, finished outbox rows, digests of revoked devices, ended operator
+    sessions; then erased users' devices once wiped or expired; then the change logs, compacted
+    user by user."""
     store: Store = ctx["store"]
-    total = 0
+    settings: RetentionSettings = ctx["worker_settings"].retention
+    now = now_ms()
+    cutoffs = retention_cutoffs(settings, now)
+    counts: Counter[str] = Counter()
     while True:
-        purged = await store.purge_wiped_devices(now=now_ms(), limit=RETENTION_BATCH)
-        total += purged
-        if purged < RETENTION_BATCH:
+        outcome = await store.purge_expired(cutoffs, limit=RETENTION_BATCH)
+        counts.update(msgspec.structs.asdict(outcome))
+        if outcome.most() < RETENTION_BATCH:
             break
-    if total:
-        log.info("retention: %d wiped device(s) of erased users purged", total)
-    return total
+    while True:
+        purged = await store.purge_wiped_devices(now=now, limit=RETENTION_BATCH)
+        counts["erased devices"] += purged.devices
+        counts["erased users finished"] += purged.users
+        if max(purged.devices, purged.users) < RETENTION_BATCH:
+            break
+    after = ""
+    while True:
+        compacted = await store.compact_change_logs(
+            after_user_id=after, users=RETENTION_BATCH, before=now - settings.change_log_days * DAY_MS
+        )
+        counts["change_log"] += compacted.deleted
+        if compacted.last_user_id is None or compacted.users < RETENTION_BATCH:
+            break
+        after = compacted.last_user_id
+    log.info(
+        "retention: %s", ", ".join(f"{n} {table}" for table, n in sorted(counts.items()) if n) or "nothing"
+    )
+    return sum(counts.values())
 
 
 async def evaluate_credit(ctx: dict[str, Any], payload: Any) -> str:

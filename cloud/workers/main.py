@@ -55,7 +55,7 @@ every run is counted (:mod:`cloud.metrics`)."""
 
 
 DAY_S = 86_400
-HOUR_S = 3_600
+RETENTION_HOUR_UTC = 3
 
 
 def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]:
@@ -63,7 +63,8 @@ def cron_jobs(settings: WorkerSettings, credit: CreditSettings) -> list[CronJob]
     return [
         CronJob(measured(retry_transient(expire_offers)), settings.expiry.interval_s),
         CronJob(measured(retry_transient(evaluate_active_users)), DAY_S, hour=credit.daily_hour_utc),
-        CronJob(measured(retry_transient(retention)), HOUR_S),
+        # Daily, at an hour of little traffic: a day is the finest period any retention rule uses.
+        CronJob(measured(retry_transient(retention)), DAY_S, hour=RETENTION_HOUR_UTC),
     ]
 
 

@@ -12,6 +12,7 @@ from cloud.settings import (
     FaultSettings,
     OutboxSettings,
     PushSettings,
+    RetentionSettings,
     Settings,
 )
 
@@ -43,6 +44,8 @@ class WorkerSettings:
     push: PushSettings = field(default_factory=PushSettings)
     expiry: ExpirySettings = field(default_factory=ExpirySettings)
     """The ``expire_offers`` cron: interval and batch size."""
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    """The ``retention`` cron: how long each kind of row is kept."""
     acceptance: AcceptanceSettings = field(default_factory=AcceptanceSettings)
     """The offline-acceptance rule the store is opened with (its grace period bounds expiry)."""
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -64,6 +67,7 @@ class WorkerSettings:
             outbox=settings.outbox,
             push=settings.push,
             expiry=settings.expiry,
+            retention=settings.retention,
             acceptance=settings.acceptance,
             faults=settings.faults,
         )

@@ -35,6 +35,7 @@ from edge_sdk.privacy.scores import local_day
 from edge_sdk.privacy.settings import PrivacySettings
 from edge_sdk.store import privacy as tables
 from edge_sdk.store.local import LocalStore
+from edge_sdk.store.mirror import purge_acked_notices
 from sync.messages import ConsentScope, FieldMechanism, Levels, Mechanism, SubmitAggregate
 from sync.rr import K_RR, release_levels
 
@@ -167,6 +168,7 @@ def release(
     today = local_day(now_ms, tz_offset_min)
     with store.atomic() as db:
         purged = tables.purge_scores(db, now_ms - settings.retention_ms)
+        purge_acked_notices(db, now_ms - settings.notice_retention_ms)
         if not tables.effective_consent(db).get(str(ConsentScope.SHARE_AGGREGATES), False):
             return ReleaseReport(
                 released=[], below_minimum=[], over_cap=[], consent_missing=True, purged=purged

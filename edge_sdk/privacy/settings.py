@@ -49,6 +49,9 @@ class PrivacySettings:
 
     retention_days: int = 7
     """Window scores older than this are purged (on every release and by ``purge_expired``)."""
+    notice_retention_days: int = 90
+    """Acknowledged notices older than this are purged too (the cloud keeps them; a mirror rebuilt
+    from scratch gets them back)."""
     min_windows: int = 10
     """A local day with fewer windows is not released (and spends no ε)."""
     epsilon_per_day: float = 1.0
@@ -71,6 +74,8 @@ class PrivacySettings:
     def __post_init__(self) -> None:
         if not 1 <= self.retention_days <= 366:
             raise InvalidPrivacySettings("retention_days must be in 1..366")
+        if not 1 <= self.notice_retention_days <= 3650:
+            raise InvalidPrivacySettings("notice_retention_days must be in 1..3650")
         if self.min_windows < 1:
             raise InvalidPrivacySettings("min_windows must be >= 1")
         if not (math.isfinite(self.epsilon_per_day) and self.epsilon_per_day > 0):
@@ -91,6 +96,10 @@ class PrivacySettings:
     @property
     def retention_ms(self) -> int:
         return self.retention_days * 86_400_000
+
+    @property
+    def notice_retention_ms(self) -> int:
+        return self.notice_retention_days * 86_400_000
 
     def field_epsilons(self) -> tuple[float, float, float]:
         """ε of stress, valence and arousal for one released day."""

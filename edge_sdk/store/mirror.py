@@ -174,6 +174,13 @@ def mark_notice_acked(db: Database, notice_id: str) -> None:
     db.execute("UPDATE mirror_notices SET acked = 1 WHERE notice_id = ?", [notice_id])
 
 
+def purge_acked_notices(db: Database, before_ms: int) -> int:
+    """Erase acknowledged notices created before ``before_ms``; returns how many."""
+    return int(
+        db.execute("DELETE FROM mirror_notices WHERE acked = 1 AND created_at < ?", [before_ms]).rowcount
+    )
+
+
 def read_offers(db: Database) -> list[OfferRow]:
     rows = db.execute("SELECT offer, version FROM mirror_offers ORDER BY updated_at, offer_id").fetchall()
     return [OfferRow(_offer_decoder.decode(r[0]), int(r[1])) for r in rows]

@@ -6,14 +6,15 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from cloud.push.messages import PushPayload
+from cloud.push.messages import PushOutcome, PushPayload, PushResult
 from cloud.store import Store
 from cloud.store.errors import ErasureBlocked, UserErased, UserNotFound
-from cloud.store.records import OutboxState, RefreshGrant, RotationKind
+from cloud.store.records import OutboxState, RefreshGrant, RotationKind, WipedPurge
 from cloud.store.scripts.erasure import WIPE_REDELIVERY_MS
 from sync.codec import decode_change
 from sync.messages import AcceptOffer, ConsentScope, Platform, RegisterPushToken, SetConsent, Wipe
 from tests.conformance.test_store_conformance import DAY_MS, NOW, aggregate, enrolled, item, sharing, sync
+from tests.conformance.test_store_conformance_outbox import results
 from tests.conformance.test_store_credit_conformance import DAY, features, profile, terms
 
 pytestmark = pytest.mark.anyio
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.anyio
 
 async def populated(store: Store) -> None:
     """usr_1 with two devices, consent, an aggregate, a notice, a profile and features, an open
-    offer, a pending evaluation, a push token and a pending push; usr_2 beside it, untouched."""
+    offer, a push token and the offer's ping, pending after an attempt FCM asked to retry; usr_2
+    beside it, untouched."""
     for user_id in ("usr_1", "usr_2"):
         await sharing(store, user_id)
         device_id = await enrolled(store, user_id, f"dev_{user_id}", refresh_hash=f"rt-{user_id}")
@@ -36,7 +38,24 @@ async def populated(store: Store) -> None:
         )
         await store.set_profile(profile(user_id), actor="admin", reason_code="profile_set")
         await store.set_credit_features(features(user_id))
-        await store.create_offer_and_ping(terms(user_id, f"off_{user_id}"), actor="admin", now=NOW)
+        created = await store.create_offer_and_ping(terms(user_id, f"off_{user_id}"), actor="admin", now=NOW)
+        (ping,) = created.outbox
+        plan = await store.push_plan(ping.outbox_id)
+        assert plan is not None
+        retry = [
+            PushResult(token=t.token, outcome=PushOutcome.RETRY, error_code="UNAVAILABLE")
+            for t in plan.targets
+        ]
+        await store.record_push(
+            ping.outbox_id,
+            user_id=user_id,
+            sender="fcm",
+            sent=results(plan.targets, plan.payload, retry),
+            attempt=0,
+            retry_at=NOW + 60_000,
+            now=NOW + 1,
+        )
+        assert len(await store.push_attempts(user_id)) == 1
 
 
 async def test_erasure_leaves_a_tombstone_the_money_records_and_one_wipe(store: Store) -> None:
@@ -47,7 +66,7 @@ async def test_erasure_leaves_a_tombstone_the_money_records_and_one_wipe(store: 
     done = await store.erase_user("usr_1", actor="operator:ana", address="10.0.0.7", now=NOW + 5)
 
     assert (done.already_erased, done.devices_to_wipe, done.offers_withdrawn) == (False, 2, ["off_usr_1"])
-    assert done.pushes_cancelled == 1  # the offer's announcement ping
+    assert done.pushes_cancelled == 1  # the offer's ping, waiting for its retry
     (ping,) = done.outbox
     assert msgspec.json.decode(ping.payload, type=PushPayload) == PushPayload(user_id="usr_1", erasure=True)
     user = await store.get_user("usr_1")
@@ -140,10 +159,14 @@ async def test_writes_naming_an_erased_user_are_refused(store: Store) -> None:
         with pytest.raises(UserErased):
             await call
     assert len(await store.change_log("usr_1")) == 1
-    daily = await store.request_daily_evaluations(
-        day=DAY, now=NOW, recent_ms=0, limit=10, new_id=lambda: "eval_daily"
-    )
-    assert daily == []
+
+
+async def test_an_erased_user_without_devices_loses_the_wipe_at_the_next_purge(store: Store) -> None:
+    await store.create_user("usr_1", "crm-1", NOW)
+    await store.erase_user("usr_1", actor="admin", address=None, now=NOW + 5)
+    assert len(await store.change_log("usr_1")) == 1
+    assert await store.purge_wiped_devices(now=NOW + 6, limit=10) == WipedPurge(devices=0, users=1)
+    assert await store.change_log("usr_1") == []
 
 
 async def test_an_erased_users_device_gets_only_the_wipe(store: Store) -> None:
@@ -172,21 +195,32 @@ async def test_an_erased_users_device_gets_only_the_wipe(store: Store) -> None:
 async def test_wiped_and_expired_devices_are_purged_then_the_wipe(store: Store) -> None:
     await enrolled(store, device_id="dev_wiped", refresh_hash="rt-wiped")
     await enrolled(store, device_id="dev_offline", refresh_hash="rt-offline")
+    await enrolled(store, device_id="dev_stolen", refresh_hash="rt-stolen")
     await enrolled(store, "usr_2", "dev_other", refresh_hash="rt-other")
+    # Rows that name the devices: digests, push tokens, a closed lineage.
+    for device_id in ("dev_wiped", "dev_offline"):
+        token = RegisterPushToken(seq=1, created_at=NOW, token=f"tok-{device_id}", platform=Platform.ANDROID)
+        await sync(store, device_id, [item(token)])
+    await store.revoke_device("dev_stolen", NOW + 2, stolen=True)
     await store.erase_user("usr_1", actor="admin", address=None, now=NOW + 5)
     await sync(store, "dev_wiped", [])  # pulls the Wipe at NOW + 1
 
+    # The stolen device's tokens are revoked: it could never pull its Wipe, and goes at once.
+    assert (await store.purge_wiped_devices(now=NOW + 6, limit=10)).devices == 1
+    assert await store.get_device("dev_stolen") is None
     # Within the redelivery grace and the refresh lifetime nothing goes: a lost reply can be resent.
-    assert await store.purge_wiped_devices(now=NOW + WIPE_REDELIVERY_MS, limit=10) == 0
+    assert (await store.purge_wiped_devices(now=NOW + WIPE_REDELIVERY_MS, limit=10)).devices == 0
     # After the grace the wiped device goes; the offline one keeps its rows (and the Wipe) until
     # its refresh token expires.
-    assert await store.purge_wiped_devices(now=NOW + WIPE_REDELIVERY_MS + 2, limit=10) == 1
+    assert (await store.purge_wiped_devices(now=NOW + WIPE_REDELIVERY_MS + 2, limit=10)).devices == 1
     assert await store.get_device("dev_wiped") is None
     assert await store.get_device("dev_offline") is not None
     assert len(await store.change_log("usr_1")) == 1
-    assert await store.purge_wiped_devices(now=NOW + 90 * DAY_MS, limit=10) == 1
+    assert (await store.purge_wiped_devices(now=NOW + 90 * DAY_MS, limit=10)).devices == 1
     assert [d.device_id for d in await store.list_devices()] == ["dev_other"]
     assert await store.change_log("usr_1") == []
+    assert await store.push_tokens("usr_1") == []
+    assert await store.processed_mutations("dev_offline") == []
     # The tombstone stays: versions never repeat, and the user id is never reused.
     user = await store.get_user("usr_1")
     assert user is not None and user.erased_at == NOW + 5 and user.version == 1

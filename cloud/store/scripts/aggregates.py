@@ -7,6 +7,7 @@ equal a count of the rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from cloud.store.tx import Tx
@@ -44,6 +45,17 @@ class AggregateCounts:
             self._deltas.clear()
 
 
+def uncount(tx: Tx, groups: Sequence[tuple[str, str, str, int]]) -> None:
+    """Take ``(day, levels, mechanism, count)`` groups of deleted aggregates off the counts (in key
+    order, as :meth:`AggregateCounts.flush`); a count that reaches 0 goes."""
+    for day, levels, mechanism, count in sorted(groups):
+        count_aggregate(tx, day, levels, mechanism, -int(count))
+        tx.execute(
+            "DELETE FROM aggregate_counts WHERE day = ? AND levels = ? AND mechanism = ? AND count <= 0",
+            (day, levels, mechanism),
+        )
+
+
 def erase_aggregates(tx: Tx, user_id: str) -> None:
     """Delete every aggregate of ``user_id`` and take them off the counts."""
     groups = tx.execute(
@@ -51,10 +63,5 @@ def erase_aggregates(tx: Tx, user_id: str) -> None:
         " GROUP BY day, levels, mechanism ORDER BY day, levels, mechanism",
         (user_id,),
     ).fetchall()
-    for day, levels, mechanism, count in groups:
-        count_aggregate(tx, day, levels, mechanism, -int(count))
-        tx.execute(
-            "DELETE FROM aggregate_counts WHERE day = ? AND levels = ? AND mechanism = ? AND count <= 0",
-            (day, levels, mechanism),
-        )
+    uncount(tx, groups)
     tx.execute("DELETE FROM aggregates WHERE user_id = ?", (user_id,))

@@ -12,7 +12,12 @@ from sync.messages import Change
 
 
 def require_live_user(tx: Tx, user_id: str) -> None:
-    """Raise :class:`UserNotFound` for an unknown user and :class:`UserErased` for an erased one."""
+    """Raise :class:`UserNotFound` for an unknown user and :class:`UserErased` for an erased one.
+
+    The user's row is locked first, so a write that passes commits before an erasure of the user
+    can start, and the erasure deletes what it wrote.
+    """
+    tx.lock_user(user_id)
     row = tx.execute("SELECT erased_at FROM users WHERE user_id = ?", (user_id,)).fetchone()
     if row is None:
         raise UserNotFound(f"no user {user_id}")

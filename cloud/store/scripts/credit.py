@@ -190,7 +190,14 @@ def request_daily_evaluations(
         " ORDER BY u.user_id LIMIT ?",
         (now - recent_ms, day, limit),
     ).fetchall()
-    return [_insert_request(tx, str(r[0]), new_id(), trigger="daily", day=day, now=now) for r in rows]
+    requested = []
+    for (user_id,) in rows:
+        # Locked, then read again: a user erased since the candidates were read is skipped.
+        tx.lock_user(user_id)
+        (erased_at,) = tx.execute("SELECT erased_at FROM users WHERE user_id = ?", (user_id,)).fetchone()
+        if erased_at is None:
+            requested.append(_insert_request(tx, str(user_id), new_id(), trigger="daily", day=day, now=now))
+    return requested
 
 
 def get_evaluation(tx: Tx, evaluation_id: str) -> EvaluationRecord | None:

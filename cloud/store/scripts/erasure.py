@@ -22,7 +22,7 @@ import msgspec
 from cloud.outbox.kinds import SEND_PUSH
 from cloud.push.messages import PushPayload
 from cloud.store.errors import ErasureBlocked, UserNotFound
-from cloud.store.records import ErasureRecord, OutboxState
+from cloud.store.records import ErasureRecord, OutboxState, WipedPurge
 from cloud.store.scripts import operators
 from cloud.store.scripts.aggregates import erase_aggregates
 from cloud.store.scripts.changelog import append_at
@@ -164,25 +164,33 @@ def erase_user(tx: Tx, user_id: str, *, actor: str, address: str | None, now: in
     )
 
 
-def purge_wiped_devices(tx: Tx, *, now: int, limit: int) -> int:
+_PURGEABLE: Final = (
+    "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id"
+    " WHERE u.erased_at IS NOT NULL AND ((d.wiped_at IS NOT NULL AND d.wiped_at <= ?)"
+    " OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.device_id = d.device_id"
+    " AND r.expires_at > ? AND r.revoked_at IS NULL))"
+)
+
+
+def purge_wiped_devices(tx: Tx, *, now: int, limit: int) -> WipedPurge:
     """Delete the rows of erased users' devices that have pulled their ``Wipe`` at least
-    :data:`WIPE_REDELIVERY_MS` ago or whose refresh tokens have all expired; returns how many.
+    :data:`WIPE_REDELIVERY_MS` ago or whose refresh tokens are all expired or revoked, then finish up
+    to ``limit`` erased users left without a device.
 
     A purged device is unknown: its access token is ``token_invalid`` and its refresh token
-    ``refresh_invalid``. The change log's ``Wipe`` goes with the user's last device.
+    ``refresh_invalid``. With an erased user's last device go the ``Wipe``, the attempts of the
+    erasure's ping and the ping itself, if it is still pending.
     """
-    rows = tx.execute(
-        "SELECT d.device_id, d.user_id FROM devices d JOIN users u ON u.user_id = d.user_id"
-        " WHERE u.erased_at IS NOT NULL AND ((d.wiped_at IS NOT NULL AND d.wiped_at <= ?)"
-        " OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.device_id = d.device_id"
-        " AND r.expires_at > ? AND r.revoked_at IS NULL))"
-        " ORDER BY d.device_id LIMIT ?",
-        (now - WIPE_REDELIVERY_MS, now, limit),
-    ).fetchall()
-    users: set[str] = set()
-    for device_id, user_id in rows:
-        users.add(user_id)
-        # Its aggregates went with the erasure; the wipe ping's attempts name the device.
+    wiped_before = now - WIPE_REDELIVERY_MS
+    rows = tx.execute(f"{_PURGEABLE} ORDER BY d.device_id LIMIT ?", (wiped_before, now, limit)).fetchall()
+    purged = 0
+    for (device_id,) in rows:
+        # Locked, then checked again: a refresh rotating the device's token meanwhile either
+        # committed (and the device may stay) or waits and then finds no device.
+        tx.lock_device(device_id)
+        if tx.execute(f"{_PURGEABLE} AND d.device_id = ?", (wiped_before, now, device_id)).fetchone() is None:
+            continue
+        # Its aggregates went with the erasure; the ping's attempts name the device.
         for table in (
             "refresh_tokens",
             "mutation_digests",
@@ -192,7 +200,16 @@ def purge_wiped_devices(tx: Tx, *, now: int, limit: int) -> int:
         ):
             tx.execute(f"DELETE FROM {table} WHERE device_id = ?", (device_id,))  # noqa: S608 (constant)
         tx.execute("DELETE FROM devices WHERE device_id = ?", (device_id,))
-    for user_id in sorted(users):
-        if tx.execute("SELECT 1 FROM devices WHERE user_id = ? LIMIT 1", (user_id,)).fetchone() is None:
-            tx.execute("DELETE FROM change_log WHERE user_id = ?", (user_id,))
-    return len(rows)
+        purged += 1
+    # Erased users left without a device (the ones just purged, and any erased with none).
+    done = tx.execute(
+        "SELECT u.user_id FROM users u WHERE u.erased_at IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.user_id)"
+        " AND EXISTS (SELECT 1 FROM change_log c WHERE c.user_id = u.user_id) ORDER BY u.user_id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    for (user_id,) in done:
+        _cancel(tx, _push_rows_of(tx, user_id), now)
+        tx.execute("DELETE FROM push_attempts WHERE user_id = ?", (user_id,))
+        tx.execute("DELETE FROM change_log WHERE user_id = ?", (user_id,))
+    return WipedPurge(devices=purged, users=len(done))

@@ -409,16 +409,26 @@ def expire_offers(tx: Tx, *, now: int, grace_ms: int, limit: int, ref: str = EXP
         " ORDER BY expires_at, offer_id LIMIT ?",
         (OfferStatus.OFFERED.value, cutoff, limit),
     ).fetchall()
-    return [
-        move_offer(
-            tx,
-            offer,
-            OfferStatus.EXPIRED,
-            actor=SYSTEM_ACTOR,
-            reason_code=OFFER_EXPIRED,
-            ref=ref,
-            now=now,
-            detail={"expires_at": offer.expires_at, "grace_ms": grace_ms},
+    offers = list(map(offer_record, rows))
+    # Every user's row before any offer's, in one order: a transaction that locks a user and then
+    # changes the user's offers (an acceptance, an erasure) never waits on this one the other way.
+    for user_id in sorted({o.user_id for o in offers}):
+        tx.lock_user(user_id)
+    expired = []
+    for offer in offers:
+        current = get_offer(tx, offer.offer_id)
+        if current is None or current.status != OfferStatus.OFFERED.value:
+            continue  # moved while this transaction waited for the user's row
+        expired.append(
+            move_offer(
+                tx,
+                current,
+                OfferStatus.EXPIRED,
+                actor=SYSTEM_ACTOR,
+                reason_code=OFFER_EXPIRED,
+                ref=ref,
+                now=now,
+                detail={"expires_at": current.expires_at, "grace_ms": grace_ms},
+            )
         )
-        for offer in map(offer_record, rows)
-    ]
+    return expired

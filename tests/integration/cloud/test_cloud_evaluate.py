@@ -192,3 +192,18 @@ def test_credit_endpoints_need_the_admin_token(live_server: LiveServer) -> None:
         response = httpx.request(method, f"{live_server.base_url}{path}", json=FEATURES)
         assert_problem(response, 401, "admin_unauthorized")
     assert snapshot(live_server, user_id) == before
+
+
+def test_an_erased_user_is_410_and_nothing_is_written(live_server: LiveServer) -> None:
+    user_id = ready_user(live_server)
+    admin(live_server, "POST", f"/v1/admin/users/{user_id}/erase", 200)
+    before = snapshot(live_server, user_id)
+    for method, path, body in (
+        ("PUT", "credit-features", FEATURES),
+        ("POST", "evaluate", None),
+    ):
+        refused = live_server.admin.request(method, f"/v1/admin/users/{user_id}/{path}", json=body)
+        assert (refused.status_code, refused.json()["code"]) == (410, "user_erased"), refused.text
+    assert snapshot(live_server, user_id) == before
+    # The erasure deleted the credit features.
+    assert before[1] == []

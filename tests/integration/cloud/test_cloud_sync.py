@@ -20,6 +20,7 @@ from sync.messages import (
     RegisterPushToken,
     SetConsent,
     TokenPair,
+    Wipe,
     Withdrawn,
 )
 from sync.pull import encode_cursor
@@ -333,3 +334,19 @@ def test_ack_reaches_the_users_other_devices_once(live_server: LiveServer) -> No
     view = live_server.user_view(user_id)
     assert view["version"] == created + 1
     assert view["notices"] == [msgspec.to_builtins(acked)]
+
+
+def test_an_erased_users_device_gets_only_the_wipe_even_pushing_only(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    live_server.add_notice(tokens.user_id)
+    erased = live_server.admin.post(f"/v1/admin/users/{tokens.user_id}/erase")
+    assert erased.status_code == 200, erased.text
+
+    grant = SetConsent(seq=1, created_at=1, scope=ConsentScope.PUSH, granted=True)
+    reply = sync_ok(live_server, tokens, [grant], pull_limit=0, cursor=encode_cursor(1))
+
+    assert [(r.seq, r.status, r.code) for r in reply.results] == [
+        (1, ResultStatus.REJECTED, RejectionCode.USER_ERASED)
+    ]
+    assert reply.changes == [Wipe(version=2, reason="user_erased")]
+    assert (reply.has_more, reply.last_seq, reply.cursor) == (False, 0, encode_cursor(2))

@@ -149,7 +149,8 @@ def test_erasure_reaches_every_device(tmp_path: Path, fcm: FakeFcm) -> None:
             # Past every refresh token's lifetime the retention job purges the user's devices.
             refresh_ttl_s = {f.name: f.default for f in fields(AuthSettings)}["refresh_ttl_s"]
             past = now_ms() + int(refresh_ttl_s) * 1000 + DAY_MS
-            assert server.read(lambda store: store.purge_wiped_devices(now=past, limit=100)) == 3
+            purged = server.read(lambda store: store.purge_wiped_devices(now=past, limit=100))
+            assert (purged.devices, purged.users) == (3, 1)
             assert server.user_view(user_id)["devices"] == []
             # The old device still holds the user's data, but its identity is gone; the lender gets
             # 410 for a new code, so the app erases its data.

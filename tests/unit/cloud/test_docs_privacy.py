@@ -14,7 +14,9 @@ from cloud.domain.admin.schemas import UserExport
 from cloud.domain.analytics.posterior import WINDOW_DAYS
 from cloud.domain.analytics.services import AnalyticsService
 from cloud.settings import CreditSettings, load_settings
+from cloud.settings_vars import VARS
 from cloud.store.migrations import MIGRATIONS
+from edge_sdk.privacy.settings import PrivacySettings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "privacy.md"
 
@@ -56,3 +58,26 @@ def test_the_erasure_table_lists_every_table_of_the_schema() -> None:
     tables |= {"schema_migrations"}
     assert sorted(listed) == sorted(tables - {"sqlite_sequence"})
     assert len(listed) == len(set(listed))
+
+
+def test_the_retention_table_states_every_retention_setting_and_its_default() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("<!-- retention-table:start -->") : text.index("<!-- retention-table:end -->")]
+    stated = dict(re.findall(r"`(RETENTION_\w+)` \((\d+) days\)", table))
+    declared = {v.name: str(v.default) for v in VARS if v.name.startswith("RETENTION_")}
+    assert stated == declared
+    loaded = load_settings({}).retention
+    assert [int(stated[n]) for n in sorted(stated)] == [
+        loaded.aggregates_days,
+        loaded.change_log_days,
+        loaded.outbox_days,
+        loaded.push_attempts_days,
+    ]
+
+
+def test_the_device_retention_periods_are_the_sdks_defaults() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert f"`PrivacySettings.retention_days`, {PrivacySettings().retention_days} days" in text
+    notice_days = PrivacySettings().notice_retention_days
+    assert f"`PrivacySettings.notice_retention_days`, {notice_days} days" in text
+    assert f"`PrivacySettings.notice_retention_days` ({notice_days})" in text

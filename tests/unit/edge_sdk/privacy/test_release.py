@@ -8,7 +8,8 @@ import pytest
 from edge_sdk.client import EdgeClient
 from edge_sdk.privacy.errors import InvalidPrivacySettings, InvalidTzOffset
 from edge_sdk.privacy.settings import PrivacySettings
-from sync.messages import ConsentScope, SubmitAggregate
+from edge_sdk.store.mirror import apply_change
+from sync.messages import ConsentScope, Notice, SubmitAggregate
 from tests.unit.edge_sdk.fakes import Clock
 from tests.unit.edge_sdk.privacy.conftest import DAY_MS, PrivateClient, windows
 
@@ -245,3 +246,37 @@ def test_bad_offset_from_settings_is_refused(make_private: PrivateClient) -> Non
     client.set_consent(ConsentScope.INFERENCE, True)
     with pytest.raises(InvalidTzOffset):
         client.record_window_scores(windows("2024-03-09", 1))
+
+
+def test_acknowledged_notices_are_purged_after_theirs(make_private: PrivateClient, clock: Clock) -> None:
+    client = make_private(notice_retention_days=2)
+    old = clock.now_ms - DAY_MS
+    notices = [
+        Notice(version=1, notice_id="read", kind="info", title="t", body="b", created_at=old, acked=True),
+        Notice(version=2, notice_id="unread", kind="info", title="t", body="b", created_at=old),
+        Notice(
+            version=3,
+            notice_id="fresh",
+            kind="info",
+            title="t",
+            body="b",
+            created_at=clock.now_ms,
+            acked=True,
+        ),
+    ]
+    with client.store.atomic() as db:
+        for notice in notices:
+            apply_change(db, notice)
+    assert client.purge_expired() == 0
+    clock.advance(DAY_MS + 1)
+    # Only the acknowledged notice past its two days goes; an unread one stays whatever its age.
+    assert client.purge_expired() == 1
+    assert [n.notice_id for n in client.notices()] == ["unread", "fresh"]
+    clock.advance(2 * DAY_MS)
+    client.release_daily_aggregates()
+    assert [n.notice_id for n in client.notices()] == ["unread"]
+
+
+def test_notice_retention_is_bounded() -> None:
+    with pytest.raises(InvalidPrivacySettings, match="notice_retention_days"):
+        PrivacySettings(notice_retention_days=0)
