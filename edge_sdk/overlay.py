@@ -53,6 +53,7 @@ def overlay_offers(rows: Sequence[OfferRow], pending: Sequence[Mutation]) -> lis
                 term_months=offer.term_months,
                 expires_at=offer.expires_at,
                 reason_codes=list(offer.reason_codes),
+                reasons=list(offer.reasons),
                 updated_at=offer.updated_at,
                 pending=local is not None,
             )

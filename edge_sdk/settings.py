@@ -8,6 +8,7 @@ runtime). The clock and the random source are injectable so tests drive time and
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from edge_sdk.errors import InvalidSettings
 from edge_sdk.inference.backends import BackendChoice
 from sync.codec import MediaType
 from sync.limits import DEFAULT_PULL_LIMIT, MAX_BODY_BYTES, MAX_MUTATIONS, MAX_PULL_LIMIT
+from sync.locales import LOCALE_TAG_PATTERN, MAX_LOCALE_TAG_CHARS
 from sync.messages import Platform
 from sync.timing import BACKOFF_BASE_S, BACKOFF_CAP_S
 
@@ -31,6 +33,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_LOCALE_TAG = re.compile(LOCALE_TAG_PATTERN)
 _BODY_MARGIN_BYTES = 16 * 1024
 """Room left under the cloud's body limit by default, so a proxy adding a little never tips it over."""
 
@@ -45,6 +48,9 @@ class EdgeSettings:
     """SQLite file of the local store (created on first open)."""
     platform: Platform = Platform.ANDROID
     app_version: str = ""
+    locale: str | None = None
+    """The device's locale as a BCP 47 tag (``pt-BR``), sent with every sync: the cloud writes offer
+    reasons and notices in the nearest language it supports. ``None`` sends none."""
     pull_limit: int = DEFAULT_PULL_LIMIT
     """Most changes asked for per exchange (the cloud clamps it to its own maximum)."""
     push_batch: int = MAX_MUTATIONS
@@ -69,6 +75,10 @@ class EdgeSettings:
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
             raise InvalidSettings(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        if self.locale is not None and (
+            len(self.locale) > MAX_LOCALE_TAG_CHARS or not _LOCALE_TAG.fullmatch(self.locale)
+        ):
+            raise InvalidSettings(f"locale must be a BCP 47 tag such as pt-BR, got {self.locale!r}")
         if not 1 <= self.push_batch <= MAX_MUTATIONS:
             raise InvalidSettings(f"push_batch must be in 1..{MAX_MUTATIONS}")
         if not 1 <= self.pull_limit <= MAX_PULL_LIMIT:

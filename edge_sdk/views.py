@@ -18,6 +18,8 @@ class OfferView(msgspec.Struct, frozen=True, kw_only=True):
     term_months: int
     expires_at: int
     reason_codes: list[str]
+    reasons: list[str]
+    """The reasons in plain language, in the user's language, to show beside the offer."""
     updated_at: int
     pending: bool
     """True while a local answer to this offer waits in the outbox."""

@@ -265,6 +265,7 @@ class Bridge:
             db_path=folder / STORE_FILE,
             platform=args.platform,
             app_version=args.app_version,
+            locale=args.locale,
             timeout_s=args.network_timeout_s,
         )
         if self._clock_ms is not None:

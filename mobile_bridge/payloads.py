@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from edge_sdk.capture.events import AppEventKind, EpochMs, KeyClass, TouchPhase
-from sync.messages import ConsentScope, Platform
+from sync.messages import ConsentScope, LocaleTag, Platform
 
 
 class Args(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -37,6 +37,9 @@ class OpenArgs(Args):
     server_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^/?#\s]+")]
     platform: Platform = Platform.ANDROID
     app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    locale: LocaleTag | None = None
+    """The device's language as a BCP 47 tag (``pt-BR``): offer reasons and notices come in it, or
+    in the nearest one the cloud supports."""
     inference: Literal["auto", "host"] = "auto"
     """``host``: the host runs the model (``set_inference_host``); ``auto``: a Python runtime."""
     inference_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
@@ -209,6 +212,8 @@ class OfferResult(Result):
     term_months: int
     expires_at: int
     reason_codes: list[str]
+    reasons: list[str]
+    """The offer's reasons in plain language, to show the user (LGPD art. 20)."""
     pending: bool
 
 

@@ -16,6 +16,8 @@ from typing import Annotated
 
 import msgspec
 
+from sync.locales import LOCALE_TAG_PATTERN, MAX_LOCALE_TAG_CHARS
+
 # --- shared field types ------------------------------------------------------------
 
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
@@ -30,6 +32,10 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Cents = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 Bps = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 Version = Annotated[int, msgspec.Meta(ge=1)]
+
+
+LocaleTag = Annotated[str, msgspec.Meta(max_length=MAX_LOCALE_TAG_CHARS, pattern=LOCALE_TAG_PATTERN)]
+"""A device's locale, a BCP 47 tag (:mod:`sync.locales`)."""
 
 
 class Wire(msgspec.Struct, tag_field="type", kw_only=True):
@@ -179,6 +185,8 @@ class Offer(msgspec.Struct, kw_only=True):
     expires_at: EpochMs
     reason_codes: list[str] = msgspec.field(default_factory=list)
     updated_at: EpochMs
+    reasons: list[Annotated[str, msgspec.Meta(max_length=500)]] = msgspec.field(default_factory=list)
+    """``reason_codes`` in plain language, in the user's locale (spec §5.8)."""
 
 
 class Profile(msgspec.Struct, kw_only=True):
@@ -266,6 +274,9 @@ class SyncRequest(Wire, kw_only=True):
     push: list[AnyMutation] = msgspec.field(default_factory=list)
     cursor: str | None = None
     pull_limit: Annotated[int, msgspec.Meta(ge=0)] = 200
+    locale: LocaleTag | None = None
+    """The device's locale (a BCP 47 tag such as ``pt-BR``): what the cloud writes for the user from
+    now on is in the nearest supported one (spec §5.8). ``None`` leaves the user's as it is."""
 
 
 class SyncEnvelope(Wire, tag="SyncRequest", kw_only=True):
@@ -277,6 +288,7 @@ class SyncEnvelope(Wire, tag="SyncRequest", kw_only=True):
     push: list[msgspec.Raw] = msgspec.field(default_factory=list)
     cursor: str | None = None
     pull_limit: Annotated[int, msgspec.Meta(ge=0)] = 200
+    locale: LocaleTag | None = None
 
 
 class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -567,4 +567,16 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX users_erased ON users(erased_at);
         """,
     ),
+    Migration(
+        "0019_locales_and_reasons",
+        """
+        -- The locale the user's texts are written in: the latest one a device of the user sent
+        -- (a supported one, sync.locales); NULL until then, read as the default.
+        ALTER TABLE users ADD COLUMN locale TEXT;
+        -- An offer's reasons in plain language, as the user was shown them (a JSON list of
+        -- sentences, rendered from reason_codes when the offer was made). NULL for offers made
+        -- before: they show none.
+        ALTER TABLE offers ADD COLUMN reasons TEXT;
+        """,
+    ),
 )

@@ -162,8 +162,11 @@ class Store(Protocol):
         after_version: int,
         pull_limit: int,
         now: int,
+        locale: str | None = None,
     ) -> SyncOutcome:
         """Apply a push under the exactly-once rule and read the next page of changes.
+
+        ``locale`` (a supported one, :mod:`sync.locales`) becomes the user's before the push.
 
         The push, ``last_seq``, a digest per processed mutation and the clock skew are written in
         one transaction. A duplicate (``seq <= last_seq``) whose stored digest differs from the

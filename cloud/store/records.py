@@ -309,6 +309,8 @@ class OfferRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: int
     base_rate_bps: int | None = None
     """The profile's rate when the offer was made (``None`` for offers made before it was recorded)."""
+    reasons: list[str] = msgspec.field(default_factory=list)
+    """``reason_codes`` in plain language, in the user's locale when the offer was made."""
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -339,6 +341,7 @@ def wire_offer(offer: OfferRecord) -> Offer:
         term_months=offer.term_months,
         expires_at=offer.expires_at,
         reason_codes=list(offer.reason_codes),
+        reasons=list(offer.reasons),
         updated_at=offer.updated_at,
     )
 

@@ -201,6 +201,7 @@ class TxStore:
         after_version: int,
         pull_limit: int,
         now: int,
+        locale: str | None = None,
     ) -> SyncOutcome:
         acceptance = self.acceptance
         return await self._write_tx(
@@ -213,6 +214,7 @@ class TxStore:
                 pull_limit=pull_limit,
                 now=now,
                 acceptance=acceptance,
+                locale=locale,
             )
         )
 

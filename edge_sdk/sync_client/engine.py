@@ -344,6 +344,7 @@ class SyncEngine:
             push=[msgspec.Raw(data) for data in wire],
             cursor=state.cursor,
             pull_limit=self._settings.pull_limit,
+            locale=self._settings.locale,
         )
         return encode_request_raw(envelope, self._settings.media_type)
 

@@ -32,6 +32,7 @@ from cloud.store.protocol import Store
 from cloud.store.records import PushItem
 from sync.codec import CodecError, MediaType, decode_change, decode_envelope, peek_seq
 from sync.limits import MAX_MUTATIONS, SUPPORTED_PROTOCOLS
+from sync.locales import resolve_locale
 from sync.messages import AnyChange, MutationResult, SyncEnvelope, SyncReply
 from sync.pull import (
     InvalidCursor,
@@ -116,6 +117,7 @@ class SyncService:
                 after_version=after_version,
                 pull_limit=limit,
                 now=now,
+                locale=None if envelope.locale is None else resolve_locale(envelope.locale).value,
             )
         except DeviceNotFound as exc:
             # A validly signed token for a device the server does not know (its data was restored

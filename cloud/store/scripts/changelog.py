@@ -8,6 +8,7 @@ from cloud.store.errors import UserErased, UserNotFound
 from cloud.store.records import StoredChange
 from cloud.store.tx import Tx
 from sync.codec import encode
+from sync.locales import Locale, resolve_locale
 from sync.messages import Change
 
 
@@ -23,6 +24,12 @@ def require_live_user(tx: Tx, user_id: str) -> None:
         raise UserNotFound(f"no user {user_id}")
     if row[0] is not None:
         raise UserErased(f"user {user_id} was erased")
+
+
+def user_locale(tx: Tx, user_id: str) -> Locale:
+    """The locale the user's texts are written in: the one their devices last sent, else the default."""
+    row = tx.execute("SELECT locale FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    return resolve_locale(None if row is None else row[0])
 
 
 def append_change(tx: Tx, user_id: str, build: Callable[[int], Change], now: int) -> int:

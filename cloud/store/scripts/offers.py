@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import msgspec
 
+from cloud.domain.credit.explanations import explain
 from cloud.domain.offers.errors import InvalidOfferTerms, OfferClosed, OfferNotFound, ProfileMissing
 from cloud.domain.offers.rules import (
     AcceptanceRule,
@@ -27,7 +28,7 @@ from cloud.store.records import (
     wire_offer,
     wire_profile,
 )
-from cloud.store.scripts.changelog import append_change, require_live_user
+from cloud.store.scripts.changelog import append_change, require_live_user, user_locale
 from cloud.store.scripts.outbox_rows import insert_outbox
 from cloud.store.tx import Tx
 from sync.codes import RejectionCode
@@ -42,7 +43,7 @@ EXPIRE_REF: Final = "cron:expire_offers"
 _json: Final = msgspec.json.Encoder()
 OFFER_COLUMNS: Final = (
     "offer_id, user_id, status, current_limit_cents, new_limit_cents, rate_bps, term_months,"
-    " expires_at, reason_codes, policy_version, created_at, updated_at, base_rate_bps"
+    " expires_at, reason_codes, policy_version, created_at, updated_at, base_rate_bps, reasons"
 )
 _AUDIT_COLUMNS: Final = (
     "audit_id, offer_id, user_id, from_status, to_status, actor, reason_code, ref, detail, at"
@@ -64,6 +65,7 @@ def offer_record(row: Sequence[Any]) -> OfferRecord:
         created_at=row[10],
         updated_at=row[11],
         base_rate_bps=row[12],
+        reasons=[] if row[13] is None else msgspec.json.decode(row[13], type=list[str]),
     )
 
 
@@ -212,9 +214,10 @@ def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now:
         created_at=now,
         updated_at=now,
         base_rate_bps=profile.rate_bps,
+        reasons=explain(terms.reason_codes, user_locale(tx, terms.user_id)),
     )
     tx.execute(
-        f"INSERT INTO offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        f"INSERT INTO offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
             offer.offer_id,
             offer.user_id,
@@ -229,6 +232,7 @@ def create_offer(tx: Tx, terms: OfferTerms, *, actor: str, ref: str | None, now:
             offer.created_at,
             offer.updated_at,
             offer.base_rate_bps,
+            _json.encode(offer.reasons).decode(),
         ),
     )
     audit(

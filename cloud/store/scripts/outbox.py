@@ -30,7 +30,7 @@ from cloud.store.records import (
     OutboxStats,
     RelayOutcome,
 )
-from cloud.store.scripts.changelog import append_change
+from cloud.store.scripts.changelog import append_change, user_locale
 from cloud.store.scripts.offers import get_offer, get_profile, move_offer, set_profile
 from cloud.store.scripts.outbox_rows import OUTBOX_COLUMNS, get_outbox, outbox_record
 from cloud.store.scripts.push import queue_push
@@ -174,6 +174,7 @@ def apply_offer(
             limit_cents=profile.limit_cents,
             rate_bps=profile.rate_bps,
             currency=profile.currency,
+            locale=user_locale(tx, offer.user_id),
         )
         _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
         _finish(tx, outbox_id, OutboxState.DONE, now, ApplyVerdict.BASE_CHANGED.value)
@@ -187,7 +188,8 @@ def apply_offer(
     set_profile(tx, applied, actor=WORKER_ACTOR, reason_code="offer_applied", ref=ref)
     if fault_hook is not None:  # fault tests: stop here, offer and profile written, not committed
         fault_hook(APPLY_IN_TX)
-    notice = notices.limit_applied(offer.offer_id, offer.new_limit_cents, profile.currency)
+    locale = user_locale(tx, offer.user_id)
+    notice = notices.limit_applied(offer.offer_id, offer.new_limit_cents, profile.currency, locale)
     _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
     _finish(tx, outbox_id, OutboxState.DONE, now, None)
     return ApplyOutcome.APPLIED
@@ -217,7 +219,8 @@ def _dead_letter(tx: Tx, row: OutboxRecord, now: int) -> OutboxRecord | None:
         now=now,
         detail={"attempts": row.attempts - row.first_attempt + 1},
     )
-    return _notify(tx, offer.user_id, notices.acceptance_failed(offer.offer_id), now, parent_id=row.outbox_id)
+    notice = notices.acceptance_failed(offer.offer_id, user_locale(tx, offer.user_id))
+    return _notify(tx, offer.user_id, notice, now, parent_id=row.outbox_id)
 
 
 def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:

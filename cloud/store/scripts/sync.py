@@ -118,6 +118,7 @@ def sync(
     pull_limit: int,
     now: int,
     acceptance: AcceptanceRule,
+    locale: str | None = None,
 ) -> SyncOutcome:
     """One ``/v1/sync`` transaction (spec §5 steps 7 to 9); raises and changes nothing on a refusal.
 
@@ -136,11 +137,14 @@ def sync(
     if revoked:
         raise DeviceRevoked()
     tx.lock_user(user_id)
-    version, erased_at = tx.execute(
-        "SELECT version, erased_at FROM users WHERE user_id = ?", (user_id,)
+    version, erased_at, user_locale = tx.execute(
+        "SELECT version, erased_at, locale FROM users WHERE user_id = ?", (user_id,)
     ).fetchone()
     if erased_at is not None:
         return _wipe(tx, device_id, user_id, last_seq, items, now)
+    if locale is not None and locale != user_locale:
+        # Before the push: what this push makes the cloud write is in the locale just sent.
+        tx.execute("UPDATE users SET locale = ? WHERE user_id = ?", (locale, user_id))
     if after_version > version:
         raise CursorAhead("cursor is ahead of the user's change log")
     plan = plan_push(last_seq, [item.seq for item in items])

@@ -277,15 +277,21 @@ def test_record_runs_while_sync_runs_on_other_threads(server: LiveServer, tmp_pa
             if not parsed["ok"] or parsed["result"]["status"] != "synced":
                 failures.append(parsed)
 
-    def recording(n: int) -> None:
-        # Each thread its own stretch of time: events of one thread never go back in time.
-        for i in range(100):
-            parsed = answer(bridge, "record", {"events": _keys(start + n * DAY_MS + i * 30_000, 5)})
+    clock = [start]
+    in_order = threading.Lock()
+
+    def recording() -> None:
+        # The capture refuses an event older than the last of its kind, so the recorders take
+        # their times and record under one lock; the syncs run beside them, outside it.
+        for _ in range(100):
+            with in_order:
+                clock[0] += 30_000
+                parsed = answer(bridge, "record", {"events": _keys(clock[0], 5)})
             if parsed != {"ok": True, "result": {"kept": 5}}:
                 failures.append(parsed)
 
     syncers = [threading.Thread(target=syncing) for _ in range(2)]
-    recorders = [threading.Thread(target=recording, args=(n,)) for n in range(3)]
+    recorders = [threading.Thread(target=recording) for _ in range(3)]
     for thread in syncers + recorders:
         thread.start()
     for thread in recorders:

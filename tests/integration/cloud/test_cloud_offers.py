@@ -107,6 +107,8 @@ def test_offer_reaches_device_and_acceptance_is_recorded(live_server: LiveServer
             "expires_at": upsert.offer.expires_at,
             "reason_codes": ["RISK_BAND_B"],
             "updated_at": change.offer.updated_at,
+            # No device has sent a locale: English.
+            "reasons": ["Together, these put you in a low risk band (B)."],
         }
     ]
     assert view["profile"]["limit_cents"] == 100_000

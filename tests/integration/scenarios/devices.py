@@ -87,6 +87,7 @@ class Device:
     path: Path
     clock: ManualClock | None = None
     reenroll: ReenrollProvider | None = None
+    locale: str | None = None
     transport: CountingTransport = field(init=False)
     client: EdgeClient = field(init=False)
 
@@ -101,6 +102,7 @@ class Device:
             clock_ms=self.clock or wall_clock_ms,
             random=random.Random(7).random,
             timeout_s=10.0,
+            locale=self.locale,
         )
         return EdgeClient(settings, transport=self.transport, reenroll=self.reenroll)
 

@@ -201,6 +201,7 @@ def test_open_arguments_hold_nothing_that_could_seed() -> None:
         "serverUrl",
         "platform",
         "appVersion",
+        "locale",
         "inference",
         "inferenceTimeoutS",
         "networkTimeoutS",
