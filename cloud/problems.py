@@ -42,6 +42,8 @@ from cloud.store.errors import (
     OperatorExists,
     OperatorNotFound,
     ReplacesDeviceInvalid,
+    ReviewAlreadyClosed,
+    ReviewNotFound,
     SeqConflict,
     ServiceKeyNotFound,
     StoreUnavailable,
@@ -125,6 +127,8 @@ class DomainProblem(msgspec.Struct, frozen=True):
 DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     UserNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "User not found"),
     UserErased: DomainProblem(410, ErrorCode.USER_ERASED, "User was erased"),
+    ReviewNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Review not found"),
+    ReviewAlreadyClosed: DomainProblem(409, ErrorCode.REVIEW_CLOSED, "Review is closed"),
     ErasureBlocked: DomainProblem(409, ErrorCode.OFFER_IN_FLIGHT, "User has an accepted offer in flight"),
     DeviceNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Device not found"),
     OfferNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Offer not found"),

@@ -64,6 +64,7 @@ from sync.messages import (
     Platform,
     Profile,
     RegisterPushToken,
+    RequestReview,
     SetConsent,
     SubmitAggregate,
 )
@@ -268,6 +269,14 @@ class EdgeClient:
         """Mark a notice read; returns the seq."""
         created_at = self._now()
         return self._enqueue(lambda seq: AckNotice(seq=seq, created_at=created_at, notice_id=notice_id))
+
+    def request_review(self, offer_id: str, note: str | None = None) -> int:
+        """Ask a person to review the automated decision behind an offer (LGPD art. 20, GDPR art. 22);
+        returns the seq. The answer arrives as a ``review_completed`` notice."""
+        created_at = self._now()
+        return self._enqueue(
+            lambda seq: RequestReview(seq=seq, created_at=created_at, offer_id=offer_id, note=note)
+        )
 
     def _enqueue(self, build: Callable[[int], Mutation]) -> int:
         return self._store.enqueue(build).seq

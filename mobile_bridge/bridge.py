@@ -495,6 +495,18 @@ def _m_ack(bridge: Bridge, args: p.AckArgs) -> p.SeqResult:
         return p.SeqResult(seq=c.ack_notice(args.notice_id))
 
 
+@method(
+    "requestReview",
+    p.ReviewArgs,
+    p.SeqResult,
+    blocking=False,
+    summary="Ask a person to review the decision behind an offer; the answer comes as a notice.",
+)
+def _m_review(bridge: Bridge, args: p.ReviewArgs) -> p.SeqResult:
+    with bridge.client() as c:
+        return p.SeqResult(seq=c.request_review(args.offer_id, args.note))
+
+
 @method("privacyLedger", p.NoArgs, p.LedgerResult, blocking=False, summary="Privacy budget spent per day.")
 def _m_ledger(bridge: Bridge, args: p.NoArgs) -> p.LedgerResult:
     with bridge.client() as c:

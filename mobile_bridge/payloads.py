@@ -230,6 +230,12 @@ class DeclineArgs(Args):
     reason: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
+class ReviewArgs(Args):
+    offer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    """What the user wants the reviewer to know."""
+
+
 class ProfileResult(Result):
     currency: str
     limit_cents: int

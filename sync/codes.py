@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     OFFER_IN_FLIGHT = "offer_in_flight"
     """An evaluation was requested for a user who has an ``offered`` or ``accepted`` offer, or an
     erasure for a user whose ``accepted`` offer is not yet applied."""
+    REVIEW_CLOSED = "review_closed"
+    """An admin request to close a review that was closed already."""
     USER_ERASED = "user_erased"
     """An admin request names an erased user (only a tombstone and unlinked money records are left)."""
     LOGIN_FAILED = "login_failed"

@@ -2,8 +2,8 @@
 
 from typing import Final
 
-PROTOCOL_VERSION: Final = 1
-SUPPORTED_PROTOCOLS: Final = (1,)
+PROTOCOL_VERSION: Final = 2
+SUPPORTED_PROTOCOLS: Final = (1, 2)
 
 MAX_MUTATIONS: Final = 500
 """Most mutations one request may push; more is answered 413."""

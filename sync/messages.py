@@ -142,6 +142,15 @@ class AckNotice(Mutation, kw_only=True):
     notice_id: Id
 
 
+class RequestReview(Mutation, kw_only=True):
+    """The user asks a person to review the automated decision behind an offer (LGPD art. 20, GDPR
+    art. 22). Protocol 2 and later."""
+
+    offer_id: Id
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    """What the user wants the reviewer to know."""
+
+
 class Withdrawn(Mutation, kw_only=True):
     """Tombstone keeping a seq whose content the device deleted; acknowledged and ignored."""
 
@@ -149,7 +158,14 @@ class Withdrawn(Mutation, kw_only=True):
 
 
 AnyMutation = (
-    SubmitAggregate | AcceptOffer | DeclineOffer | SetConsent | RegisterPushToken | AckNotice | Withdrawn
+    SubmitAggregate
+    | AcceptOffer
+    | DeclineOffer
+    | SetConsent
+    | RegisterPushToken
+    | AckNotice
+    | RequestReview
+    | Withdrawn
 )
 MUTATION_TYPES: tuple[type[Mutation], ...] = (
     SubmitAggregate,
@@ -158,6 +174,7 @@ MUTATION_TYPES: tuple[type[Mutation], ...] = (
     SetConsent,
     RegisterPushToken,
     AckNotice,
+    RequestReview,
     Withdrawn,
 )
 

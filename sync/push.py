@@ -156,3 +156,22 @@ def filler_seqs(expected: int, first_pending: int | None, highest_allocated: int
     allocated when nothing is pending), at most ``limit`` of them."""
     stop = first_pending if first_pending is not None else highest_allocated + 1
     return range(expected, max(expected, min(stop, expected + limit)))
+
+
+MUTATION_SINCE_PROTOCOL: dict[str, int] = {
+    "SubmitAggregate": 1,
+    "AcceptOffer": 1,
+    "DeclineOffer": 1,
+    "SetConsent": 1,
+    "RegisterPushToken": 1,
+    "AckNotice": 1,
+    "Withdrawn": 1,
+    "RequestReview": 2,
+}
+"""First protocol version that knows each mutation type; a request of an older protocol that pushes
+a newer type gets ``invalid_mutation`` for it (spec §11)."""
+
+
+def mutation_known_to(mutation_type: str, protocol: int) -> bool:
+    since = MUTATION_SINCE_PROTOCOL.get(mutation_type)
+    return since is not None and since <= protocol

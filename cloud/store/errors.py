@@ -17,6 +17,14 @@ class UserErased(UserNotFound):
     """The user was erased: only a tombstone and the money records, unlinked, are left."""
 
 
+class ReviewNotFound(StoreError):
+    """No review request with that id."""
+
+
+class ReviewAlreadyClosed(StoreError):
+    """The review request was closed already."""
+
+
 class ErasureBlocked(StoreError):
     """The user has an accepted offer not yet applied: money is in flight, so erasure waits."""
 

@@ -579,4 +579,27 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ALTER TABLE offers ADD COLUMN reasons TEXT;
         """,
     ),
+    Migration(
+        "0020_review_requests",
+        """
+        -- A user's request that a person review the automated decision behind an offer (the
+        -- RequestReview mutation): an operator's task until closed with a resolution, which the
+        -- user is sent as a notice. At most one open request per offer.
+        CREATE TABLE review_requests (
+            review_id  TEXT PRIMARY KEY,
+            user_id    TEXT NOT NULL REFERENCES users(user_id),
+            offer_id   TEXT NOT NULL REFERENCES offers(offer_id),
+            device_id  TEXT NOT NULL,
+            note       TEXT,
+            status     TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+            created_at INTEGER NOT NULL,
+            closed_at  INTEGER,
+            closed_by  TEXT,
+            resolution TEXT
+        );
+        CREATE INDEX review_requests_status ON review_requests(status, created_at, review_id);
+        CREATE INDEX review_requests_user ON review_requests(user_id);
+        CREATE UNIQUE INDEX review_requests_open ON review_requests(offer_id) WHERE status = 'open';
+        """,
+    ),
 )

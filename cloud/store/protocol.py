@@ -54,6 +54,8 @@ from cloud.store.records import (
     RelayOutcome,
     RetentionCutoffs,
     RetentionOutcome,
+    ReviewClosed,
+    ReviewRecord,
     RotationOutcome,
     ServiceKeyRecord,
     StoredChange,
@@ -590,4 +592,15 @@ class Store(Protocol):
 
     async def compact_change_logs(self, *, after_user_id: str, users: int, before: int) -> CompactionOutcome:
         """Compact the change logs of up to ``users`` users after ``after_user_id`` (spec §5.5)."""
+        ...
+
+    # --- reviews of automated decisions --------------------------------------------------------
+
+    async def page_reviews(self, *, status: str | None, after: Key | None, limit: int) -> list[ReviewRecord]:
+        """Review requests, newest first (``limit + 1`` at most), of one status or all."""
+        ...
+
+    async def close_review(self, review_id: str, *, resolution: str, actor: str, now: int) -> ReviewClosed:
+        """Close an open review; the user is sent the resolution as a notice.
+        ``ReviewNotFound`` (an erased user's reviews went with the erasure) / ``ReviewAlreadyClosed``."""
         ...

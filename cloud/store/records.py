@@ -512,6 +512,8 @@ class FleetCounts(msgspec.Struct, frozen=True, kw_only=True):
     devices_seen_24h: int
     offers_by_status: dict[str, int]
     """Offers per status; a status no offer is in is absent."""
+    open_reviews: int = 0
+    """Users' requests for a person to review a decision, not yet answered."""
 
 
 class RecentActivity(msgspec.Struct, frozen=True, kw_only=True):
@@ -598,6 +600,7 @@ class UserExportRecord(msgspec.Struct, frozen=True, kw_only=True):
     credit_features: CreditFeaturesRecord | None
     push_tokens: list[PushTokenRecord]
     pushes: list[PushAttemptRecord]
+    reviews: list[ReviewRecord] = msgspec.field(default_factory=list)
 
 
 class ErasureRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -663,3 +666,31 @@ class WipedPurge(msgspec.Struct, frozen=True, kw_only=True):
     """Devices deleted (wiped long enough ago, or their refresh tokens expired or revoked)."""
     users: int
     """Erased users left without a device whose ``Wipe`` (and ping) went."""
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReviewRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's request for a person to review the decision behind an offer: an operator's task."""
+
+    review_id: str
+    user_id: str
+    offer_id: str
+    device_id: str
+    note: str | None
+    status: str
+    """A :class:`ReviewStatus` value."""
+    created_at: int
+    closed_at: int | None = None
+    closed_by: str | None = None
+    resolution: str | None = None
+
+
+class ReviewClosed(msgspec.Struct, frozen=True, kw_only=True):
+    """A review closed, and the outbox rows (the notice's push) to enqueue."""
+
+    review: ReviewRecord
+    outbox: list[OutboxRecord]

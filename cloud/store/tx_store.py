@@ -56,6 +56,8 @@ from cloud.store.records import (
     RelayOutcome,
     RetentionCutoffs,
     RetentionOutcome,
+    ReviewClosed,
+    ReviewRecord,
     RotationOutcome,
     ServiceKeyRecord,
     StoredChange,
@@ -78,6 +80,7 @@ from cloud.store.scripts import (
     outbox,
     push,
     retention,
+    reviews,
     sync,
     views,
 )
@@ -608,4 +611,14 @@ class TxStore:
             lambda tx: retention.compact_change_logs(
                 tx, after_user_id=after_user_id, users=users, before=before
             )
+        )
+
+    # --- reviews of automated decisions --------------------------------------------------------
+
+    async def page_reviews(self, *, status: str | None, after: Key | None, limit: int) -> list[ReviewRecord]:
+        return await self._query(lambda tx: lists.reviews(tx, status=status, after=after, limit=limit))
+
+    async def close_review(self, review_id: str, *, resolution: str, actor: str, now: int) -> ReviewClosed:
+        return await self._write_tx(
+            lambda tx: reviews.close_review(tx, review_id, resolution=resolution, actor=actor, now=now)
         )

@@ -15,7 +15,7 @@ from cloud.store import Store
 from cloud.store.errors import UserNotFound
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.scripts.lists import TIMELINE_KINDS
-from sync.messages import ConsentScope, SetConsent
+from sync.messages import ConsentScope, RequestReview, SetConsent
 from tests.conformance.test_store_conformance import (
     NOW,
     aggregate,
@@ -183,6 +183,7 @@ async def test_timeline_holds_every_kind_of_event_newest_first(store: Store) -> 
 async def test_fleet_counts_devices_seen_and_offers_by_status(store: Store) -> None:
     empty = await store.fleet_counts(NOW)
     assert (empty.devices_seen_1h, empty.devices_seen_24h, empty.offers_by_status) == (0, 0, {})
+    assert empty.open_reviews == 0
     await with_offer(store, "off_1")  # dev_1 enrolled (seen at NOW)
     await with_offer(store, "off_2")
     await store.withdraw_offer("off_1", actor="admin", reason_code="withdrawn", now=NOW + 1)
@@ -194,6 +195,9 @@ async def test_fleet_counts_devices_seen_and_offers_by_status(store: Store) -> N
     assert counts.offers_by_status == {"offered": 1, "withdrawn": 1}
     later = await store.fleet_counts(NOW + 25 * hour)
     assert (later.devices_seen_1h, later.devices_seen_24h) == (0, 0)
+    review = RequestReview(seq=1, created_at=NOW, offer_id="off_2")
+    assert [r.status for r in (await sync(store, "dev_1", [item(review)])).results] == ["applied"]
+    assert (await store.fleet_counts(NOW)).open_reviews == 1
 
 
 async def test_the_doctor_reads_migrations_and_the_database_clock(store: Store) -> None:

@@ -15,6 +15,7 @@ from cloud.deps import ADMIN_SECURITY, AdminDep, DoctorDep, OffersDep, StrictBod
 from cloud.domain.admin.paging import DEFAULT_PAGE, MAX_PAGE
 from cloud.domain.admin.schemas import (
     AuditOut,
+    CloseReview,
     CreateEnrollmentCode,
     CreateNotice,
     CreateOffer,
@@ -30,6 +31,8 @@ from cloud.domain.admin.schemas import (
     OutboxRowsPage,
     ProfileOut,
     PushAttemptOut,
+    ReviewOut,
+    ReviewsPage,
     RevokeDevice,
     SetProfile,
     TimelinePage,
@@ -43,7 +46,7 @@ from cloud.domain.health.services import DoctorReport
 from cloud.outbox.kinds import OutboxKind
 from cloud.ratelimit import client_address
 from cloud.request_context import current_actor
-from cloud.store.records import EvaluationState, OperatorRole, OutboxState
+from cloud.store.records import EvaluationState, OperatorRole, OutboxState, ReviewStatus
 from sync.messages import OfferStatus, Platform
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="Rows a page")]
@@ -176,6 +179,27 @@ class AdminController(Controller):
     async def offer_audit(self, offer_id: FromPath[str], offers: OffersDep) -> list[AuditOut]:
         """The offer's audit trail, oldest first."""
         return await offers.offer_audit(offer_id)
+
+    # --- reviews of automated decisions (LGPD art. 20, GDPR art. 22) --------------------------
+
+    @get("/reviews")
+    async def list_reviews(
+        self,
+        admin: AdminDep,
+        status: Annotated[ReviewStatus | None, QueryParameter(description="Only open or closed ones")] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_PAGE,
+    ) -> ReviewsPage:
+        """Users' requests that a person review the decision behind an offer, newest first."""
+        return await admin.reviews(status=status, cursor=cursor, limit=limit)
+
+    @post("/reviews/{review_id:str}/close", status_code=200, dto=StrictBody[CloseReview])
+    async def close_review(
+        self, review_id: FromPath[str], admin: AdminDep, data: JSONBody[CloseReview]
+    ) -> ReviewOut:
+        """Close a review with the reviewer's answer, which the user is sent as a notice (pushed with
+        the ``push`` consent). A closed review is ``409 review_closed``."""
+        return await admin.close_review(review_id, data.resolution, actor=current_actor())
 
     # --- the lists: newest first; ``next_cursor`` pages on --------------------------------------
 

@@ -9,7 +9,7 @@ import msgspec
 
 from cloud.domain.credit.money import MAX_CENTS, MAX_RATE_BPS
 from cloud.domain.credit.schemas import CreditFeaturesOut, EvaluationOut
-from cloud.store.records import AggregateRecord, AuditRecord, TimelineEntry
+from cloud.store.records import AggregateRecord, AuditRecord, ReviewStatus, TimelineEntry
 from sync.messages import Notice, Offer, Profile
 
 MAX_CODE_TTL_S = 30 * 24 * 3600
@@ -271,6 +271,34 @@ class UsersPage(msgspec.Struct, kw_only=True):
     """Pass as ``cursor`` for the next page; ``null`` on the last page."""
 
 
+class ReviewOut(msgspec.Struct, kw_only=True):
+    """A user's request that a person review the automated decision behind an offer."""
+
+    review_id: str
+    user_id: str
+    offer_id: str
+    device_id: str
+    note: str | None
+    """What the user wrote for the reviewer."""
+    status: ReviewStatus
+    created_at: int
+    closed_at: int | None
+    closed_by: str | None
+    """The operator who closed it (``operator:<name>``, a service key, or ``admin``)."""
+    resolution: str | None
+    """The reviewer's answer, sent to the user as a notice."""
+
+
+class ReviewsPage(msgspec.Struct, kw_only=True):
+    items: list[ReviewOut]
+    next_cursor: str | None
+
+
+class CloseReview(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    """The reviewer's answer: sent to the user as written, inside a notice in the user's locale."""
+
+
 class DevicesPage(msgspec.Struct, kw_only=True):
     items: list[DeviceOut]
     next_cursor: str | None
@@ -332,3 +360,4 @@ class UserExport(msgspec.Struct, kw_only=True):
     aggregates: list[AggregateRecord]
     push_tokens: list[PushTokenOut]
     pushes: list[PushAttemptOut]
+    reviews: list[ReviewOut]

@@ -20,6 +20,8 @@ from cloud.domain.admin.schemas import (
     OutboxRowOut,
     OutboxRowsPage,
     PushTokenOut,
+    ReviewOut,
+    ReviewsPage,
     RevokeReason,
     TimelinePage,
     UserCreated,
@@ -36,7 +38,15 @@ from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceNotFound, UserNotFound
 from cloud.store.protocol import Store
-from cloud.store.records import DeviceRecord, NoticeRecord, OutboxRecord, wire_offer, wire_profile
+from cloud.store.records import (
+    DeviceRecord,
+    NoticeRecord,
+    OutboxRecord,
+    ReviewRecord,
+    ReviewStatus,
+    wire_offer,
+    wire_profile,
+)
 from sync.messages import Notice
 
 
@@ -51,6 +61,21 @@ def device_out(d: DeviceRecord) -> DeviceOut:
         created_at=d.created_at,
         last_seen_at=d.last_seen_at,
         lineage_id=d.lineage_id,
+    )
+
+
+def review_out(r: ReviewRecord) -> ReviewOut:
+    return ReviewOut(
+        review_id=r.review_id,
+        user_id=r.user_id,
+        offer_id=r.offer_id,
+        device_id=r.device_id,
+        note=r.note,
+        status=ReviewStatus(r.status),
+        created_at=r.created_at,
+        closed_at=r.closed_at,
+        closed_by=r.closed_by,
+        resolution=r.resolution,
     )
 
 
@@ -193,6 +218,7 @@ class AdminService:
                 for t in held.push_tokens
             ],
             pushes=[push_attempt_out(p) for p in held.pushes],
+            reviews=[review_out(r) for r in held.reviews],
         )
 
     async def erase_user(self, user_id: str, *, actor: str, address: str | None) -> ErasureOut:
@@ -209,6 +235,27 @@ class AdminService:
             evaluations_cancelled=done.evaluations_cancelled,
             pushes_cancelled=done.pushes_cancelled,
         )
+
+    # --- reviews of automated decisions ------------------------------------------------------
+
+    async def reviews(self, *, status: ReviewStatus | None, cursor: str | None, limit: int) -> ReviewsPage:
+        rows = await self._store.page_reviews(
+            status=None if status is None else status.value,
+            after=_after(cursor, _CREATED_AND_ID),
+            limit=limit,
+        )
+        return ReviewsPage(
+            items=[review_out(r) for r in rows[:limit]],
+            next_cursor=_next_cursor([(r.created_at, r.review_id) for r in rows], limit),
+        )
+
+    async def close_review(self, review_id: str, resolution: str, *, actor: str) -> ReviewOut:
+        """Close the review; the user is sent the resolution (pushed after the commit)."""
+        closed = await self._store.close_review(
+            review_id, resolution=resolution, actor=actor, now=self._clock()
+        )
+        await self._outbox.dispatch(closed.outbox)
+        return review_out(closed.review)
 
     # --- the lists: newest first, ``limit`` rows a page, a cursor to the next -----------------
 

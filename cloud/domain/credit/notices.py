@@ -25,6 +25,7 @@ class NoticeKind(enum.StrEnum):
     ACCEPTANCE_FAILED = "acceptance_failed"
     OFFER_AVAILABLE = "offer_available"
     OFFER_REMINDER = "offer_reminder"
+    REVIEW_COMPLETED = "review_completed"
 
 
 NOTICE_CLASSES: dict[NoticeKind, NoticeClass] = {
@@ -32,6 +33,7 @@ NOTICE_CLASSES: dict[NoticeKind, NoticeClass] = {
     NoticeKind.ACCEPTANCE_FAILED: NoticeClass.TRANSACTIONAL,
     NoticeKind.OFFER_AVAILABLE: NoticeClass.PROMOTIONAL,
     NoticeKind.OFFER_REMINDER: NoticeClass.PROMOTIONAL,
+    NoticeKind.REVIEW_COMPLETED: NoticeClass.TRANSACTIONAL,
 }
 
 

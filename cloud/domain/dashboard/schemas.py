@@ -27,6 +27,9 @@ class DashboardFigures(msgspec.Struct, kw_only=True):
     """Evaluations of the last 24 hours by risk band, then by guardrail code (``none``: passed)."""
     stress_reports: int
     """Reports behind the stress distribution (the last 7 days)."""
+    open_reviews: int
+    """Users' requests for a person to review a decision, waiting for an operator
+    (``GET /v1/admin/reviews?status=open``)."""
 
 
 class DashboardSnapshot(msgspec.Struct, kw_only=True):

@@ -105,6 +105,7 @@ class DashboardService:
             pushes_24h=recent.pushes_by_outcome,
             guardrail_24h=guardrail,
             stress_reports=0 if distribution is None else distribution.n,
+            open_reviews=fleet.open_reviews,
         )
         charts: dict[str, str] = {
             "sync_rate": sparkline("Sync requests per second", state.rates if state else [])

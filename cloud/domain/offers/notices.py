@@ -100,3 +100,17 @@ def base_changed(
     return NoticeText(
         notice_id=f"acceptance_failed:{offer_id}", kind=NoticeKind.ACCEPTANCE_FAILED, title=title, body=body
     )
+
+
+def review_completed(review_id: str, resolution: str, locale: Locale) -> NoticeText:
+    """A person reviewed the decision the user asked about; ``resolution`` is the reviewer's answer."""
+    if locale is Locale.PT_BR:
+        title, intro = "Uma pessoa revisou a decisão sobre sua oferta", "Resposta do revisor:"
+    else:
+        title, intro = "A person reviewed the decision on your offer", "The reviewer's answer:"
+    return NoticeText(
+        notice_id=f"review_completed:{review_id}",
+        kind=NoticeKind.REVIEW_COMPLETED,
+        title=title,
+        body=f"{intro} {resolution}",
+    )

@@ -42,6 +42,7 @@ from sync.pull import (
     encode_cursor,
     page_changes,
 )
+from sync.push import MUTATION_SINCE_PROTOCOL, mutation_known_to
 from sync.timing import clock_skew_ms
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ class SyncService:
         items: list[PushItem] = []
         for index, raw in enumerate(envelope.push):
             mutation, digest, error = decode_pushed(bytes(raw), media)
+            if mutation is not None and not mutation_known_to(type(mutation).__name__, envelope.protocol):
+                # Protocol 1 has no such mutation: it is as undecodable as an unknown type.
+                name = type(mutation).__name__
+                mutation, error = None, f"{name} needs protocol {MUTATION_SINCE_PROTOCOL[name]}"
             # A valid mutation has a valid seq: only an invalid one is read a second time for it.
             seq = mutation.seq if mutation is not None else peek_seq(raw, media)
             if seq is None or seq < 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cloud.store.records import UserExportRecord
 from cloud.store.scripts import credit, offers, operators, push, views
 from cloud.store.scripts.changelog import require_live_user
+from cloud.store.scripts.review_requests import reviews_of
 from cloud.store.tx import Tx
 
 EXPORTED = "user_exported"
@@ -21,6 +22,7 @@ def export_user(tx: Tx, user_id: str, *, actor: str, address: str | None, now: i
         credit_features=credit.get_credit_features(tx, user_id),
         push_tokens=push.push_tokens(tx, user_id),
         pushes=push.push_attempts(tx, user_id),
+        reviews=reviews_of(tx, user_id),
     )
     operators.audit(tx, EXPORTED, actor, now, actor=actor, address=address, detail=f"user={user_id}")
     return record

@@ -20,6 +20,7 @@ from cloud.store.records import (
     OfferRecord,
     OutboxRecord,
     RecentActivity,
+    ReviewRecord,
     TimelineEntry,
     UserRecord,
 )
@@ -27,6 +28,7 @@ from cloud.store.scripts.credit import EVALUATION_SELECT, evaluation_record
 from cloud.store.scripts.devices import DEVICE_COLUMNS, device_record, user_record
 from cloud.store.scripts.offers import OFFER_COLUMNS, offer_record
 from cloud.store.scripts.outbox_rows import OUTBOX_COLUMNS, outbox_record
+from cloud.store.scripts.review_requests import REVIEW_COLUMNS, review_record
 from cloud.store.tx import Tx
 
 R = TypeVar("R")
@@ -59,6 +61,13 @@ def users(tx: Tx, *, external_ref: str | None, after: Key | None, limit: int) ->
     select = "SELECT user_id, external_ref, version, created_at, erased_at FROM users"
     filters = [("external_ref = ?", external_ref)]
     return _page(tx, select, filters, ("created_at", "user_id"), after, limit, user_record)
+
+
+def reviews(tx: Tx, *, status: str | None, after: Key | None, limit: int) -> list[ReviewRecord]:
+    select = f"SELECT {REVIEW_COLUMNS} FROM review_requests"  # noqa: S608 (constant columns)
+    return _page(
+        tx, select, [("status = ?", status)], ("created_at", "review_id"), after, limit, review_record
+    )
 
 
 def devices(
@@ -167,7 +176,13 @@ def fleet_counts(tx: Tx, now: int) -> FleetCounts:
         (now - HOUR_MS, now - 24 * HOUR_MS),
     ).fetchone()
     offers = {str(r[0]): int(r[1]) for r in tx.execute("SELECT status, COUNT(*) FROM offers GROUP BY status")}
-    return FleetCounts(devices_seen_1h=int(seen[0]), devices_seen_24h=int(seen[1]), offers_by_status=offers)
+    (reviews,) = tx.execute("SELECT COUNT(*) FROM review_requests WHERE status = 'open'").fetchone()
+    return FleetCounts(
+        devices_seen_1h=int(seen[0]),
+        devices_seen_24h=int(seen[1]),
+        offers_by_status=offers,
+        open_reviews=int(reviews),
+    )
 
 
 MAX_RECENT_RESULTS: Final = 5000

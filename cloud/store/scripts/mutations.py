@@ -22,6 +22,7 @@ from cloud.store.records import ItemResult, PushItem
 from cloud.store.scripts.aggregates import AggregateCounts, count_aggregate, erase_aggregates
 from cloud.store.scripts.changelog import append_change
 from cloud.store.scripts.offers import accept_or_decline
+from cloud.store.scripts.review_requests import ReviewRequested, request_review
 from cloud.store.tx import Tx
 from sync.codec import encode
 from sync.codes import RejectionCode, ResultStatus
@@ -33,6 +34,7 @@ from sync.messages import (
     DeclineOffer,
     Notice,
     RegisterPushToken,
+    RequestReview,
     SetConsent,
     SubmitAggregate,
     Withdrawn,
@@ -81,6 +83,10 @@ class PushState:
 
     def consent_changed(self) -> None:
         self._sharing_read = False
+
+
+ALREADY_UNDER_REVIEW: Final = "a review of this offer is already open"
+"""The detail of a ``RequestReview`` that joins the offer's open review (spec §5.3)."""
 
 
 def _rejected(seq: int, code: RejectionCode, detail: str | None = None) -> ItemResult:
@@ -243,6 +249,14 @@ def apply_mutation(
         )
         if refusal is not None:
             return _rejected(seq, *refusal)
+    elif isinstance(m, RequestReview):
+        requested = request_review(
+            tx, user_id=user_id, device_id=device_id, seq=seq, offer_id=m.offer_id, note=m.note, now=now
+        )
+        if requested is ReviewRequested.NO_OFFER:
+            return _rejected(seq, RejectionCode.UNKNOWN_OFFER)
+        if requested is ReviewRequested.ALREADY_OPEN:
+            return ItemResult(seq=seq, status=ResultStatus.APPLIED, detail=ALREADY_UNDER_REVIEW)
     elif isinstance(m, Withdrawn):
         pass
     else:  # a mutation type this server build does not handle

@@ -62,6 +62,7 @@ class World:
             erased=self.erased,
             operator="nobody",
             service_key="0123456789abcdef",
+            review="rev_nothing",
         )
 
 
@@ -182,6 +183,8 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/v1/admin/service-keys", {"name": "lender", "role": "operator"}),
     ("GET", "/v1/admin/users/{user}/export", None),
     ("POST", "/v1/admin/users/{user}/erase", None),
+    ("GET", "/v1/admin/reviews", None),
+    ("POST", "/v1/admin/reviews/{review}/close", {"resolution": "checked"}),
     ("GET", "/v1/admin/service-keys", None),
     ("POST", "/v1/admin/service-keys/{service_key}/revoke", None),
 ]
@@ -440,6 +443,27 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ),
     ("profile-erased-user", "POST", "/v1/admin/users/{erased}/profile", profile(), 410, "user_erased"),
     ("offer-erased-user", "POST", "/v1/admin/users/{erased}/offers", offer(), 410, "user_erased"),
+    ("close-unknown-review", "POST", "/v1/admin/reviews/{review}/close", {"resolution": "ok"}, 404, NF),
+    ("close-empty-resolution", "POST", "/v1/admin/reviews/{review}/close", {"resolution": ""}, 400, VF),
+    (
+        "close-long-resolution",
+        "POST",
+        "/v1/admin/reviews/{review}/close",
+        {"resolution": "r" * 2001},
+        400,
+        VF,
+    ),
+    ("close-no-body", "POST", "/v1/admin/reviews/{review}/close", b"", 400, VF),
+    (
+        "close-unknown-field",
+        "POST",
+        "/v1/admin/reviews/{review}/close",
+        {"resolution": "ok", "x": 1},
+        400,
+        VF,
+    ),
+    ("reviews-bad-status", "GET", "/v1/admin/reviews", "status=pending", 400, VF),
+    ("reviews-bad-cursor", "GET", "/v1/admin/reviews", "cursor=!!!", 400, "invalid_cursor"),
     ("key-admin-role", "POST", "/v1/admin/service-keys", {"name": "lender", "role": "admin"}, 400, VF),
     ("key-bad-name", "POST", "/v1/admin/service-keys", {"name": "Lender Inc", "role": "viewer"}, 400, VF),
     ("key-no-role", "POST", "/v1/admin/service-keys", {"name": "lender"}, 400, VF),
@@ -518,7 +542,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
     listed = set()
     for method, template, _ in ENDPOINTS:
         path = template.split("?")[0]
-        for name in ("user", "device", "open_offer", "pending_row", "operator", "service_key"):
+        for name in ("user", "device", "open_offer", "pending_row", "operator", "service_key", "review"):
             path = path.replace(
                 "{" + name + "}",
                 "{"
@@ -529,6 +553,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
                     "pending_row": "outbox_id",
                     "operator": "username",
                     "service_key": "key_id",
+                    "review": "review_id",
                 }[name]
                 + "}",
             )

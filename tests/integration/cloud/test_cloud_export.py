@@ -10,6 +10,7 @@ import pytest
 
 from cloud.domain.admin.schemas import UserExport
 from sync.codes import ErrorCode
+from sync.messages import RequestReview
 from tests.support.consent import grant_share_aggregates_over_http
 from tests.support.live_server import LiveServer, sample_aggregate, sync_ok
 
@@ -31,6 +32,8 @@ def test_the_export_holds_everything_about_the_user_and_is_audited(live_server: 
     }
     offer = live_server.admin.post(f"/v1/admin/users/{user_id}/offers", json=terms)
     assert offer.status_code == 201
+    offer_id = offer.json()["offer"]["offer_id"]
+    sync_ok(live_server, tokens, [RequestReview(seq=3, created_at=1, offer_id=offer_id, note="please check")])
     other = live_server.create_user()
     grant_share_aggregates_over_http(live_server, other)
 
@@ -51,6 +54,9 @@ def test_the_export_holds_everything_about_the_user_and_is_audited(live_server: 
         ("offer_created", "admin"),
     ]
     assert document["evaluations"] == [] and document["credit_features"] is None
+    assert [(r["offer_id"], r["note"], r["status"]) for r in document["reviews"]] == [
+        (offer_id, "please check", "open")
+    ]
     assert other not in reply.text  # nothing of another user
 
     events = live_server.admin.get("/v1/admin/auth-audit?limit=20").json()["items"]

@@ -18,6 +18,7 @@ from sync.messages import (
     Notice,
     Platform,
     RegisterPushToken,
+    RequestReview,
     SetConsent,
     TokenPair,
     Wipe,
@@ -350,3 +351,16 @@ def test_an_erased_users_device_gets_only_the_wipe_even_pushing_only(live_server
     ]
     assert reply.changes == [Wipe(version=2, reason="user_erased")]
     assert (reply.has_more, reply.last_seq, reply.cursor) == (False, 0, encode_cursor(2))
+
+
+def test_a_review_request_needs_protocol_2(live_server: LiveServer) -> None:
+    tokens = live_server.new_device()
+    review = RequestReview(seq=1, created_at=1, offer_id="off_nothing")
+    old = sync_ok(live_server, tokens, [review], protocol=1)
+    assert [(r.status, r.code, r.detail) for r in old.results] == [
+        (ResultStatus.REJECTED, RejectionCode.INVALID_MUTATION, "RequestReview needs protocol 2")
+    ]
+    new = sync_ok(
+        live_server, tokens, [RequestReview(seq=2, created_at=1, offer_id="off_nothing")], protocol=2
+    )
+    assert [(r.status, r.code) for r in new.results] == [(ResultStatus.REJECTED, RejectionCode.UNKNOWN_OFFER)]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from sync.messages import AcceptOffer, ConsentScope, SetConsent
+from sync.messages import AcceptOffer, ConsentScope, RequestReview, SetConsent
 from tests.support.browser import ARTIFACTS, browser_page
 from tests.support.live_server import OPERATOR_PASSWORD, LiveServer, sample_aggregate, sync_ok
 from tests.support.worker import private_stack, worker_process
@@ -79,9 +79,14 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         reply = sync_ok(
             server,
             tokens,
-            [AcceptOffer(seq=1, created_at=now, offer_id=offer_id), share, sample_aggregate(3, day=today)],
+            [
+                AcceptOffer(seq=1, created_at=now, offer_id=offer_id),
+                share,
+                sample_aggregate(3, day=today),
+                RequestReview(seq=4, created_at=now, offer_id=offer_id),
+            ],
         )
-        assert [r.status for r in reply.results] == ["applied"] * 3
+        assert [r.status for r in reply.results] == ["applied"] * 4
         # (The page's CSP forbids evaluating strings, so waits are selectors, not wait_for_function.)
         expect(page.locator("#devices_seen_1h")).to_have_text("1", timeout=15_000)
         first_update_s = time.monotonic() - synced
@@ -92,6 +97,8 @@ def test_the_dashboard_paints_and_follows_syncs_and_applied_offers(
         # Today's aggregate is in the week's debiased distributions, one point per level.
         for field in ("stress", "valence", "arousal"):
             assert page.locator(f"#chart-{field} svg circle.point").count() == 4, field
+        # The user's request for a person to review the decision waits for an operator.
+        assert text(page, "open_reviews") == "1"
         applied_bar = page.locator('#chart-funnel rect[data-label="applied"]')
         assert applied_bar.get_attribute("data-value") == "1"
 

@@ -17,6 +17,7 @@ from litestar.routes import HTTPRoute
 from cloud.app import create_app
 from cloud.constants import ADMIN_PREFIX
 from cloud.domain.admin.schemas import (
+    CloseReview,
     CreateEnrollmentCode,
     CreateNotice,
     CreateOffer,
@@ -40,6 +41,7 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/admin/users/{user_id}/offers"): CreateOffer,
     ("POST", "/v1/admin/offers/{offer_id}/withdraw"): WithdrawOffer,
     ("POST", "/v1/admin/devices/{device_id}/revoke"): RevokeDevice,
+    ("POST", "/v1/admin/reviews/{review_id}/close"): CloseReview,
     ("PUT", "/v1/admin/users/{user_id}/credit-features"): SetCreditFeatures,
     ("POST", "/v1/admin/operators/bootstrap"): Bootstrap,
     ("POST", "/v1/admin/login"): Login,

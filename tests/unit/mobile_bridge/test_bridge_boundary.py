@@ -101,6 +101,7 @@ def test_every_method_before_open_answers_not_open(method: str) -> None:
         "acceptOffer": {"offerId": "o"},
         "declineOffer": {"offerId": "o"},
         "ackNotice": {"noticeId": "n"},
+        "requestReview": {"offerId": "o"},
         "updatePushToken": {"token": "t"},
         "handlePush": {"data": {"type": "sync"}},
     }

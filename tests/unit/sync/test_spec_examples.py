@@ -224,7 +224,7 @@ def test_problem_example_omits_defaults() -> None:
     problem: Problem = decode_json_example("Problem")
     assert problem.type == "about:blank"
     assert '"type"' not in EXAMPLES["json", "Problem"]
-    assert problem.supported_protocols == [1]
+    assert problem.supported_protocols == [1, 2]
 
 
 # --- evolution: unknown fields are skipped -------------------------------------------

@@ -11,7 +11,7 @@ const LOGOUT = "/v1/admin/logout";
 const ME = "/v1/admin/me";
 const FIGURES = [
   "sync_requests_per_s", "sync_latency_ms", "syncs_answered", "devices_seen_1h", "devices_seen_24h",
-  "outbox_pending", "outbox_dead", "oldest_due_age_s", "queue_depth", "stress_reports",
+  "outbox_pending", "outbox_dead", "oldest_due_age_s", "queue_depth", "stress_reports", "open_reviews",
 ];
 
 function show(value) {
