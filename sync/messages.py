@@ -34,6 +34,9 @@ Bps = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 Version = Annotated[int, msgspec.Meta(ge=1)]
 
 
+NO_NUL = r"^[^\x00]*$"
+"""A text a server stores: PostgreSQL's text cannot hold a NUL character."""
+
 LocaleTag = Annotated[str, msgspec.Meta(max_length=MAX_LOCALE_TAG_CHARS, pattern=LOCALE_TAG_PATTERN)]
 """A device's locale, a BCP 47 tag (:mod:`sync.locales`)."""
 
@@ -147,8 +150,8 @@ class RequestReview(Mutation, kw_only=True):
     art. 22). Protocol 2 and later."""
 
     offer_id: Id
-    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-    """What the user wants the reviewer to know."""
+    note: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None = None
+    """What the user wants the reviewer to know (no NUL character: a database may not hold one)."""
 
 
 class Withdrawn(Mutation, kw_only=True):

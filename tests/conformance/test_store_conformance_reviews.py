@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from cloud.domain.sync.digest import decode_pushed
 from cloud.store import Store
 from cloud.store.errors import ReviewAlreadyClosed, ReviewNotFound
-from cloud.store.records import ReviewStatus
+from cloud.store.records import PushItem, ReviewStatus
 from cloud.store.scripts.review_requests import review_id_of
+from sync.codec import MediaType
 from sync.messages import ConsentScope, RequestReview, SetConsent
 from tests.conformance.test_store_conformance import NOW, enrolled, item, sync
 from tests.conformance.test_store_credit_conformance import profile, terms
@@ -86,6 +88,19 @@ async def test_closing_sends_the_answer_as_a_notice(store: Store) -> None:
         "open",
         "closed",
     ]
+
+
+async def test_a_note_with_a_nul_character_is_an_invalid_mutation_not_a_stuck_outbox(store: Store) -> None:
+    """PostgreSQL cannot store a NUL: the mutation is refused on its own and ``last_seq`` moves on,
+    instead of the whole request failing at every retry."""
+    await with_offer(store)
+    raw = b'{"type": "RequestReview", "seq": 1, "created_at": 1, "offer_id": "off_1", "note": "a\\u0000b"}'
+    mutation, digest, error = decode_pushed(raw, MediaType.JSON)
+    assert mutation is None and error is not None and "note" in error
+    pushed = PushItem(seq=1, mutation=None, digest=digest, error=error)
+    out = await sync(store, "dev_1", [pushed, item(review(2))])
+    assert [(r.status, r.code) for r in out.results] == [("rejected", "invalid_mutation"), ("applied", None)]
+    assert out.last_seq == 2
 
 
 async def test_erasure_deletes_the_users_reviews(store: Store) -> None:
