@@ -17,10 +17,10 @@ from tests.conformance.test_store_credit_conformance import profile, terms
 pytestmark = pytest.mark.anyio
 
 
-async def sync_in(store: Store, locale: str | None, items: list[object] | None = None) -> None:
+async def sync_in(store: Store, locale: str | None) -> None:
     await store.sync(
         device_id="dev_1",
-        items=list(items or []),  # type: ignore[arg-type]
+        items=[],
         skew_ms=0,
         after_version=0,
         pull_limit=0,

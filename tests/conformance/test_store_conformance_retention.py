@@ -3,6 +3,7 @@ Run per backend by the conftest (PostgreSQL enforces every foreign key the delet
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from cloud.push.messages import PushOutcome, PushResult
@@ -27,7 +28,7 @@ KEEP_ALL = RetentionCutoffs(
 
 
 def cutoffs(**changes: object) -> RetentionCutoffs:
-    return RetentionCutoffs(**{**{f: getattr(KEEP_ALL, f) for f in KEEP_ALL.__struct_fields__}, **changes})
+    return msgspec.structs.replace(KEEP_ALL, **changes)
 
 
 async def test_nothing_goes_before_its_time(store: Store) -> None:

@@ -19,7 +19,7 @@ from typing import Final
 
 import msgspec
 
-from cloud.outbox.kinds import SEND_PUSH
+from cloud.outbox.kinds import SEND_PUSH, decode_payload
 from cloud.push.messages import PushPayload
 from cloud.store.errors import ErasureBlocked, UserNotFound
 from cloud.store.records import ErasureRecord, OutboxState, WipedPurge
@@ -66,7 +66,11 @@ def _push_rows_of(tx: Tx, user_id: str) -> list[int]:
         "SELECT outbox_id, payload FROM outbox WHERE state IN (?, ?) AND kind = ? ORDER BY outbox_id",
         (OutboxState.PENDING.value, OutboxState.DEAD.value, SEND_PUSH),
     ).fetchall()
-    return [int(r[0]) for r in rows if msgspec.json.decode(bytes(r[1]), type=PushPayload).user_id == user_id]
+    return [
+        int(r[0])
+        for r in rows
+        if decode_payload(r[0], SEND_PUSH, bytes(r[1]), PushPayload).user_id == user_id
+    ]
 
 
 def _tombstone(tx: Tx, user_id: str, erased_at: int, *, already: bool) -> ErasureRecord:

@@ -30,12 +30,13 @@ from cloud.store.records import (
     OutboxStats,
     RelayOutcome,
 )
-from cloud.store.scripts.changelog import append_change, user_locale
+from cloud.store.scripts.changelog import user_locale
 from cloud.store.scripts.offers import get_offer, get_profile, move_offer, set_profile
 from cloud.store.scripts.outbox_rows import OUTBOX_COLUMNS, get_outbox, outbox_record
 from cloud.store.scripts.push import queue_push
+from cloud.store.scripts.views import append_notice
 from cloud.store.tx import Tx
-from sync.messages import Notice, OfferStatus
+from sync.messages import OfferStatus
 
 WORKER_ACTOR: Final = "worker"
 """Audit actor of every change a job or the relay makes."""
@@ -71,29 +72,22 @@ def _offer_of(tx: Tx, row: OutboxRecord) -> OfferRecord:
     return offer
 
 
-def _notify(tx: Tx, user_id: str, notice: NoticeText, now: int, *, parent_id: int) -> OutboxRecord | None:
+def notify(
+    tx: Tx, user_id: str, notice: NoticeText, now: int, *, parent_id: int | None = None
+) -> OutboxRecord | None:
     """Store a notice, append its ``Notice`` change and queue its push; the push row, if any.
 
     The notice reaches the user's devices through sync whatever happens; the push (only with the
-    user's ``push`` consent) just tells them sooner.
+    user's ``push`` consent) just tells them sooner. ``parent_id`` names the job row that wrote it.
     """
-    version = append_change(
+    append_notice(
         tx,
-        user_id,
-        lambda v: Notice(
-            version=v,
-            notice_id=notice.notice_id,
-            kind=notice.kind.value,
-            title=notice.title,
-            body=notice.body,
-            created_at=now,
-        ),
-        now,
-    )
-    tx.execute(
-        "INSERT INTO notices (notice_id, user_id, version, kind, title, body, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (notice.notice_id, user_id, version, notice.kind.value, notice.title, notice.body, now),
+        user_id=user_id,
+        notice_id=notice.notice_id,
+        kind=notice.kind.value,
+        title=notice.title,
+        body=notice.body,
+        now=now,
     )
     # The push names the notice only; its text, amounts included, arrives by sync.
     payload = PushPayload(user_id=user_id, notice_id=notice.notice_id, notice_kind=notice.kind.value)
@@ -176,7 +170,7 @@ def apply_offer(
             currency=profile.currency,
             locale=user_locale(tx, offer.user_id),
         )
-        _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
+        notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
         _finish(tx, outbox_id, OutboxState.DONE, now, ApplyVerdict.BASE_CHANGED.value)
         return ApplyOutcome.BASE_CHANGED
     move_offer(
@@ -190,7 +184,7 @@ def apply_offer(
         fault_hook(APPLY_IN_TX)
     locale = user_locale(tx, offer.user_id)
     notice = notices.limit_applied(offer.offer_id, offer.new_limit_cents, profile.currency, locale)
-    _notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
+    notify(tx, offer.user_id, notice, now, parent_id=outbox_id)
     _finish(tx, outbox_id, OutboxState.DONE, now, None)
     return ApplyOutcome.APPLIED
 
@@ -220,7 +214,7 @@ def _dead_letter(tx: Tx, row: OutboxRecord, now: int) -> OutboxRecord | None:
         detail={"attempts": row.attempts - row.first_attempt + 1},
     )
     notice = notices.acceptance_failed(offer.offer_id, user_locale(tx, offer.user_id))
-    return _notify(tx, offer.user_id, notice, now, parent_id=row.outbox_id)
+    return notify(tx, offer.user_id, notice, now, parent_id=row.outbox_id)
 
 
 def relay_outbox(tx: Tx, *, now: int, timeout_ms: int, max_attempts: int) -> RelayOutcome:

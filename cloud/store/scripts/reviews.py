@@ -3,14 +3,14 @@ notice, in one transaction (the list is :func:`cloud.store.scripts.lists.reviews
 
 from __future__ import annotations
 
+import msgspec
+
 from cloud.domain.offers.notices import review_completed
-from cloud.push.messages import PushPayload
 from cloud.store.errors import ReviewAlreadyClosed, ReviewNotFound
 from cloud.store.records import ReviewClosed, ReviewRecord, ReviewStatus
 from cloud.store.scripts.changelog import user_locale
-from cloud.store.scripts.push import queue_push
+from cloud.store.scripts.outbox import notify
 from cloud.store.scripts.review_requests import REVIEW_COLUMNS, review_record
-from cloud.store.scripts.views import append_notice
 from cloud.store.tx import Tx
 
 
@@ -24,8 +24,8 @@ def get_review(tx: Tx, review_id: str) -> ReviewRecord | None:
 
 def close_review(tx: Tx, review_id: str, *, resolution: str, actor: str, now: int) -> ReviewClosed:
     """Close an open review with the reviewer's resolution and send it to the user as a notice (in
-    the user's locale, pushed with the ``push`` consent). ``ReviewNotFound`` / ``ReviewAlreadyClosed``;
-    ``UserErased`` once the user is erased (their reviews went with the erasure)."""
+    the user's locale, pushed with the ``push`` consent). ``ReviewNotFound`` (an erased
+    user's reviews went with the erasure) / ``ReviewAlreadyClosed``."""
     review = get_review(tx, review_id)
     if review is None:
         raise ReviewNotFound(f"no review {review_id}")
@@ -38,21 +38,8 @@ def close_review(tx: Tx, review_id: str, *, resolution: str, actor: str, now: in
     if moved != 1:
         raise ReviewAlreadyClosed(f"review {review_id} is closed")
     notice = review_completed(review_id, resolution, user_locale(tx, review.user_id))
-    append_notice(
-        tx,
-        user_id=review.user_id,
-        notice_id=notice.notice_id,
-        kind=notice.kind.value,
-        title=notice.title,
-        body=notice.body,
-        now=now,
+    push = notify(tx, review.user_id, notice, now)
+    closed = msgspec.structs.replace(
+        review, status=ReviewStatus.CLOSED.value, closed_at=now, closed_by=actor, resolution=resolution
     )
-    push = queue_push(
-        tx,
-        PushPayload(user_id=review.user_id, notice_id=notice.notice_id, notice_kind=notice.kind.value),
-        parent_id=None,
-        now=now,
-    )
-    closed = get_review(tx, review_id)
-    assert closed is not None
     return ReviewClosed(review=closed, outbox=[] if push is None else [push])
