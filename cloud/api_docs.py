@@ -191,6 +191,8 @@ def _statuses(op: dict[str, Any]) -> set[int]:
         statuses.add(404)
     if any(ADMIN_SCHEME in req for req in op.get("security") or []):
         statuses |= {401, 403}  # a missing credential; a role that does not allow it, or no CSRF token
+    if any(DEVICE_SCHEME in req for req in op.get("security") or []):
+        statuses.add(401)  # a missing, invalid or expired device token
     return statuses
 
 

@@ -36,6 +36,8 @@ from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.operators.controllers import OperatorController, SessionController
 from cloud.domain.operators.services import OperatorService
+from cloud.domain.releases.controllers import ModelFileController, ReleaseAdminController
+from cloud.domain.releases.services import ReleaseService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
 from cloud.metrics import metrics_middleware
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 dashboard=DashboardService(store, AnalyticsService(store), queue),
                 doctor=DoctorService(settings, store, redis, queue),
                 operators=operators,
+                releases=ReleaseService(store),
             )
             app.state.dashboard_channel = channel
             app.state.dashboard_refresh_s = settings.api.dashboard_refresh_s
@@ -165,6 +168,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardPageController,
             SessionController,
             OperatorController,
+            ReleaseAdminController,
+            ModelFileController,
         ],
         plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -40,6 +40,7 @@ from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.operators.rules import allows, required_role
 from cloud.domain.operators.services import OperatorService, Principal
+from cloud.domain.releases.services import ReleaseService
 from cloud.errors import RoleForbidden
 from cloud.ratelimit import Scope
 from cloud.request_context import set_actor
@@ -121,7 +122,17 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 DEPENDENCIES: Final = {
     **{
         name: _provider(name)
-        for name in ("admin", "offers", "analytics", "credit", "outbox", "dashboard", "doctor", "operators")
+        for name in (
+            "admin",
+            "offers",
+            "analytics",
+            "credit",
+            "outbox",
+            "dashboard",
+            "doctor",
+            "operators",
+            "releases",
+        )
     },
     "principal": Provide(provide_principal, sync_to_thread=False),
 }
@@ -136,6 +147,7 @@ OutboxDep: TypeAlias = NamedDependency[OutboxOperations]
 DashboardDep: TypeAlias = NamedDependency[DashboardService]
 DoctorDep: TypeAlias = NamedDependency[DoctorService]
 OperatorsDep: TypeAlias = NamedDependency[OperatorService]
+ReleasesDep: TypeAlias = NamedDependency[ReleaseService]
 PrincipalDep: TypeAlias = NamedDependency[Principal]
 """A handler parameter named after its entry in :data:`DEPENDENCIES` (``admin: AdminDep``)."""
 

@@ -26,6 +26,7 @@ from cloud.domain.offers.errors import (
     OutboxRowNotFound,
     ProfileMissing,
 )
+from cloud.domain.releases.errors import ReleaseInvalid
 from cloud.domain_errors import DomainError
 from cloud.errors import ApiError, UnsupportedProtocol
 from cloud.request_context import current_request_id
@@ -41,9 +42,12 @@ from cloud.store.errors import (
     LastAdmin,
     OperatorExists,
     OperatorNotFound,
+    ReleaseExists,
+    ReleaseNotFound,
     ReplacesDeviceInvalid,
     ReviewAlreadyClosed,
     ReviewNotFound,
+    RolloutNarrowed,
     SeqConflict,
     ServiceKeyNotFound,
     StoreUnavailable,
@@ -159,6 +163,12 @@ DOMAIN_PROBLEMS: Final[dict[type[DomainError], DomainProblem]] = {
     LastAdmin: DomainProblem(409, ErrorCode.LAST_ADMIN, "No admin would be left"),
     ServiceKeyNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Service key not found"),
     TextNotStorable: DomainProblem(400, ErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters"),
+    ReleaseInvalid: DomainProblem(422, ErrorCode.RELEASE_INVALID, "Release does not match its files"),
+    ReleaseExists: DomainProblem(
+        409, ErrorCode.RELEASE_EXISTS, "Release number is not above the published ones"
+    ),
+    ReleaseNotFound: DomainProblem(404, ErrorCode.NOT_FOUND, "Release not found"),
+    RolloutNarrowed: DomainProblem(409, ErrorCode.ROLLOUT_NARROWED, "A rollout only widens"),
 }
 """How the API answers each failure of the store and the domain (which carry no HTTP status)."""
 

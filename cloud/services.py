@@ -22,6 +22,7 @@ from cloud.domain.health.services import DoctorService
 from cloud.domain.offers.operations import OutboxOperations
 from cloud.domain.offers.services import OfferService
 from cloud.domain.operators.services import OperatorService
+from cloud.domain.releases.services import ReleaseService
 from cloud.domain.sync.services import SyncService
 from cloud.ratelimit import RateLimiter
 from cloud.settings import Settings
@@ -44,6 +45,7 @@ class Services:
     dashboard: DashboardService
     doctor: DoctorService
     operators: OperatorService
+    releases: ReleaseService
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ecs.fleet import FleetConfig, FleetError, FleetSummary, simulate
+from ecs.models import add_model_commands
 from ecs.operator import AdminClient, OperatorError, add_commands
 
 
@@ -64,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--json", action="store_true", help="one JSON document on stdout, no progress")
     commands = root.add_subparsers(dest="command", required=True, metavar="<subcommand>")
     add_commands(commands, _deployment())
+    add_model_commands(commands, _deployment())
     sim = commands.add_parser(
         "simulate",
         help="simulated phones living simulated days against a running cloud",
@@ -159,12 +161,14 @@ def _simulate(args: argparse.Namespace, console: Console) -> Exit:
 
 
 def _operate(args: argparse.Namespace, console: Console) -> Exit:
-    token = args.admin_token or os.environ.get("ADMIN_TOKEN") or ""
+    # Offline commands (ecs models keygen, sign) have no --server or --admin-token.
+    token = getattr(args, "admin_token", None) or os.environ.get("ADMIN_TOKEN") or ""
     what = f"ecs {args.command}" + (f" {args.action}" if getattr(args, "action", None) else "")
     if not token and not getattr(args, "no_token", False):
         console.print(f"{what}: the admin token is needed (--admin-token or ADMIN_TOKEN)", style="red")
         return Exit.USAGE
-    client = AdminClient(args.server or os.environ.get("ECS_SERVER_URL") or DEFAULT_SERVER_URL, token)
+    server = getattr(args, "server", None) or os.environ.get("ECS_SERVER_URL") or DEFAULT_SERVER_URL
+    client = AdminClient(server, token)
     try:
         document, tables = args.run(client, args)
     except OperatorError as exc:

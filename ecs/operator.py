@@ -460,6 +460,37 @@ def keys_revoke(client: AdminClient, args: argparse.Namespace) -> Result:
     return key, [table("service key revoked", KEY_COLUMNS, _key_rows([key]))]
 
 
+REVIEW_COLUMNS: Final = ["review", "user", "offer", "status", "opened", "closed by"]
+
+
+def _review_rows(reviews: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            r["review_id"],
+            r["user_id"],
+            r["offer_id"],
+            r["status"],
+            when(r["created_at"]),
+            r["closed_by"] or "—",
+        ]
+        for r in reviews
+    ]
+
+
+def reviews_list(client: AdminClient, args: argparse.Namespace) -> Result:
+    reviews = list(client.items("/v1/admin/reviews", {"status": args.status}, _limit(args)))
+    return reviews, [table(f"{len(reviews)} reviews, newest first", REVIEW_COLUMNS, _review_rows(reviews))]
+
+
+def reviews_close(client: AdminClient, args: argparse.Namespace) -> Result:
+    review = client.call(
+        "POST", f"/v1/admin/reviews/{args.review_id}/close", body={"resolution": args.resolution}
+    )
+    return review, [
+        table("review closed: the user is sent the answer", REVIEW_COLUMNS, _review_rows([review]))
+    ]
+
+
 def login(client: AdminClient, args: argparse.Namespace) -> Result:
     body = {"username": args.username, "password": _password(f"password for {args.username}: ")}
     session = client.call("POST", "/v1/admin/login", body=body)
@@ -552,6 +583,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     command(evaluations, "show", evaluations_show, "an evaluation and its decision").add_argument(
         "evaluation_id"
     )
+
+    reviews = group("reviews", "users' requests that a person review an automated decision")
+    sub = command(reviews, "list", reviews_list, "review requests, newest first")
+    sub.add_argument("--status", choices=["open", "closed"])
+    listing(sub)
+    sub = command(reviews, "close", reviews_close, "close a review; the user is sent the answer as a notice")
+    sub.add_argument("review_id")
+    sub.add_argument("--resolution", required=True, help="the reviewer's answer, as the user will read it")
 
     codes = group("codes", "enrollment codes")
     sub = command(codes, "create", codes_create, "a one-time enrollment code for a user")

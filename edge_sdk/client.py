@@ -42,11 +42,11 @@ from edge_sdk.privacy.errors import InvalidTzOffset, InvalidWindowScores
 from edge_sdk.privacy.ledger import PrivacyLedger, read_ledger
 from edge_sdk.privacy.scores import WindowScore, check_scores, local_day
 from edge_sdk.privacy.settings import PrivacySettings
+from edge_sdk.releases import ModelUpdate, ModelUpdater, default_release_dir
 from edge_sdk.settings import EdgeSettings, PipelineSettings
 from edge_sdk.store import mirror
 from edge_sdk.store import privacy as privacy_tables
 from edge_sdk.store.local import LocalStore, Rejection, open_store
-from edge_sdk.store.mirror import ModelRow
 from edge_sdk.sync_client.auth import DeviceAuth
 from edge_sdk.sync_client.engine import ReenrollProvider, SyncEngine
 from edge_sdk.sync_client.http import HttpTransport
@@ -60,6 +60,7 @@ from sync.messages import (
     DeclineOffer,
     Levels,
     Mechanism,
+    ModelRelease,
     Mutation,
     Platform,
     Profile,
@@ -113,7 +114,20 @@ class EdgeClient:
         self._transport: Transport = transport or HttpTransport(settings.base_url, settings.timeout_s)
         self._owns_transport = transport is None
         self._auth = DeviceAuth(self._store, self._transport, settings)
-        self._engine = SyncEngine(self._store, self._transport, settings, self._auth, reenroll)
+        self._engine = SyncEngine(
+            self._store, self._transport, settings, self._auth, reenroll,
+            model_version=self._pipeline.serving_version,
+        )  # fmt: skip
+        release_dir = self.pipeline_settings.release_dir
+        self._updater = ModelUpdater(
+            self._store,
+            self._transport,
+            self._pipeline,
+            access_token=self._auth.access_token,
+            release_dir=default_release_dir(settings.db_path) if release_dir is None else Path(release_dir),
+            clock_ms=settings.clock_ms,
+        )
+        self._updater.restore()
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -470,7 +484,19 @@ class EdgeClient:
         """Every consent scope, with pending ``set_consent`` calls applied."""
         return overlay_consent(self._store.mirror_consent(), self._store.pending(OVERLAID_TYPES))
 
-    def model_releases(self) -> list[ModelRow]:
+    def update_model(self) -> ModelUpdate:
+        """Install the newest model release the cloud announced (spec §5.9), if it is not the one
+        running: its signature under the pinned ``PipelineSettings.release_public_key``, its
+        number (above the running one) and feature spec are checked before anything is fetched;
+        the fetched manifest and model file must then pass every check of :meth:`install_model`.
+        Needs the network. On any failure the serving model keeps serving and the named error is
+        raised: :class:`~edge_sdk.inference.errors.ReleaseRefused` (with its ``reason``),
+        :class:`~edge_sdk.inference.errors.ModelDownloadFailed`, or the loader's
+        :class:`~edge_sdk.inference.errors.ModelError`. An installed release serves after a
+        restart too; run this from the same background worker as :meth:`process`, after a sync."""
+        return self._updater.update()
+
+    def model_releases(self) -> list[ModelRelease]:
         """Model releases the cloud announced, oldest first."""
         return self._store.mirror_models()
 

@@ -195,6 +195,7 @@ class EdgePipeline:
         self._dropped_windows = 0
         self._reported = (0, 0, 0, 0)
         """(dropped, late, overflowed, dropped windows) totals at the last report."""
+        self._installed: tuple[Path, str, Callable[[ModelError], None]] | None = None
 
     # --- capture (any thread) ------------------------------------------------------
 
@@ -232,6 +233,26 @@ class EdgePipeline:
     def _model_dir(self) -> Path:
         return committed_model_dir() if self.settings.model_dir is None else Path(self.settings.model_dir)
 
+    def use_installed(
+        self, folder: str | Path, variant: str, on_refused: Callable[[ModelError], None]
+    ) -> None:
+        """Load the installed release in ``folder`` instead of the configured model at first use. If
+        its files no longer pass the checks (changed on disk), ``on_refused`` is told and the
+        configured model serves."""
+        self._installed = (Path(folder), variant, on_refused)
+
+    def serving_version(self) -> str | None:
+        """The serving model's version; ``None`` before one is loaded."""
+        model = self._engine.model
+        return None if model is None else model.model_version
+
+    def install_release(self, manifest_bytes: bytes, model_bytes: bytes, variant: str) -> EmotionModel:
+        """Verify and load a downloaded release's model and make it the serving one; on any failure
+        the serving model stays and the named error propagates."""
+        model = self._engine.install(manifest_bytes, model_bytes, variant)
+        self._installed = None
+        return model
+
     def model(self) -> EmotionModel:
         """The serving model, loading and verifying the configured one on first use.
 
@@ -239,6 +260,13 @@ class EdgePipeline:
         :class:`~edge_sdk.inference.errors.ModelError` subclass of a failed check otherwise.
         """
         model = self._engine.model
+        if model is None and self._installed is not None:
+            folder, variant, on_refused = self._installed
+            self._installed = None
+            try:
+                model = self.install_model(folder, variant)
+            except ModelError as exc:
+                on_refused(exc)
         if model is None:
             model = self.install_model(self._model_dir(), self.settings.model_variant)
         return model

@@ -25,6 +25,7 @@ from sync.codec import MediaType
 from sync.limits import DEFAULT_PULL_LIMIT, MAX_BODY_BYTES, MAX_MUTATIONS, MAX_PULL_LIMIT
 from sync.locales import LOCALE_TAG_PATTERN, MAX_LOCALE_TAG_CHARS
 from sync.messages import Platform
+from sync.releases import ReleaseKeyInvalid, load_public_key
 from sync.timing import BACKOFF_BASE_S, BACKOFF_CAP_S
 
 
@@ -106,6 +107,13 @@ class PipelineSettings:
     the SDK (``edge_sdk/inference/artifacts``). Loaded lazily, on the first ``process()``."""
     model_variant: str = "float"
     """Which file of the manifest to run: ``float`` or ``int8`` (see the model card)."""
+    release_public_key: str | None = None
+    """The Ed25519 public key (base64 of its 32 raw bytes) whose signature a model release must
+    carry (spec §5.9): pin the key of whoever signs your releases. ``None`` refuses every release;
+    the model shipped with the app keeps serving."""
+    release_dir: str | Path | None = None
+    """Where installed releases' files are kept; ``None`` is a folder next to the store file
+    (``<store>.models``)."""
     backend: BackendChoice = "auto"
     """Inference runtime: ``auto`` (ai-edge-litert, else tflite-runtime), a runtime by name, or a
     factory such as ``lambda: HostBackend(callback)`` for the phone's native runtime."""
@@ -127,3 +135,8 @@ class PipelineSettings:
                 raise InvalidSettings(f"{name} must be a positive integer, got {value!r}")
         if self.model_variant not in ("float", "int8"):
             raise InvalidSettings(f"model_variant must be 'float' or 'int8', got {self.model_variant!r}")
+        if self.release_public_key is not None:
+            try:
+                load_public_key(self.release_public_key)
+            except ReleaseKeyInvalid as exc:
+                raise InvalidSettings(f"release_public_key: {exc}") from None

@@ -270,12 +270,12 @@ class Bridge:
         )
         if self._clock_ms is not None:
             settings = dataclasses.replace(settings, clock_ms=self._clock_ms)
-        pipeline = PipelineSettings()
+        pipeline = PipelineSettings(release_public_key=args.release_public_key)
         if args.inference == "host":
             hook = self._hook
             assert hook is not None  # checked by _open
             host = HostInference(hook, folder / MODEL_DIR, args.inference_timeout_s)
-            pipeline = PipelineSettings(backend=lambda: HostBackend(host))
+            pipeline = dataclasses.replace(pipeline, backend=lambda: HostBackend(host))
         privacy = PrivacySettings(random=self._random)
         return EdgeClient(settings, transport=self._transport, privacy=privacy, pipeline=pipeline)
 
@@ -436,6 +436,18 @@ def _m_record(bridge: Bridge, args: p.RecordArgs) -> p.RecordResult:
 def _m_process(bridge: Bridge, args: p.ProcessArgs) -> p.ProcessResult:
     with bridge.client() as c:
         return _as(p.ProcessResult, c.process(args.now_ms, tz_offset_min=args.tz_offset_min))
+
+
+@method(
+    "updateModel",
+    p.NoArgs,
+    p.ModelUpdateResult,
+    blocking=True,
+    summary="Install the newest signed model release announced, after every check (needs the network).",
+)
+def _m_update_model(bridge: Bridge, args: p.NoArgs) -> p.ModelUpdateResult:
+    with bridge.client() as c:
+        return _as(p.ModelUpdateResult, c.update_model())
 
 
 @method(

@@ -76,7 +76,8 @@ def sdk_code(exc: EdgeError) -> str:
 def sdk_details(exc: EdgeError) -> dict[str, Any]:
     """The fields an SDK error carries for the host (the cloud's code, an HTTP status, ...)."""
     details: dict[str, Any] = {}
-    for name, key in (("code", "code"), ("status", "status"), ("detail", "detail"), ("last_seq", "lastSeq")):
+    for name, key in (("code", "code"), ("status", "status"), ("detail", "detail"), ("last_seq", "lastSeq"),
+                      ("reason", "reason")):  # fmt: skip
         value = getattr(exc, name, None)
         if isinstance(value, str | int) and not isinstance(value, bool):
             details[key] = value

@@ -40,6 +40,9 @@ class OpenArgs(Args):
     locale: LocaleTag | None = None
     """The device's language as a BCP 47 tag (``pt-BR``): offer reasons and notices come in it, or
     in the nearest one the cloud supports."""
+    release_public_key: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """The Ed25519 public key (base64) model releases must be signed with; ``null`` refuses every
+    release and the shipped model serves (``updateModel``)."""
     inference: Literal["auto", "host"] = "auto"
     """``host``: the host runs the model (``set_inference_host``); ``auto``: a Python runtime."""
     inference_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
@@ -129,6 +132,15 @@ class ProcessResult(Result):
     stored: int
     skipped: int
     consent_missing: bool
+    model_version: str | None
+
+
+class ModelUpdateResult(Result):
+    status: Literal["installed", "current", "none"]
+    """``installed``: the announced release now serves; ``current``: it was running already;
+    ``none``: no release was announced to this device."""
+    release: int
+    """The release running (0: the model shipped with the app)."""
     model_version: str | None
 
 

@@ -32,8 +32,8 @@ def entity_of(change: AnyChange) -> tuple[str, str]:
     if isinstance(change, Notice):
         return ("notice", change.notice_id)
     if isinstance(change, ModelRelease):
-        # A device keeps every release it hears of (by model version), not only the latest.
-        return ("model", change.model_version)
+        # Release numbers only grow and a device wants the latest: one entity per user.
+        return ("model", "")
     if isinstance(change, ProfileUpdate):
         return ("profile", "")
     if isinstance(change, ConsentState):

@@ -32,6 +32,13 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Cents = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 Bps = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 Version = Annotated[int, msgspec.Meta(ge=1)]
+ReleaseNumber = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+"""A model release's number: monotonic, a device accepts only one above the release it runs."""
+Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+ModelVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+FeatureSpecVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+ReleaseSignature = Annotated[str, msgspec.Meta(max_length=128)]
+"""The base64 of a 64-byte Ed25519 signature (:mod:`sync.releases`)."""
 
 
 NO_NUL = r"^[^\x00]*$"
@@ -258,9 +265,20 @@ class ConsentState(Change, kw_only=True):
 
 
 class ModelRelease(Change, kw_only=True):
-    model_version: Id
-    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    """A signed model release for the user's devices (spec §5.9; protocol 2 and later).
+
+    The first four fields are the signed :class:`sync.releases.ReleaseManifest`; ``signature`` is the
+    release key's over them. ``url`` is the release's folder under the cloud's base URL: its
+    ``manifest.json`` and the model files that manifest names are fetched from there.
+    """
+
+    release: ReleaseNumber
+    model_version: ModelVersion
+    feature_spec_version: FeatureSpecVersion
+    sha256: Sha256Hex
+    """SHA-256 of the release's ``manifest.json``."""
     url: Annotated[str, msgspec.Meta(max_length=2048)]
+    signature: ReleaseSignature = ""
 
 
 class Wipe(Change, kw_only=True):
@@ -297,6 +315,9 @@ class SyncRequest(Wire, kw_only=True):
     locale: LocaleTag | None = None
     """The device's locale (a BCP 47 tag such as ``pt-BR``): what the cloud writes for the user from
     now on is in the nearest supported one (spec §5.8). ``None`` leaves the user's as it is."""
+    model_version: ModelVersion | None = None
+    """The model version the device serves (spec §5.9), reported to operators; ``None`` when it has
+    not loaded one."""
 
 
 class SyncEnvelope(Wire, tag="SyncRequest", kw_only=True):
@@ -309,6 +330,7 @@ class SyncEnvelope(Wire, tag="SyncRequest", kw_only=True):
     cursor: str | None = None
     pull_limit: Annotated[int, msgspec.Meta(ge=0)] = 200
     locale: LocaleTag | None = None
+    model_version: ModelVersion | None = None
 
 
 class MutationResult(msgspec.Struct, kw_only=True, omit_defaults=True):

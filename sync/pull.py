@@ -88,7 +88,7 @@ CHANGE_SINCE_PROTOCOL: Final[dict[str, int]] = {
     "ProfileUpdate": 1,
     "Notice": 1,
     "ConsentState": 1,
-    "ModelRelease": 1,
+    "ModelRelease": 2,
     "Wipe": 1,
 }
 """First protocol version that knows each change type; the server sends a client only what it knows."""

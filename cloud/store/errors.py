@@ -25,6 +25,18 @@ class ReviewAlreadyClosed(StoreError):
     """The review request was closed already."""
 
 
+class ReleaseNotFound(StoreError):
+    """No model release with that number."""
+
+
+class ReleaseExists(StoreError):
+    """A release with that number or above was published already: release numbers only grow."""
+
+
+class RolloutNarrowed(StoreError):
+    """A rollout only widens: devices that have a release keep it (roll back with a newer release)."""
+
+
 class ErasureBlocked(StoreError):
     """The user has an accepted offer not yet applied: money is in flight, so erasure waits."""
 

@@ -602,4 +602,36 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE UNIQUE INDEX review_requests_open ON review_requests(offer_id) WHERE status = 'open';
         """,
     ),
+    Migration(
+        "0021_model_releases",
+        """
+        -- Signed model releases (spec §5.9): signed offline, stored and distributed here. Nothing
+        -- of a release changes after it is published but its rollout, which only widens.
+        CREATE TABLE model_releases (
+            release_number       INTEGER NOT NULL,
+            model_version        TEXT NOT NULL,
+            feature_spec_version TEXT NOT NULL,
+            sha256               TEXT NOT NULL,
+            signature            TEXT NOT NULL,
+            rollout_bps          INTEGER NOT NULL DEFAULT 0 CHECK (rollout_bps BETWEEN 0 AND 10000),
+            created_at           INTEGER NOT NULL,
+            created_by           TEXT NOT NULL,
+            rolled_out_at        INTEGER,
+            rolled_out_by        TEXT,
+            PRIMARY KEY (release_number)
+        );
+        -- The release's manifest.json and the model files it names, served to devices.
+        CREATE TABLE model_files (
+            release_number INTEGER NOT NULL REFERENCES model_releases(release_number),
+            name           TEXT NOT NULL,
+            sha256         TEXT NOT NULL,
+            body           BLOB NOT NULL,
+            PRIMARY KEY (release_number, name)
+        );
+        -- The highest release appended to the user's change log (0: none yet).
+        ALTER TABLE users ADD COLUMN model_release INTEGER NOT NULL DEFAULT 0;
+        -- The model the device last said it serves (SyncRequest.model_version).
+        ALTER TABLE devices ADD COLUMN model_version TEXT;
+        """,
+    ),
 )

@@ -33,6 +33,8 @@ from cloud.store.records import (
     FleetCounts,
     LoginFailure,
     MigrationStatus,
+    ModelFileRecord,
+    ModelReleaseRecord,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -165,10 +167,13 @@ class Store(Protocol):
         pull_limit: int,
         now: int,
         locale: str | None = None,
+        model_version: str | None = None,
     ) -> SyncOutcome:
         """Apply a push under the exactly-once rule and read the next page of changes.
 
-        ``locale`` (a supported one, :mod:`sync.locales`) becomes the user's before the push.
+        ``locale`` (a supported one, :mod:`sync.locales`) becomes the user's before the push;
+        ``model_version`` is recorded as the model the device serves. The newest model release
+        rolled out to the user and not yet announced to them is appended to their change log.
 
         The push, ``last_seq``, a digest per processed mutation and the clock skew are written in
         one transaction. A duplicate (``seq <= last_seq``) whose stored digest differs from the
@@ -603,4 +608,28 @@ class Store(Protocol):
     async def close_review(self, review_id: str, *, resolution: str, actor: str, now: int) -> ReviewClosed:
         """Close an open review; the user is sent the resolution as a notice.
         ``ReviewNotFound`` (an erased user's reviews went with the erasure) / ``ReviewAlreadyClosed``."""
+        ...
+
+    # --- model releases (spec §5.9) ------------------------------------------------------------
+
+    async def publish_release(
+        self, release: ModelReleaseRecord, files: Sequence[ModelFileRecord], *, address: str | None
+    ) -> ModelReleaseRecord:
+        """Store a release, rolled out to nobody, with its files; audited as
+        ``model_release_published``. ``ReleaseExists`` unless its number is above every published one."""
+        ...
+
+    async def set_rollout(
+        self, release: int, rollout_bps: int, *, actor: str, address: str | None, now: int
+    ) -> ModelReleaseRecord:
+        """Widen a release's rollout (audited as ``model_rollout_changed``); the same value again
+        changes nothing. ``ReleaseNotFound`` / ``RolloutNarrowed``."""
+        ...
+
+    async def model_releases(self) -> list[ModelReleaseRecord]:
+        """Every published release, newest first, with the devices reporting its model version."""
+        ...
+
+    async def model_file(self, release: int, name: str) -> ModelFileRecord | None:
+        """One file of a release; ``None`` if the release or the file is unknown."""
         ...

@@ -694,3 +694,31 @@ class ReviewClosed(msgspec.Struct, frozen=True, kw_only=True):
 
     review: ReviewRecord
     outbox: list[OutboxRecord]
+
+
+class ModelFileRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One file of a release: its ``manifest.json`` or a model file that manifest names."""
+
+    name: str
+    sha256: str
+    body: bytes
+
+
+class ModelReleaseRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A published model release (spec §5.9) and how far it is rolled out."""
+
+    release: int
+    model_version: str
+    feature_spec_version: str
+    sha256: str
+    signature: str
+    rollout_bps: int
+    """Share of users (cohort buckets below this, of 10,000) the release is for."""
+    created_at: int
+    created_by: str
+    rolled_out_at: int | None = None
+    rolled_out_by: str | None = None
+    files: tuple[str, ...] = ()
+    """Names of its files, ``manifest.json`` first."""
+    devices: int = 0
+    """Devices (not revoked) whose last sync said they serve this release's model version."""

@@ -35,6 +35,8 @@ from cloud.store.records import (
     FleetCounts,
     LoginFailure,
     MigrationStatus,
+    ModelFileRecord,
+    ModelReleaseRecord,
     OfferCreated,
     OfferRecord,
     OfferTerms,
@@ -79,6 +81,7 @@ from cloud.store.scripts import (
     operators,
     outbox,
     push,
+    releases,
     retention,
     reviews,
     sync,
@@ -205,6 +208,7 @@ class TxStore:
         pull_limit: int,
         now: int,
         locale: str | None = None,
+        model_version: str | None = None,
     ) -> SyncOutcome:
         acceptance = self.acceptance
         return await self._write_tx(
@@ -218,6 +222,7 @@ class TxStore:
                 now=now,
                 acceptance=acceptance,
                 locale=locale,
+                model_version=model_version,
             )
         )
 
@@ -622,3 +627,23 @@ class TxStore:
         return await self._write_tx(
             lambda tx: reviews.close_review(tx, review_id, resolution=resolution, actor=actor, now=now)
         )
+
+    # --- model releases ------------------------------------------------------------------------
+
+    async def publish_release(
+        self, release: ModelReleaseRecord, files: Sequence[ModelFileRecord], *, address: str | None
+    ) -> ModelReleaseRecord:
+        return await self._write_tx(lambda tx: releases.publish(tx, release, files, address=address))
+
+    async def set_rollout(
+        self, release: int, rollout_bps: int, *, actor: str, address: str | None, now: int
+    ) -> ModelReleaseRecord:
+        return await self._write_tx(
+            lambda tx: releases.set_rollout(tx, release, rollout_bps, actor=actor, address=address, now=now)
+        )
+
+    async def model_releases(self) -> list[ModelReleaseRecord]:
+        return await self._query(releases.releases)
+
+    async def model_file(self, release: int, name: str) -> ModelFileRecord | None:
+        return await self._query(lambda tx: releases.release_file(tx, release, name))

@@ -5,6 +5,8 @@ A refused model changes nothing: the model that was serving before keeps serving
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from edge_sdk.errors import EdgeError
 
 
@@ -62,3 +64,35 @@ class InvalidFeatures(ModelError, ValueError):
 
 class NoModelLoaded(ModelError):
     """``score()`` was called before any model was installed."""
+
+
+class ReleaseRefusal(StrEnum):
+    """Why a model release was refused (:attr:`ReleaseRefused.reason`)."""
+
+    KEY_MISSING = "key_missing"
+    """No release public key is pinned (``PipelineSettings.release_public_key``)."""
+    UNSIGNED = "unsigned"
+    SIGNATURE_INVALID = "signature_invalid"
+    """The signature does not verify under the pinned key (or is malformed)."""
+    NOT_NEWER = "not_newer"
+    """The release number is not above the one the device runs."""
+    FEATURE_SPEC_MISMATCH = "feature_spec_mismatch"
+    MANIFEST_MISMATCH = "manifest_mismatch"
+    """The fetched ``manifest.json`` is not the signed one (its SHA-256 or its model version)."""
+
+
+class ReleaseRefused(ModelError):
+    """A model release failed a check of spec §5.9 before its model was loaded; the model that
+    was serving keeps serving. ``reason`` says which check."""
+
+    def __init__(self, reason: ReleaseRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ModelDownloadFailed(ModelError):
+    """A release's file could not be fetched (no answer, or an HTTP error ``status``); try later."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

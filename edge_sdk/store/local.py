@@ -31,6 +31,7 @@ from sync.codes import RejectionCode, ResultStatus
 from sync.messages import (
     AckNotice,
     AnyChange,
+    ModelRelease,
     Mutation,
     MutationResult,
     SubmitAggregate,
@@ -39,6 +40,17 @@ from sync.messages import (
 from sync.push import is_rolled_back
 
 BUSY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledModel:
+    """A model release installed on the device (its files are in ``folder``)."""
+
+    release: int
+    model_version: str
+    variant: str
+    folder: str
+    installed_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,9 +497,31 @@ class LocalStore:
         with self._lock:
             return mirror.read_consent(self._db)
 
-    def mirror_models(self) -> list[mirror.ModelRow]:
+    def mirror_models(self) -> list[ModelRelease]:
         with self._lock:
             return mirror.read_models(self._db)
+
+    # --- the installed model release -----------------------------------------------
+
+    def installed_model(self) -> InstalledModel | None:
+        """The model release this device runs, if one was installed."""
+        rows = self._query(
+            "SELECT release, model_version, variant, folder, installed_at FROM installed_model WHERE id = 1"
+        )
+        return InstalledModel(*rows[0]) if rows else None
+
+    def set_installed_model(self, installed: InstalledModel) -> None:
+        with self.atomic() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO installed_model (id, release, model_version, variant, folder,"
+                " installed_at) VALUES (1, ?, ?, ?, ?, ?)",
+                [installed.release, installed.model_version, installed.variant, installed.folder,
+                 installed.installed_at],
+            )  # fmt: skip
+
+    def clear_installed_model(self) -> None:
+        with self.atomic() as db:
+            db.execute("DELETE FROM installed_model")
 
 
 def _already_delivered(state: SyncState, row: OutboxRow, result: MutationResult) -> bool:

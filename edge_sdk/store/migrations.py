@@ -180,11 +180,45 @@ def privacy(db: Database) -> None:
         db.execute(statement)
 
 
+_MODEL_RELEASES: Final = (
+    # The ModelRelease change is a signed release now (spec §5.9): one row, the newest announced.
+    "DROP TABLE mirror_models",
+    """
+    CREATE TABLE mirror_models (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        release INTEGER NOT NULL,
+        change BLOB NOT NULL,
+        version INTEGER NOT NULL
+    )
+    """,
+    # The release this device runs, installed by update_model() after every check passed; its
+    # files are in folder. Not the user's data: a wipe keeps it.
+    """
+    CREATE TABLE installed_model (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        release INTEGER NOT NULL,
+        model_version TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        installed_at INTEGER NOT NULL
+    )
+    """,
+)
+
+
+@migrations(name="0006_model_releases")
+def model_releases(db: Database) -> None:
+    """Signed model releases: the newest one announced, and the one installed."""
+    for statement in _MODEL_RELEASES:
+        db.execute(statement)
+
+
 KNOWN_MIGRATIONS: Final = (
     "0001_initial",
     "0002_replacing_device",
     "0003_identity_lost",
     "0004_requeued_through",
     "0005_privacy",
+    "0006_model_releases",
 )
 """Names of every migration this build registers, in order (a store with others is from a newer SDK)."""

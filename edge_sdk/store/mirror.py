@@ -37,6 +37,7 @@ MIRROR_TABLES: Final = (
 
 _offer_decoder: Final = msgspec.msgpack.Decoder(Offer)
 _profile_decoder: Final = msgspec.msgpack.Decoder(Profile)
+_release_decoder: Final = msgspec.msgpack.Decoder(ModelRelease)
 _encoder: Final = msgspec.msgpack.Encoder()
 
 
@@ -69,14 +70,6 @@ class NoticeRow:
     created_at: int
     version: int
     acked: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRow:
-    model_version: str
-    sha256: str
-    url: str
-    version: int
 
 
 def clear(db: Database) -> None:
@@ -155,11 +148,13 @@ def apply_change(db: Database, change: AnyChange) -> Applied:
                 [str(scope), int(granted), change.version],
             )
     elif isinstance(change, ModelRelease):
-        if not _newer(db, "mirror_models", "model_version", change.model_version, change.version):
+        # Release numbers only grow: keep the newest release announced.
+        row = db.execute("SELECT release, version FROM mirror_models WHERE id = 1").fetchone()
+        if row is not None and (int(row[0]), int(row[1])) >= (change.release, change.version):
             return Applied.STALE
         db.execute(
-            "INSERT OR REPLACE INTO mirror_models (model_version, sha256, url, version) VALUES (?, ?, ?, ?)",
-            [change.model_version, change.sha256, change.url, change.version],
+            "INSERT OR REPLACE INTO mirror_models (id, release, change, version) VALUES (1, ?, ?, ?)",
+            [change.release, _encoder.encode(change), change.version],
         )
     return Applied.YES
 
@@ -204,8 +199,7 @@ def read_consent(db: Database) -> dict[str, bool]:
     return {str(r[0]): bool(r[1]) for r in rows}
 
 
-def read_models(db: Database) -> list[ModelRow]:
-    rows = db.execute(
-        "SELECT model_version, sha256, url, version FROM mirror_models ORDER BY version"
-    ).fetchall()
-    return [ModelRow(r[0], r[1], r[2], int(r[3])) for r in rows]
+def read_models(db: Database) -> list[ModelRelease]:
+    """The newest model release announced (none, or one)."""
+    rows = db.execute("SELECT change FROM mirror_models WHERE id = 1").fetchall()
+    return [_release_decoder.decode(r[0]) for r in rows]

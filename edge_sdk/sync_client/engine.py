@@ -114,8 +114,10 @@ class SyncEngine:
         settings: EdgeSettings,
         auth: DeviceAuth,
         reenroll: ReenrollProvider | None = None,
+        model_version: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._store = store
+        self._model_version = model_version
         self._transport = transport
         self._settings = settings
         self._auth = auth
@@ -345,6 +347,7 @@ class SyncEngine:
             cursor=state.cursor,
             pull_limit=self._settings.pull_limit,
             locale=self._settings.locale,
+            model_version=self._model_version(),
         )
         return encode_request_raw(envelope, self._settings.media_type)
 

@@ -30,7 +30,12 @@ class HttpTransport:
         if request.bearer is not None:
             headers["Authorization"] = f"Bearer {request.bearer}"
         try:
-            response = self._client.post(request.path, content=request.body, headers=headers)
+            if request.method == "GET":
+                del headers["Content-Type"]
+                headers["Accept"] = "*/*"
+                response = self._client.get(request.path, headers=headers)
+            else:
+                response = self._client.post(request.path, content=request.body, headers=headers)
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return TransportResponse(

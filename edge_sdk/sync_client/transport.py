@@ -34,7 +34,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TransportRequest:
-    """One ``POST`` to the cloud."""
+    """One request to the cloud: a ``POST`` of ``body``, or a ``GET`` (a model release's file)."""
 
     path: str
     """Path under the base URL, e.g. ``/v1/sync``."""
@@ -43,6 +43,7 @@ class TransportRequest:
     """Media type of ``body``; the cloud answers success in the same one."""
     bearer: str | None = None
     """Access token for ``Authorization: Bearer``; ``None`` for enrollment and refresh."""
+    method: str = "POST"
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,7 @@ class SyncService:
                 pull_limit=limit,
                 now=now,
                 locale=None if envelope.locale is None else resolve_locale(envelope.locale).value,
+                model_version=envelope.model_version,
             )
         except DeviceNotFound as exc:
             # A validly signed token for a device the server does not know (its data was restored

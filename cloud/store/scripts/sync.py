@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Final
 
 from cloud.domain.offers.rules import AcceptanceRule
+from cloud.domain.releases.rules import cohort_bucket
 from cloud.store.errors import CursorAhead, DeviceNotFound, DeviceRevoked, SeqConflict
 from cloud.store.records import ItemResult, ProcessedMutation, PushItem, StoredChange, SyncOutcome
+from cloud.store.scripts import releases
 from cloud.store.scripts.mutations import PushState, apply_mutation
 from cloud.store.tx import Tx
 from sync.codes import RejectionCode, ResultStatus
@@ -119,6 +121,7 @@ def sync(
     now: int,
     acceptance: AcceptanceRule,
     locale: str | None = None,
+    model_version: str | None = None,
 ) -> SyncOutcome:
     """One ``/v1/sync`` transaction (spec §5 steps 7 to 9); raises and changes nothing on a refusal.
 
@@ -137,8 +140,8 @@ def sync(
     if revoked:
         raise DeviceRevoked()
     tx.lock_user(user_id)
-    version, erased_at, user_locale = tx.execute(
-        "SELECT version, erased_at, locale FROM users WHERE user_id = ?", (user_id,)
+    version, erased_at, user_locale, announced = tx.execute(
+        "SELECT version, erased_at, locale, model_release FROM users WHERE user_id = ?", (user_id,)
     ).fetchone()
     if erased_at is not None:
         return _wipe(tx, device_id, user_id, last_seq, items, now)
@@ -168,9 +171,12 @@ def sync(
     _keep_digests(tx, digests)
     state.counts.flush(tx)
     tx.execute(
-        "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ? WHERE device_id = ?",
-        (plan.last_seq, skew_ms, now, device_id),
+        "UPDATE devices SET last_seq = ?, skew_ms = ?, last_seen_at = ?,"
+        " model_version = COALESCE(?, model_version) WHERE device_id = ?",
+        (plan.last_seq, skew_ms, now, model_version, device_id),
     )
+    # After the push, so the release's version follows what the push wrote.
+    releases.announce(tx, user_id, cohort_bucket(user_id), int(announced), now)
     # Read after the writes, in the same transaction: the page includes this push's changes.
     changes = [
         StoredChange(version=v, type=t, body=bytes(b))

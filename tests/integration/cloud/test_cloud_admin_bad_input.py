@@ -63,6 +63,7 @@ class World:
             operator="nobody",
             service_key="0123456789abcdef",
             review="rev_nothing",
+            release=7,
         )
 
 
@@ -187,12 +188,16 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/v1/admin/reviews/{review}/close", {"resolution": "checked"}),
     ("GET", "/v1/admin/service-keys", None),
     ("POST", "/v1/admin/service-keys/{service_key}/revoke", None),
+    ("GET", "/v1/admin/model-releases", None),
+    ("POST", "/v1/admin/model-releases", {"manifest": {}, "signature": "", "files": {}}),
+    ("POST", "/v1/admin/model-releases/{release}/rollout", {"percent": 1}),
 ]
 UNGUARDED = {("POST", "/v1/admin/login")}
 """Admin routes anyone may call: signing in is how a credential is had."""
 """Every admin endpoint (but credit evaluation's), with a request that would succeed."""
 
 VF, IB, NF = "validation_failed", "invalid_body", "not_found"
+RELEASE = {"release": 1, "model_version": "m-1", "feature_spec_version": "features-v1", "sha256": "0" * 64}
 NEW_ADMIN = {"username": "second", "password": "a long new passphrase"}
 NEW_OPERATOR = {**NEW_ADMIN, "role": "operator"}
 OFFER = {"new_limit_cents": 150_000, "rate_bps": 1_790, "term_months": 12}
@@ -463,6 +468,45 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
         VF,
     ),
     ("reviews-bad-status", "GET", "/v1/admin/reviews", "status=pending", 400, VF),
+    # model releases (their own module tests the releases refused for what they hold)
+    ("release-not-json", "POST", "/v1/admin/model-releases", NOT_JSON, 400, IB),
+    ("release-no-body", "POST", "/v1/admin/model-releases", b"", 400, VF),
+    (
+        "release-missing-files",
+        "POST",
+        "/v1/admin/model-releases",
+        {"manifest": RELEASE, "signature": ""},
+        400,
+        VF,
+    ),
+    (
+        "release-unsigned",
+        "POST",
+        "/v1/admin/model-releases",
+        {"manifest": RELEASE, "signature": "", "files": {}},
+        422,
+        "release_invalid",
+    ),
+    (
+        "release-files-not-base64",
+        "POST",
+        "/v1/admin/model-releases",
+        {"manifest": RELEASE, "signature": "", "files": {"manifest.json": "%%"}},
+        400,
+        VF,
+    ),
+    (
+        "rollout-unknown-release",
+        "POST",
+        "/v1/admin/model-releases/{release}/rollout",
+        {"percent": 5},
+        404,
+        NF,
+    ),
+    ("rollout-over-100", "POST", "/v1/admin/model-releases/{release}/rollout", {"percent": 101}, 400, VF),
+    ("rollout-a-string", "POST", "/v1/admin/model-releases/{release}/rollout", {"percent": "5"}, 400, VF),
+    ("rollout-no-body", "POST", "/v1/admin/model-releases/{release}/rollout", b"", 400, VF),
+    ("rollout-release-not-a-number", "POST", "/v1/admin/model-releases/x/rollout", {"percent": 5}, 404, NF),
     ("reviews-bad-cursor", "GET", "/v1/admin/reviews", "cursor=!!!", 400, "invalid_cursor"),
     ("key-admin-role", "POST", "/v1/admin/service-keys", {"name": "lender", "role": "admin"}, 400, VF),
     ("key-bad-name", "POST", "/v1/admin/service-keys", {"name": "Lender Inc", "role": "viewer"}, 400, VF),
@@ -542,7 +586,16 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
     listed = set()
     for method, template, _ in ENDPOINTS:
         path = template.split("?")[0]
-        for name in ("user", "device", "open_offer", "pending_row", "operator", "service_key", "review"):
+        for name in (
+            "user",
+            "device",
+            "open_offer",
+            "pending_row",
+            "operator",
+            "service_key",
+            "review",
+            "release",
+        ):
             path = path.replace(
                 "{" + name + "}",
                 "{"
@@ -554,6 +607,7 @@ def test_the_endpoint_list_is_complete(live_server: LiveServer) -> None:
                     "operator": "username",
                     "service_key": "key_id",
                     "review": "review_id",
+                    "release": "release",
                 }[name]
                 + "}",
             )

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from ecs.cli import Exit, main
+from sync.messages import RequestReview
 from tests.support.databases import Databases
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, sync_ok
 
 pytestmark = pytest.mark.engines("sqlite", "postgres")
 
@@ -76,6 +77,33 @@ def test_users_devices_codes_and_offers(server: LiveServer, capsys: pytest.Captu
     assert {"device_enrolled", "audit"} <= kinds and user["view"]["user_id"] == user_id
     code, _, err = ecs(server, capsys, "users", "show", "usr_nobody")
     assert code == Exit.FAILED and "not_found" in err
+
+
+def test_reviews_are_listed_and_closed(server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:
+    tokens = server.new_device()
+    assert server.admin.post(f"/v1/admin/users/{tokens.user_id}/profile", json=PROFILE).status_code == 200
+    offer = server.admin.post(
+        f"/v1/admin/users/{tokens.user_id}/offers",
+        json={
+            "new_limit_cents": 150_000,
+            "rate_bps": 1_790,
+            "expires_at": int(time.time() * 1000) + 86_400_000,
+        },
+    ).json()["offer"]
+    review = RequestReview(seq=1, created_at=1, offer_id=offer["offer_id"], note="please look again")
+    sync_ok(server, tokens, [review], protocol=2)
+
+    code, listed, _ = ecs(server, capsys, "reviews", "list", "--status", "open", "--all")
+    (opened,) = [r for r in listed if r["offer_id"] == offer["offer_id"]]
+    assert code == Exit.OK and (opened["note"], opened["status"]) == ("please look again", "open")
+    code, closed, _ = ecs(
+        server, capsys, "reviews", "close", opened["review_id"], "--resolution", "It stands."
+    )
+    assert code == Exit.OK and (closed["status"], closed["resolution"]) == ("closed", "It stands.")
+    code, _, err = ecs(server, capsys, "reviews", "close", opened["review_id"], "--resolution", "again")
+    assert code == Exit.FAILED and "review_closed" in err
+    code, listed, _ = ecs(server, capsys, "reviews", "list", "--status", "open", "--all")
+    assert opened["review_id"] not in [r["review_id"] for r in listed]
 
 
 def test_evaluations_and_the_outbox(server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,7 @@ from cloud.domain.admin.schemas import (
 )
 from cloud.domain.credit.schemas import SetCreditFeatures
 from cloud.domain.operators.schemas import Bootstrap, CreateOperator, CreateServiceKey, Login, SetRole
+from cloud.domain.releases.schemas import PublishRelease, SetRollout
 from cloud.settings import load_settings
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "specs" / "sync-protocol.md"
@@ -48,6 +49,8 @@ BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/v1/admin/operators"): CreateOperator,
     ("PUT", "/v1/admin/operators/{username}/role"): SetRole,
     ("POST", "/v1/admin/service-keys"): CreateServiceKey,
+    ("POST", "/v1/admin/model-releases"): PublishRelease,
+    ("POST", "/v1/admin/model-releases/{release}/rollout"): SetRollout,
 }
 """The body type each admin handler decodes (strictly, through :class:`cloud.deps.StrictBody`)."""
 

@@ -81,6 +81,8 @@ def test_every_subcommand_has_help() -> None:
         "operators",
         "login",
         "keys",
+        "models",
+        "reviews",
     }
     assert all(p.description for p in subcommands.values())
     assert json.dumps([int(e) for e in Exit]) == "[0, 1, 2]"

@@ -145,6 +145,8 @@ class FakeCloud:
         self.check_seq_conflicts = True
         """Answer ``409 seq_conflict`` to a processed seq pushed with other content; off, the
         mutation is a plain duplicate (as a cloud without the check would treat it)."""
+        self.files: dict[str, bytes] = {}
+        """Model release files by path, answered to an authenticated ``GET``."""
         self._ids = itertools.count(1)
 
     # --- admin side ----------------------------------------------------------
@@ -242,6 +244,11 @@ class FakeCloud:
         return device.current_pair
 
     def _handle(self, request: TransportRequest) -> TransportResponse:
+        if request.method == "GET":
+            if request.bearer is None:
+                return self.problem(401, "token_missing")
+            body = self.files.get(request.path)
+            return self.problem(404, "not_found") if body is None else TransportResponse(200, body)
         media = media_type_of(request.content_type)
         assert media is not None
         if request.path == ENROLL_PATH:

@@ -246,7 +246,15 @@ def test_profile_consent_and_model_release_mirrored(enrolled: EdgeClient, cloud:
     cloud.append_change("u1", ProfileUpdate(version=1, profile=profile))
     cloud.append_change("u1", ConsentState(version=1, scopes={"share_aggregates": True}))  # type: ignore[dict-item]
     cloud.append_change(
-        "u1", ModelRelease(version=1, model_version="m-2", sha256="a" * 64, url="https://m/2")
+        "u1",
+        ModelRelease(
+            version=1,
+            release=2,
+            model_version="m-2",
+            feature_spec_version="features-v1",
+            sha256="a" * 64,
+            url="/v1/models/2",
+        ),
     )
     enrolled.sync()
     assert enrolled.profile() == profile

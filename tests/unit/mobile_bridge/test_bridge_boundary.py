@@ -206,6 +206,7 @@ def test_open_arguments_hold_nothing_that_could_seed() -> None:
         "inference",
         "inferenceTimeoutS",
         "networkTimeoutS",
+        "releasePublicKey",
     }
     # No method's arguments name a random source anywhere.
     for entry in METHODS.values():

@@ -131,9 +131,12 @@ CHANGES: dict[str, dict[str, Any]] = {
     "ModelRelease": {
         "type": "ModelRelease",
         "version": 6,
+        "release": 3,
         "model_version": "m2",
+        "feature_spec_version": "features-v1",
         "sha256": "0" * 64,
-        "url": "https://example.com/m2.tflite",
+        "url": "/v1/models/3",
+        "signature": "",
     },
     "Wipe": {"type": "Wipe", "version": 7, "reason": "user_erased"},
 }
@@ -330,6 +333,10 @@ BAD_CHANGES = [
     ("ModelRelease", ("sha256",), "A" * 64),
     ("ModelRelease", ("sha256",), "0" * 63),
     ("ModelRelease", ("url",), "u" * 2049),
+    ("ModelRelease", ("release",), 0),
+    ("ModelRelease", ("model_version",), "m 2"),
+    ("ModelRelease", ("feature_spec_version",), ""),
+    ("ModelRelease", ("signature",), "s" * 129),
     ("Wipe", ("reason",), "r" * 65),
     ("Wipe", ("reason",), DELETE),
 ]

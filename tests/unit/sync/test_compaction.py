@@ -56,13 +56,20 @@ def consent(version: int) -> ConsentState:
     return ConsentState(version=version, scopes={ConsentScope.PUSH: True})
 
 
-def model(version: int, name: str) -> ModelRelease:
-    return ModelRelease(version=version, model_version=name, sha256=SHA, url="https://m/x")
+def model(version: int, release: int) -> ModelRelease:
+    return ModelRelease(
+        version=version,
+        release=release,
+        model_version=f"m{release}",
+        feature_spec_version="features-v1",
+        sha256=SHA,
+        url=f"/v1/models/{release}",
+    )
 
 
 CASES: list[tuple[str, list[AnyChange], list[int]]] = [
     ("nothing", [], []),
-    ("one of each entity", [offer(1, "o1"), profile(2), notice(3, "n1"), consent(4), model(5, "m1")], []),
+    ("one of each entity", [offer(1, "o1"), profile(2), notice(3, "n1"), consent(4), model(5, 1)], []),
     ("an offer's states: the latest stays", [offer(1, "o1"), offer(2, "o1", OfferStatus.ACCEPTED)], [1]),
     ("two offers are two entities", [offer(1, "o1"), offer(2, "o2"), offer(3, "o1")], [1]),
     ("a removal replaces the offer and stays", [offer(1, "o1"), OfferRemoved(version=2, offer_id="o1")], [1]),
@@ -76,7 +83,7 @@ CASES: list[tuple[str, list[AnyChange], list[int]]] = [
         [profile(1), consent(2), profile(3), consent(4), consent(5)],
         [1, 2, 4],
     ),
-    ("every model release is kept", [model(1, "m1"), model(2, "m2")], []),
+    ("the newest model release replaces the older", [model(1, 1), model(2, 2), offer(3, "o1")], [1]),
     ("the wipe stays", [offer(1, "o1"), Wipe(version=2, reason="user_erased")], []),
 ]
 
