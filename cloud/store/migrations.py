@@ -634,4 +634,24 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ALTER TABLE devices ADD COLUMN model_version TEXT;
         """,
     ),
+    Migration(
+        "0022_aggregate_model_counts",
+        """
+        -- The population analytics estimate each model version apart: two models' scores are not
+        -- one scale. These counts are aggregate_counts per model version too. Both are written
+        -- while processes of the previous release may run (a rolling deploy, or a rollback);
+        -- a later release stops writing aggregate_counts and drops it.
+        CREATE TABLE aggregate_model_counts (
+            day           TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            levels        TEXT NOT NULL,
+            mechanism     TEXT NOT NULL,
+            count         INTEGER NOT NULL,
+            PRIMARY KEY (day, model_version, levels, mechanism)
+        ) WITHOUT ROWID;
+        INSERT INTO aggregate_model_counts (day, model_version, levels, mechanism, count)
+            SELECT day, model_version, levels, mechanism, COUNT(*) FROM aggregates
+            GROUP BY day, model_version, levels, mechanism;
+        """,
+    ),
 )

@@ -146,13 +146,15 @@ class AggregateRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AggregateGroupRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """How many stored aggregates of a day range share one ``levels`` and ``mechanism``: the
+    """How many stored aggregates of a day range share one model, ``levels`` and ``mechanism``: the
     population estimates need only these counts, so the database groups and Python never sees
     one row per aggregate."""
 
     levels: dict[str, int]
     mechanism: dict[str, object]
     count: int
+    model_version: str = ""
+    """The model that scored them: the analytics never pool two models' reports."""
 
 
 class NoticeRecord(msgspec.Struct, frozen=True, kw_only=True):

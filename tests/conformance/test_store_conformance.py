@@ -753,7 +753,7 @@ async def test_aggregates_by_user_and_day_range(store: Store) -> None:
     assert await store.user_aggregates("usr_1", "2024-02-04", "2024-02-09") == []
     everyone = await store.aggregate_groups("2024-02-01", "2024-02-10")
     levels, mechanism = mine[0].levels, mine[0].mechanism
-    assert everyone == [AggregateGroupRecord(levels=levels, mechanism=mechanism, count=4)]
+    assert everyone == [AggregateGroupRecord(levels=levels, mechanism=mechanism, count=4, model_version="m1")]
     other = msgspec.structs.replace(aggregate(6, "2024-02-05"), levels=Levels(stress=3, valence=1, arousal=2))
     await sync(store, "dev_1", [item(aggregate(5, "2024-01-31")), item(other)])
     groups = await store.aggregate_groups("2024-01-31", "2024-02-05")
@@ -790,6 +790,20 @@ async def test_aggregate_counts_follow_every_store_and_erase(store: Store) -> No
     outcome = await sync(store, "dev_3", [item(aggregate(1, "2024-03-01")), item(tense), item(late)])
     assert [r.status for r in outcome.results] == ["applied"] * 3
     assert await counts() == [(0, 1)]
+
+
+async def test_aggregate_counts_are_kept_per_model_version(store: Store) -> None:
+    """Two models' reports are counted apart (the analytics never pool them); a revocation takes
+    each off its own count."""
+    await enrolled(store)
+    await sharing(store)
+    newer = msgspec.structs.replace(aggregate(2, "2024-03-02"), model_version="m2")
+    await sync(store, "dev_1", [item(aggregate(1, "2024-03-01")), item(newer)])
+    groups = await store.aggregate_groups("2024-03-01", "2024-03-31")
+    assert sorted((g.model_version, g.count) for g in groups) == [("m1", 1), ("m2", 1)]
+    revoke = SetConsent(seq=3, created_at=NOW + 10, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
+    await sync(store, "dev_1", [item(revoke)])
+    assert await store.aggregate_groups("2024-03-01", "2024-03-31") == []
 
 
 # --- credit profiles and offers -----------------------------------------------------------

@@ -67,6 +67,29 @@ def _log_skipped(skipped: int) -> None:
         logger.warning("analytics skipped %d aggregates with an unknown mechanism", skipped)
 
 
+def one_model(aggregates: Sequence[AggregateRecord]) -> tuple[str | None, list[AggregateRecord]]:
+    """The aggregates of one model version, and that version: two models' scores are not one scale,
+    so a user's estimate never pools them. The version with the most days reported wins (the most
+    evidence); a tie goes to the one reported last. ``(None, [])`` for no aggregates."""
+    days: dict[str, set[str]] = {}
+    last: dict[str, int] = {}
+    for agg in aggregates:
+        days.setdefault(agg.model_version, set()).add(agg.day)
+        last[agg.model_version] = max(last.get(agg.model_version, agg.received_at), agg.received_at)
+    if not days:
+        return None, []
+    chosen = max(days, key=lambda version: (len(days[version]), last[version], version))
+    return chosen, [agg for agg in aggregates if agg.model_version == chosen]
+
+
+def by_model(groups: Sequence[AggregateGroupRecord]) -> dict[str, list[AggregateGroupRecord]]:
+    """The counted groups of each model version, by version."""
+    out: dict[str, list[AggregateGroupRecord]] = {}
+    for group in groups:
+        out.setdefault(group.model_version, []).append(group)
+    return dict(sorted(out.items()))
+
+
 def field_reports(aggregates: Sequence[AggregateRecord], field: Field) -> FieldReports:
     """Extract ``field`` from every aggregate, reading k and epsilon from each one's mechanism.
 

@@ -30,6 +30,8 @@ class MechanismGroupOut(msgspec.Struct, kw_only=True):
 
 
 class DistributionOut(msgspec.Struct, kw_only=True):
+    model_version: str
+    """The model whose reports these are: two models' scores are not one scale."""
     k: int
     n: int
     groups: list[MechanismGroupOut]
@@ -45,7 +47,8 @@ class PopulationStressOut(msgspec.Struct, kw_only=True):
     skipped: int
     """Aggregates left out because their mechanism is unknown to this server."""
     distributions: list[DistributionOut]
-    """One per number of levels k present (levels of different k are not comparable)."""
+    """One per model version and number of levels k present (two models' scores are not one scale,
+    levels of different k not comparable)."""
 
 
 class UserStressOut(msgspec.Struct, kw_only=True):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import msgspec
+
 from cloud.clock import now_ms
 from cloud.domain.analytics.estimators import DistributionEstimate, estimate_distribution
 from cloud.domain.analytics.posterior import WINDOW_DAYS, BetaPrior, stress_posterior
-from cloud.domain.analytics.reports import Field, field_reports, grouped_reports
+from cloud.domain.analytics.reports import Field, by_model, field_reports, grouped_reports, one_model
 from cloud.domain.analytics.schemas import (
     DistributionOut,
     LevelOut,
@@ -47,19 +49,12 @@ class StoreStressSignal:
 
     async def stress(self, user_id: str, as_of_day: date) -> StressEstimate | None:
         first, last = window(as_of_day, self._window_days)
-        data = field_reports(await self._store.user_aggregates(user_id, first, last), "stress")
+        model_version, aggregates = one_model(await self._store.user_aggregates(user_id, first, last))
+        data = field_reports(aggregates, "stress")
         if len(data.reports) == 0:
             return None
-        return stress_posterior(data.days, data.reports, self._prior)
-
-
-async def population_estimate(
-    store: Store, field: Field, as_of_day: date, window_days: int = 1
-) -> tuple[dict[int, DistributionEstimate], int]:
-    """Debiased distribution of ``field`` over the window ending ``as_of_day``, per k; and the
-    number of aggregates skipped. Empty when there are no reports."""
-    first, last = window(as_of_day, window_days)
-    return _estimate(await store.aggregate_groups(first, last), field)
+        estimate = stress_posterior(data.days, data.reports, self._prior)
+        return msgspec.structs.replace(estimate, model_version=model_version)
 
 
 def _estimate(
@@ -71,9 +66,10 @@ def _estimate(
     return estimate_distribution(reports), skipped
 
 
-def distribution_out(est: DistributionEstimate) -> DistributionOut:
+def distribution_out(est: DistributionEstimate, model_version: str = "") -> DistributionOut:
     shown, shown_lower, shown_upper = est.display()
     return DistributionOut(
+        model_version=model_version,
         k=est.k,
         n=est.n,
         groups=[MechanismGroupOut(epsilon=g.epsilon, n=g.n, p_true=g.p, weight=g.weight) for g in est.groups],
@@ -124,17 +120,22 @@ class AnalyticsService:
     ) -> dict[Field, PopulationStressOut]:
         """:meth:`population` of several fields from one read of the window's reports."""
         first, last = window(as_of_day, window_days)
-        groups = await self._store.aggregate_groups(first, last)
+        models = by_model(await self._store.aggregate_groups(first, last))
         out: dict[Field, PopulationStressOut] = {}
         for field in fields:
-            estimates, skipped = _estimate(groups, field)
+            distributions: list[DistributionOut] = []
+            skipped = 0
+            for model_version, groups in models.items():
+                estimates, model_skipped = _estimate(groups, field)
+                skipped += model_skipped
+                distributions.extend(distribution_out(e, model_version) for e in estimates.values())
             out[field] = PopulationStressOut(
                 field=field,
                 first_day=first,
                 last_day=last,
-                n=sum(e.n for e in estimates.values()),
+                n=sum(d.n for d in distributions),
                 skipped=skipped,
-                distributions=[distribution_out(e) for e in estimates.values()],
+                distributions=distributions,
             )
         return out
 

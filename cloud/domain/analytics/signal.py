@@ -32,6 +32,9 @@ class StressEstimate(msgspec.Struct, frozen=True, kw_only=True):
     recent_day: str | None = None
     """Most recent day with a report in the window (ISO date), if any."""
     credible_mass: float = 0.9
+    model_version: str | None = None
+    """The model whose reports the estimate is from: a user's reports of two models are never
+    pooled (:func:`cloud.domain.analytics.reports.one_model`)."""
 
 
 class StressSignal(Protocol):

@@ -117,16 +117,20 @@ def user_aggregates(tx: Tx, user_id: str, first_day: str, last_day: str) -> list
 
 
 def aggregate_groups(tx: Tx, first_day: str, last_day: str) -> list[AggregateGroupRecord]:
-    # The daily counts kept with the aggregates (scripts/aggregates.py), grouped by the stored
-    # JSON text (each is encoded from one Struct, so equal values are equal text).
+    # The daily counts kept with the aggregates (scripts/aggregates.py), grouped by model version
+    # and the stored JSON text (each is encoded from one Struct, so equal values are equal text).
     rows = tx.execute(
-        "SELECT levels, mechanism, SUM(count) FROM aggregate_counts WHERE day >= ? AND day <= ?"
-        " GROUP BY levels, mechanism HAVING SUM(count) > 0 ORDER BY levels, mechanism",
+        "SELECT model_version, levels, mechanism, SUM(count) FROM aggregate_model_counts"
+        " WHERE day >= ? AND day <= ? GROUP BY model_version, levels, mechanism HAVING SUM(count) > 0"
+        " ORDER BY model_version, levels, mechanism",
         (first_day, last_day),
     )
     return [
         AggregateGroupRecord(
-            levels=msgspec.json.decode(r[0]), mechanism=msgspec.json.decode(r[1]), count=int(r[2])
+            model_version=r[0],
+            levels=msgspec.json.decode(r[1]),
+            mechanism=msgspec.json.decode(r[2]),
+            count=int(r[3]),
         )
         for r in rows
     ]

@@ -237,3 +237,41 @@ def test_aggregate_counts_migration_counts_what_is_stored(tmp_path: Path) -> Non
         ("2024-01-02", '{"stress":2}', 1),
     ]
     assert "aggregates_day" not in indexes
+
+
+def test_aggregate_model_counts_migration_counts_what_is_stored(tmp_path: Path) -> None:
+    """0022 fills the counts per model version from the aggregates already stored."""
+    path = tmp_path / "old.sqlite3"
+    conn = _database_before(path, "0022")
+    conn.execute("INSERT INTO users (user_id, version, created_at) VALUES ('usr_1', 0, 1)")
+    for device in ("dev_a", "dev_b"):
+        conn.execute(
+            "INSERT INTO devices (device_id, user_id, platform, created_at, last_seen_at, lineage_id)"
+            " VALUES (?, 'usr_1', 'android', 1, 1, ?)",
+            (device, device),
+        )
+    rows = [("dev_a", "2024-01-01", "m1"), ("dev_a", "2024-01-02", "m1"), ("dev_b", "2024-01-02", "m2"),
+            ("dev_b", "2024-01-03", "m2")]  # fmt: skip
+    for seq, (device, day, model) in enumerate(rows, start=1):
+        conn.execute(
+            "INSERT INTO aggregates (device_id, lineage_id, user_id, seq, day, tz_offset_min,"
+            " window_bucket, levels, mechanism, model_version, created_at, received_at, body)"
+            " VALUES (?, ?, 'usr_1', ?, ?, 0, 1, '{\"stress\":1}', '{\"name\":\"k_rr\"}', ?, 1, 2, x'00')",
+            (device, device, seq, day, model),
+        )
+    conn.close()
+
+    assert _migrate(path) == [m.name for m in MIGRATIONS if m.name >= "0022"]
+    conn = sqlite3.connect(path)
+    try:
+        counts = conn.execute(
+            "SELECT day, model_version, count FROM aggregate_model_counts ORDER BY day, model_version"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert counts == [
+        ("2024-01-01", "m1", 1),
+        ("2024-01-02", "m1", 1),
+        ("2024-01-02", "m2", 1),
+        ("2024-01-03", "m2", 1),
+    ]

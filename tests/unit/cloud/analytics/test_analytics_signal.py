@@ -13,8 +13,8 @@ import pytest
 
 from cloud.domain.analytics.estimators import estimate_distribution
 from cloud.domain.analytics.posterior import BetaPrior, stress_posterior
-from cloud.domain.analytics.reports import field_reports, grouped_reports
-from cloud.domain.analytics.services import StoreStressSignal, population_estimate, window
+from cloud.domain.analytics.reports import field_reports, grouped_reports, one_model
+from cloud.domain.analytics.services import AnalyticsService, StoreStressSignal, window
 from cloud.domain.analytics.signal import NoStressSignal, StressSignal
 from cloud.domain.sync.digest import mutation_digest
 from cloud.store.engines.sqlite import open_sqlite_store
@@ -26,7 +26,9 @@ from tests.conformance.test_store_conformance import sharing
 NOW = 1_700_000_000_000
 
 
-def _aggregate(seq: int, day: str, stress: int, k: int = 3, epsilon: float = 0.5) -> SubmitAggregate:
+def _aggregate(
+    seq: int, day: str, stress: int, k: int = 3, epsilon: float = 0.5, model_version: str = "m1"
+) -> SubmitAggregate:
     other = FieldMechanism(k=3, epsilon=0.25)
     return SubmitAggregate(
         seq=seq,
@@ -36,7 +38,7 @@ def _aggregate(seq: int, day: str, stress: int, k: int = 3, epsilon: float = 0.5
         window_bucket=3,
         levels=Levels(stress=stress, valence=1, arousal=0),
         mechanism=Mechanism(stress=FieldMechanism(k=k, epsilon=epsilon), valence=other, arousal=other),
-        model_version="m1",
+        model_version=model_version,
     )
 
 
@@ -110,7 +112,9 @@ def test_store_signal_reads_the_users_recent_days(tmp_path: Path) -> None:
         assert got is not None
         assert (got.n_days, got.recent_day) == (4, "2024-01-10")
         data = field_reports(await store.user_aggregates("usr_a", "2024-01-04", "2024-01-10"), "stress")
-        assert got == stress_posterior(data.days, data.reports, BetaPrior())
+        assert got == msgspec.structs.replace(
+            stress_posterior(data.days, data.reports, BetaPrior()), model_version="m1"
+        )
         assert data.days == ["2024-01-04", "2024-01-06", "2024-01-09", "2024-01-10"]
         # No report in the window, or an unknown user: no signal.
         assert await signal.stress("usr_a", date(2023, 12, 1)) is None
@@ -133,15 +137,45 @@ def test_population_estimate_over_stored_reports(tmp_path: Path) -> None:
             eps = 0.5 if u % 2 else 1.0
             await _push(store, f"dev_{u}", [_aggregate(1, "2024-05-01", int(levels[u]), epsilon=eps)])
         await _push(store, "dev_0", [_aggregate(2, "2024-05-02", 1, k=5)])
-        one_day, skipped = await population_estimate(store, "stress", date(2024, 5, 1))
-        assert skipped == 0 and list(one_day) == [3] and one_day[3].n == 40
-        assert {(g.epsilon, g.n) for g in one_day[3].groups} == {(0.5, 20), (1.0, 20)}
-        two_days, _ = await population_estimate(store, "stress", date(2024, 5, 2), window_days=2)
-        assert sorted(two_days) == [3, 5] and two_days[5].n == 1
-        valence, _ = await population_estimate(store, "valence", date(2024, 5, 1))
-        assert [g.epsilon for g in valence[3].groups] == [0.25]
-        empty, _ = await population_estimate(store, "stress", date(2020, 1, 1))
-        assert empty == {}
+        analytics = AnalyticsService(store)
+        one_day = await analytics.population("stress", date(2024, 5, 1), 1)
+        assert one_day.skipped == 0 and [(d.model_version, d.k, d.n) for d in one_day.distributions] == [
+            ("m1", 3, 40)
+        ]
+        assert {(g.epsilon, g.n) for g in one_day.distributions[0].groups} == {(0.5, 20), (1.0, 20)}
+        two_days = await analytics.population("stress", date(2024, 5, 2), 2)
+        assert sorted((d.k, d.n) for d in two_days.distributions) == [(3, 40), (5, 1)]
+        valence = await analytics.population("valence", date(2024, 5, 1), 1)
+        assert [g.epsilon for g in valence.distributions[0].groups] == [0.25]
+        empty = await analytics.population("stress", date(2020, 1, 1), 1)
+        assert (empty.n, empty.distributions) == (0, [])
+
+    _run(tmp_path, body)
+
+
+def test_two_models_reports_are_never_pooled(tmp_path: Path) -> None:
+    """Population estimates come per model version; a user's estimate uses one model's reports,
+    the one with the most days reported in the window (a tie: the one reported last)."""
+
+    async def body(store: Store) -> None:
+        await _device(store, "usr_a", "dev_a")
+        old = [_aggregate(i + 1, f"2024-01-0{i + 1}", 0, model_version="m1") for i in range(3)]
+        new = [_aggregate(i + 4, f"2024-01-0{i + 4}", 2, model_version="m2") for i in range(2)]
+        await _push(store, "dev_a", [*old, *new])
+        analytics = AnalyticsService(store)
+        population = await analytics.population("stress", date(2024, 1, 5), 5)
+        assert [(d.model_version, d.k, d.n) for d in population.distributions] == [("m1", 3, 3), ("m2", 3, 2)]
+        assert population.n == 5
+        signal = StoreStressSignal(store, window_days=5)
+        got = await signal.stress("usr_a", date(2024, 1, 5))
+        assert got is not None and (got.model_version, got.n_days) == ("m1", 3)
+        await _push(store, "dev_a", [_aggregate(6, "2024-01-06", 2, model_version="m2")])
+        later = await signal.stress("usr_a", date(2024, 1, 6))  # m1: 2 days in the window, m2: 3
+        assert later is not None and (later.model_version, later.n_days, later.recent_day) == (
+            "m2",
+            3,
+            "2024-01-06",
+        )
 
     _run(tmp_path, body)
 
@@ -208,3 +242,39 @@ def test_grouped_reports_equal_the_reports_of_every_aggregate() -> None:
         assert np.array_equal(getattr(reports, column)[order], getattr(expected, column)[expected_order])
     got, want = estimate_distribution(reports)[3], estimate_distribution(expected)[3]
     assert got.estimate.tolist() == want.estimate.tolist()
+
+
+def _record(day: str, model_version: str, received_at: int) -> AggregateRecord:
+    return AggregateRecord(
+        device_id="d", lineage_id="d", seq=1, day=day, tz_offset_min=0, window_bucket=1,
+        levels={"stress": 0, "valence": 0, "arousal": 0}, mechanism={}, model_version=model_version,
+        created_at=received_at, received_at=received_at,
+    )  # fmt: skip
+
+
+ONE_MODEL_CASES: list[tuple[str, list[tuple[str, str, int]], str | None]] = [
+    ("none", [], None),
+    ("one model", [("2024-01-01", "a", 1), ("2024-01-02", "a", 2)], "a"),
+    ("most days wins", [("2024-01-01", "a", 9), ("2024-01-02", "b", 1), ("2024-01-03", "b", 2)], "b"),
+    (
+        "days, not reports",
+        [
+            ("2024-01-01", "a", 1),
+            ("2024-01-01", "a", 2),
+            ("2024-01-01", "a", 3),
+            ("2024-01-01", "b", 1),
+            ("2024-01-02", "b", 1),
+        ],
+        "b",
+    ),
+    ("a tie goes to the one reported last", [("2024-01-01", "b", 1), ("2024-01-02", "a", 5)], "a"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "chosen"), [c[1:] for c in ONE_MODEL_CASES], ids=[c[0] for c in ONE_MODEL_CASES]
+)
+def test_one_model(rows: list[tuple[str, str, int]], chosen: str | None) -> None:
+    version, kept = one_model([_record(*row) for row in rows])
+    assert version == chosen
+    assert {r.model_version for r in kept} == (set() if chosen is None else {chosen})
