@@ -81,10 +81,12 @@ bench-growth: $(VENV)/.dev-installed
 # Programs the tests and benchmarks run that pip does not install: wrk, the load generator of
 # bench.sync_ingest (its smoke test runs it too), and chromium, the browser of the page tests
 # (Playwright drives it; it never downloads one), and nginx, the reverse proxy of the TLS example
-# in docs/examples (its test runs that file); each as command:Debian package.
+# in docs/examples (its test runs that file), and pg_dump, which backs up PostgreSQL (the backup
+# tests run it, and use the server's own major version where Debian installed one); each as
+# command:Debian package.
 # A missing one is installed with apt-get when make runs as root where apt-get exists; otherwise
 # the target says what is missing and how to install it, and stops.
-SYSTEM_PACKAGES := wrk:wrk chromium:chromium nginx:nginx-light
+SYSTEM_PACKAGES := wrk:wrk chromium:chromium nginx:nginx-light pg_dump:postgresql-client
 
 system-packages:
 	@missing=""; \

@@ -40,6 +40,7 @@ from cloud.domain.releases.controllers import ModelFileController, ReleaseAdminC
 from cloud.domain.releases.services import ReleaseService
 from cloud.domain.sync.controllers import SyncController
 from cloud.domain.sync.services import SyncService
+from cloud.journal import RightsJournal
 from cloud.metrics import metrics_middleware
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.problems import EXCEPTION_HANDLERS
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 queue = await _open_queue(settings.redis.url, settings.outbox.queue_name)
             else:
                 logger.warning("REDIS_URL unset: /health/ready reports Redis down")
+            journal = RightsJournal(settings.rights_journal_dir)
             app.state.services = Services(
                 settings=settings,
                 store=store,
@@ -128,8 +130,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     outbox=OutboxDispatcher(queue),
                     exit_after_commit=settings.faults.exit_after_commit,
                     on_change=announcer,
+                    epoch=await store.epoch(),
+                    journal=journal,
                 ),
-                admin=AdminService(store, settings.auth, outbox=OutboxDispatcher(queue)),
+                admin=AdminService(store, settings.auth, outbox=OutboxDispatcher(queue), journal=journal),
                 analytics=AnalyticsService(store),
                 offers=OfferService(store, outbox=OutboxDispatcher(queue)),
                 credit=EvaluationService(store, settings.credit, outbox=OutboxDispatcher(queue)),

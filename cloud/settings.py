@@ -502,6 +502,9 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     log_format: str = "text"
     """``text`` or ``json`` (:data:`LOG_FORMATS`): the lines of the API and the workers."""
+    journal_dir: Path | None = None
+    """The rights journal's folder (``RIGHTS_JOURNAL_DIR``; :mod:`cloud.journal`); ``None`` is
+    ``DATA_DIR/journal``."""
     embedded_database: bool = True
     """``DATABASE_URL`` was not set: the SQLite file under ``DATA_DIR`` (the only place a demo runs)."""
 
@@ -511,6 +514,10 @@ class Settings:
             raise UnknownEnvironment(
                 f"ENV must be one of {', '.join(ENVS)} (exactly, lower case), got {self.env!r}"
             )
+
+    @property
+    def rights_journal_dir(self) -> Path:
+        return self.journal_dir if self.journal_dir is not None else self.data_dir / "journal"
 
     @property
     def is_production(self) -> bool:
@@ -682,6 +689,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         env=env_name,
         data_dir=data_dir,
+        journal_dir=Path(journal) if (journal := env.get("RIGHTS_JOURNAL_DIR")) else None,
         database=DatabaseSettings(
             env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'cloud.sqlite3'}",
             pool_max=_int_var(env, "DATABASE_POOL_SIZE"),

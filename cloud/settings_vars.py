@@ -97,6 +97,16 @@ VARS: Final[tuple[Var, ...]] = (
         default_doc="`./data` (`make run` passes `DATA_DIR=data`)",
     ),
     Var(
+        "RIGHTS_JOURNAL_DIR",
+        (
+            "folder of the rights journal: consent revocations and erasures, replayed after a restore"
+            " from a backup; keep it on other storage than the database"
+        ),
+        "text",
+        accepted="a path",
+        default_doc="`$DATA_DIR/journal`",
+    ),
+    Var(
         "DATABASE_URL",
         "`sqlite:///path` (the embedded default) or `postgresql://user@host/db` (scale-out, see below)",
         "text",

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ecs.backups import add_backup_commands
 from ecs.fleet import FleetConfig, FleetError, FleetSummary, simulate
 from ecs.models import add_model_commands
 from ecs.operator import AdminClient, OperatorError, add_commands
@@ -66,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="<subcommand>")
     add_commands(commands, _deployment())
     add_model_commands(commands, _deployment())
+    add_backup_commands(commands)
     sim = commands.add_parser(
         "simulate",
         help="simulated phones living simulated days against a running cloud",

@@ -1,13 +1,16 @@
 """Cursor encoding and the pull paging rule, as pure functions.
 
-A cursor is the user's change-log version the device has applied, encoded as an opaque
-string. Versions come from a per-user counter incremented inside the writing transaction,
-so they commit in order and a device never skips a change.
+A cursor is the user's change-log version the device has applied, in the server's current store
+epoch, encoded as an opaque string. Versions come from a per-user counter incremented inside the
+writing transaction, so they commit in order and a device never skips a change. A restore from a
+backup starts a new epoch (spec §5.5): the versions after it may repeat ones a device pulled before,
+so a cursor of another epoch is refused and the device pulls again from the start.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from typing import Final, Generic, TypeVar
 
@@ -15,27 +18,32 @@ import msgspec
 
 from sync.limits import MAX_PULL_LIMIT, PROTOCOL_VERSION
 
+INITIAL_EPOCH: Final = "0"
+"""The epoch of a store never restored from a backup; its cursors keep the first format."""
+EPOCH_PATTERN: Final = re.compile(r"^[0-9a-f]{8,32}$")
+"""An epoch a restore starts: random lowercase hex."""
+
 _PREFIX: Final = "v1."
+_EPOCH_PREFIX: Final = "v2."
 
 
 class InvalidCursor(ValueError):
-    """A cursor string this server did not issue."""
+    """A cursor string this server did not issue, or issued in another store epoch."""
 
 
-def encode_cursor(version: int) -> str:
-    """Opaque cursor for a change-log version (``0`` = nothing applied yet)."""
+def encode_cursor(version: int, epoch: str = INITIAL_EPOCH) -> str:
+    """Opaque cursor for a change-log version (``0`` = nothing applied yet) in ``epoch``:
+    ``v1.<version>`` in the initial epoch, ``v2.<epoch>.<version>`` after a restore."""
     if version < 0:
         raise ValueError("version must be >= 0")
-    return f"{_PREFIX}{version}"
+    if epoch == INITIAL_EPOCH:
+        return f"{_PREFIX}{version}"
+    if not EPOCH_PATTERN.match(epoch):
+        raise ValueError(f"not an epoch: {epoch!r}")
+    return f"{_EPOCH_PREFIX}{epoch}.{version}"
 
 
-def decode_cursor(cursor: str | None) -> int:
-    """Version a cursor stands for; ``None`` means from the beginning."""
-    if cursor is None:
-        return 0
-    if not cursor.startswith(_PREFIX):
-        raise InvalidCursor(cursor)
-    digits = cursor[len(_PREFIX) :]
+def _version(digits: str, cursor: str) -> int:
     # ASCII only: str.isdigit() also admits digits such as "²" that int() refuses. Only the
     # canonical form encode_cursor() emits is accepted (no sign, no leading zeros).
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
@@ -43,6 +51,23 @@ def decode_cursor(cursor: str | None) -> int:
     if len(digits) > 1 and digits[0] == "0":
         raise InvalidCursor(cursor)
     return int(digits)
+
+
+def decode_cursor(cursor: str | None, epoch: str = INITIAL_EPOCH) -> int:
+    """Version a cursor stands for; ``None`` means from the beginning. A cursor of another epoch
+    than ``epoch`` (the store's) is :class:`InvalidCursor`, as is one this server never issued."""
+    if cursor is None:
+        return 0
+    if cursor.startswith(_PREFIX):
+        if epoch != INITIAL_EPOCH:
+            raise InvalidCursor(cursor)
+        return _version(cursor[len(_PREFIX) :], cursor)
+    if cursor.startswith(_EPOCH_PREFIX):
+        issued, _, digits = cursor[len(_EPOCH_PREFIX) :].partition(".")
+        if issued != epoch or not EPOCH_PATTERN.match(issued):
+            raise InvalidCursor(cursor)
+        return _version(digits, cursor)
+    raise InvalidCursor(cursor)
 
 
 def clamp_pull_limit(requested: int) -> int:

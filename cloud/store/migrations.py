@@ -654,4 +654,35 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             GROUP BY day, model_version, levels, mechanism;
         """,
     ),
+    Migration(
+        "0023_store_epoch",
+        """
+        -- The store's epoch, carried in every cursor: a restore from a backup starts a new one, so
+        -- a cursor issued before it is refused (spec §5.5) instead of skipping changes whose
+        -- versions the restored change log hands out again.
+        CREATE TABLE store_meta (
+            id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+            epoch       TEXT NOT NULL,
+            restored_at INTEGER,
+            backup_at   INTEGER
+        );
+        INSERT INTO store_meta (id, epoch) VALUES (1, '0');
+        """,
+    ),
+    Migration(
+        "0024_lost_seqs",
+        """
+        -- Seqs a device filled with a Withdrawn because the server had lost them (a restore from
+        -- a backup older than what the device had pushed, spec §6.2): shown to operators on the
+        -- user's timeline, a sync's run of them as one event.
+        CREATE TABLE lost_seqs (
+            device_id TEXT NOT NULL,
+            seq       INTEGER NOT NULL,
+            user_id   TEXT NOT NULL,
+            at        INTEGER NOT NULL,
+            PRIMARY KEY (device_id, seq)
+        );
+        CREATE INDEX lost_seqs_user ON lost_seqs(user_id);
+        """,
+    ),
 )

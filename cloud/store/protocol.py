@@ -77,6 +77,22 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def epoch(self) -> str:
+        """The store's epoch (``0`` until a restore from a backup starts another; spec §5.5)."""
+        ...
+
+    async def begin_epoch(self, epoch: str, *, backup_at: int, now: int) -> None:
+        """Start ``epoch``: the store was restored from a backup taken at ``backup_at``."""
+        ...
+
+    async def replay_revocation(
+        self, user_id: str, device_id: str | None, scope: str, *, at: int, now: int
+    ) -> str:
+        """After a restore: revoke ``scope`` as of ``at`` (a journalled revocation the backup does
+        not hold); ``applied``, ``stale`` (a later change is recorded), ``unknown_user`` or
+        ``erased``."""
+        ...
+
     async def ping(self) -> None:
         """Raise if the database does not answer."""
         ...

@@ -82,6 +82,7 @@ from cloud.store.scripts import (
     outbox,
     push,
     releases,
+    restore,
     retention,
     reviews,
     sync,
@@ -194,6 +195,28 @@ class TxStore:
                 grace_ms=grace_ms,
                 now=now,
             )
+        )
+
+    # --- the store's epoch ---------------------------------------------------------------------
+
+    async def epoch(self) -> str:
+        return await self._query(
+            lambda tx: str(tx.execute("SELECT epoch FROM store_meta WHERE id = 1").fetchone()[0])
+        )
+
+    async def begin_epoch(self, epoch: str, *, backup_at: int, now: int) -> None:
+        await self._write_tx(
+            lambda tx: tx.execute(
+                "UPDATE store_meta SET epoch = ?, restored_at = ?, backup_at = ? WHERE id = 1",
+                (epoch, now, backup_at),
+            )
+        )
+
+    async def replay_revocation(
+        self, user_id: str, device_id: str | None, scope: str, *, at: int, now: int
+    ) -> str:
+        return await self._write_tx(
+            lambda tx: restore.replay_revocation(tx, user_id, device_id, scope, at, now)
         )
 
     # --- sync ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from cloud.store import Store
 from cloud.store.errors import UserNotFound
 from cloud.store.migrations import MIGRATIONS
 from cloud.store.scripts.lists import TIMELINE_KINDS
-from sync.messages import ConsentScope, RequestReview, SetConsent
+from sync.messages import ConsentScope, RequestReview, SetConsent, Withdrawn
 from tests.conformance.test_store_conformance import (
     NOW,
     aggregate,
@@ -146,6 +146,10 @@ async def test_timeline_holds_every_kind_of_event_newest_first(store: Store) -> 
     await sharing(store)
     _, push = await applied_with_push(store)  # dev_1's offer off_1 accepted and applied
     await sync(store, "dev_1", [item(aggregate(4, "2024-01-02"))])
+    # Seqs 5 and 6 the server lost and the device filled; 7 a tombstone of content it withdrew.
+    fillers = [Withdrawn(seq=5, created_at=NOW), Withdrawn(seq=6, created_at=NOW)]
+    withdrawn = Withdrawn(seq=7, created_at=NOW, original_type="SubmitAggregate")
+    await sync(store, "dev_1", [item(m) for m in (*fillers, withdrawn)])
     await store.append_notice(
         user_id="usr_1", notice_id="n1", kind="info", title="secret", body="b", now=NOW + 40
     )
@@ -168,6 +172,8 @@ async def test_timeline_holds_every_kind_of_event_newest_first(store: Store) -> 
     assert newest_first([(e.at, e.kind, e.ref) for e in everything])
     assert "secret" not in {e.summary for e in everything}  # a notice's kind, never its text
     assert ("aggregate", "dev_1:4", "day 2024-01-02") in {(e.kind, e.ref, e.summary) for e in everything}
+    lost = [(e.ref, e.summary) for e in everything if e.kind == "seqs_lost"]
+    assert lost == [("dev_1:5", "seqs 5-6 lost by the server, filled by the device")]
     assert {e.ref for e in everything if e.kind == "device_revoked"} == {"dev_3"}
     assert "dev_other" not in {e.ref for e in everything}  # another user's device
 

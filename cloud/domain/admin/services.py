@@ -34,6 +34,7 @@ from cloud.domain.credit.services import evaluation_out, features_out
 from cloud.domain.devices.tokens import hash_secret
 from cloud.domain.offers.operations import payload_summary
 from cloud.domain.offers.services import TOKEN_SUFFIX_CHARS, offer_out, push_attempt_out
+from cloud.journal import RightsEvent, RightsJournal
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.settings import AuthSettings
 from cloud.store.errors import DeviceNotFound, UserNotFound
@@ -134,8 +135,11 @@ class AdminService:
         auth: AuthSettings,
         clock: Callable[[], int] = now_ms,
         outbox: OutboxDispatcher | None = None,
+        journal: RightsJournal | None = None,
     ) -> None:
         self._store = store
+        self._journal = journal
+        """Where erasures are also written, for a restore to replay."""
         self._auth = auth
         self._clock = clock
         self._outbox = outbox or OutboxDispatcher(None)
@@ -225,6 +229,8 @@ class AdminService:
         """Erase the user (``docs/privacy.md``); the ping that asks the devices to sync now is
         enqueued after the commit."""
         done = await self._store.erase_user(user_id, actor=actor, address=address, now=self._clock())
+        if self._journal is not None and not done.already_erased:
+            self._journal.append([RightsEvent(kind="user_erased", at=done.erased_at, user_id=user_id)])
         await self._outbox.dispatch(done.outbox)
         return ErasureOut(
             user_id=done.user_id,

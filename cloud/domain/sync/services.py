@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 
 from cloud.clock import now_ms
+from cloud.domain.consent.rules import changed_at
 from cloud.domain.devices.tokens import DeviceClaims
 from cloud.domain.sync.digest import decode_pushed
 from cloud.errors import (
@@ -25,16 +26,19 @@ from cloud.errors import (
     UnsupportedProtocol,
 )
 from cloud.faults import EXIT_AFTER_COMMIT_CODE
+from cloud.journal import RightsEvent, RightsJournal
 from cloud.metrics import count_results
 from cloud.outbox.enqueue import OutboxDispatcher
 from cloud.store.errors import DeviceNotFound
 from cloud.store.protocol import Store
-from cloud.store.records import PushItem
+from cloud.store.records import ItemResult, PushItem
 from sync.codec import CodecError, MediaType, decode_change, decode_envelope, peek_seq
+from sync.codes import ResultStatus
 from sync.limits import MAX_MUTATIONS, SUPPORTED_PROTOCOLS
 from sync.locales import resolve_locale
-from sync.messages import AnyChange, MutationResult, SyncEnvelope, SyncReply
+from sync.messages import AnyChange, MutationResult, SetConsent, SyncEnvelope, SyncReply
 from sync.pull import (
+    INITIAL_EPOCH,
     InvalidCursor,
     change_known_to,
     clamp_pull_limit,
@@ -55,6 +59,26 @@ def _exit_after_commit() -> None:
     os._exit(EXIT_AFTER_COMMIT_CODE)
 
 
+def revocations(
+    claims: DeviceClaims, items: list[PushItem], results: list[ItemResult], *, skew_ms: int, now: int
+) -> list[RightsEvent]:
+    """The consent revocations this exchange applied (a replay or a superseded one is not new)."""
+    applied = {
+        r.seq for r in results if r.status == ResultStatus.APPLIED and not r.replay and r.detail is None
+    }
+    return [
+        RightsEvent(
+            kind="consent_revoked",
+            at=changed_at(item.mutation.created_at, skew_ms, now),
+            user_id=claims.user_id,
+            scope=item.mutation.scope.value,
+            device_id=claims.device_id,
+        )
+        for item in items
+        if isinstance(item.mutation, SetConsent) and not item.mutation.granted and item.seq in applied
+    ]
+
+
 class SyncService:
     def __init__(
         self,
@@ -64,8 +88,14 @@ class SyncService:
         outbox: OutboxDispatcher | None = None,
         exit_after_commit: bool = False,
         on_change: Callable[[], None] | None = None,
+        epoch: str = INITIAL_EPOCH,
+        journal: RightsJournal | None = None,
     ) -> None:
         self._store = store
+        self._journal = journal
+        """Where applied consent revocations are also written, for a restore to replay."""
+        self._epoch = epoch
+        """The store's epoch (read at start-up: a restore happens with the servers stopped)."""
         self._on_change = on_change
         """Told after a sync that changed something (the dashboard's announcement); must not block."""
         self._next_sync_after_s = next_sync_after_s
@@ -108,7 +138,7 @@ class SyncService:
         if len(envelope.push) > MAX_MUTATIONS:
             raise TooManyMutations(f"at most {MAX_MUTATIONS} mutations per request")
         try:
-            after_version = decode_cursor(envelope.cursor)
+            after_version = decode_cursor(envelope.cursor, self._epoch)
         except InvalidCursor as exc:
             raise InvalidCursorError() from exc
         limit = clamp_pull_limit(envelope.pull_limit)
@@ -118,7 +148,7 @@ class SyncService:
             outcome = await self._store.sync(
                 device_id=claims.device_id,
                 items=items,
-                skew_ms=clock_skew_ms(envelope.device_time, now),
+                skew_ms=(skew_ms := clock_skew_ms(envelope.device_time, now)),
                 after_version=after_version,
                 pull_limit=limit,
                 now=now,
@@ -130,6 +160,8 @@ class SyncService:
             # from a backup older than the enrollment): the identity no longer exists.
             raise TokenInvalid("the token's device does not exist") from exc
         count_results((r.status, r.code) for r in outcome.results)
+        if self._journal is not None:
+            self._journal.append(revocations(claims, items, outcome.results, skew_ms=skew_ms, now=now))
         if self._on_change is not None and (
             outcome.outbox or any(r.status == "applied" for r in outcome.results)
         ):
@@ -159,7 +191,7 @@ class SyncService:
             ],
             expected_seq=outcome.expected_seq,
             changes=changes,
-            cursor=encode_cursor(page.version),
+            cursor=encode_cursor(page.version, self._epoch),
             has_more=page.has_more,
             server_time=now,
             next_sync_after_s=self._next_sync_after_s,

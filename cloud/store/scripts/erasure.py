@@ -134,6 +134,7 @@ def erase_user(tx: Tx, user_id: str, *, actor: str, address: str | None, now: in
         "DELETE FROM push_attempts WHERE user_id = ?",
         "DELETE FROM enrollment_codes WHERE user_id = ?",
         "DELETE FROM review_requests WHERE user_id = ?",
+        "DELETE FROM lost_seqs WHERE user_id = ?",
         "DELETE FROM change_log WHERE user_id = ?",
     ):
         tx.execute(statement, (user_id,))

@@ -122,6 +122,7 @@ TIMELINE_KINDS: Final = (
     "evaluation",
     "audit",
     "push",
+    "seqs_lost",
 )
 """What a timeline shows. ``device_seen`` is a device's latest sync: the store keeps no row per
 sync (that would be a write more on the hot path), so earlier syncs show through what they carried
@@ -148,6 +149,9 @@ _TIMELINE_PARTS: Final = (
     " || ' by ' || actor FROM offer_audit WHERE user_id = ?",
     "SELECT at, 'push', CAST(attempt_id AS TEXT), sender || ' ' || outcome"
     " || COALESCE(' ' || error_code, '') FROM push_attempts WHERE user_id = ?",
+    "SELECT at, 'seqs_lost', device_id || ':' || CAST(MIN(seq) AS TEXT), 'seqs ' || CAST(MIN(seq) AS TEXT)"
+    " || '-' || CAST(MAX(seq) AS TEXT) || ' lost by the server, filled by the device'"
+    " FROM lost_seqs WHERE user_id = ? GROUP BY device_id, at",
 )
 
 

@@ -43,6 +43,44 @@ from sync.messages import (
 _json_encoder: Final = msgspec.json.Encoder()
 
 
+def record_consent(
+    tx: Tx,
+    user_id: str,
+    device_id: str,
+    scope: ConsentScope,
+    granted: bool,
+    at: int,
+    now: int,
+    state: PushState | None = None,
+) -> bool:
+    """Record a consent change made at ``at`` (server clock) and append the user's ``ConsentState``;
+    ``False`` when a later change of the scope is recorded (the change is stale and changes nothing,
+    but the state is still appended: the device that sent it learns the consent that stands)."""
+    row = tx.execute(
+        "SELECT changed_at FROM consent WHERE user_id = ? AND scope = ?", (user_id, scope.value)
+    ).fetchone()
+    stale = order_change(at, None if row is None else row[0]) is ConsentOrder.STALE
+    if not stale:
+        if state is not None:
+            state.consent_changed()
+        tx.execute(
+            "INSERT INTO consent (user_id, scope, granted, device_id, updated_at, changed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope) DO UPDATE SET"
+            " granted = excluded.granted, device_id = excluded.device_id,"
+            " updated_at = excluded.updated_at, changed_at = excluded.changed_at",
+            (user_id, scope.value, int(granted), device_id, now, at),
+        )
+        if scope is ConsentScope.SHARE_AGGREGATES and not granted:
+            # Revoking the scope erases what it covered, in this same transaction: every
+            # aggregate of the user, from all of their devices.
+            if state is not None:
+                state.counts.flush(tx)  # the aggregates erased next include this push's
+            erase_aggregates(tx, user_id)
+    scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}
+    append_change(tx, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
+    return not stale
+
+
 def consent_map(tx: Tx, user_id: str) -> dict[str, bool]:
     """The user's consent as devices mirror it: every scope with an explicit value once any was
     set (a scope never set is not granted), empty before the first ``SetConsent``."""
@@ -194,30 +232,7 @@ def apply_mutation(
             state.counts.add(m.day, m.model_version, levels, mechanism)
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
-        row = tx.execute(
-            "SELECT changed_at FROM consent WHERE user_id = ? AND scope = ?", (user_id, m.scope.value)
-        ).fetchone()
-        stale = order_change(at, None if row is None else row[0]) is ConsentOrder.STALE
-        if not stale:
-            if state is not None:
-                state.consent_changed()
-            tx.execute(
-                "INSERT INTO consent (user_id, scope, granted, device_id, updated_at, changed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, scope) DO UPDATE SET"
-                " granted = excluded.granted, device_id = excluded.device_id,"
-                " updated_at = excluded.updated_at, changed_at = excluded.changed_at",
-                (user_id, m.scope.value, int(m.granted), device_id, now, at),
-            )
-            if m.scope is ConsentScope.SHARE_AGGREGATES and not m.granted:
-                # Revoking the scope erases what it covered, in this same transaction: every
-                # aggregate of the user, from all of their devices.
-                if state is not None:
-                    state.counts.flush(tx)  # the aggregates erased next include this push's
-                erase_aggregates(tx, user_id)
-        # Also after a stale change: the device that sent it learns the consent that stands.
-        scopes = {ConsentScope(k): v for k, v in consent_map(tx, user_id).items()}
-        append_change(tx, user_id, lambda v: ConsentState(version=v, scopes=scopes), now)
-        if stale:
+        if not record_consent(tx, user_id, device_id, m.scope, m.granted, at, now, state):
             return ItemResult(seq=seq, status=ResultStatus.APPLIED, detail=SUPERSEDED)
     elif isinstance(m, RegisterPushToken):
         tx.execute(
@@ -258,7 +273,14 @@ def apply_mutation(
         if requested is ReviewRequested.ALREADY_OPEN:
             return ItemResult(seq=seq, status=ResultStatus.APPLIED, detail=ALREADY_UNDER_REVIEW)
     elif isinstance(m, Withdrawn):
-        pass
+        if m.original_type is None:
+            # A gap filler: the device had this seq acknowledged and deleted, and the server no
+            # longer knows it (restored from an older backup). Operators see it on the timeline.
+            tx.execute(
+                "INSERT INTO lost_seqs (device_id, seq, user_id, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (device_id, seq) DO NOTHING",
+                (device_id, seq, user_id, now),
+            )
     else:  # a mutation type this server build does not handle
         return _rejected(seq, RejectionCode.INVALID_MUTATION, f"unhandled {type(m).__name__}")
     return ItemResult(seq=seq, status=ResultStatus.APPLIED)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from bench import growth, offer_pipeline, sync_ingest
+from bench import backup, growth, offer_pipeline, sync_ingest
 from cloud.embedded_redis import free_port
 from sync.codec import MediaType, decode_request
 from sync.messages import ConsentScope, MutationResult, SetConsent, SubmitAggregate, SyncReply
@@ -307,3 +307,11 @@ def test_argon2_bench_tiny_run_reports_time_and_memory(capsys: pytest.CaptureFix
     assert argon2.main(["--rounds", "2"]) == 0
     out = capsys.readouterr().out
     assert "verification, median" in out and re.search(r"peak memory of one hash .* [1-9][0-9.]* MiB", out)
+
+
+def test_backup_bench_tiny_run_reports_both_steps_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    assert backup.main(["--size-mb", "4"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^backup\s+\d+\.\d\s+\d+\s+sealed file", out, re.M), out
+    assert re.search(r"^restore\s+\d+\.\d\s+\d+\s+restored .* epoch [0-9a-f]{16}$", out, re.M), out
+    assert "restore / backup:" in out

@@ -83,6 +83,9 @@ def test_every_subcommand_has_help() -> None:
         "keys",
         "models",
         "reviews",
+        "backup",
+        "backup-key",
+        "restore",
     }
     assert all(p.description for p in subcommands.values())
     assert json.dumps([int(e) for e in Exit]) == "[0, 1, 2]"

@@ -215,3 +215,37 @@ def test_a_change_from_a_later_protocol_is_withheld_from_older_clients(
     assert not change_known_to("FutureChange", 1)
     assert change_known_to("FutureChange", 2)
     assert change_known_to("FutureChange", 3)
+
+
+EPOCH = "3f9a0c1e"
+
+
+@pytest.mark.parametrize("version", [0, 1, 21, 10**17])
+def test_a_cursor_after_a_restore_carries_the_epoch(version: int) -> None:
+    cursor = encode_cursor(version, EPOCH)
+    assert cursor == f"v2.{EPOCH}.{version}"
+    assert decode_cursor(cursor, EPOCH) == version
+
+
+@pytest.mark.parametrize(
+    ("cursor", "epoch"),
+    [
+        ("v1.5", EPOCH),  # issued before the restore
+        (f"v2.{EPOCH}.5", "0"),  # another store's, or a restore this one never had
+        (f"v2.{EPOCH}.5", "0123abcd"),  # an earlier restore's
+        (f"v2.{EPOCH}.05", EPOCH),
+        (f"v2.{EPOCH}.", EPOCH),
+        (f"v2.{EPOCH}", EPOCH),
+        ("v2.XYZ12345.5", "XYZ12345"),
+        (f"v2.{EPOCH}.5.6", EPOCH),
+    ],
+)
+def test_a_cursor_of_another_epoch_or_shape_is_invalid(cursor: str, epoch: str) -> None:
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, epoch)
+
+
+@pytest.mark.parametrize("epoch", ["", "abc", "ABCDEF12", "0123456789abcdef0123456789abcdef0"])
+def test_an_epoch_a_restore_cannot_start_is_refused(epoch: str) -> None:
+    with pytest.raises(ValueError):
+        encode_cursor(1, epoch)
