@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ecs.operator import AdminClient, Command, OperatorError, Result, table, when
-from sync.releases import ReleaseManifest, SignedRelease, public_key_text, sha256_hex, sign_release
+from sync.releases import (
+    ManifestSummary,
+    ReleaseManifest,
+    SignedRelease,
+    public_key_text,
+    read_summary,
+    sha256_hex,
+    sign_release,
+)
 
 MANIFEST_FILE: Final = "manifest.json"
 RELEASE_FILE: Final = "release.json"
@@ -30,20 +38,10 @@ PATH: Final = "/v1/admin/model-releases"
 COLUMNS: Final = ["release", "model", "features", "rollout", "devices", "published", "by"]
 
 
-class _FileEntry(msgspec.Struct):
-    path: str
-
-
-class _ManifestView(msgspec.Struct):
-    model_version: str
-    feature_spec_version: str
-    files: list[_FileEntry]
-
-
-def _manifest(folder: Path) -> tuple[bytes, _ManifestView]:
+def _manifest(folder: Path) -> tuple[bytes, ManifestSummary]:
     try:
         data = (folder / MANIFEST_FILE).read_bytes()
-        return data, msgspec.json.decode(data, type=_ManifestView)
+        return data, read_summary(data)
     except OSError as exc:
         raise OperatorError(f"cannot read {folder / MANIFEST_FILE}: {exc.strerror}") from None
     except msgspec.DecodeError as exc:

@@ -32,7 +32,8 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Cents = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 Bps = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 Version = Annotated[int, msgspec.Meta(ge=1)]
-ReleaseNumber = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+MAX_RELEASE = 2**31 - 1
+ReleaseNumber = Annotated[int, msgspec.Meta(ge=1, le=MAX_RELEASE)]
 """A model release's number: monotonic, a device accepts only one above the release it runs."""
 Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 ModelVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]

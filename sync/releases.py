@@ -72,6 +72,25 @@ class ReleaseManifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """SHA-256 of the model's ``manifest.json``, which names every model file's own SHA-256."""
 
 
+class ManifestFile(msgspec.Struct, frozen=True):
+    path: str
+    sha256: str
+
+
+class ManifestSummary(msgspec.Struct, frozen=True):
+    """What the cloud and the signing tool read of a model's ``manifest.json``: its versions and
+    the files it names with their SHA-256 (the SDK reads all of it, ``edge_sdk.inference.manifest``)."""
+
+    model_version: str
+    feature_spec_version: str
+    files: tuple[ManifestFile, ...]
+
+
+def read_summary(data: bytes) -> ManifestSummary:
+    """:class:`ManifestSummary` of ``manifest.json`` bytes; ``msgspec.DecodeError`` if it is none."""
+    return msgspec.json.decode(data, type=ManifestSummary)
+
+
 class SignedRelease(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A manifest with its signature: the ``release.json`` file of a signed model folder."""
 

@@ -4,19 +4,31 @@ devices fetch a release's files with their access token (spec §5.9)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from cloud.api_docs import problems
 from cloud.constants import ADMIN_PREFIX, MODELS_PATH
 from cloud.deps import ADMIN_SECURITY, DEVICE_SECURITY, ReleasesDep, StrictBody, admin_guard
-from cloud.domain.releases.schemas import PublishRelease, ReleaseOut, ReleasesOut, SetRollout
+from cloud.domain.releases.schemas import (
+    FILE_NAME_PATTERN,
+    PublishRelease,
+    ReleaseOut,
+    ReleasesOut,
+    SetRollout,
+)
 from cloud.ratelimit import client_address
 from cloud.request_context import current_actor
 from cloud.services import services_of
 from cloud.store.records import OperatorRole
+from sync.messages import MAX_RELEASE
+
+ReleasePath = Annotated[int, PathParameter(ge=1, le=MAX_RELEASE, description="The release number")]
+FileNamePath = Annotated[
+    str, PathParameter(max_length=128, pattern=FILE_NAME_PATTERN, description="A file of the release")
+]
 
 
 class ReleaseAdminController(Controller):
@@ -58,7 +70,7 @@ class ReleaseAdminController(Controller):
     async def rollout(
         self,
         request: Request[Any, Any, Any],
-        release: FromPath[int],
+        release: ReleasePath,
         releases: ReleasesDep,
         data: JSONBody[SetRollout],
     ) -> ReleaseOut:
@@ -76,7 +88,7 @@ class ModelFileController(Controller):
 
     @get(f"{MODELS_PATH}/{{release:int}}/{{name:str}}", summary="A model release's file")
     async def model_file(
-        self, request: Request[Any, Any, Any], release: FromPath[int], name: FromPath[str]
+        self, request: Request[Any, Any, Any], release: ReleasePath, name: FileNamePath
     ) -> Response[bytes]:
         """A file of a published release (its ``manifest.json`` or a model file it names), with a
         device access token. A release's files never change; the device keeps the ones it installs."""

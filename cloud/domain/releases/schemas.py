@@ -9,9 +9,9 @@ import msgspec
 from sync.messages import ReleaseSignature
 from sync.releases import ReleaseManifest
 
-FileName = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-]
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+"""A plain file name: no folder, not hidden."""
+FileName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=FILE_NAME_PATTERN)]
 
 
 class PublishRelease(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -13,23 +13,9 @@ from cloud.domain.releases.schemas import PublishRelease, ReleaseOut, ReleasesOu
 from cloud.store.errors import ReleaseNotFound
 from cloud.store.protocol import Store
 from cloud.store.records import ModelFileRecord, ModelReleaseRecord
-from sync.releases import ReleaseError, check_signature_format, sha256_hex
+from sync.releases import ReleaseError, check_signature_format, read_summary, sha256_hex
 
 MANIFEST_FILE = "manifest.json"
-
-
-class _FileEntry(msgspec.Struct):
-    path: str
-    sha256: str
-
-
-class _ManifestView(msgspec.Struct):
-    """What the cloud reads of a model's ``manifest.json``: enough to check the hash chain. The
-    device checks the rest (the feature names, the probe) before it serves the model."""
-
-    model_version: str
-    feature_spec_version: str
-    files: list[_FileEntry]
 
 
 def check_files(data: PublishRelease) -> None:
@@ -46,7 +32,7 @@ def check_files(data: PublishRelease) -> None:
     if sha256_hex(manifest_bytes) != signed.sha256:
         raise ReleaseInvalid(f"{MANIFEST_FILE} does not have the signed SHA-256")
     try:
-        view = msgspec.json.decode(manifest_bytes, type=_ManifestView)
+        view = read_summary(manifest_bytes)
     except msgspec.DecodeError as exc:
         raise ReleaseInvalid(f"{MANIFEST_FILE} does not decode: {exc}") from None
     if (view.model_version, view.feature_spec_version) != (signed.model_version, signed.feature_spec_version):

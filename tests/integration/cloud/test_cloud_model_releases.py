@@ -203,3 +203,11 @@ def test_release_files_need_a_device_token(server: LiveServer, tmp_path: Path) -
         for missing in (f"/v1/models/{top + 1}/nothing.bin", f"/v1/models/{top + 50}/manifest.json"):
             reply = http.get(missing, headers=bearer)
             assert (reply.status_code, reply.json()["code"]) == (404, ErrorCode.NOT_FOUND)
+        for out_of_range in (
+            "/v1/models/0/manifest.json",
+            f"/v1/models/{2**64}/manifest.json",
+            f"/v1/models/{top + 1}/%00manifest.json",
+            f"/v1/models/{top + 1}/.hidden",
+        ):
+            reply = http.get(out_of_range, headers=bearer)
+            assert (reply.status_code, reply.json()["code"]) == (400, ErrorCode.VALIDATION_FAILED)
