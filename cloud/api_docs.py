@@ -192,7 +192,7 @@ def _statuses(op: dict[str, Any]) -> set[int]:
     if any(ADMIN_SCHEME in req for req in op.get("security") or []):
         statuses |= {401, 403}  # a missing credential; a role that does not allow it, or no CSRF token
     if any(DEVICE_SCHEME in req for req in op.get("security") or []):
-        statuses.add(401)  # a missing, invalid or expired device token
+        statuses |= {401, 429}  # a missing, invalid or expired device token; the device's limit
     return statuses
 
 

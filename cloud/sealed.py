@@ -2,10 +2,12 @@
 
 AES-256-GCM (the ``cryptography`` package) seals each 1 MiB chunk on its own, so a file of any size
 streams through a small buffer. The framing is this module's: a header line (the format, a random
-nonce prefix, the key's fingerprint and the caller's metadata, all authenticated), then chunks,
-each ``length (4 bytes) | ciphertext and tag``. A chunk's nonce is the prefix and its index; its
-associated data is the header, its index and whether it is the last, so chunks cannot be
-reordered, dropped, or the file cut at a chunk boundary without :class:`SealBroken`.
+32-byte salt, the key's fingerprint and the caller's metadata, all authenticated), then chunks,
+each ``length (4 bytes) | ciphertext and tag``. Each file is sealed under its own key, derived
+from the backup key and the salt (HKDF-SHA256), so a chunk's nonce can simply be its index: no two
+files share a key, so no nonce ever repeats under one. A chunk's associated data is the header, its
+index and whether it is the last, so chunks cannot be reordered, dropped, or the file cut at a
+chunk boundary without :class:`SealBroken`.
 
 The key never lives in the file; its fingerprint (a hash) only lets a wrong key be named as such.
 """
@@ -19,13 +21,15 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Annotated, Any, Final
 
 import msgspec
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-MAGIC: Final = b"EC-SEALED-1\n"
+MAGIC: Final = b"EC-SEALED-2\n"
 CHUNK: Final = 1024 * 1024
 KEY_BYTES: Final = 32
 
@@ -47,7 +51,7 @@ class SealBroken(SealError):
 
 
 class Header(msgspec.Struct, frozen=True, kw_only=True):
-    nonce_prefix: str
+    salt: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
     key_fingerprint: str
     meta: dict[str, Any]
 
@@ -72,32 +76,40 @@ def fingerprint(key: bytes) -> str:
     return hashlib.sha256(b"ec-sealed-key:" + key).hexdigest()[:16]
 
 
+def _file_key(key: bytes, salt: bytes) -> AESGCM:
+    derived = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=b"ec-sealed file key").derive(
+        key
+    )
+    return AESGCM(derived)
+
+
+def _nonce(index: int) -> bytes:
+    return struct.pack(">4xQ", index)
+
+
 def _aad(header: bytes, index: int, last: bool) -> bytes:
     return header + struct.pack(">QB", index, int(last))
 
 
 def seal(source: IO[bytes], target: IO[bytes], key: bytes, meta: dict[str, Any]) -> None:
     """Encrypt ``source`` to ``target`` with ``meta`` (readable without the key, authenticated)."""
-    prefix = os.urandom(4)
-    header = msgspec.json.encode(
-        Header(nonce_prefix=prefix.hex(), key_fingerprint=fingerprint(key), meta=meta)
-    )
+    salt = os.urandom(32)
+    header = msgspec.json.encode(Header(salt=salt.hex(), key_fingerprint=fingerprint(key), meta=meta))
     target.write(MAGIC + header + b"\n")
-    aead = AESGCM(key)
+    aead = _file_key(key, salt)
     index = 0
     current = source.read(CHUNK)
     while True:
         following = source.read(CHUNK)
         last = not following
-        sealed = aead.encrypt(prefix + struct.pack(">Q", index), current, _aad(header, index, last))
+        sealed = aead.encrypt(_nonce(index), current, _aad(header, index, last))
         target.write(struct.pack(">I", len(sealed)) + sealed)
         if last:
             return
         current, index = following, index + 1
 
 
-def read_meta(source: IO[bytes]) -> tuple[dict[str, Any], bytes]:
-    """The metadata of a sealed file and its header bytes; reads past the header line."""
+def _header(source: IO[bytes]) -> tuple[Header, bytes]:
     if source.read(len(MAGIC)) != MAGIC:
         raise SealBroken("not a sealed file")
     line = source.readline(64 * 1024)
@@ -105,9 +117,15 @@ def read_meta(source: IO[bytes]) -> tuple[dict[str, Any], bytes]:
         raise SealBroken("the header is cut")
     header = line[:-1]
     try:
-        return msgspec.json.decode(header, type=Header).meta, header
+        return msgspec.json.decode(header, type=Header), header
     except msgspec.DecodeError:
         raise SealBroken("the header is not readable") from None
+
+
+def read_meta(source: IO[bytes]) -> tuple[dict[str, Any], bytes]:
+    """The metadata of a sealed file and its header bytes; reads past the header line."""
+    parsed, header = _header(source)
+    return parsed.meta, header
 
 
 def _chunks(source: IO[bytes]) -> Iterator[bytes]:
@@ -130,12 +148,10 @@ def unseal(source: IO[bytes], target: IO[bytes], key: bytes) -> dict[str, Any]:
     """Decrypt a sealed file to ``target``; returns its metadata. :class:`SealKeyWrong` for another
     key, :class:`SealBroken` for a file changed, cut or reordered (``target`` then holds a prefix of
     the plaintext at most: the caller writes to a scratch file and discards it)."""
-    meta, header = read_meta(source)
-    parsed = msgspec.json.decode(header, type=Header)
+    parsed, header = _header(source)
     if parsed.key_fingerprint != fingerprint(key):
         raise SealKeyWrong("the file was sealed with another key")
-    prefix = bytes.fromhex(parsed.nonce_prefix)
-    aead = AESGCM(key)
+    aead = _file_key(key, bytes.fromhex(parsed.salt))
     chunks = _chunks(source)
     current = next(chunks, None)
     index = 0
@@ -143,14 +159,14 @@ def unseal(source: IO[bytes], target: IO[bytes], key: bytes) -> dict[str, Any]:
         following = next(chunks, None)
         last = following is None
         try:
-            plain = aead.decrypt(prefix + struct.pack(">Q", index), current, _aad(header, index, last))
+            plain = aead.decrypt(_nonce(index), current, _aad(header, index, last))
         except InvalidTag:
             raise SealBroken(f"chunk {index} does not authenticate: the file was changed or cut") from None
         target.write(plain)
         current, index = following, index + 1
     if index == 0:
         raise SealBroken("the file holds no chunk")
-    return meta
+    return parsed.meta
 
 
 def seal_file(source: Path, target: Path, key: bytes, meta: dict[str, Any]) -> None:

@@ -369,8 +369,8 @@ VARS: Final[tuple[Var, ...]] = (
     Var(
         "RATE_LIMIT_SYNC",
         (
-            "most `/v1/sync` requests one device may make in a sliding window (see"
-            " [rate limits](#rate-limits)); `off` turns the limit off"
+            "most `/v1/sync` requests (and model release files fetched) one device may make in a sliding"
+            " window (see [rate limits](#rate-limits)); `off` turns the limit off"
         ),
         "text",
         accepted="`N/second`, `N/minute`, `N/hour`, `N/K minutes` …, or `off`",

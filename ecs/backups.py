@@ -47,7 +47,8 @@ def backup(client: AdminClient, args: argparse.Namespace) -> Result:
 
 
 def restore(client: AdminClient, args: argparse.Namespace) -> Result:
-    done = _run("restore", args.file, "--key-file", args.key_file)
+    flags = [flag for flag, on in (("--resume", args.resume), ("--no-journal", args.no_journal)) if on]
+    done = _run("restore", args.file, "--key-file", args.key_file, *flags)
     rows = [
         ["engine", done["engine"]],
         ["backup taken at (UTC)", when(done["backup_taken_at"])],
@@ -78,3 +79,11 @@ def add_backup_commands(commands: Any) -> None:
     )
     sub.add_argument("file")
     sub.add_argument("--key-file", required=True)
+    sub.add_argument(
+        "--resume", action="store_true", help="PostgreSQL: the copy is in place, run the last steps again"
+    )
+    sub.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="restore although no rights journal is found (none was written)",
+    )

@@ -11,7 +11,8 @@ serving still serving:
 3. the model file the manifest names for the device's variant passes the loader's checks (hash,
    signature, probe: the :class:`~edge_sdk.inference.errors.ModelError` of the failed one).
 
-Only then is the model swapped in and its files kept, so the release survives a restart.
+Only then is the model swapped in and the release recorded with its files, so it survives a
+restart.
 """
 
 from __future__ import annotations
@@ -123,8 +124,15 @@ class ModelUpdater:
         if Path(file_name).name != file_name or file_name in ("", ".", ".."):
             raise ManifestInvalid(f"model file {file_name!r} must be a plain file name")
         model_bytes = self._fetch(release, file_name)
-        self._pipeline.install_release(manifest_bytes, model_bytes, variant)
+        # The files kept, then the loader's checks and the swap, then the record: a failure at any
+        # step leaves the serving model and the installed release as they were (a folder kept
+        # without its record is written over by the next update).
         folder = self._keep(release.release, {MANIFEST_FILE: manifest_bytes, file_name: model_bytes})
+        try:
+            self._pipeline.install_release(manifest_bytes, model_bytes, variant)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self._store.set_installed_model(
             InstalledModel(
                 release=release.release,

@@ -34,20 +34,24 @@ def dump_sqlite(source: Path, target: Path) -> None:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
-        # Pages in steps, so the writers of the live database are held up only briefly at a time.
-        src.backup(dst, pages=4096)
+        # One step: in WAL mode the copy reads one snapshot while writers go on. (Steps would let
+        # each write in between restart the copy, which under steady traffic might never end.)
+        src.backup(dst)
     finally:
         dst.close()
         src.close()
 
 
-def load_sqlite(source: Path, target: Path) -> None:
-    """Put a copy in place as the database at ``target``, which must not exist (an empty folder)."""
+def check_sqlite_target(target: Path) -> None:
+    """A restore goes into an empty data folder: no database file at ``target`` yet."""
     for path in (target, target.with_name(target.name + "-wal")):
         if path.exists():
             raise BackupFailed(f"{path} exists: a restore goes into an empty data folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+
+
+def check_sqlite_copy(copy: Path) -> None:
+    """:class:`BackupFailed` unless ``copy`` is a SQLite database passing its integrity check."""
+    check = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
         if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise BackupFailed("the copy fails SQLite's integrity check")
@@ -55,9 +59,21 @@ def load_sqlite(source: Path, target: Path) -> None:
         raise BackupFailed(f"the copy is not a SQLite database: {exc}") from None
     finally:
         check.close()
-    scratch = target.with_name(target.name + ".restoring")
-    shutil.copyfile(source, scratch)
-    scratch.rename(target)
+
+
+def place_sqlite(copy: Path, target: Path) -> None:
+    """Move a finished copy into place as the database at ``target`` (one rename: a restore that
+    fails before it leaves the data folder empty)."""
+    check_sqlite_target(target)
+    conn = sqlite3.connect(copy)
+    try:
+        # Everything in the main file: the copy moves alone, without a write-ahead log.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(copy, target)
 
 
 def server_major(url: str) -> int:
@@ -144,12 +160,7 @@ def dump(settings: DatabaseSettings, target: Path) -> str:
     return "postgres"
 
 
-def load(settings: DatabaseSettings, source: Path, engine: str) -> None:
-    """Put a copy made by :func:`dump` into the (empty) database ``settings`` names."""
+def check_engine(settings: DatabaseSettings, engine: str) -> None:
     wanted = "sqlite" if settings.is_sqlite else "postgres"
     if engine != wanted:
         raise BackupFailed(f"the backup is of a {engine} database; DATABASE_URL names a {wanted} one")
-    if settings.is_sqlite:
-        load_sqlite(source, settings.sqlite_path)
-    else:
-        load_postgres(source, settings.url)

@@ -638,9 +638,10 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "0022_aggregate_model_counts",
         """
         -- The population analytics estimate each model version apart: two models' scores are not
-        -- one scale. These counts are aggregate_counts per model version too. Both are written
-        -- while processes of the previous release may run (a rolling deploy, or a rollback);
-        -- a later release stops writing aggregate_counts and drops it.
+        -- one scale. These are aggregate_counts per model version too, kept by triggers, so that
+        -- every process counts alike, those of the previous release during a rolling deploy (or
+        -- a rollback) included; the previous release's aggregate_counts are still written by the
+        -- code, until a later release drops them.
         CREATE TABLE aggregate_model_counts (
             day           TEXT NOT NULL,
             model_version TEXT NOT NULL,
@@ -652,6 +653,55 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         INSERT INTO aggregate_model_counts (day, model_version, levels, mechanism, count)
             SELECT day, model_version, levels, mechanism, COUNT(*) FROM aggregates
             GROUP BY day, model_version, levels, mechanism;
+        CREATE TRIGGER aggregate_model_counts_insert AFTER INSERT ON aggregates
+        BEGIN
+            INSERT OR IGNORE INTO aggregate_model_counts (day, model_version, levels, mechanism, count)
+                VALUES (NEW.day, NEW.model_version, NEW.levels, NEW.mechanism, 0);
+            UPDATE aggregate_model_counts SET count = count + 1
+                WHERE day = NEW.day AND model_version = NEW.model_version AND levels = NEW.levels
+                AND mechanism = NEW.mechanism;
+        END;
+        CREATE TRIGGER aggregate_model_counts_delete AFTER DELETE ON aggregates
+        BEGIN
+            UPDATE aggregate_model_counts SET count = count - 1
+                WHERE day = OLD.day AND model_version = OLD.model_version AND levels = OLD.levels
+                AND mechanism = OLD.mechanism;
+            DELETE FROM aggregate_model_counts
+                WHERE day = OLD.day AND model_version = OLD.model_version AND levels = OLD.levels
+                AND mechanism = OLD.mechanism AND count <= 0;
+        END;
+        """,
+        postgres="""
+        CREATE TABLE aggregate_model_counts (
+            day           TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            levels        TEXT NOT NULL,
+            mechanism     TEXT NOT NULL,
+            count         BIGINT NOT NULL,
+            PRIMARY KEY (day, model_version, levels, mechanism)
+        );
+        INSERT INTO aggregate_model_counts (day, model_version, levels, mechanism, count)
+            SELECT day, model_version, levels, mechanism, COUNT(*) FROM aggregates
+            GROUP BY day, model_version, levels, mechanism;
+        CREATE FUNCTION aggregate_model_counts_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO aggregate_model_counts AS c (day, model_version, levels, mechanism, count)
+                    VALUES (NEW.day, NEW.model_version, NEW.levels, NEW.mechanism, 1)
+                    ON CONFLICT (day, model_version, levels, mechanism) DO UPDATE SET count = c.count + 1;
+                RETURN NEW;
+            END IF;
+            UPDATE aggregate_model_counts SET count = count - 1
+                WHERE day = OLD.day AND model_version = OLD.model_version AND levels = OLD.levels
+                AND mechanism = OLD.mechanism;
+            DELETE FROM aggregate_model_counts
+                WHERE day = OLD.day AND model_version = OLD.model_version AND levels = OLD.levels
+                AND mechanism = OLD.mechanism AND count <= 0;
+            RETURN OLD;
+        END;
+        $$;
+        CREATE TRIGGER aggregate_model_counts_keep AFTER INSERT OR DELETE ON aggregates
+            FOR EACH ROW EXECUTE FUNCTION aggregate_model_counts_keep();
         """,
     ),
     Migration(

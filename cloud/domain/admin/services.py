@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from typing import Final
@@ -230,7 +231,10 @@ class AdminService:
         enqueued after the commit."""
         done = await self._store.erase_user(user_id, actor=actor, address=address, now=self._clock())
         if self._journal is not None and not done.already_erased:
-            self._journal.append([RightsEvent(kind="user_erased", at=done.erased_at, user_id=user_id)])
+            event = RightsEvent(
+                kind="user_erased", at=done.erased_at, recorded_at=done.erased_at, user_id=user_id
+            )
+            await asyncio.to_thread(self._journal.append, [event])
         await self._outbox.dispatch(done.outbox)
         return ErasureOut(
             user_id=done.user_id,

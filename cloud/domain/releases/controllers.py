@@ -19,7 +19,7 @@ from cloud.domain.releases.schemas import (
     ReleasesOut,
     SetRollout,
 )
-from cloud.ratelimit import client_address
+from cloud.ratelimit import Scope, client_address
 from cloud.request_context import current_actor
 from cloud.services import services_of
 from cloud.store.records import OperatorRole
@@ -93,7 +93,9 @@ class ModelFileController(Controller):
         """A file of a published release (its ``manifest.json`` or a model file it names), with a
         device access token. A release's files never change; the device keeps the ones it installs."""
         services = services_of(request)
-        services.devices.authenticate(request.headers.get("authorization"))
+        claims = services.devices.authenticate(request.headers.get("authorization"))
+        # The device's sync budget: a release is two requests, a loop of them is held like syncs.
+        await services.limiter.check(Scope.SYNC, claims.device_id)
         found = await services.releases.file(release, name)
         media = "application/json" if name.endswith(".json") else "application/octet-stream"
         return Response(found.body, media_type=media)

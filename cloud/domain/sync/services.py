@@ -9,6 +9,7 @@ cursor ahead of the user's log and a processed seq pushed with other content (``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -70,6 +71,7 @@ def revocations(
         RightsEvent(
             kind="consent_revoked",
             at=changed_at(item.mutation.created_at, skew_ms, now),
+            recorded_at=now,
             user_id=claims.user_id,
             scope=item.mutation.scope.value,
             device_id=claims.device_id,
@@ -161,7 +163,9 @@ class SyncService:
             raise TokenInvalid("the token's device does not exist") from exc
         count_results((r.status, r.code) for r in outcome.results)
         if self._journal is not None:
-            self._journal.append(revocations(claims, items, outcome.results, skew_ms=skew_ms, now=now))
+            revoked = revocations(claims, items, outcome.results, skew_ms=skew_ms, now=now)
+            if revoked:  # rare: the fsync runs off the event loop
+                await asyncio.to_thread(self._journal.append, revoked)
         if self._on_change is not None and (
             outcome.outbox or any(r.status == "applied" for r in outcome.results)
         ):

@@ -227,9 +227,9 @@ def apply_mutation(
             # the old one may already have delivered.
             return _rejected(seq, RejectionCode.DUPLICATE_DAY, f"an aggregate for {m.day} is stored")
         if state is None:
-            count_aggregate(tx, m.day, m.model_version, levels, mechanism, 1)
+            count_aggregate(tx, m.day, levels, mechanism, 1)
         else:
-            state.counts.add(m.day, m.model_version, levels, mechanism)
+            state.counts.add(m.day, levels, mechanism)
     elif isinstance(m, SetConsent):
         at = changed_at(m.created_at, skew_ms, now)
         if not record_consent(tx, user_id, device_id, m.scope, m.granted, at, now, state):

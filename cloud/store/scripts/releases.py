@@ -24,20 +24,29 @@ _SELECT: Final = (
 )
 
 
-def _record(tx: Tx, row: Sequence[object], *, with_devices: bool = False) -> ModelReleaseRecord:
+def _running(tx: Tx, model_version: str | None = None) -> dict[str, int]:
+    """Devices (not revoked) by the model version they last reported: one pass over the devices."""
+    if model_version is None:
+        rows = tx.execute(
+            "SELECT model_version, COUNT(*) FROM devices WHERE revoked = 0 AND model_version IS NOT NULL"
+            " GROUP BY model_version"
+        )
+    else:
+        rows = tx.execute(
+            "SELECT model_version, COUNT(*) FROM devices WHERE revoked = 0 AND model_version = ?"
+            " GROUP BY model_version",
+            (model_version,),
+        )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _record(tx: Tx, row: Sequence[object], running: dict[str, int]) -> ModelReleaseRecord:
     number = int(row[0])  # type: ignore[call-overload]
     names = [
         r[0]
         for r in tx.execute("SELECT name FROM model_files WHERE release_number = ? ORDER BY name", (number,))
     ]
     names.sort(key=lambda n: (n != MANIFEST_FILE, n))
-    devices = 0
-    if with_devices:
-        devices = int(
-            tx.execute(
-                "SELECT COUNT(*) FROM devices WHERE model_version = ? AND revoked = 0", (row[1],)
-            ).fetchone()[0]
-        )
     return ModelReleaseRecord(
         release=number,
         model_version=str(row[1]),
@@ -50,7 +59,7 @@ def _record(tx: Tx, row: Sequence[object], *, with_devices: bool = False) -> Mod
         rolled_out_at=None if row[8] is None else int(row[8]),  # type: ignore[call-overload]
         rolled_out_by=None if row[9] is None else str(row[9]),
         files=tuple(names),
-        devices=devices,
+        devices=running.get(str(row[1]), 0),
     )
 
 
@@ -99,7 +108,7 @@ def get(tx: Tx, release: int) -> ModelReleaseRecord:
     row = tx.execute(_SELECT + " WHERE release_number = ?", (release,)).fetchone()
     if row is None:
         raise ReleaseNotFound(f"no release {release}")
-    return _record(tx, row, with_devices=True)
+    return _record(tx, row, _running(tx, str(row[1])))
 
 
 def set_rollout(
@@ -130,7 +139,8 @@ def set_rollout(
 def releases(tx: Tx) -> list[ModelReleaseRecord]:
     """Every published release, newest first."""
     rows = tx.execute(_SELECT + " ORDER BY release_number DESC").fetchall()
-    return [_record(tx, r, with_devices=True) for r in rows]
+    running = _running(tx)
+    return [_record(tx, r, running) for r in rows]
 
 
 def release_file(tx: Tx, release: int, name: str) -> ModelFileRecord | None:

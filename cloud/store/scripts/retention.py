@@ -22,11 +22,11 @@ def _aggregates(tx: Tx, before_day: str, limit: int) -> int:
     # in day order, so a scan in key order meets the old ones first and stops at the limit. The
     # one full pass is the last batch's, once a day.
     rows = tx.execute(
-        "SELECT aggregate_id, day, model_version, levels, mechanism FROM aggregates WHERE day < ?"
+        "SELECT aggregate_id, day, levels, mechanism FROM aggregates WHERE day < ?"
         " ORDER BY aggregate_id LIMIT ?",
         (before_day, limit),
     ).fetchall()
-    groups = Counter((r[1], r[2], r[3], r[4]) for r in rows)
+    groups = Counter((r[1], r[2], r[3]) for r in rows)
     uncount(tx, [(*key, n) for key, n in groups.items()])
     tx.executemany("DELETE FROM aggregates WHERE aggregate_id = ?", [(r[0],) for r in rows])
     return len(rows)

@@ -90,9 +90,10 @@ def test_a_backup_restores_into_a_new_epoch_with_the_rights_since_replayed(
         code, made, _ = ecs(capsys, "backup", "--out", backup, "--key-file", key)
         assert code == Exit.OK and made["engine"] == engine and made["backup_bytes"] > 0
 
-        # After the backup: a revocation (it erases the user's aggregates) and an erasure.
-        revoke = SetConsent(seq=3, created_at=int(time.time() * 1000), scope=ConsentScope.SHARE_AGGREGATES,
-                            granted=False)  # fmt: skip
+        # After the backup: a revocation (it erases the user's aggregates), made offline an hour
+        # before (what counts is when the server recorded it), and an erasure.
+        an_hour_ago = int(time.time() * 1000) - 3_600_000
+        revoke = SetConsent(seq=3, created_at=an_hour_ago, scope=ConsentScope.SHARE_AGGREGATES, granted=False)
         assert [r.status for r in sync_ok(server, sharing, [revoke]).results] == ["applied"]
         assert server.admin.post(f"/v1/admin/users/{erased}/erase").status_code == 200
         for phone in phones.values():  # acknowledged, so deleted on the phone; lost with the server
@@ -116,6 +117,11 @@ def test_a_backup_restores_into_a_new_epoch_with_the_rights_since_replayed(
     changed.write_bytes(bytes(data))
     code, _, err = ecs(capsys, "restore", str(changed), "--key-file", key)
     assert code == Exit.FAILED and "changed" in err
+
+    monkeypatch.setenv("RIGHTS_JOURNAL_DIR", str(tmp_path / "no-journal-here"))
+    code, _, err = ecs(capsys, "restore", backup, "--key-file", key)
+    assert code == Exit.FAILED and "no rights journal" in err and "--no-journal" in err
+    monkeypatch.setenv("RIGHTS_JOURNAL_DIR", str(journal))
 
     code, done, err = ecs(capsys, "restore", backup, "--key-file", key)
 

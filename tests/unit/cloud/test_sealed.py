@@ -73,13 +73,15 @@ def _spoil(kind: str, blob: bytes) -> bytes:
         return blob.replace(b'"engine":"sqlite"', b'"engine":"sqlitf"', 1)
     if kind == "not a sealed file":
         return b"SQLite format 3\x00" + blob
+    if kind == "a header salt that is not hex":
+        return blob.replace(b'"salt":"', b'"salt":"zz', 1)
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize(
     "kind",
     ["a flipped byte", "the last chunk dropped", "two chunks swapped", "cut inside a chunk",
-     "the metadata changed", "not a sealed file"],
+     "the metadata changed", "not a sealed file", "a header salt that is not hex"],
 )  # fmt: skip
 def test_a_changed_cut_or_reordered_file_is_refused(kind: str) -> None:
     blob = sealed(bytes(range(256)) * (CHUNK // 128))  # three chunks
@@ -96,3 +98,11 @@ def test_another_key_is_named_as_such() -> None:
 def test_a_malformed_key_is_refused(text: str) -> None:
     with pytest.raises(SealKeyInvalid):
         load_key(text)
+
+
+def test_two_files_sealed_alike_differ_entirely() -> None:
+    """Each file has its own salt, so its own key: the same content never seals the same."""
+    data = bytes(range(256)) * 64
+    first, second = sealed(data), sealed(data)
+    assert first[-(len(data) // 2) :] != second[-(len(data) // 2) :]
+    assert opened(first) == opened(second) == data

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge_sdk.client import EdgeClient
 from edge_sdk.errors import InvalidSettings
 from edge_sdk.inference.errors import (
+    ManifestInvalid,
     ModelDownloadFailed,
     ModelError,
     ModelHashMismatch,
@@ -22,6 +23,7 @@ from edge_sdk.inference.errors import (
     ReleaseRefused,
 )
 from edge_sdk.inference.loader import MANIFEST_FILE, committed_model_dir
+from edge_sdk.inference.manifest import decode_manifest, encode_manifest
 from edge_sdk.settings import EdgeSettings, PipelineSettings
 from edge_sdk.store.local import InstalledModel
 from sync.messages import ConsentScope, ModelRelease
@@ -272,6 +274,25 @@ def test_a_release_whose_files_fail_their_checks_leaves_the_serving_model(
     assert client.capture_status().model_version == SHIPPED
     assert client.store.installed_model() is None
     assert not (phone.tmp / "edge.db.models" / "1").exists()
+
+
+@pytest.mark.parametrize("path", ["../x.tflite", "a/b.tflite", ""])
+def test_a_manifest_naming_a_file_outside_its_folder_is_refused_before_fetching_it(
+    phone: Phone, path: str
+) -> None:
+    client = started(phone)
+    folder = release_folder(phone.tmp / "p", "emotion-v1.0.1")
+    manifest = decode_manifest((folder / MANIFEST_FILE).read_bytes())
+    moved = msgspec.structs.replace(manifest.files[0], path=path)
+    spoiled = msgspec.structs.replace(manifest, files=(moved, *manifest.files[1:]))
+    (folder / MANIFEST_FILE).write_bytes(encode_manifest(spoiled))
+    phone.announce(1, "emotion-v1.0.1", signed=sign_folder(KEY, 1, folder),
+                   serve={MANIFEST_FILE: (folder / MANIFEST_FILE).read_bytes()})  # fmt: skip
+    client.sync()
+    with pytest.raises(ManifestInvalid):
+        client.update_model()
+    assert phone.fetches() == ["/v1/models/1/manifest.json"]
+    assert client.capture_status().model_version == SHIPPED
 
 
 def test_a_file_the_cloud_cannot_serve_is_a_download_failure(phone: Phone) -> None:
