@@ -492,7 +492,9 @@ class EdgeClient:
         Needs the network. On any failure the serving model keeps serving and the named error is
         raised: :class:`~edge_sdk.inference.errors.ReleaseRefused` (with its ``reason``),
         :class:`~edge_sdk.inference.errors.ModelDownloadFailed`, or the loader's
-        :class:`~edge_sdk.inference.errors.ModelError`. An installed release serves after a
+        :class:`~edge_sdk.inference.errors.ModelError`; like :meth:`sync`, it may raise
+        :class:`~edge_sdk.errors.NotEnrolled` or :class:`~edge_sdk.errors.DeviceRevoked` when it
+        needs a fresh access token and cannot have one. An installed release serves after a
         restart too; run this from the same background worker as :meth:`process`, after a sync."""
         return self._updater.update()
 
